@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"github.com/paved-go/paved"
+	"github.com/paved-go/paved/internal/httpx"
+)
+
+// The gateway fronts the upstream demo service. Each API route is
+// registered on the gateway's own ServeMux, so per-route middleware sees
+// r.Pattern ("POST /instances/{id}/terminate") and applies per-operation
+// policies; the outer chain wraps every request, matched or not.
+//
+// Each paved feature plugs in at one of three places:
+//   - outer:     middleware for every request (tracing, access log),
+//   - per route: middleware for API operations (rate limits, authz, audit),
+//   - transport: http.RoundTripper wrappers for calls to the upstream
+//     (tracing, retry, breaker).
+
+// apiRoutes are the operations the gateway exposes; each is proxied to the
+// upstream.
+var apiRoutes = []string{
+	"GET /instances",
+	"GET /instances/{id}",
+	"POST /instances",
+	"POST /instances/{id}/terminate",
+}
+
+// errUpstream is what a client sees when the upstream cannot be reached;
+// the cause is logged, never sent.
+var errUpstream = httpx.NewError(http.StatusBadGateway, "gateway: upstream unavailable")
+
+type gatewayConfig struct {
+	upstream  *url.URL
+	transport http.RoundTripper // to the upstream
+	logger    *slog.Logger
+}
+
+// newGateway returns the gateway's handler.
+func newGateway(cfg gatewayConfig) http.Handler {
+	outer := paved.Chain(
+		accessLog(cfg.logger),
+	)
+	perRoute := paved.Chain()
+
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(cfg.upstream)
+			pr.SetXForwarded()
+		},
+		Transport: cfg.transport,
+		ErrorLog:  slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+				return // the client went away; nobody to answer
+			}
+			cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "upstream call failed",
+				slog.String("route", r.Pattern), slog.String("error", err.Error()))
+			if errors.Is(err, context.DeadlineExceeded) {
+				httpx.WriteError(w, r, err)
+				return
+			}
+			httpx.WriteError(w, r, errUpstream)
+		},
+	}
+
+	mux := http.NewServeMux()
+	for _, pattern := range apiRoutes {
+		mux.Handle(pattern, perRoute(proxy))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return outer(problemRoutes(mux))
+}
+
+// accessLog logs one line per request: route, status, size and duration.
+// It logs no query strings, client addresses, headers or bodies, which may
+// carry personal data or credentials.
+func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rw := httpx.Wrap(w)
+			next.ServeHTTP(rw, r)
+			level := slog.LevelInfo
+			if rw.Status() >= 500 {
+				level = slog.LevelWarn
+			}
+			logger.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method),
+				slog.String("route", r.Pattern),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", rw.Status()),
+				slog.Int64("bytes", rw.BytesWritten()),
+				slog.Duration("duration", time.Since(start)),
+			)
+		})
+	}
+}

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines to write
+// and the test to read.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type gatewayProcess struct {
+	base           string
+	stdout, stderr *syncBuffer
+	stop           context.CancelFunc
+	exit           chan int
+	client         *http.Client
+}
+
+// startGateway runs the whole program in-process on a free loopback port.
+func startGateway(t *testing.T, args ...string) *gatewayProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &gatewayProcess{
+		stdout: &syncBuffer{}, stderr: &syncBuffer{}, stop: cancel, exit: make(chan int, 1),
+		client: &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
+	}
+	addr := make(chan string, 1)
+	go func() {
+		g.exit <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), g.stdout, g.stderr,
+			func(a string) { addr <- a })
+	}()
+	select {
+	case a := <-addr:
+		g.base = "http://" + a
+	case code := <-g.exit:
+		t.Fatalf("gateway exited with %d before serving: %s", code, g.stderr)
+	}
+	t.Cleanup(func() {
+		g.client.CloseIdleConnections()
+		g.stop()
+		select {
+		case <-g.exit:
+		case <-time.After(15 * time.Second):
+			t.Error("gateway did not stop")
+		}
+	})
+	return g
+}
+
+// do sends a request and decodes a JSON body into out (when not nil).
+func (g *gatewayProcess) do(t *testing.T, method, path, contentType, body string, out any) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, g.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: body %q: %v", method, path, data, err)
+		}
+	}
+	return resp
+}
+
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+func TestGatewayAPI(t *testing.T) {
+	g := startGateway(t)
+
+	if !strings.Contains(g.stdout.String(), "curl -s "+g.base+"/instances") {
+		t.Errorf("banner does not show ready curl commands:\n%s", g.stdout)
+	}
+
+	var health map[string]string
+	if resp := g.do(t, "GET", "/healthz", "", "", &health); resp.StatusCode != 200 || health["status"] != "ok" {
+		t.Fatalf("healthz: %d %v", resp.StatusCode, health)
+	}
+
+	var list struct{ Items []Instance }
+	if resp := g.do(t, "GET", "/instances", "", "", &list); resp.StatusCode != 200 {
+		t.Fatalf("list: %d", resp.StatusCode)
+	}
+	if len(list.Items) != 3 || list.Items[0].ID != "inst-0001" || list.Items[0].Compartment != "prod" {
+		t.Fatalf("seed instances = %+v", list.Items)
+	}
+
+	var dev struct{ Items []Instance }
+	g.do(t, "GET", "/instances?compartment=dev", "", "", &dev)
+	if len(dev.Items) != 1 || dev.Items[0].DisplayName != "build-1" {
+		t.Fatalf("compartment filter = %+v", dev.Items)
+	}
+
+	var launched Instance
+	resp := g.do(t, "POST", "/instances", "application/json", `{"compartment":"dev","displayName":"web-3"}`, &launched)
+	if resp.StatusCode != 201 {
+		t.Fatalf("launch: %d", resp.StatusCode)
+	}
+	if launched.ID != "inst-0004" || launched.State != stateRunning || launched.Shape != defaultShape ||
+		net.ParseIP(launched.IPAddress) == nil || launched.Compartment != "dev" || launched.TimeCreated.IsZero() {
+		t.Fatalf("launched = %+v", launched)
+	}
+	if loc := resp.Header.Get("Location"); loc != "/instances/inst-0004" {
+		t.Errorf("Location = %q", loc)
+	}
+
+	var got Instance
+	if resp := g.do(t, "GET", "/instances/inst-0004", "", "", &got); resp.StatusCode != 200 || got != launched {
+		t.Fatalf("get: %d %+v, want %+v", resp.StatusCode, got, launched)
+	}
+
+	var terminated Instance
+	if resp := g.do(t, "POST", "/instances/inst-0004/terminate", "", "", &terminated); resp.StatusCode != 200 || terminated.State != stateTerminated {
+		t.Fatalf("terminate: %d %+v", resp.StatusCode, terminated)
+	}
+	// Terminating again is idempotent.
+	if resp := g.do(t, "POST", "/instances/inst-0004/terminate", "", "", &terminated); resp.StatusCode != 200 || terminated.State != stateTerminated {
+		t.Fatalf("terminate again: %d %+v", resp.StatusCode, terminated)
+	}
+	var running struct{ Items []Instance }
+	g.do(t, "GET", "/instances?state=RUNNING", "", "", &running)
+	if len(running.Items) != 3 {
+		t.Fatalf("running after terminate = %d instances, want 3", len(running.Items))
+	}
+
+	// Each request was logged as one JSON line with its route and status.
+	logs := g.stderr.String()
+	for _, want := range []string{`"route":"POST /instances/{id}/terminate"`, `"route":"GET /instances/{id}","path":"/instances/inst-0004","status":200`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+func TestGatewayBadRequests(t *testing.T) {
+	g := startGateway(t)
+	tests := []struct {
+		name, method, path, contentType, body string
+		wantStatus                            int
+		wantDetail                            string
+		wantAllow                             string
+	}{
+		{name: "unknown route", method: "GET", path: "/nope", wantStatus: 404, wantDetail: "no route for GET /nope"},
+		{name: "unknown instance", method: "GET", path: "/instances/inst-9999", wantStatus: 404, wantDetail: `instance "inst-9999" not found`},
+		{name: "terminate unknown", method: "POST", path: "/instances/x/terminate", wantStatus: 404, wantDetail: `instance "x" not found`},
+		{name: "wrong method", method: "DELETE", path: "/instances", wantStatus: 405, wantAllow: "GET, HEAD, POST", wantDetail: "method DELETE is not allowed"},
+		{name: "malformed JSON", method: "POST", path: "/instances", contentType: "application/json", body: `{"compartment": "dev",}`, wantStatus: 400, wantDetail: "malformed JSON at byte 23"},
+		{name: "truncated JSON", method: "POST", path: "/instances", body: `{"compartment": "de`, wantStatus: 400, wantDetail: "unexpected end of body"},
+		{name: "empty body", method: "POST", path: "/instances", wantStatus: 400, wantDetail: "empty body"},
+		{name: "wrong type", method: "POST", path: "/instances", body: `{"compartment": 5}`, wantStatus: 400, wantDetail: `field "compartment" must be a string`},
+		{name: "unknown field", method: "POST", path: "/instances", body: `{"compartment":"dev","cpu":4}`, wantStatus: 400, wantDetail: `unknown field "cpu"`},
+		{name: "trailing data", method: "POST", path: "/instances", body: `{"compartment":"dev"} {}`, wantStatus: 400, wantDetail: "data after the object"},
+		{name: "missing compartment", method: "POST", path: "/instances", body: `{}`, wantStatus: 400, wantDetail: `"compartment" is required`},
+		{name: "bad compartment", method: "POST", path: "/instances", body: `{"compartment":"../etc"}`, wantStatus: 400, wantDetail: `"compartment" must be`},
+		{name: "not JSON", method: "POST", path: "/instances", contentType: "text/plain", body: `hi`, wantStatus: 415, wantDetail: "is not application/json"},
+		{name: "body too large", method: "POST", path: "/instances", body: `{"displayName":"` + strings.Repeat("a", maxLaunchBody) + `"}`, wantStatus: 413, wantDetail: "body larger than 65536 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p problem
+			resp := g.do(t, tc.method, tc.path, tc.contentType, tc.body, &p)
+			if resp.StatusCode != tc.wantStatus || p.Status != tc.wantStatus {
+				t.Fatalf("status %d (body %d), want %d: %+v", resp.StatusCode, p.Status, tc.wantStatus, p)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if !strings.Contains(p.Detail, tc.wantDetail) {
+				t.Errorf("detail = %q, want it to contain %q", p.Detail, tc.wantDetail)
+			}
+			if got := resp.Header.Get("Allow"); got != tc.wantAllow {
+				t.Errorf("Allow = %q, want %q", got, tc.wantAllow)
+			}
+		})
+	}
+}
+
+func TestGatewayUpstreamDown(t *testing.T) {
+	// A gateway whose upstream refuses connections answers 502
+	// problem+json and does not leak the dial error to the client.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + ln.Addr().String()
+	ln.Close()
+
+	logs := &syncBuffer{}
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	h := newGateway(gatewayConfig{upstream: mustParseURL(t, deadURL), transport: transport, logger: newLogger(logs)})
+	srv := &http.Server{Handler: h}
+	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(gwLn)
+	defer srv.Close()
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://" + gwLn.Addr().String() + "/instances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var p problem
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 502 || p.Detail != "gateway: upstream unavailable" {
+		t.Fatalf("got %d %+v", resp.StatusCode, p)
+	}
+	if strings.Contains(string(body), "refused") {
+		t.Errorf("client saw the dial error: %s", body)
+	}
+	if !strings.Contains(logs.String(), "connection refused") {
+		t.Errorf("the cause was not logged:\n%s", logs)
+	}
+}
+
+func TestGatewayShutdown(t *testing.T) {
+	g := startGateway(t)
+	addr := strings.TrimPrefix(g.base, "http://")
+	g.do(t, "GET", "/healthz", "", "", nil) // leaves an idle keep-alive connection
+	g.stop()
+	select {
+	case code := <-g.exit:
+		if code != 0 {
+			t.Fatalf("exit code %d after shutdown; stderr:\n%s", code, g.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("gateway did not shut down")
+	}
+	g.exit <- 0 // for the cleanup
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("gateway still accepts connections after shutdown")
+	}
+	if !strings.Contains(g.stderr.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop logged:\n%s", g.stderr)
+	}
+}
+
+func TestGatewayStartErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"unknown flag", []string{"-nope"}, 2, "flag provided but not defined: -nope"},
+		{"stray argument", []string{"extra"}, 2, `unexpected argument "extra"`},
+		{"bad duration", []string{"-shutdown-timeout", "soon"}, 2, "invalid value"},
+		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use"},
+		{"bad address", []string{"-addr", "nonsense"}, 1, "missing port"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			code := run(context.Background(), tc.args, &stdout, &stderr, func(string) { t.Error("gateway started") })
+			if code != tc.wantCode {
+				t.Errorf("exit code %d, want %d", code, tc.wantCode)
+			}
+			if !strings.Contains(stderr.String(), tc.wantErr) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tc.wantErr)
+			}
+			if strings.Contains(stderr.String(), "goroutine ") {
+				t.Errorf("stderr has a stack trace: %s", stderr.String())
+			}
+		})
+	}
+}
+
+func mustParseURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

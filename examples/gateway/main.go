@@ -1,0 +1,176 @@
+// Command gateway is paved's demo API gateway: a small "compute instances"
+// API behind a gateway handler with paved's middleware on, running on
+// embedded defaults with no outside services.
+//
+//	go run ./examples/gateway            # listens on 127.0.0.1:8080
+//	go run ./examples/gateway -addr 127.0.0.1:9090
+//
+// It prints the URL and ready-made curl commands, logs every request
+// (colour on a terminal, JSON otherwise) and shuts down cleanly on SIGINT or
+// SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/lmittmann/tint"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil))
+}
+
+// run is the whole program: it serves until ctx is done, then shuts down.
+// It returns the process exit code: 0 after a clean shutdown, 1 when the
+// gateway cannot start or stop cleanly, 2 for bad flags. ready, when not
+// nil, is called with the gateway's address once it accepts connections.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) int {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "`address` the gateway listens on")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on shutdown")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2 // the flag package has printed the problem and the usage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gateway: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if *shutdownTimeout <= 0 {
+		fmt.Fprintln(stderr, "gateway: -shutdown-timeout must be positive")
+		return 2
+	}
+
+	logger := newLogger(stderr)
+
+	gwLn, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
+	upLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		gwLn.Close()
+		fmt.Fprintf(stderr, "gateway: upstream: %v\n", err)
+		return 1
+	}
+	upstreamURL := &url.URL{Scheme: "http", Host: upLn.Addr().String()}
+
+	// The gateway's own connection pool to the upstream, with timeouts, not
+	// the process-wide http.DefaultTransport.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.ResponseHeaderTimeout = 10 * time.Second
+
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	upstream := &http.Server{
+		Handler:           newUpstream(newStore(time.Now)),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          errLog,
+	}
+	gateway := &http.Server{
+		Handler: newGateway(gatewayConfig{
+			upstream:  upstreamURL,
+			transport: transport,
+			logger:    logger,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errLog,
+	}
+
+	errc := make(chan error, 2)
+	go func() { errc <- upstream.Serve(upLn) }()
+	go func() { errc <- gateway.Serve(gwLn) }()
+
+	base := "http://" + dialable(gwLn.Addr())
+	printBanner(stdout, base)
+	logger.Info("gateway started", slog.String("url", base), slog.String("upstream", upstreamURL.String()))
+	if ready != nil {
+		ready(dialable(gwLn.Addr()))
+	}
+
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		logger.Error("server stopped unexpectedly", slog.String("error", err.Error()))
+		code = 1
+	}
+
+	logger.Info("shutting down", slog.Duration("deadline", *shutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	// The gateway first, so in-flight requests can still reach the upstream.
+	for _, s := range []struct {
+		name string
+		srv  *http.Server
+	}{{"gateway", gateway}, {"upstream", upstream}} {
+		if err := s.srv.Shutdown(sctx); err != nil {
+			logger.Error("shutdown did not finish in time; closing connections",
+				slog.String("server", s.name), slog.String("error", err.Error()))
+			s.srv.Close()
+			code = 1
+		}
+	}
+	transport.CloseIdleConnections()
+	if code == 0 {
+		logger.Info("stopped")
+	}
+	return code
+}
+
+// newLogger logs in colour for a person at a terminal and as JSON lines
+// for everything else (files, pipes, log collectors).
+func newLogger(w io.Writer) *slog.Logger {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(tint.NewHandler(w, &tint.Options{TimeFormat: time.TimeOnly}))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+// dialable turns a listener address into one a client can connect to: an
+// unspecified host (":8080", "[::]:8080") becomes loopback.
+func dialable(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
+}
+
+func printBanner(w io.Writer, base string) {
+	fmt.Fprintf(w, `paved gateway listening on %[1]s
+
+Try:
+  curl -s %[1]s/instances
+  curl -s %[1]s/instances/inst-0001
+  curl -s -X POST %[1]s/instances -H 'Content-Type: application/json' -d '{"compartment":"dev","displayName":"web-3"}'
+  curl -s -X POST %[1]s/instances/inst-0003/terminate
+  curl -s %[1]s/healthz
+
+Press Ctrl-C to stop.
+`, base)
+}

@@ -1,0 +1,169 @@
+// Package grpcx maps the project's errors to gRPC statuses, so every
+// interceptor returns proper codes (never codes.Unknown) for them. It
+// follows the HTTP <-> gRPC correspondence of google.rpc.Code, reading the
+// HTTP status each error declares through httpx.StatusCoder.
+package grpcx
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/paved-go/paved/internal/httpx"
+)
+
+// RetryPushbackKey is the trailer gRPC clients read as a server's retry
+// hint, in milliseconds; a negative value means "do not retry".
+const RetryPushbackKey = "grpc-retry-pushback-ms"
+
+// CodeFromHTTP maps an HTTP status to the gRPC code google.rpc.Code pairs
+// with it.
+func CodeFromHTTP(status int) codes.Code {
+	switch status {
+	case http.StatusOK:
+		return codes.OK
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		return codes.InvalidArgument
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusConflict:
+		return codes.Aborted
+	case http.StatusPreconditionFailed:
+		return codes.FailedPrecondition
+	case http.StatusRequestedRangeNotSatisfiable:
+		return codes.OutOfRange
+	case http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case httpx.StatusClientClosedRequest:
+		return codes.Canceled
+	case http.StatusNotImplemented, http.StatusMethodNotAllowed:
+		return codes.Unimplemented
+	case http.StatusServiceUnavailable, http.StatusBadGateway:
+		return codes.Unavailable
+	case http.StatusGatewayTimeout:
+		return codes.DeadlineExceeded
+	}
+	switch {
+	case status >= 200 && status < 300:
+		return codes.OK
+	case status >= 400 && status < 500:
+		return codes.FailedPrecondition
+	}
+	return codes.Internal
+}
+
+// HTTPFromCode maps a gRPC code to the HTTP status google.rpc.Code pairs
+// with it.
+func HTTPFromCode(c codes.Code) int {
+	switch c {
+	case codes.OK:
+		return http.StatusOK
+	case codes.Canceled:
+		return httpx.StatusClientClosedRequest
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
+		return http.StatusBadRequest
+	case codes.DeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case codes.NotFound:
+		return http.StatusNotFound
+	case codes.AlreadyExists, codes.Aborted:
+		return http.StatusConflict
+	case codes.PermissionDenied:
+		return http.StatusForbidden
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests
+	case codes.Unimplemented:
+		return http.StatusNotImplemented
+	case codes.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Code reports the gRPC code for err: the code of a gRPC status error, the
+// code paired with the HTTP status a project error declares, the context
+// codes for context errors, and codes.Unknown only for foreign errors.
+func Code(err error) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	if s, ok := status.FromError(err); ok {
+		return s.Code()
+	}
+	if _, ok := errors.AsType[httpx.StatusCoder](err); ok || httpx.Public(err) {
+		return CodeFromHTTP(httpx.StatusOf(err))
+	}
+	return codes.Unknown
+}
+
+// Error converts err into a gRPC status error. Status errors are returned
+// unchanged and foreign errors too (gRPC reports them as Unknown, without
+// this package guessing); the project's errors and context errors become a
+// status with the mapped code and err's message, plus a
+// google.rpc.RetryInfo detail when err carries a retry delay.
+func Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	c := Code(err)
+	if c == codes.Unknown {
+		return err
+	}
+	s := status.New(c, err.Error())
+	if d, ok := httpx.RetryDelayOf(err); ok {
+		if ds, derr := s.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); derr == nil {
+			s = ds
+		}
+	}
+	return s.Err()
+}
+
+// ServerError is Error for server interceptors: it also sets the
+// grpc-retry-pushback-ms trailer on the call in ctx when err carries a retry
+// delay, so gRPC's built-in retry waits that long.
+func ServerError(ctx context.Context, err error) error {
+	if d, ok := httpx.RetryDelayOf(err); ok {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs(RetryPushbackKey, PushbackValue(d)))
+	}
+	return Error(err)
+}
+
+// StreamServerError is ServerError for streams, where trailers are set on
+// the stream.
+func StreamServerError(ss grpc.ServerStream, err error) error {
+	if d, ok := httpx.RetryDelayOf(err); ok {
+		ss.SetTrailer(metadata.Pairs(RetryPushbackKey, PushbackValue(d)))
+	}
+	return Error(err)
+}
+
+// PushbackValue formats d for grpc-retry-pushback-ms: whole milliseconds,
+// rounded up, at least 1.
+func PushbackValue(d time.Duration) string {
+	ms := d / time.Millisecond
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	if ms < 1 {
+		ms = 1
+	}
+	return strconv.FormatInt(int64(ms), 10)
+}

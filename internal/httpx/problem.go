@@ -1,0 +1,157 @@
+package httpx
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// ContentTypeProblem is the media type of RFC 9457 problem details.
+const ContentTypeProblem = "application/problem+json"
+
+// Problem is an RFC 9457 problem details object. Type defaults to
+// "about:blank" and Title to the status text, as the RFC asks for when no
+// more specific type is defined.
+type Problem struct {
+	Type     string // a URI reference; "" means "about:blank"
+	Title    string // "" means http.StatusText(Status)
+	Status   int
+	Detail   string // human-readable; never secrets or stack traces
+	Instance string // optional URI reference of this occurrence
+	// CorrelationID is the request's correlation id, written as the
+	// "correlation_id" extension member when not empty.
+	CorrelationID string
+}
+
+// WriteProblem sends p as the whole response: status, an
+// application/problem+json body and no-store caching. Headers the caller
+// set before (Retry-After, WWW-Authenticate, Allow) are kept.
+func WriteProblem(w http.ResponseWriter, p Problem) {
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Content-Type", ContentTypeProblem)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(p.AppendJSON(make([]byte, 0, 256)))
+}
+
+// AppendJSON appends p as a JSON object to b.
+func (p Problem) AppendJSON(b []byte) []byte {
+	typ := p.Type
+	if typ == "" {
+		typ = "about:blank"
+	}
+	title := p.Title
+	if title == "" {
+		title = http.StatusText(p.Status)
+	}
+	b = append(b, `{"type":`...)
+	b = appendString(b, typ)
+	b = append(b, `,"title":`...)
+	b = appendString(b, title)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(p.Status), 10)
+	if p.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendString(b, p.Detail)
+	}
+	if p.Instance != "" {
+		b = append(b, `,"instance":`...)
+		b = appendString(b, p.Instance)
+	}
+	if p.CorrelationID != "" {
+		b = append(b, `,"correlation_id":`...)
+		b = appendString(b, p.CorrelationID)
+	}
+	return append(b, '}')
+}
+
+// WriteError answers r with the problem err maps to (StatusOf), setting
+// Retry-After when err carries a retry delay. The detail is err's message
+// only when Public(err); other errors get the generic status text, so
+// internals never reach the client. The correlation id comes from r's
+// context.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	status := StatusOf(err)
+	if d, ok := RetryDelayOf(err); ok {
+		w.Header().Set("Retry-After", RetryAfterSeconds(d))
+	}
+	p := Problem{Status: status, CorrelationID: CorrelationID(r.Context())}
+	if Public(err) {
+		p.Detail = err.Error()
+	}
+	WriteProblem(w, p)
+}
+
+// RetryAfterSeconds formats d as a Retry-After delay-seconds value: whole
+// seconds rounded up, at least 1, so a client never retries too early or
+// reads 0 as "now".
+func RetryAfterSeconds(d time.Duration) string {
+	if d <= time.Second {
+		return "1"
+	}
+	s := d / time.Second
+	if d%time.Second != 0 {
+		s++
+	}
+	if s > math.MaxInt32 {
+		s = math.MaxInt32
+	}
+	return strconv.FormatInt(int64(s), 10)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, and
+// <, >, & and the JS line separators are escaped as encoding/json does, so
+// the body is safe to embed in HTML.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

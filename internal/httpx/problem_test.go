@@ -1,0 +1,199 @@
+package httpx_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paved-go/paved/internal/httpx"
+)
+
+type problemBody struct {
+	Type          string `json:"type"`
+	Title         string `json:"title"`
+	Status        int    `json:"status"`
+	Detail        string `json:"detail"`
+	Instance      string `json:"instance"`
+	CorrelationID string `json:"correlation_id"`
+}
+
+func decodeProblem(t *testing.T, w *httptest.ResponseRecorder) problemBody {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problemBody
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatalf("body %q is not JSON: %v", w.Body.String(), err)
+	}
+	return p
+}
+
+func TestWriteProblem(t *testing.T) {
+	w := httptest.NewRecorder()
+	w.Header().Set("Content-Length", "999")
+	w.Header().Set("Allow", "GET")
+	httpx.WriteProblem(w, httpx.Problem{
+		Status:        http.StatusMethodNotAllowed,
+		Detail:        `method "PUT" <not> allowed`,
+		Instance:      "/instances",
+		CorrelationID: "abc",
+	})
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("status %d", w.Code)
+	}
+	if w.Header().Get("Allow") != "GET" {
+		t.Error("a header set before WriteProblem was dropped")
+	}
+	if w.Header().Get("Content-Length") != "" {
+		t.Error("a stale Content-Length survived")
+	}
+	if w.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q", w.Header().Get("Cache-Control"))
+	}
+	got := decodeProblem(t, w)
+	want := problemBody{
+		Type: "about:blank", Title: "Method Not Allowed", Status: 405,
+		Detail: `method "PUT" <not> allowed`, Instance: "/instances", CorrelationID: "abc",
+	}
+	if got != want {
+		t.Fatalf("problem = %+v, want %+v", got, want)
+	}
+}
+
+func TestWriteProblemOmitsEmptyMembers(t *testing.T) {
+	w := httptest.NewRecorder()
+	httpx.WriteProblem(w, httpx.Problem{Type: "https://example.com/p/out-of-credit", Title: "Out of credit", Status: 403})
+	want := `{"type":"https://example.com/p/out-of-credit","title":"Out of credit","status":403}`
+	if w.Body.String() != want {
+		t.Fatalf("body = %s, want %s", w.Body.String(), want)
+	}
+}
+
+type retryErr struct{ d time.Duration }
+
+func (e retryErr) Error() string             { return "test: slow down" }
+func (e retryErr) HTTPStatus() int           { return http.StatusTooManyRequests }
+func (e retryErr) RetryDelay() time.Duration { return e.d }
+
+var errDenied = httpx.NewError(http.StatusForbidden, "test: denied")
+
+func TestWriteError(t *testing.T) {
+	tests := []struct {
+		name           string
+		err            error
+		wantStatus     int
+		wantDetail     string
+		wantRetryAfter string
+	}{
+		{"sentinel", errDenied, 403, "test: denied", ""},
+		{"wrapped sentinel", fmt.Errorf("loading: %w", errDenied), 403, "loading: test: denied", ""},
+		{"retry delay rounds up", retryErr{1500 * time.Millisecond}, 429, "test: slow down", "2"},
+		{"retry delay at least 1s", retryErr{10 * time.Millisecond}, 429, "test: slow down", "1"},
+		{"deadline", fmt.Errorf("upstream: %w", context.DeadlineExceeded), 504, "upstream: context deadline exceeded", ""},
+		{"body too large", &http.MaxBytesError{Limit: 10}, 413, "http: request body too large", ""},
+		{"foreign error hides its message", errors.New("db password=hunter2 rejected"), 500, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", "/", nil)
+			r = r.WithContext(httpx.WithCorrelationID(r.Context(), "req-1"))
+			httpx.WriteError(w, r, tc.err)
+			if w.Code != tc.wantStatus {
+				t.Errorf("status %d, want %d", w.Code, tc.wantStatus)
+			}
+			if got := w.Header().Get("Retry-After"); got != tc.wantRetryAfter {
+				t.Errorf("Retry-After = %q, want %q", got, tc.wantRetryAfter)
+			}
+			p := decodeProblem(t, w)
+			if p.Detail != tc.wantDetail || p.Status != tc.wantStatus || p.CorrelationID != "req-1" {
+				t.Errorf("problem = %+v", p)
+			}
+		})
+	}
+}
+
+func TestStatusOf(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil", nil, 200},
+		{"own status", errDenied, 403},
+		{"typed error refines sentinel", fmt.Errorf("%w", retryErr{}), 429},
+		{"deadline", context.DeadlineExceeded, 504},
+		{"canceled", context.Canceled, httpx.StatusClientClosedRequest},
+		{"max bytes", fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 1}), 413},
+		{"foreign", errors.New("boom"), 500},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := httpx.StatusOf(tc.err); got != tc.want {
+				t.Fatalf("StatusOf(%v) = %d, want %d", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCorrelationID(t *testing.T) {
+	ctx := context.Background()
+	if id := httpx.CorrelationID(ctx); id != "" {
+		t.Fatalf("empty context has id %q", id)
+	}
+	type other struct{}
+	ctx = context.WithValue(httpx.WithCorrelationID(ctx, "a"), other{}, 1)
+	if httpx.CorrelationID(ctx) != "a" || ctx.Value(other{}) != 1 {
+		t.Fatal("id or other value lost")
+	}
+	if httpx.CorrelationID(httpx.WithCorrelationID(ctx, "b")) != "b" {
+		t.Fatal("inner id does not win")
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-time.Second: "1", 0: "1", time.Second: "1", time.Second + 1: "2",
+		30 * time.Second: "30", 1<<63 - 1: "2147483647",
+	} {
+		if got := httpx.RetryAfterSeconds(d); got != want {
+			t.Errorf("RetryAfterSeconds(%v) = %s, want %s", d, got, want)
+		}
+	}
+}
+
+// FuzzProblemJSON checks that any detail round-trips through the
+// hand-written encoder as valid JSON with the same text (invalid UTF-8
+// replaced, as encoding/json does).
+func FuzzProblemJSON(f *testing.F) {
+	for _, s := range []string{"", "plain", `quo"te\`, "ctl\x00\x1f\n\t", "<>&", "\u2028\u2029", "bad\xffutf8", "ünïcødé 🚀"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := httpx.Problem{Status: 400, Detail: s, CorrelationID: s}.AppendJSON(nil)
+		var p problemBody
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatalf("invalid JSON %q: %v", b, err)
+		}
+		want := s
+		if !utf8.ValidString(s) {
+			want = string([]rune(s)) // same replacement as encoding/json
+		}
+		if p.Detail != want || p.CorrelationID != want {
+			t.Fatalf("detail %q round-tripped to %q", s, p.Detail)
+		}
+		std, _ := json.Marshal(s)
+		var fromStd string
+		json.Unmarshal(std, &fromStd)
+		if fromStd != p.Detail {
+			t.Fatalf("differs from encoding/json: %q vs %q", p.Detail, fromStd)
+		}
+	})
+}

@@ -1,0 +1,99 @@
+package tracing_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/paved-go/paved/tracing"
+)
+
+// discardWriter is a ResponseWriter that keeps one header map, so the
+// benchmark measures the middleware, not the recorder.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
+func BenchmarkMiddleware(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	corrOnly, _ := tracing.New(tracing.WithSpans(false))
+	noopSpans, _ := tracing.New(tracing.WithTracerProvider(tracenoop.NewTracerProvider()), tracing.WithMeterProvider(noop.NewMeterProvider()))
+	tp := sdktrace.NewTracerProvider() // sampled spans, no exporter
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	sdkSpans, _ := tracing.New(tracing.WithTracerProvider(tp), tracing.WithMeterProvider(noop.NewMeterProvider()))
+
+	run := func(name string, h http.Handler, id string) {
+		b.Run(name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/instances", nil)
+			if id != "" {
+				req.Header.Set("X-Correlation-ID", id)
+			}
+			w := &discardWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, req)
+			}
+		})
+	}
+	run("raw", bare, "")
+	run("paved/id-present", corrOnly.Middleware(bare), "abc-123")
+	run("paved/id-generated", corrOnly.Middleware(bare), "")
+	run("paved/spans-noop-provider", noopSpans.Middleware(bare), "abc-123")
+	run("paved/spans-sdk", sdkSpans.Middleware(bare), "abc-123")
+}
+
+func BenchmarkHandler(b *testing.B) {
+	tp := sdktrace.NewTracerProvider()
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	ctx, span := tp.Tracer("bench").Start(tracing.WithCorrelationID(context.Background(), "abc-123"), "op")
+	defer span.End()
+
+	run := func(name string, h slog.Handler) {
+		b.Run(name, func(b *testing.B) {
+			logger := slog.New(h)
+			b.ReportAllocs()
+			for b.Loop() {
+				logger.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("route", "GET /instances"), slog.Int("status", 200))
+			}
+		})
+	}
+	run("raw", slog.NewJSONHandler(io.Discard, nil))
+	run("paved", tracing.NewHandler(slog.NewJSONHandler(io.Discard, nil)))
+}
+
+func BenchmarkCounter(b *testing.B) {
+	ctx := context.Background()
+	sdk := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	b.Cleanup(func() { sdk.Shutdown(ctx) })
+	for _, tc := range []struct {
+		name string
+		new  func() (*tracing.Counter, error)
+	}{
+		{"noop-provider", func() (*tracing.Counter, error) { return tracing.BreakerCalls(noop.NewMeterProvider(), "b") }},
+		{"global-unset", func() (*tracing.Counter, error) { return tracing.BreakerCalls(nil, "b") }},
+		{"sdk", func() (*tracing.Counter, error) { return tracing.BreakerCalls(sdk, "b") }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c, err := tc.new()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					c.Add(ctx, "success")
+				}
+			})
+		})
+	}
+}

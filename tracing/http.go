@@ -1,0 +1,156 @@
+package tracing
+
+import (
+	"net/http"
+	"strings"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/paved-go/paved/internal/httpx"
+)
+
+// AttrCorrelationID is the span attribute that carries the correlation id.
+const AttrCorrelationID = "paved.correlation_id"
+
+// Middleware is Default().Middleware.
+func Middleware(next http.Handler) http.Handler { return defaultTracer.Middleware(next) }
+
+// Transport is Default().Transport.
+func Transport(base http.RoundTripper) http.RoundTripper { return defaultTracer.Transport(base) }
+
+// Middleware gives every request a correlation id and, with spans on, a
+// server span. The id is the request's correlation header (X-Request-ID as
+// a fallback) when it holds exactly one valid value, and a new UUIDv7
+// otherwise; it is stored in the request context (CorrelationID) and set
+// on the response header before next runs, so even error responses carry
+// it. Spans come from otelhttp, named by the http.ServeMux pattern that
+// served the request ("GET /instances/{id}") so names stay low-cardinality,
+// and carry the correlation id as attribute paved.correlation_id.
+//
+// Put Middleware outside the ServeMux and outside middleware that logs, so
+// their log lines carry the ids.
+func (t *Tracer) Middleware(next http.Handler) http.Handler {
+	inner := next
+	if t.cfg.spans {
+		inner = otelhttp.NewHandler(spanAttrs(next), "", t.otelhttpOptions(true)...)
+	}
+	header := t.cfg.header
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if httpx.CorrelationID(r.Context()) != "" { // an outer Tracer did the work
+			inner.ServeHTTP(w, r)
+			return
+		}
+		primary := r.Header[header]
+		var fallback []string
+		if len(primary) == 0 {
+			fallback = r.Header[requestIDHeader]
+		}
+		id, fresh := t.Incoming(primary, fallback)
+		switch {
+		case fresh:
+			w.Header()[header] = []string{id}
+		case len(primary) == 1:
+			// The request's own one-element slice: no allocation. Header
+			// methods replace or grow slices, never write into them.
+			w.Header()[header] = primary
+		default:
+			w.Header()[header] = fallback
+		}
+		inner.ServeHTTP(w, httpx.RequestWithCorrelationID(r, id))
+	})
+}
+
+// spanAttrs runs inside otelhttp's span and adds the correlation id to it.
+func spanAttrs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			span.SetAttributes(attribute.String(AttrCorrelationID, httpx.CorrelationID(r.Context())))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (t *Tracer) otelhttpOptions(server bool) []otelhttp.Option {
+	opts := []otelhttp.Option{otelhttp.WithPropagators(t.cfg.propagators)}
+	if t.cfg.tracerProvider != nil {
+		opts = append(opts, otelhttp.WithTracerProvider(t.cfg.tracerProvider))
+	}
+	if t.cfg.meterProvider != nil {
+		opts = append(opts, otelhttp.WithMeterProvider(t.cfg.meterProvider))
+	}
+	if server {
+		opts = append(opts, otelhttp.WithSpanNameFormatter(spanName))
+		if t.cfg.filter != nil {
+			opts = append(opts, otelhttp.WithFilter(t.cfg.filter))
+		}
+	}
+	return opts
+}
+
+// spanName names a server span by its route, as OTel's HTTP semantic
+// conventions ask: "{method} {route}", or "{method}" before routing.
+func spanName(_ string, r *http.Request) string {
+	p := r.Pattern
+	if p == "" {
+		return r.Method
+	}
+	if i := strings.IndexByte(p, ' '); i > 0 && !strings.Contains(p[:i], "/") {
+		return p // the pattern starts with its method
+	}
+	return r.Method + " " + p
+}
+
+// Transport returns an http.RoundTripper that sends the request context's
+// correlation id (header and baggage member correlation_id) and W3C
+// traceparent/tracestate with every request, and with spans on, records a
+// client span through otelhttp. A nil base means http.DefaultTransport. A
+// correlation header the caller set explicitly is left alone.
+func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	rt := &transport{t: t, next: base, inject: !t.cfg.spans}
+	if t.cfg.spans {
+		// otelhttp injects the trace context and baggage itself.
+		rt.next = otelhttp.NewTransport(base, t.otelhttpOptions(false)...)
+	}
+	return rt
+}
+
+type transport struct {
+	t      *Tracer
+	next   http.RoundTripper
+	inject bool // propagate here, because otelhttp is off
+}
+
+func (rt *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx := r.Context()
+	id := CorrelationID(ctx)
+	if id == "" && !rt.inject {
+		return rt.next.RoundTrip(r)
+	}
+	// A RoundTripper must not modify the caller's request: copy it and
+	// its header before adding ours.
+	r2 := r.WithContext(rt.t.Outgoing(ctx))
+	r2.Header = r.Header.Clone()
+	if r2.Header == nil {
+		r2.Header = make(http.Header)
+	}
+	if id != "" && len(r2.Header[rt.t.cfg.header]) == 0 {
+		r2.Header[rt.t.cfg.header] = []string{id}
+	}
+	if rt.inject {
+		rt.t.cfg.propagators.Inject(r2.Context(), propagation.HeaderCarrier(r2.Header))
+	}
+	return rt.next.RoundTrip(r2)
+}
+
+// CloseIdleConnections closes idle connections of the base transport.
+func (rt *transport) CloseIdleConnections() {
+	if c, ok := rt.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

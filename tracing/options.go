@@ -1,0 +1,157 @@
+package tracing
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/net/http/httpguts"
+)
+
+// Option configures a Tracer.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// DefaultHeader is the header that carries the correlation id unless
+// WithHeader names another.
+const DefaultHeader = "X-Correlation-ID"
+
+// requestIDHeader is accepted as a fallback source of the correlation id:
+// many proxies and load balancers set it.
+const requestIDHeader = "X-Request-Id"
+
+type config struct {
+	header         string
+	spans          bool
+	filter         func(*http.Request) bool
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
+	propagators    propagation.TextMapPropagator
+	logger         *slog.Logger
+	err            error
+}
+
+func newConfig(opts ...Option) (config, error) {
+	c := config{
+		header:      DefaultHeader,
+		spans:       true,
+		propagators: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	if c.err != nil {
+		return c, c.err
+	}
+	c.header = http.CanonicalHeaderKey(c.header)
+	return c, nil
+}
+
+func (c *config) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// WithHeader names the header that carries the correlation id in requests,
+// responses and outgoing calls (default X-Correlation-ID). X-Request-ID is
+// still read when the named header is absent.
+func WithHeader(name string) Option {
+	return optionFunc(func(c *config) {
+		if !httpguts.ValidHeaderFieldName(name) {
+			c.fail(fmt.Errorf("tracing: WithHeader: %q is not a valid header name", name))
+			return
+		}
+		c.header = name
+	})
+}
+
+// WithSpans turns OpenTelemetry spans and HTTP/gRPC metrics (otelhttp,
+// otelgrpc) on or off (default on). Off leaves correlation ids only, at a
+// fraction of the cost: incoming trace context is then not read, and
+// outgoing calls carry whatever trace context the caller's context has.
+func WithSpans(on bool) Option {
+	return optionFunc(func(c *config) { c.spans = on })
+}
+
+// WithFilter skips spans for requests for which keep returns false, such
+// as health checks; they still get a correlation id.
+func WithFilter(keep func(*http.Request) bool) Option {
+	return optionFunc(func(c *config) { c.filter = keep })
+}
+
+// WithTracerProvider sets the TracerProvider for spans (default: the
+// global one, read when each span starts).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) {
+		if tp == nil {
+			c.fail(errors.New("tracing: WithTracerProvider: nil provider"))
+			return
+		}
+		c.tracerProvider = tp
+	})
+}
+
+// WithMeterProvider sets the MeterProvider for HTTP and gRPC metrics
+// (default: the global one).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp == nil {
+			c.fail(errors.New("tracing: WithMeterProvider: nil provider"))
+			return
+		}
+		c.meterProvider = mp
+	})
+}
+
+// WithPropagators sets how trace context and baggage cross process
+// boundaries. The default is W3C Trace Context and W3C Baggage, whatever
+// the global propagator is; pass otel.GetTextMapPropagator() to follow the
+// global one instead.
+func WithPropagators(p propagation.TextMapPropagator) Option {
+	return optionFunc(func(c *config) {
+		if p == nil {
+			c.fail(errors.New("tracing: WithPropagators: nil propagator"))
+			return
+		}
+		c.propagators = p
+	})
+}
+
+// WithLogger sets the logger for the tracer's own messages, such as a
+// client-supplied correlation id being replaced (default slog.Default(),
+// read at each use).
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+func (c *config) log() *slog.Logger {
+	if c.logger != nil {
+		return c.logger
+	}
+	return slog.Default()
+}
+
+func (c *config) tp() trace.TracerProvider {
+	if c.tracerProvider != nil {
+		return c.tracerProvider
+	}
+	return otel.GetTracerProvider()
+}
+
+func (c *config) mp() metric.MeterProvider {
+	if c.meterProvider != nil {
+		return c.meterProvider
+	}
+	return otel.GetMeterProvider()
+}

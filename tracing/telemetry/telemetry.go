@@ -1,0 +1,186 @@
+// Package telemetry sets up OpenTelemetry for a whole process in one call:
+// the global tracer, meter and logger providers and the W3C propagators.
+//
+//	shutdown, err := telemetry.Setup(ctx, telemetry.WithServiceName("gateway"))
+//	if err != nil { ... }
+//	defer shutdown(context.Background())
+//
+// With the standard OTEL_EXPORTER_OTLP_ENDPOINT (or a per-signal
+// OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT, or OTEL_*_EXPORTER)
+// set, it exports over OTLP, honouring the other standard variables
+// (OTEL_EXPORTER_OTLP_PROTOCOL, _HEADERS, OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER). Without them it stays
+// local: spans are still created and sampled, so logs carry real trace
+// ids, but nothing leaves the process unless WithStdout asks for it.
+//
+// It lives apart from package tracing because the OTLP exporters bring in
+// gRPC, which paved's core packages never import.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"go.opentelemetry.io/contrib/exporters/autoexport"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	logglobal "go.opentelemetry.io/otel/log/global"
+	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Option configures Setup.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	serviceName string
+	stdout      io.Writer
+	readers     []sdkmetric.Reader
+	getenv      func(string) string
+}
+
+// WithServiceName sets service.name on every span, metric and log record
+// (OTEL_SERVICE_NAME overrides it, as the specification asks).
+func WithServiceName(name string) Option {
+	return optionFunc(func(c *config) { c.serviceName = name })
+}
+
+// WithStdout writes finished spans to w as JSON when no OTLP endpoint is
+// configured, for local debugging.
+func WithStdout(w io.Writer) Option {
+	return optionFunc(func(c *config) { c.stdout = w })
+}
+
+// WithMetricReader adds a metric reader, such as the OpenTelemetry
+// Prometheus exporter, whatever else is configured. Without OTLP and
+// without a reader no MeterProvider is installed and metrics cost nearly
+// nothing.
+func WithMetricReader(r sdkmetric.Reader) Option {
+	return optionFunc(func(c *config) {
+		if r != nil {
+			c.readers = append(c.readers, r)
+		}
+	})
+}
+
+// Setup installs the global providers and propagators and returns a
+// function that flushes and shuts them down; call it before the process
+// exits. On error nothing global has been changed.
+func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) error, err error) {
+	cfg := config{getenv: os.Getenv}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+
+	resOpts := []resource.Option{resource.WithTelemetrySDK(), resource.WithHost()}
+	if cfg.serviceName != "" {
+		resOpts = append(resOpts, resource.WithAttributes(attribute.String("service.name", cfg.serviceName)))
+	}
+	resOpts = append(resOpts, resource.WithFromEnv()) // the environment wins
+	res, err := resource.New(ctx, resOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: resource: %w", err)
+	}
+
+	var shutdowns []func(context.Context) error
+	fail := func(err error) (func(context.Context) error, error) {
+		for _, s := range shutdowns {
+			_ = s(ctx)
+		}
+		return nil, err
+	}
+
+	// Traces.
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	switch {
+	case cfg.exports("TRACES"):
+		exp, err := autoexport.NewSpanExporter(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("telemetry: trace exporter: %w", err))
+		}
+		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
+	case cfg.stdout != nil:
+		exp, err := stdouttrace.New(stdouttrace.WithWriter(cfg.stdout))
+		if err != nil {
+			return fail(fmt.Errorf("telemetry: stdout exporter: %w", err))
+		}
+		tpOpts = append(tpOpts, sdktrace.WithSyncer(exp))
+	}
+	tp := sdktrace.NewTracerProvider(tpOpts...)
+	shutdowns = append(shutdowns, tp.Shutdown)
+
+	// Metrics.
+	readers := cfg.readers
+	if cfg.exports("METRICS") {
+		r, err := autoexport.NewMetricReader(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("telemetry: metric exporter: %w", err))
+		}
+		readers = append(readers, r)
+	}
+	var mp *sdkmetric.MeterProvider
+	if len(readers) > 0 {
+		mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+		for _, r := range readers {
+			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+		}
+		mp = sdkmetric.NewMeterProvider(mpOpts...)
+		shutdowns = append(shutdowns, mp.Shutdown)
+	}
+
+	// Logs.
+	var lp *sdklog.LoggerProvider
+	if cfg.exports("LOGS") {
+		exp, err := autoexport.NewLogExporter(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("telemetry: log exporter: %w", err))
+		}
+		lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
+		shutdowns = append(shutdowns, lp.Shutdown)
+	}
+
+	otel.SetTracerProvider(tp)
+	if mp != nil {
+		otel.SetMeterProvider(mp)
+	}
+	if lp != nil {
+		logglobal.SetLoggerProvider(lp)
+	}
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+
+	return func(ctx context.Context) error {
+		var errs []error
+		for i := len(shutdowns) - 1; i >= 0; i-- {
+			if err := shutdowns[i](ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("telemetry: shutdown: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// exports reports whether the environment asks for an exporter for signal
+// (TRACES, METRICS or LOGS): an OTLP endpoint, generic or per signal, or
+// an explicit OTEL_<signal>_EXPORTER other than "none".
+func (c *config) exports(signal string) bool {
+	if v := c.getenv("OTEL_" + signal + "_EXPORTER"); v != "" {
+		return v != "none"
+	}
+	return c.getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || c.getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != ""
+}

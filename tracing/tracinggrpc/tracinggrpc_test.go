@@ -1,0 +1,203 @@
+package tracinggrpc_test
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"go.opentelemetry.io/otel/baggage"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/tracing/tracinggrpc"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// seen is what the server's handler saw of a call.
+type seen struct {
+	id      string
+	baggage string
+	span    trace.SpanContext
+	md      metadata.MD
+}
+
+type env struct {
+	client healthpb.HealthClient
+	rec    *tracetest.SpanRecorder
+	calls  chan seen
+}
+
+// start runs a real gRPC server with the health service on bufconn, with
+// tracing on both sides, and a capture interceptor after tracing's.
+func start(t *testing.T, opts ...tracing.Option) *env {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	tr, err := tracing.New(append([]tracing.Option{tracing.WithTracerProvider(tp)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{rec: rec, calls: make(chan seen, 4)}
+	capture := func(ctx context.Context) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		e.calls <- seen{
+			id:      tracing.CorrelationID(ctx),
+			baggage: baggage.FromContext(ctx).Member(tracing.BaggageKey).Value(),
+			span:    trace.SpanContextFromContext(ctx),
+			md:      md,
+		}
+	}
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(append(tracinggrpc.ServerOptions(tr),
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			capture(ctx)
+			return h(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			capture(ss.Context())
+			return h(srv, ss)
+		}),
+	)...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+
+	conn, err := grpc.NewClient("passthrough:///bufnet", append(tracinggrpc.DialOptions(tr),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	e.client = healthpb.NewHealthClient(conn)
+	return e
+}
+
+func TestUnaryPropagation(t *testing.T) {
+	e := start(t)
+	ctx := tracing.WithCorrelationID(context.Background(), "grpc-abc")
+	var header metadata.MD
+	if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header)); err != nil {
+		t.Fatal(err)
+	}
+	s := <-e.calls
+	if s.id != "grpc-abc" || s.baggage != "grpc-abc" {
+		t.Errorf("server saw id %q, baggage %q", s.id, s.baggage)
+	}
+	if got := header.Get("x-correlation-id"); len(got) != 1 || got[0] != "grpc-abc" {
+		t.Errorf("response header x-correlation-id = %q", got)
+	}
+	// Client and server spans share one trace, server a child of client.
+	var client, server sdktrace.ReadOnlySpan
+	for _, sp := range e.rec.Ended() {
+		switch sp.SpanKind() {
+		case trace.SpanKindClient:
+			client = sp
+		case trace.SpanKindServer:
+			server = sp
+		}
+	}
+	if client == nil || server == nil {
+		t.Fatalf("spans: %v", e.rec.Ended())
+	}
+	if server.Parent().SpanID() != client.SpanContext().SpanID() || server.SpanContext().TraceID() != client.SpanContext().TraceID() {
+		t.Error("server span is not a child of the client span")
+	}
+	if s.span.TraceID() != client.SpanContext().TraceID() {
+		t.Error("handler context is not in the client's trace")
+	}
+	if server.Name() != "grpc.health.v1.Health/Check" {
+		t.Errorf("server span name %q", server.Name())
+	}
+}
+
+func TestStreamPropagation(t *testing.T) {
+	e := start(t)
+	ctx, cancel := context.WithCancel(tracing.WithCorrelationID(context.Background(), "stream-1"))
+	defer cancel()
+	stream, err := e.client.Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	header, err := stream.Header()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-e.calls
+	if s.id != "stream-1" || !s.span.IsValid() {
+		t.Errorf("server saw id %q, span valid %v", s.id, s.span.IsValid())
+	}
+	if got := header.Get("x-correlation-id"); len(got) != 1 || got[0] != "stream-1" {
+		t.Errorf("stream header x-correlation-id = %q", got)
+	}
+}
+
+func TestServerGeneratesAndReplaces(t *testing.T) {
+	e := start(t)
+	tests := []struct {
+		name string
+		md   metadata.MD
+		want string // "" means a fresh valid id
+	}{
+		{"absent", nil, ""},
+		{"x-request-id fallback", metadata.Pairs("x-request-id", "req-5"), "req-5"},
+		{"invalid replaced", metadata.Pairs("x-correlation-id", "bad id!"), ""},
+		{"two values replaced", metadata.Pairs("x-correlation-id", "a", "x-correlation-id", "b"), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := metadata.NewOutgoingContext(context.Background(), tc.md)
+			var header metadata.MD
+			if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header)); err != nil {
+				t.Fatal(err)
+			}
+			s := <-e.calls
+			got := header.Get("x-correlation-id")
+			if len(got) != 1 || got[0] != s.id || !tracing.ValidCorrelationID(s.id) {
+				t.Fatalf("header %q, server id %q", got, s.id)
+			}
+			if tc.want != "" && s.id != tc.want {
+				t.Fatalf("id %q, want %q", s.id, tc.want)
+			}
+			if tc.want == "" && (s.id == "bad id!" || s.id == "a" || s.id == "b") {
+				t.Fatalf("rejected id %q kept", s.id)
+			}
+		})
+	}
+}
+
+func TestSpansOff(t *testing.T) {
+	e := start(t, tracing.WithSpans(false))
+	// The caller's own span must still reach the server as its parent.
+	tp := sdktrace.NewTracerProvider()
+	defer tp.Shutdown(context.Background())
+	ctx, span := tp.Tracer("caller").Start(tracing.WithCorrelationID(context.Background(), "off-1"), "call")
+	defer span.End()
+	if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	s := <-e.calls
+	if s.id != "off-1" {
+		t.Errorf("server saw id %q", s.id)
+	}
+	if got := s.md.Get("traceparent"); len(got) != 1 || got[0][3:35] != span.SpanContext().TraceID().String() {
+		t.Errorf("traceparent %q, want trace %s", got, span.SpanContext().TraceID())
+	}
+	if n := len(e.rec.Ended()); n != 0 {
+		t.Errorf("spans off recorded %d spans", n)
+	}
+}

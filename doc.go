@@ -12,7 +12,8 @@
 // http.RoundTripper, then a gRPC subpackage with the standard interceptors.
 //
 //   - tracing: correlation ids, W3C trace context, OpenTelemetry spans and
-//     metrics, and a trace-aware slog handler.
+//     metrics, and a trace-aware slog handler; tracing/tracinggrpc for gRPC
+//     and tracing/telemetry to set up OpenTelemetry in one call.
 //   - breaker: circuit breakers on sony/gobreaker with per-key registries
 //     and fallbacks. (planned)
 //   - ratelimit: per-caller token buckets on x/time/rate, 429 with
@@ -40,9 +41,10 @@
 // breaker stops the retries at once:
 //
 //	handler := paved.Chain(
-//		tracing.Middleware,
-//		limiter.Middleware,
+//		tracing.Middleware, // ids, spans and trace-aware logs for all below
+//		accessLog,
 //	)(mux)
+//	client := &http.Client{Transport: tracing.Transport(nil)}
 //
 // Every package reports errors from one vocabulary (breaker.ErrOpen,
 // ratelimit.ErrLimited, authz.ErrDenied, ...) that maps to one HTTP status

@@ -106,8 +106,11 @@ func spanName(_ string, r *http.Request) string {
 // Transport returns an http.RoundTripper that sends the request context's
 // correlation id (header and baggage member correlation_id) and W3C
 // traceparent/tracestate with every request, and with spans on, records a
-// client span through otelhttp. A nil base means http.DefaultTransport. A
-// correlation header the caller set explicitly is left alone.
+// client span through otelhttp. A nil base means http.DefaultTransport.
+// The context's correlation id replaces a correlation header already on
+// the request (a reverse proxy copies the inbound one, which may be the
+// invalid value Middleware replaced); without an id in the context the
+// request's own header passes untouched.
 func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -139,7 +142,7 @@ func (rt *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r2.Header == nil {
 		r2.Header = make(http.Header)
 	}
-	if id != "" && len(r2.Header[rt.t.cfg.header]) == 0 {
+	if id != "" {
 		r2.Header[rt.t.cfg.header] = []string{id}
 	}
 	if rt.inject {

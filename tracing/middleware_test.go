@@ -189,8 +189,25 @@ func TestTransportCorrelationOnly(t *testing.T) {
 		t.Errorf("the caller's request was modified: %v", req.Header)
 	}
 
-	// A header the caller set is kept.
+	// The context's id replaces a header copied from elsewhere (as a
+	// reverse proxy copies the inbound one), without touching the caller's
+	// request.
 	req, _ = http.NewRequestWithContext(ctx, "GET", upstream.URL, nil)
+	req.Header.Set("X-Correlation-ID", "bad id copied from inbound")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if h := <-got; h.Values("X-Correlation-ID")[0] != "abc" || len(h.Values("X-Correlation-ID")) != 1 {
+		t.Errorf("upstream saw %q, want the context's id", h.Values("X-Correlation-ID"))
+	}
+	if req.Header.Get("X-Correlation-ID") != "bad id copied from inbound" {
+		t.Error("the caller's request was modified")
+	}
+
+	// Without an id in the context, the request's own header passes.
+	req, _ = http.NewRequest("GET", upstream.URL, nil)
 	req.Header.Set("X-Correlation-ID", "explicit")
 	resp, err = client.Do(req)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/internal/httpx"
+	"github.com/paved-go/paved/tracing"
 )
 
 // The gateway fronts the upstream demo service. Each API route is
@@ -41,21 +42,35 @@ type gatewayConfig struct {
 	upstream  *url.URL
 	transport http.RoundTripper // to the upstream
 	logger    *slog.Logger
+	tracer    *tracing.Tracer
+	metrics   http.Handler // serves GET /metrics when not nil
 }
 
 // newGateway returns the gateway's handler.
 func newGateway(cfg gatewayConfig) http.Handler {
+	// Tracing is outermost, so the access log line and every error
+	// response carry the correlation and trace ids.
 	outer := paved.Chain(
+		cfg.tracer.Middleware,
 		accessLog(cfg.logger),
 	)
 	perRoute := paved.Chain()
+	// Calls to the upstream: client spans, traceparent and the correlation
+	// id on every call.
+	upstreamTransport := cfg.tracer.Transport(cfg.transport)
 
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(cfg.upstream)
 			pr.SetXForwarded()
 		},
-		Transport: cfg.transport,
+		Transport: upstreamTransport,
+		ModifyResponse: func(resp *http.Response) error {
+			// The gateway's middleware already set the correlation header;
+			// the upstream's copy would duplicate it.
+			resp.Header.Del(cfg.tracer.Header())
+			return nil
+		},
 		ErrorLog:  slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -78,11 +93,15 @@ func newGateway(cfg gatewayConfig) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	if cfg.metrics != nil {
+		mux.Handle("GET /metrics", cfg.metrics)
+	}
 	return outer(problemRoutes(mux))
 }
 
-// accessLog logs one line per request: route, status, size and duration.
-// It logs no query strings, client addresses, headers or bodies, which may
+// accessLog logs one line per request: route, status, size and duration,
+// and (through the tracing log handler) the trace and correlation ids. It
+// logs no query strings, client addresses, headers or bodies, which may
 // carry personal data or credentials.
 func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {

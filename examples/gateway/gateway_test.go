@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/paved-go/paved/tracing"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -233,7 +236,8 @@ func TestGatewayUpstreamDown(t *testing.T) {
 	logs := &syncBuffer{}
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
-	h := newGateway(gatewayConfig{upstream: mustParseURL(t, deadURL), transport: transport, logger: newLogger(logs)})
+	h := newGateway(gatewayConfig{upstream: mustParseURL(t, deadURL), transport: transport,
+		logger: tracing.NewLogger(logs), tracer: tracing.Default()})
 	srv := &http.Server{Handler: h}
 	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -331,4 +335,62 @@ func mustParseURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+func TestGatewayCorrelationAndMetrics(t *testing.T) {
+	g := startGateway(t)
+
+	req, _ := http.NewRequest("GET", g.base+"/instances/inst-0001", nil)
+	req.Header.Set("X-Correlation-ID", "abc")
+	resp, err := g.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if got := resp.Header.Values("X-Correlation-ID"); len(got) != 1 || got[0] != "abc" {
+		t.Fatalf("X-Correlation-ID = %q, want [abc]", got)
+	}
+
+	// The access log line of that request carries the id and a trace id.
+	var line map[string]any
+	for _, l := range strings.Split(g.stderr.String(), "\n") {
+		if strings.Contains(l, `"path":"/instances/inst-0001"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line["correlation_id"] != "abc" || len(fmt.Sprint(line["trace_id"])) != 32 {
+		t.Fatalf("access log line = %v", line)
+	}
+
+	// An invalid id is replaced, and the replacement reaches the
+	// upstream: its 404 problem carries the same id the client got.
+	req, _ = http.NewRequest("GET", g.base+"/instances/none", nil)
+	req.Header.Set("X-Correlation-ID", "bad id")
+	resp, err = g.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		CorrelationID string `json:"correlation_id"`
+	}
+	json.NewDecoder(resp.Body).Decode(&p)
+	resp.Body.Close()
+	id := resp.Header.Values("X-Correlation-ID")
+	if len(id) != 1 || id[0] == "bad id" || p.CorrelationID != id[0] {
+		t.Fatalf("client got id %q, upstream problem says %q", id, p.CorrelationID)
+	}
+
+	// /metrics serves the Prometheus format with the HTTP server metrics.
+	resp, err = g.client.Get(g.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `http_server_request_duration_seconds_count{`) {
+		t.Fatalf("/metrics: %d\n%.2000s", resp.StatusCode, body)
+	}
 }

@@ -5,8 +5,10 @@
 //	go run ./examples/gateway            # listens on 127.0.0.1:8080
 //	go run ./examples/gateway -addr 127.0.0.1:9090
 //
-// It prints the URL and ready-made curl commands, logs every request
-// (colour on a terminal, JSON otherwise) and shuts down cleanly on SIGINT or
+// It prints the URL and ready-made curl commands, logs every request with
+// its trace and correlation ids (colour on a terminal, JSON otherwise),
+// serves Prometheus metrics on /metrics, exports traces over OTLP when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set, and shuts down cleanly on SIGINT or
 // SIGTERM.
 package main
 
@@ -25,7 +27,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lmittmann/tint"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+
+	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/tracing/telemetry"
 )
 
 func main() {
@@ -59,7 +66,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return 2
 	}
 
-	logger := newLogger(stderr)
+	logger := tracing.NewLogger(stderr) // colour on a terminal, JSON otherwise
+
+	// OpenTelemetry: local by default; OTLP export when the standard
+	// OTEL_EXPORTER_OTLP_ENDPOINT is set. Metrics are also served in the
+	// Prometheus format on /metrics.
+	registry := prometheus.NewRegistry()
+	promExporter, err := otelprom.New(otelprom.WithRegisterer(registry))
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: metrics: %v\n", err)
+		return 1
+	}
+	shutdownTelemetry, err := telemetry.Setup(ctx,
+		telemetry.WithServiceName("paved-gateway"),
+		telemetry.WithMetricReader(promExporter))
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: telemetry: %v\n", err)
+		return 1
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTelemetry(sctx); err != nil {
+			logger.Warn("telemetry shutdown", slog.String("error", err.Error()))
+		}
+	}()
+	tracer, err := tracing.New(
+		tracing.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }),
+		tracing.WithLogger(logger))
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
 
 	gwLn, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -81,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	upstream := &http.Server{
-		Handler:           newUpstream(newStore(time.Now)),
+		Handler:           tracer.Middleware(newUpstream(newStore(time.Now))),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          errLog,
 	}
@@ -90,6 +128,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			upstream:  upstreamURL,
 			transport: transport,
 			logger:    logger,
+			tracer:    tracer,
+			metrics:   promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -140,17 +180,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	return code
 }
 
-// newLogger logs in colour for a person at a terminal and as JSON lines
-// for everything else (files, pipes, log collectors).
-func newLogger(w io.Writer) *slog.Logger {
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(tint.NewHandler(w, &tint.Options{TimeFormat: time.TimeOnly}))
-		}
-	}
-	return slog.New(slog.NewJSONHandler(w, nil))
-}
-
 // dialable turns a listener address into one a client can connect to: an
 // unspecified host (":8080", "[::]:8080") becomes loopback.
 func dialable(a net.Addr) string {
@@ -169,7 +198,9 @@ Try:
   curl -s %[1]s/instances/inst-0001
   curl -s -X POST %[1]s/instances -H 'Content-Type: application/json' -d '{"compartment":"dev","displayName":"web-3"}'
   curl -s -X POST %[1]s/instances/inst-0003/terminate
+  curl -s -i %[1]s/instances/inst-0001 -H 'X-Correlation-ID: abc'
   curl -s %[1]s/healthz
+  curl -s %[1]s/metrics
 
 Press Ctrl-C to stop.
 `, base)

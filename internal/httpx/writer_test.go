@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/paved-go/paved/internal/httpx"
 )
 
@@ -245,3 +247,5 @@ func BenchmarkWrap(b *testing.B) {
 		}
 	})
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -71,7 +71,7 @@ func newGateway(cfg gatewayConfig) http.Handler {
 			resp.Header.Del(cfg.tracer.Header())
 			return nil
 		},
-		ErrorLog:  slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+		ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 				return // the client went away; nobody to answer

@@ -90,6 +90,11 @@ func newGateway(cfg gatewayConfig) http.Handler {
 	for _, pattern := range apiRoutes {
 		mux.Handle(pattern, perRoute(proxy))
 	}
+	// The upstream's fault switch, reachable through the gateway for the
+	// demo, without the per-route policies.
+	for _, pattern := range []string{"GET /admin/faults", "POST /admin/faults", "DELETE /admin/faults"} {
+		mux.Handle(pattern, proxy)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -394,3 +394,36 @@ func TestGatewayCorrelationAndMetrics(t *testing.T) {
 		t.Fatalf("/metrics: %d\n%.2000s", resp.StatusCode, body)
 	}
 }
+
+func TestGatewayFaultSwitch(t *testing.T) {
+	g := startGateway(t)
+	var cfg faultConfig
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"failureRate":1}`, &cfg); resp.StatusCode != 200 || cfg.FailureRate != 1 {
+		t.Fatalf("set faults: %d %+v", resp.StatusCode, cfg)
+	}
+	var p problem
+	if resp := g.do(t, "GET", "/instances", "", "", &p); resp.StatusCode != 503 || p.Detail != "injected fault" {
+		t.Fatalf("with failureRate 1: %d %+v", resp.StatusCode, p)
+	}
+	if resp := g.do(t, "GET", "/healthz", "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("health checks are not API calls: %d", resp.StatusCode)
+	}
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"delay":"forever"}`, &p); resp.StatusCode != 400 || !strings.Contains(p.Detail, "bad duration") {
+		t.Fatalf("bad delay: %d %+v", resp.StatusCode, p)
+	}
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"failureRate":2}`, &p); resp.StatusCode != 400 {
+		t.Fatalf("rate 2 accepted: %d", resp.StatusCode)
+	}
+	if resp := g.do(t, "DELETE", "/admin/faults", "", "", &cfg); resp.StatusCode != 200 || cfg != (faultConfig{}) {
+		t.Fatalf("clear faults: %d %+v", resp.StatusCode, cfg)
+	}
+	if resp := g.do(t, "GET", "/instances", "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("after clearing: %d", resp.StatusCode)
+	}
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"delay":"20ms"}`, &cfg); resp.StatusCode != 200 || time.Duration(cfg.Delay) != 20*time.Millisecond {
+		t.Fatalf("set delay: %d %+v", resp.StatusCode, cfg)
+	}
+	if resp := g.do(t, "GET", "/instances", "", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("slow call: %d", resp.StatusCode)
+	}
+}

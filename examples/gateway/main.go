@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	upstream := &http.Server{
-		Handler:           tracer.Middleware(newUpstream(newStore(time.Now))),
+		Handler:           tracer.Middleware(newUpstream(newStore(time.Now), &faults{})),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          errLog,
 	}

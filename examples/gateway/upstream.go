@@ -134,17 +134,20 @@ func (s *store) terminate(id string) (Instance, bool) {
 	return *inst, true
 }
 
-// newUpstream returns the demo service's handler.
-func newUpstream(s *store) http.Handler {
+// newUpstream returns the demo service's handler; f injects faults into
+// its API calls.
+func newUpstream(s *store, f *faults) http.Handler {
 	mux := http.NewServeMux()
+	f.routes(mux)
+	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, f.inject(h)) }
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /instances", func(w http.ResponseWriter, r *http.Request) {
+	api("GET /instances", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		writeJSON(w, http.StatusOK, map[string]any{"items": s.list(q.Get("compartment"), q.Get("state"))})
 	})
-	mux.HandleFunc("GET /instances/{id}", func(w http.ResponseWriter, r *http.Request) {
+	api("GET /instances/{id}", func(w http.ResponseWriter, r *http.Request) {
 		inst, ok := s.get(r.PathValue("id"))
 		if !ok {
 			writeProblem(w, r, http.StatusNotFound, fmt.Sprintf("instance %q not found", r.PathValue("id")))
@@ -152,7 +155,7 @@ func newUpstream(s *store) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, inst)
 	})
-	mux.HandleFunc("POST /instances", func(w http.ResponseWriter, r *http.Request) {
+	api("POST /instances", func(w http.ResponseWriter, r *http.Request) {
 		var req launchRequest
 		if status, err := decodeJSON(w, r, &req); err != nil {
 			writeProblem(w, r, status, err.Error())
@@ -166,7 +169,7 @@ func newUpstream(s *store) http.Handler {
 		w.Header().Set("Location", "/instances/"+inst.ID)
 		writeJSON(w, http.StatusCreated, inst)
 	})
-	mux.HandleFunc("POST /instances/{id}/terminate", func(w http.ResponseWriter, r *http.Request) {
+	api("POST /instances/{id}/terminate", func(w http.ResponseWriter, r *http.Request) {
 		inst, ok := s.terminate(r.PathValue("id"))
 		if !ok {
 			writeProblem(w, r, http.StatusNotFound, fmt.Sprintf("instance %q not found", r.PathValue("id")))

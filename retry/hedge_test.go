@@ -1,0 +1,166 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/paved-go/paved/retry"
+)
+
+func TestHedgeWinsAndCancelsTheSlowAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, retry.WithHedging(100*time.Millisecond))
+		var calls atomic.Int32
+		canceled := make(chan error, 1)
+		start := time.Now()
+		v, err := retry.Call(context.Background(), r, func(ctx context.Context) (string, error) {
+			if calls.Add(1) == 1 {
+				select { // the slow first attempt
+				case <-ctx.Done():
+					canceled <- ctx.Err()
+					return "", ctx.Err()
+				case <-time.After(10 * time.Second):
+					return "slow", nil
+				}
+			}
+			return "fast", nil
+		})
+		if v != "fast" || err != nil {
+			t.Fatalf("got %q, %v", v, err)
+		}
+		if took := time.Since(start); took != 100*time.Millisecond {
+			t.Fatalf("answered after %v, want at the 100ms hedge", took)
+		}
+		synctest.Wait()
+		select {
+		case err := <-canceled:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("slow attempt ended with %v", err)
+			}
+		default:
+			t.Fatal("the slow attempt was not canceled")
+		}
+	})
+}
+
+func TestHedgeFastFirstAttemptNoHedge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, retry.WithHedging(100*time.Millisecond))
+		var calls atomic.Int32
+		err := r.Do(context.Background(), func(ctx context.Context) error {
+			calls.Add(1)
+			time.Sleep(50 * time.Millisecond)
+			return nil
+		})
+		synctest.Wait()
+		if err != nil || calls.Load() != 1 {
+			t.Fatalf("err %v, %d calls; a fast attempt needs no hedge", err, calls.Load())
+		}
+	})
+}
+
+func TestHedgeAllFail(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, retry.WithHedging(100*time.Millisecond), retry.WithBackoff(retry.Constant(time.Second)))
+		var calls atomic.Int32
+		err := r.Do(context.Background(), func(ctx context.Context) error {
+			calls.Add(1)
+			return errFlaky
+		})
+		var re *retry.Error
+		if !errors.As(err, &re) || re.Attempts != 3 || calls.Load() != 3 || !errors.Is(err, errFlaky) {
+			t.Fatalf("err %v after %d calls", err, calls.Load())
+		}
+	})
+}
+
+func TestHedgeCountsAgainstBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		budget, _ := retry.NewBudget(0, 0) // no room at all
+		r, err := retry.New(retry.WithBudget(budget), retry.WithHedging(10*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls atomic.Int32
+		err = r.Do(context.Background(), func(ctx context.Context) error {
+			calls.Add(1)
+			time.Sleep(time.Second)
+			return nil
+		})
+		if err != nil || calls.Load() != 1 {
+			t.Fatalf("err %v, %d calls; an empty budget allows no hedge", err, calls.Load())
+		}
+	})
+}
+
+func TestHedgeAtObservedP95(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, retry.WithHedging(0))
+		// 20 attempts taking 10ms..200ms: p95 is 190ms.
+		for i := range 20 {
+			r.Do(context.Background(), func(ctx context.Context) error {
+				time.Sleep(time.Duration(i+1) * 10 * time.Millisecond)
+				return nil
+			})
+		}
+		var calls atomic.Int32
+		start := time.Now()
+		r.Do(context.Background(), func(ctx context.Context) error {
+			if calls.Add(1) == 1 {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		})
+		if took := time.Since(start); took != 190*time.Millisecond {
+			t.Fatalf("hedged after %v, want the observed p95 of 190ms", took)
+		}
+		synctest.Wait()
+	})
+}
+
+// TestTransportHedging: the losing response's body is closed, the
+// winner's stays readable.
+func TestTransportHedging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		var loserClosed atomic.Bool
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if calls.Add(1) == 1 {
+				time.Sleep(time.Second) // slow, ignores cancellation
+				return &http.Response{StatusCode: 200, Header: http.Header{}, Body: &closeFlag{Reader: strings.NewReader("slow"), closed: &loserClosed}}, nil
+			}
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("fast"))}, nil
+		})
+		r := mustNew(t, retry.WithHedging(50*time.Millisecond))
+		resp, err := r.Transport(base).RoundTrip(httptest.NewRequest("GET", "http://upstream.test/", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "fast" {
+			t.Fatalf("body %q", body)
+		}
+		time.Sleep(2 * time.Second) // the slow attempt finishes
+		synctest.Wait()             // and is released
+		if !loserClosed.Load() {
+			t.Fatal("the losing response was not closed")
+		}
+	})
+}
+
+type closeFlag struct {
+	io.Reader
+	closed *atomic.Bool
+}
+
+func (c *closeFlag) Close() error { c.closed.Store(true); return nil }

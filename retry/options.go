@@ -1,0 +1,220 @@
+package retry
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/net/http/httpguts"
+)
+
+// Option configures a Retrier.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	name           string
+	maxAttempts    int
+	maxElapsed     time.Duration
+	attemptTimeout time.Duration
+	backoff        Backoff
+	maxServerDelay time.Duration
+	budget         *Budget
+	budgetSet      bool
+	retryIf        func(error) bool
+	hedgeDelay     time.Duration
+	hedging        bool
+	idempotencyKey bool
+	attemptHeader  string
+	logger         *slog.Logger
+	meterProvider  metric.MeterProvider
+	tracerProvider trace.TracerProvider
+	errs           []error
+}
+
+func newConfig(opts ...Option) (config, error) {
+	c := config{
+		name:           "default",
+		maxAttempts:    3,
+		backoff:        FullJitter(100*time.Millisecond, 10*time.Second),
+		maxServerDelay: 10 * time.Second,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	if err := c.backoff.validate(); err != nil {
+		c.errs = append(c.errs, err)
+	}
+	if err := errors.Join(c.errs...); err != nil {
+		return c, err
+	}
+	if !c.budgetSet {
+		c.budget, _ = NewBudget(0.2, 10)
+	}
+	return c, nil
+}
+
+func (c *config) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("retry: "+format, args...))
+}
+
+// WithName names the Retrier in metrics (paved.retry.name) and logs
+// (default "default"). Use the upstream's name.
+func WithName(name string) Option {
+	return optionFunc(func(c *config) {
+		if name == "" {
+			c.fail("WithName: empty name")
+			return
+		}
+		c.name = name
+	})
+}
+
+// WithMaxAttempts sets how many attempts are made at most, the first one
+// included (default 3). 1 disables retries.
+func WithMaxAttempts(n int) Option {
+	return optionFunc(func(c *config) {
+		if n < 1 {
+			c.fail("WithMaxAttempts(%d): at least 1 attempt is needed", n)
+			return
+		}
+		c.maxAttempts = n
+	})
+}
+
+// WithMaxElapsed caps the time from the first attempt to the start of the
+// last one; a retry that would start later is not made (default 0: only the
+// context's deadline limits).
+func WithMaxElapsed(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			c.fail("WithMaxElapsed(%v): negative", d)
+			return
+		}
+		c.maxElapsed = d
+	})
+}
+
+// WithAttemptTimeout gives each attempt its own timeout (default 0: none).
+// An attempt that times out is retried; the caller's own deadline is never
+// extended.
+func WithAttemptTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			c.fail("WithAttemptTimeout(%v): negative", d)
+			return
+		}
+		c.attemptTimeout = d
+	})
+}
+
+// WithBackoff sets the wait between attempts (default
+// FullJitter(100ms, 10s)).
+func WithBackoff(b Backoff) Option {
+	return optionFunc(func(c *config) { c.backoff = b })
+}
+
+// WithMaxServerDelay caps how long a server may ask the client to wait
+// (Retry-After, grpc-retry-pushback-ms, an open breaker's time until
+// half-open): a longer wait is not waited out, the retries stop at once
+// with the last error (default 10s).
+func WithMaxServerDelay(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			c.fail("WithMaxServerDelay(%v): negative", d)
+			return
+		}
+		c.maxServerDelay = d
+	})
+}
+
+// WithBudget sets the retry budget; share one Budget between the Retriers
+// of one upstream. nil disables the budget. By default each Retrier has
+// its own NewBudget(0.2, 10).
+func WithBudget(b *Budget) Option {
+	return optionFunc(func(c *config) { c.budget, c.budgetSet = b, true })
+}
+
+// WithRetryIf sets which errors are retried. The default retries every
+// error except Permanent ones and the caller's own context ending; errors
+// that carry a server hint are handled by the hint. retryIf never sees
+// Permanent errors.
+func WithRetryIf(retryIf func(error) bool) Option {
+	return optionFunc(func(c *config) {
+		if retryIf == nil {
+			c.fail("WithRetryIf: nil function")
+			return
+		}
+		c.retryIf = retryIf
+	})
+}
+
+// WithHedging turns on hedged requests for idempotent work: when an
+// attempt has not answered after delay, another one starts beside it (up
+// to the maximum attempts in flight), the first good answer wins and the
+// others are canceled. A delay of 0 means the observed 95th percentile
+// latency of recent attempts (50ms until 20 attempts have been seen).
+// Hedges count against the retry budget.
+func WithHedging(delay time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if delay < 0 {
+			c.fail("WithHedging(%v): negative delay", delay)
+			return
+		}
+		c.hedging, c.hedgeDelay = true, delay
+	})
+}
+
+// WithIdempotencyKey makes Transport add a generated Idempotency-Key
+// header to POST and PATCH requests that have none, so they may be
+// retried; use it only with servers that honour the key.
+func WithIdempotencyKey() Option {
+	return optionFunc(func(c *config) { c.idempotencyKey = true })
+}
+
+// WithAttemptHeader makes Transport send the attempt number (1, 2, ...) in
+// the named header, e.g. "Retry-Attempt" (default: no header).
+func WithAttemptHeader(name string) Option {
+	return optionFunc(func(c *config) {
+		if !httpguts.ValidHeaderFieldName(name) {
+			c.fail("WithAttemptHeader(%q): not a valid header name", name)
+			return
+		}
+		c.attemptHeader = http.CanonicalHeaderKey(name)
+	})
+}
+
+// WithLogger sets the logger for retry decisions, logged at Debug
+// (default slog.Default(), read at each use).
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithMeterProvider sets the MeterProvider for paved.retry.attempts and
+// paved.retry.budget.exhausted (default: the global one).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.meterProvider = mp })
+}
+
+// WithTracerProvider is accepted for symmetry with the other packages;
+// retry adds its retry.attempt events to the caller's current span and
+// starts no spans of its own.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) { c.tracerProvider = tp })
+}
+
+func (c *config) log() *slog.Logger {
+	if c.logger != nil {
+		return c.logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,190 @@
+package retrygrpc_test
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/paved-go/paved/retry"
+	"github.com/paved-go/paved/retry/retrygrpc"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// failing makes the server fail the first n calls with err (and the
+// pushback trailer, when not empty).
+type failing struct {
+	n        int32
+	err      error
+	pushback string
+	calls    atomic.Int32
+}
+
+func (f *failing) fail(setTrailer func(metadata.MD)) error {
+	if f.calls.Add(1) > f.n {
+		return nil
+	}
+	if f.pushback != "" {
+		setTrailer(metadata.Pairs("grpc-retry-pushback-ms", f.pushback))
+	}
+	return f.err
+}
+
+func start(t *testing.T, f *failing, r *retry.Retrier, opts ...retrygrpc.Option) healthpb.HealthClient {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := f.fail(func(md metadata.MD) { grpc.SetTrailer(ctx, md) }); err != nil {
+				return nil, err
+			}
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if err := f.fail(ss.SetTrailer); err != nil {
+				return err
+			}
+			return h(srv, ss)
+		}),
+	)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r, opts...)),
+		grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(r, opts...)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return healthpb.NewHealthClient(conn)
+}
+
+func newRetrier(t *testing.T, opts ...retry.Option) *retry.Retrier {
+	t.Helper()
+	r, err := retry.New(append([]retry.Option{retry.WithBudget(nil), retry.WithBackoff(retry.Constant(time.Millisecond))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func withRetryInfo(c codes.Code, d time.Duration) error {
+	st, _ := status.New(c, "busy").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
+	return st.Err()
+}
+
+func TestUnary(t *testing.T) {
+	tests := []struct {
+		name      string
+		f         *failing
+		opts      []retrygrpc.Option
+		wantCalls int32
+		wantCode  codes.Code
+	}{
+		{"unavailable twice then ok", &failing{n: 2, err: status.Error(codes.Unavailable, "down")}, nil, 3, codes.OK},
+		{"unavailable always", &failing{n: 100, err: status.Error(codes.Unavailable, "down")}, nil, 3, codes.Unavailable},
+		{"not found not retried", &failing{n: 1, err: status.Error(codes.NotFound, "no")}, nil, 1, codes.NotFound},
+		{"internal not retried", &failing{n: 1, err: status.Error(codes.Internal, "bug")}, nil, 1, codes.Internal},
+		{"resource exhausted without hint not retried", &failing{n: 1, err: status.Error(codes.ResourceExhausted, "quota")}, nil, 1, codes.ResourceExhausted},
+		{"resource exhausted with pushback retried", &failing{n: 1, err: status.Error(codes.ResourceExhausted, "quota"), pushback: "5"}, nil, 2, codes.OK},
+		{"resource exhausted with RetryInfo retried", &failing{n: 1, err: withRetryInfo(codes.ResourceExhausted, 5*time.Millisecond)}, nil, 2, codes.OK},
+		{"negative pushback stops", &failing{n: 1, err: status.Error(codes.Unavailable, "down"), pushback: "-1"}, nil, 1, codes.Unavailable},
+		{"malformed pushback stops", &failing{n: 1, err: status.Error(codes.Unavailable, "down"), pushback: "soon"}, nil, 1, codes.Unavailable},
+		{"pushback over the cap stops", &failing{n: 1, err: status.Error(codes.Unavailable, "down"), pushback: "600000"}, nil, 1, codes.Unavailable},
+		{"custom codes", &failing{n: 1, err: status.Error(codes.Aborted, "conflict")}, []retrygrpc.Option{retrygrpc.WithCodes(codes.Aborted)}, 2, codes.OK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := start(t, tc.f, newRetrier(t), tc.opts...)
+			_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+			if got := status.Code(err); got != tc.wantCode {
+				t.Fatalf("code %v (%v), want %v", got, err, tc.wantCode)
+			}
+			if tc.wantCode != codes.OK {
+				if st, _ := status.FromError(err); st.Message() != status.Convert(tc.f.err).Message() {
+					t.Errorf("message %q: the caller must see the server's status, not a wrapper", st.Message())
+				}
+			}
+			if n := tc.f.calls.Load(); n != tc.wantCalls {
+				t.Fatalf("%d calls, want %d", n, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestUnaryAttemptTimeout(t *testing.T) {
+	// The server hangs on the first call; the per-attempt timeout makes
+	// DeadlineExceeded retryable, the caller's deadline is never exceeded.
+	var calls atomic.Int32
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if calls.Add(1) == 1 {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return h(ctx, req)
+	}))
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(lis)
+	defer srv.Stop()
+	r := newRetrier(t, retry.WithAttemptTimeout(50*time.Millisecond))
+	conn, _ := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r)))
+	defer conn.Close()
+	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || calls.Load() != 2 {
+		t.Fatalf("err %v after %d calls", err, calls.Load())
+	}
+}
+
+func TestServerStreaming(t *testing.T) {
+	f := &failing{n: 2, err: status.Error(codes.Unavailable, "down")}
+	client := start(t, f, newRetrier(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := client.Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first message %v, %v", resp, err)
+	}
+	if n := f.calls.Load(); n != 3 {
+		t.Fatalf("%d stream attempts, want 3", n)
+	}
+}
+
+func TestServerStreamingGivesUp(t *testing.T) {
+	f := &failing{n: 100, err: status.Error(codes.Unavailable, "down")}
+	client := start(t, f, newRetrier(t))
+	stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("err %v", err)
+	}
+	if n := f.calls.Load(); n != 3 {
+		t.Fatalf("%d attempts, want 3", n)
+	}
+}

@@ -1,0 +1,220 @@
+package retry
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+var defaultRetrier = func() *Retrier {
+	r, _ := New()
+	return r
+}()
+
+// Transport is the default Retrier's Transport: 3 attempts, full-jitter
+// backoff from 100ms to 10s, a 20% + 10/s retry budget.
+func Transport(base http.RoundTripper) http.RoundTripper { return defaultRetrier.Transport(base) }
+
+// Transport returns an http.RoundTripper that retries requests through
+// base (nil means http.DefaultTransport):
+//
+//   - only idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) or
+//     requests carrying an Idempotency-Key header (see WithIdempotencyKey);
+//   - only when the body can be sent again: no body, or GetBody set (as
+//     http.NewRequest does for in-memory bodies);
+//   - on transport errors, 502, 503 and 504, and 429 when it carries a
+//     Retry-After; never on other statuses;
+//   - waiting what Retry-After asks (seconds or HTTP-date) when it is
+//     within WithMaxServerDelay, and giving up at once when it is longer.
+//
+// A response that is not retried is returned as is, even a 503: the
+// caller sees the upstream's last answer. Discarded responses are drained
+// and closed so their connections are reused.
+func (r *Retrier) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{r: r, base: base}
+}
+
+type transport struct {
+	r    *Retrier
+	base http.RoundTripper
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cfg := &t.r.cfg
+	if cfg.idempotencyKey && (req.Method == http.MethodPost || req.Method == http.MethodPatch) &&
+		req.Header.Get("Idempotency-Key") == "" {
+		req = req.Clone(req.Context()) // RoundTrippers must not modify the caller's request
+		req.Header.Set("Idempotency-Key", uuid.NewString())
+	}
+	if !replayable(req) {
+		cfg.budget.request()
+		if cfg.attemptHeader != "" {
+			req = withHeader(req, req.Context(), cfg.attemptHeader, "1")
+		}
+		return t.base.RoundTrip(req)
+	}
+	resp, err := run(req.Context(), t.r, &httpAttempt{t: t, req: req})
+	if err != nil && resp != nil {
+		return resp, nil // the last answer, not worth or not allowed another try
+	}
+	return resp, err
+}
+
+// replayable reports whether req may be sent more than once.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+	default:
+		if len(req.Header["Idempotency-Key"]) == 0 {
+			return false
+		}
+	}
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+func withHeader(req *http.Request, ctx context.Context, name, value string) *http.Request {
+	r2 := req.WithContext(ctx)
+	r2.Header = req.Header.Clone()
+	if r2.Header == nil {
+		r2.Header = make(http.Header)
+	}
+	r2.Header.Set(name, value)
+	return r2
+}
+
+// httpAttempt is one round trip of a retried request.
+type httpAttempt struct {
+	t   *transport
+	req *http.Request
+	n   atomic.Int32 // attempts started; hedged attempts run at once
+}
+
+func (a *httpAttempt) call(ctx context.Context) (*http.Response, error) {
+	n := a.n.Add(1)
+	var r2 *http.Request
+	if h := a.t.r.cfg.attemptHeader; h != "" {
+		r2 = withHeader(a.req, ctx, h, strconv.Itoa(int(n)))
+	} else if ctx != a.req.Context() || n > 1 {
+		r2 = a.req.WithContext(ctx)
+	} else {
+		r2 = a.req
+	}
+	if n > 1 && a.req.GetBody != nil {
+		body, err := a.req.GetBody()
+		if err != nil {
+			return nil, Permanent(err)
+		}
+		r2.Body = body
+	}
+	resp, err := a.t.base.RoundTrip(r2)
+	if err != nil {
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+		d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if ok {
+			return resp, &hintedStatusError{statusError{resp.StatusCode}, d}
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			return resp, nil // no hint: when to retry is anybody's guess, so don't
+		}
+		return resp, &statusError{resp.StatusCode}
+	}
+	return resp, nil
+}
+
+// release drains (up to 64 KiB) and closes a discarded response, so its
+// connection goes back to the pool.
+func (a *httpAttempt) release(resp *http.Response, _ error) {
+	if resp != nil && resp.Body != nil {
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+		_ = resp.Body.Close()
+	}
+}
+
+func (a *httpAttempt) keep(resp *http.Response, cancel context.CancelFunc) *http.Response {
+	if resp == nil || resp.Body == nil {
+		cancel()
+		return resp
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp
+}
+
+func (a *httpAttempt) failed(resp *http.Response) *http.Response { return resp }
+
+// cancelOnClose ends an attempt's context when its body is closed: the
+// body is read after RoundTrip returns, so the context must live on.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// statusError is a retryable HTTP status.
+type statusError struct{ code int }
+
+func (e *statusError) Error() string   { return "retry: upstream answered " + strconv.Itoa(e.code) }
+func (e *statusError) HTTPStatus() int { return e.code }
+
+// hintedStatusError is a retryable HTTP status with a Retry-After.
+type hintedStatusError struct {
+	statusError
+	d time.Duration
+}
+
+func (e *hintedStatusError) RetryDelay() time.Duration { return e.d }
+
+// ParseRetryAfter reads a Retry-After header value, as delay-seconds or an
+// HTTP-date, relative to now. A date in the past is a zero delay. It
+// reports false for an empty or malformed value; huge values saturate
+// rather than overflow.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		var secs int64
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			if secs < 1<<40 { // beyond any sensible cap; stop growing
+				secs = secs*10 + int64(c-'0')
+			}
+		}
+		return time.Duration(min(secs, int64(1<<33))) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	d := t.Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	return d, true
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// so http.Client.CloseIdleConnections reaches it.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/retry"
 )
 
@@ -43,5 +46,42 @@ func BenchmarkDo(b *testing.B) {
 				_ = r.Do(ctx, work)
 			}
 		})
+	})
+}
+
+func BenchmarkPipeline(b *testing.B) {
+	ctx := context.Background()
+	settings := gobreaker.Settings{
+		Name:        "raw",
+		MaxRequests: breaker.DefaultProbes,
+		Timeout:     breaker.DefaultOpenDuration,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.Requests >= breaker.DefaultMinCalls && float64(c.TotalFailures) >= breaker.DefaultFailureRate*float64(c.Requests)
+		},
+	}
+	raw := gobreaker.NewCircuitBreaker[struct{}](settings)
+	rawFn := func() (struct{}, error) { return struct{}{}, work(ctx) }
+
+	br, err := breaker.New("paved")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := retry.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	through := func(ctx context.Context) error { return br.Do(ctx, work) }
+
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = raw.Execute(rawFn)
+		}
+	})
+	b.Run("paved", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.Do(ctx, through)
+		}
 	})
 }

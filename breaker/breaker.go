@@ -1,0 +1,294 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/paved-go/paved/tracing"
+)
+
+// Breaker is a circuit breaker around calls to one dependency. It is safe
+// for concurrent use. The zero value is not usable; call New, or get one
+// per key from a Registry.
+type Breaker struct {
+	name string
+	cfg  *config // shared with the Registry that made it; read-only
+	cb   *gobreaker.CircuitBreaker[struct{}]
+
+	window *countWindow // nil unless the rate rule counts calls
+
+	// open is set while the breaker is open, with the deadline it
+	// half-opens at. gobreaker's Timeout is one value per breaker, so a
+	// growing open duration is enforced here, and checking it first lets
+	// an open breaker reject without taking gobreaker's mutex.
+	open  atomic.Pointer[openState]
+	state atomic.Int32 // State as of the last transition, for the Registry
+
+	// Written only in gobreaker's hooks, under its mutex.
+	reopens int    // consecutive re-opens, for WithOpenDurationGrowth
+	tripped Counts // the window that made it trip, for the log line
+
+	calls *tracing.Counter
+	gauge *tracing.StateGauge
+
+	pending     atomic.Bool // transitions wait in queue
+	nmu         sync.Mutex  // guards queue and dispatching
+	queue       []transition
+	dispatching bool
+}
+
+type openState struct {
+	until time.Time // monotonic: compared with time.Now, not wall clocks
+}
+
+// New returns a breaker named name (the paved.breaker.name of its metrics
+// and the "breaker" of its log lines) configured by opts. It fails on an
+// empty name or an invalid option.
+func New(name string, opts ...Option) (*Breaker, error) {
+	if name == "" {
+		return nil, errors.New("breaker: New: empty name")
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.registry != "" {
+		return nil, errors.New("breaker: New: " + cfg.registry + " is an option of NewRegistry")
+	}
+	calls, err := tracing.BreakerCalls(cfg.mp, name)
+	if err != nil {
+		return nil, errors.New("breaker: " + err.Error())
+	}
+	gauge, err := tracing.BreakerState(cfg.mp, name)
+	if err != nil {
+		return nil, errors.New("breaker: " + err.Error())
+	}
+	return newBreaker(name, cfg, calls, gauge), nil
+}
+
+func newBreaker(name string, cfg *config, calls *tracing.Counter, gauge *tracing.StateGauge) *Breaker {
+	b := &Breaker{name: name, cfg: cfg, calls: calls, gauge: gauge}
+	st := gobreaker.Settings{
+		Name:        name,
+		MaxRequests: uint32(cfg.probes),
+		// gobreaker half-opens strictly after its expiry; one nanosecond
+		// less makes it half-open at our deadline exactly, so a caller who
+		// waits the RetryAfter it was given finds the breaker half-open.
+		Timeout:       max(cfg.openFor-time.Nanosecond, time.Nanosecond),
+		ReadyToTrip:   b.readyToTrip,
+		OnStateChange: b.onTransition,
+		IsSuccessful:  b.isSuccessful,
+		IsExcluded:    isExcluded,
+	}
+	switch {
+	case cfg.consecutive > 0:
+	case cfg.timeWindow > 0:
+		st.Interval = cfg.timeWindow
+		st.BucketPeriod = cfg.timeWindow / time.Duration(cfg.buckets)
+	default:
+		b.window = newCountWindow(cfg.countWindow)
+	}
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](st)
+	b.gauge.Set(context.Background(), StateClosed.String())
+	return b
+}
+
+// Name returns the breaker's name.
+func (b *Breaker) Name() string { return b.name }
+
+// Do runs fn if the breaker lets the call through and counts its outcome.
+// A rejected call returns an *OpenError (errors.Is ErrOpen or
+// ErrTooManyRequests) without running fn; otherwise Do returns fn's error.
+// With WithFallback, a rejection or a failed call returns what the fallback
+// returns instead. A panic in fn counts as a failure and is re-raised.
+func (b *Breaker) Do(ctx context.Context, fn func(context.Context) error) error {
+	res, err := b.run(ctx, b.cfg.classify, fn)
+	if b.cfg.fallback != nil && fallbackApplies(err, res) {
+		return b.cfg.fallback(ctx, err)
+	}
+	return err
+}
+
+// DoWith is Do with classify deciding how the call counts (nil means the
+// breaker's Classifier), and without the breaker's fallback. Adapters use
+// it to judge calls by their own status codes, as breakergrpc does.
+func (b *Breaker) DoWith(ctx context.Context, classify Classifier, fn func(context.Context) error) error {
+	if classify == nil {
+		classify = b.cfg.classify
+	}
+	_, err := b.run(ctx, classify, fn)
+	return err
+}
+
+// Call is Do for a function with a result. When the breaker's WithFallback
+// runs, Call returns the zero T and the fallback's error; use
+// CallWithFallback to fall back to a value.
+func Call[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (T, error) {
+	var v T
+	res, err := b.run(ctx, b.cfg.classify, func(ctx context.Context) error {
+		var err error
+		v, err = fn(ctx)
+		return err
+	})
+	if b.cfg.fallback != nil && fallbackApplies(err, res) {
+		var zero T
+		return zero, b.cfg.fallback(ctx, err)
+	}
+	return v, err
+}
+
+// CallWithFallback is Call with its own fallback, run instead of the
+// breaker's when the breaker rejects the call or the call fails; its
+// results are returned, so it can serve a last good value.
+func CallWithFallback[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error), fallback func(context.Context, error) (T, error)) (T, error) {
+	var v T
+	res, err := b.run(ctx, b.cfg.classify, func(ctx context.Context) error {
+		var err error
+		v, err = fn(ctx)
+		return err
+	})
+	if fallback != nil && fallbackApplies(err, res) {
+		return fallback(ctx, err)
+	}
+	return v, err
+}
+
+func fallbackApplies(err error, res result) bool {
+	return err != nil && (res == resRejected || res == resFailure)
+}
+
+// run is the one path every call takes. It returns how the call counted
+// and fn's error or the rejection; in dry-run mode a call the breaker
+// would have rejected runs and returns its own outcome.
+func (b *Breaker) run(ctx context.Context, classify Classifier, fn func(context.Context) error) (result, error) {
+	if o := b.open.Load(); o != nil {
+		now := time.Now()
+		if now.Before(o.until) {
+			return b.reject(ctx, classify, fn, StateOpen, o.until.Sub(now))
+		}
+	}
+	var err error
+	res := resRejected
+	defer func() {
+		if res == resPanicked { // gobreaker counted the failure and re-panics
+			b.finish(ctx, resPanicked)
+		}
+	}()
+	_, gerr := b.cb.Execute(func() (struct{}, error) {
+		res = resPanicked
+		var start time.Time
+		if b.cfg.slow > 0 {
+			start = time.Now()
+		}
+		err = fn(ctx)
+		res = b.judge(ctx, classify, err, start)
+		return struct{}{}, res.marker()
+	})
+	if res == resRejected { // gobreaker refused: open, or half-open and full
+		if gerr == gobreaker.ErrTooManyRequests {
+			return b.reject(ctx, classify, fn, StateHalfOpen, halfOpenRetryAfter)
+		}
+		var d time.Duration
+		if o := b.open.Load(); o != nil {
+			d = max(o.until.Sub(time.Now()), 0)
+		}
+		return b.reject(ctx, classify, fn, StateOpen, d)
+	}
+	b.finish(ctx, res)
+	return res, err
+}
+
+// judge classifies a finished call: ignored and failed calls as the
+// Classifier says, then successes over the slow-call threshold as slow.
+func (b *Breaker) judge(ctx context.Context, classify Classifier, err error, start time.Time) result {
+	switch classify(ctx, err) {
+	case Ignored:
+		return resIgnored
+	case Failure:
+		return resFailure
+	}
+	if b.cfg.slow > 0 && time.Since(start) > b.cfg.slow {
+		return resSlow
+	}
+	return resSuccess
+}
+
+// reject answers a call the breaker does not let through: an *OpenError,
+// or in dry-run mode the call's own result, run outside gobreaker.
+func (b *Breaker) reject(ctx context.Context, classify Classifier, fn func(context.Context) error, st State, retryAfter time.Duration) (result, error) {
+	b.finish(ctx, resRejected)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		tracing.AddEvent(ctx, tracing.EventBreakerRejected,
+			attribute.String(tracing.AttrBreakerName, b.name),
+			attribute.String("paved.breaker.state", st.String()),
+			attribute.Bool("paved.breaker.dry_run", b.cfg.dryRun))
+	}
+	if !b.cfg.dryRun {
+		return resRejected, &OpenError{Name: b.name, State: st, RetryAfter: retryAfter}
+	}
+	var start time.Time
+	if b.cfg.slow > 0 {
+		start = time.Now()
+	}
+	err := fn(ctx)
+	return b.judge(ctx, classify, err, start), err
+}
+
+// finish records a call's outcome and delivers any state change it caused.
+func (b *Breaker) finish(ctx context.Context, res result) {
+	b.calls.Add(ctx, res.String())
+	if b.pending.Load() {
+		b.flush(ctx)
+	}
+}
+
+// State returns the breaker's current state. An open breaker whose open
+// duration has passed reports (and becomes) half-open.
+func (b *Breaker) State() State {
+	if o := b.open.Load(); o != nil && time.Now().Before(o.until) {
+		return StateOpen
+	}
+	s := fromGobreaker(b.cb.State())
+	if b.pending.Load() {
+		b.flush(context.Background())
+	}
+	return s
+}
+
+// Counts is a snapshot of what a breaker's trip rule sees.
+type Counts struct {
+	// Calls is the number of calls with an outcome in the window (the
+	// count or time window while closed; the probes while half-open),
+	// ignored calls excluded.
+	Calls int
+	// Failures is how many of them failed or were slow.
+	Failures int
+	// ConsecutiveFailures and ConsecutiveSuccesses count the latest run of
+	// outcomes since the last state change.
+	ConsecutiveFailures  int
+	ConsecutiveSuccesses int
+}
+
+// Counts returns the breaker's current counts. All counts restart at zero
+// on every state change.
+func (b *Breaker) Counts() Counts {
+	b.State() // rolls gobreaker's time buckets forward
+	c := b.cb.Counts()
+	out := Counts{
+		Calls:                int(c.TotalSuccesses + c.TotalFailures),
+		Failures:             int(c.TotalFailures),
+		ConsecutiveFailures:  int(c.ConsecutiveFailures),
+		ConsecutiveSuccesses: int(c.ConsecutiveSuccesses),
+	}
+	if b.window != nil {
+		out.Calls, out.Failures = b.window.counts()
+	}
+	return out
+}

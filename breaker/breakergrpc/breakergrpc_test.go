@@ -1,0 +1,341 @@
+package breakergrpc_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/paved-go/paved/breaker"
+	"github.com/paved-go/paved/breaker/breakergrpc"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// echo is a tiny hand-written service (no protoc needed): the request
+// value is the number of the status code to answer with; 0 echoes it.
+type echo struct{ hits atomic.Int64 }
+
+const (
+	sayMethod  = "/paved.test.Echo/Say"
+	chatMethod = "/paved.test.Echo/Chat"
+	target     = "passthrough:///bufnet"
+)
+
+func code(v string) codes.Code {
+	n, _ := strconv.Atoi(v)
+	return codes.Code(n)
+}
+
+func msg(c codes.Code) *wrapperspb.StringValue {
+	return wrapperspb.String(strconv.Itoa(int(c)))
+}
+
+func (s *echo) say(_ context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+	s.hits.Add(1)
+	if c := code(in.Value); c != codes.OK {
+		return nil, status.Error(c, "injected")
+	}
+	return in, nil
+}
+
+var chatDesc = grpc.StreamDesc{StreamName: "Chat", ServerStreams: true, ClientStreams: true,
+	Handler: func(srv any, stream grpc.ServerStream) error {
+		srv.(*echo).hits.Add(1)
+		for {
+			in := new(wrapperspb.StringValue)
+			if err := stream.RecvMsg(in); errors.Is(err, io.EOF) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if c := code(in.Value); c != codes.OK {
+				return status.Error(c, "injected")
+			}
+			if err := stream.SendMsg(in); err != nil {
+				return err
+			}
+		}
+	}}
+
+var echoDesc = grpc.ServiceDesc{
+	ServiceName: "paved.test.Echo",
+	HandlerType: (*any)(nil),
+	Methods: []grpc.MethodDesc{{MethodName: "Say",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+			in := new(wrapperspb.StringValue)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			s := srv.(*echo)
+			if interceptor == nil {
+				return s.say(ctx, in)
+			}
+			return interceptor(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: sayMethod},
+				func(ctx context.Context, req any) (any, error) { return s.say(ctx, req.(*wrapperspb.StringValue)) })
+		}}},
+	Streams: []grpc.StreamDesc{chatDesc},
+}
+
+// start runs the echo service on bufconn and returns a client connection.
+func start(t *testing.T, srvOpts []grpc.ServerOption, dialOpts ...grpc.DialOption) (*echo, *grpc.ClientConn) {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(srvOpts...)
+	e := &echo{}
+	srv.RegisterService(&echoDesc, e)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient(target, append(dialOpts,
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		srv.Stop()
+	})
+	return e, conn
+}
+
+func say(ctx context.Context, conn *grpc.ClientConn, c codes.Code, opts ...grpc.CallOption) error {
+	return conn.Invoke(ctx, sayMethod, msg(c), new(wrapperspb.StringValue), opts...)
+}
+
+func chat(ctx context.Context, conn *grpc.ClientConn) (grpc.ClientStream, error) {
+	return conn.NewStream(ctx, &chatDesc, chatMethod)
+}
+
+// chatOnce sends one message, reads the answer, and ends the stream.
+func chatOnce(ctx context.Context, conn *grpc.ClientConn, c codes.Code) error {
+	s, err := chat(ctx, conn)
+	if err != nil {
+		return err
+	}
+	_ = s.SendMsg(msg(c)) // io.EOF when the stream already ended: the status follows
+	if err := s.RecvMsg(new(wrapperspb.StringValue)); err != nil {
+		return err
+	}
+	_ = s.CloseSend()
+	if err := s.RecvMsg(new(wrapperspb.StringValue)); !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func newRegistry(t *testing.T, opts ...breaker.Option) *breaker.Registry {
+	t.Helper()
+	r, err := breaker.NewRegistry(append([]breaker.Option{breaker.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// checkRejected asserts what a client sees for a rejected call: code
+// Unavailable, the breaker's message and a RetryInfo of at most 30s.
+func checkRejected(t *testing.T, err error) {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != codes.Unavailable || st.Message() != "breaker: open" {
+		t.Fatalf("rejection = %v, want Unavailable \"breaker: open\"", err)
+	}
+	var delay time.Duration
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			delay = ri.GetRetryDelay().AsDuration()
+		}
+	}
+	if delay <= 0 || delay > 30*time.Second {
+		t.Fatalf("RetryInfo delay %v, want (0, 30s]", delay)
+	}
+}
+
+func checkPushback(t *testing.T, md metadata.MD) {
+	t.Helper()
+	v := md.Get("grpc-retry-pushback-ms")
+	if len(v) != 1 {
+		t.Fatalf("trailer %v has no grpc-retry-pushback-ms", md)
+	}
+	if ms, err := strconv.Atoi(v[0]); err != nil || ms < 1 || ms > 30000 {
+		t.Fatalf("grpc-retry-pushback-ms = %q", v[0])
+	}
+}
+
+func TestServerInterceptors(t *testing.T) {
+	reg := newRegistry(t, breaker.WithConsecutiveFailures(2))
+	e, conn := start(t, []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(breakergrpc.UnaryServerInterceptor(reg)),
+		grpc.ChainStreamInterceptor(breakergrpc.StreamServerInterceptor(reg)),
+	})
+	ctx := context.Background()
+
+	t.Run("unary", func(t *testing.T) {
+		for _, c := range []codes.Code{codes.NotFound, codes.InvalidArgument, codes.NotFound, codes.PermissionDenied, codes.OK} {
+			if err := say(ctx, conn, c); status.Code(err) != c {
+				t.Fatalf("call answered %v, want %v", err, c)
+			}
+		}
+		if st := reg.Get(sayMethod).State(); st != breaker.StateClosed {
+			t.Fatalf("client errors opened the breaker: %v", st)
+		}
+		_ = say(ctx, conn, codes.Internal)
+		_ = say(ctx, conn, codes.Internal)
+		hits := e.hits.Load()
+		var trailer metadata.MD
+		err := say(ctx, conn, codes.OK, grpc.Trailer(&trailer))
+		checkRejected(t, err)
+		checkPushback(t, trailer)
+		if e.hits.Load() != hits {
+			t.Fatal("a rejected call reached the handler")
+		}
+	})
+	t.Run("stream", func(t *testing.T) {
+		if err := chatOnce(ctx, conn, codes.OK); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := chatOnce(ctx, conn, codes.Unavailable); status.Code(err) != codes.Unavailable || status.Convert(err).Message() != "injected" {
+				t.Fatalf("stream answered %v", err)
+			}
+		}
+		hits := e.hits.Load()
+		s, err := chat(ctx, conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.SendMsg(msg(codes.OK))
+		checkRejected(t, s.RecvMsg(new(wrapperspb.StringValue)))
+		checkPushback(t, s.Trailer())
+		if e.hits.Load() != hits {
+			t.Fatal("a rejected stream reached the handler")
+		}
+		if st := reg.Get(sayMethod).State(); st != breaker.StateOpen {
+			t.Fatalf("unary breaker %v: each method has its own", st)
+		}
+	})
+}
+
+func TestClientInterceptors(t *testing.T) {
+	reg := newRegistry(t, breaker.WithConsecutiveFailures(2))
+	e, conn := start(t, nil,
+		grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(reg, breakergrpc.WithKey(func(_ context.Context, m string) string { return m }))),
+		grpc.WithChainStreamInterceptor(breakergrpc.StreamClientInterceptor(reg, breakergrpc.WithKey(func(_ context.Context, m string) string { return m }))))
+	ctx := context.Background()
+
+	t.Run("unary", func(t *testing.T) {
+		_ = say(ctx, conn, codes.DeadlineExceeded)
+		_ = say(ctx, conn, codes.ResourceExhausted)
+		hits := e.hits.Load()
+		err := say(ctx, conn, codes.OK)
+		checkRejected(t, err)
+		if !errors.Is(err, breaker.ErrOpen) {
+			t.Fatalf("%v does not unwrap to breaker.ErrOpen", err)
+		}
+		if e.hits.Load() != hits {
+			t.Fatal("a rejected call was sent")
+		}
+	})
+	t.Run("stream", func(t *testing.T) {
+		b := reg.Get(chatMethod)
+		if err := chatOnce(ctx, conn, codes.OK); err != nil {
+			t.Fatal(err)
+		}
+		if c := b.Counts(); c != (breaker.Counts{Calls: 1, ConsecutiveSuccesses: 1}) {
+			t.Fatalf("after a good stream: %+v", c)
+		}
+		// A stream the caller cancels is ignored.
+		cctx, cancel := context.WithCancel(ctx)
+		s, err := chat(cctx, conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := s.RecvMsg(new(wrapperspb.StringValue)); status.Code(err) != codes.Canceled {
+			t.Fatalf("canceled stream: %v", err)
+		}
+		if c := b.Counts(); c.Calls != 1 {
+			t.Fatalf("a canceled stream counted: %+v", c)
+		}
+		for range 2 {
+			if err := chatOnce(ctx, conn, codes.Internal); status.Code(err) != codes.Internal {
+				t.Fatalf("stream answered %v", err)
+			}
+		}
+		hits := e.hits.Load()
+		_, err = chat(ctx, conn)
+		checkRejected(t, err)
+		if !errors.Is(err, breaker.ErrOpen) || e.hits.Load() != hits {
+			t.Fatalf("rejected stream: %v, sent %d", err, e.hits.Load()-hits)
+		}
+	})
+}
+
+// TestFailureCodes sends one call per code through a fresh breaker and
+// checks whether it counted as a failure.
+func TestFailureCodes(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   []breakergrpc.Option
+		code   codes.Code
+		cancel bool
+		want   breaker.Counts
+	}{
+		{"unavailable", nil, codes.Unavailable, false, failed},
+		{"deadline exceeded", nil, codes.DeadlineExceeded, false, failed},
+		{"internal", nil, codes.Internal, false, failed},
+		{"unknown", nil, codes.Unknown, false, failed},
+		{"resource exhausted", nil, codes.ResourceExhausted, false, failed},
+		{"invalid argument", nil, codes.InvalidArgument, false, succeeded},
+		{"not found", nil, codes.NotFound, false, succeeded},
+		{"permission denied", nil, codes.PermissionDenied, false, succeeded},
+		{"unauthenticated", nil, codes.Unauthenticated, false, succeeded},
+		{"ok", nil, codes.OK, false, succeeded},
+		{"canceled by the caller", nil, codes.OK, true, breaker.Counts{}},
+		{"custom: not found fails", []breakergrpc.Option{breakergrpc.WithFailureCodes(codes.NotFound)}, codes.NotFound, false, failed},
+		{"custom: internal succeeds", []breakergrpc.Option{breakergrpc.WithFailureCodes(codes.NotFound)}, codes.Internal, false, succeeded},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := newRegistry(t)
+			_, conn := start(t, nil, grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(reg, tc.opts...)))
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.cancel {
+				cancel()
+			}
+			_ = say(ctx, conn, tc.code)
+			cancel()
+			if c := reg.Get(target).Counts(); c != tc.want {
+				t.Fatalf("counts %+v, want %+v", c, tc.want)
+			}
+		})
+	}
+}
+
+var (
+	failed    = breaker.Counts{Calls: 1, Failures: 1, ConsecutiveFailures: 1}
+	succeeded = breaker.Counts{Calls: 1, ConsecutiveSuccesses: 1}
+)
+
+func TestNilRegistry(t *testing.T) {
+	_, conn := start(t, []grpc.ServerOption{grpc.ChainUnaryInterceptor(breakergrpc.UnaryServerInterceptor(nil))},
+		grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(nil)))
+	if err := say(context.Background(), conn, codes.OK); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,133 @@
+package breakergrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/paved-go/paved/breaker"
+)
+
+// StreamClientInterceptor protects outgoing streams with r's breaker (keyed
+// by the ClientConn's target by default). A stream counts as one call,
+// from its creation until it ends: RecvMsg returns io.EOF (a success) or
+// an error, SendMsg or Header fail, or the stream's context is done. Until
+// then it holds its place in the breaker, as a probe when half-open. As
+// gRPC itself asks, read every stream to its end or cancel its context. A
+// nil r means a new Registry with default options.
+//
+// A breaker call cannot outlive the function it runs, so each stream's
+// call is held open by one goroutine, which ends with the stream.
+func StreamClientInterceptor(r *breaker.Registry, opts ...Option) grpc.StreamClientInterceptor {
+	r = registryOrDefault(r)
+	c := newConfig(opts)
+	classify := c.classify
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		b := r.Get(c.clientKey(ctx, cc, method))
+		started := make(chan started, 1)
+		end := make(chan error, 1)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ran := false
+			err := b.DoWith(ctx, classify, func(ctx context.Context) (err error) {
+				ran = true
+				defer func() {
+					if p := recover(); p != nil {
+						started <- startedPanic(p)
+						err = fmt.Errorf("breakergrpc: streamer panicked: %v", p)
+					}
+				}()
+				cs, err := streamer(ctx, desc, cc, method, opts...)
+				if err != nil {
+					started <- startedErr(err)
+					return err
+				}
+				started <- startedStream(&clientStream{ClientStream: cs, end: end, done: done, unaryResponse: !desc.ServerStreams})
+				select {
+				case err := <-end:
+					return err
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			if !ran {
+				started <- startedErr(err)
+			}
+		}()
+		s := <-started
+		switch {
+		case s.panicked != nil:
+			panic(s.panicked)
+		case rejected(s.err):
+			return nil, clientRejection(s.err)
+		case s.err != nil:
+			return nil, s.err
+		}
+		return s.cs, nil
+	}
+}
+
+type started struct {
+	cs       grpc.ClientStream
+	err      error
+	panicked any
+}
+
+func startedErr(err error) started               { return started{err: err} }
+func startedPanic(p any) started                 { return started{panicked: p} }
+func startedStream(cs grpc.ClientStream) started { return started{cs: cs} }
+
+// clientStream reports the end of a stream, once, to the goroutine holding
+// its breaker call, and waits until the outcome is counted, so a caller
+// that saw the stream end sees the breaker's new counts and state.
+type clientStream struct {
+	grpc.ClientStream
+	end           chan<- error    // buffered: reporting never blocks
+	done          <-chan struct{} // closed when the breaker call returned
+	unaryResponse bool            // one response message ends the stream
+	ended         atomic.Bool
+}
+
+func (s *clientStream) finish(err error) {
+	if s.ended.CompareAndSwap(false, true) {
+		s.end <- err
+		<-s.done
+	}
+}
+
+func (s *clientStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	switch {
+	case errors.Is(err, io.EOF):
+		s.finish(nil)
+	case err != nil:
+		s.finish(err)
+	case s.unaryResponse:
+		s.finish(nil)
+	}
+	return err
+}
+
+// SendMsg returns io.EOF when the stream ended; its status then comes from
+// RecvMsg. Other errors end the stream.
+func (s *clientStream) SendMsg(m any) error {
+	err := s.ClientStream.SendMsg(m)
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.finish(err)
+	}
+	return err
+}
+
+func (s *clientStream) Header() (metadata.MD, error) {
+	md, err := s.ClientStream.Header()
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.finish(err)
+	}
+	return md, err
+}

@@ -1,0 +1,225 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/paved-go/paved/internal/httpx"
+)
+
+// WithErrorHandler replaces how Middleware answers a request it rejects;
+// err is the *OpenError. The default, httpx.WriteError, answers 503
+// application/problem+json with Retry-After in seconds until the breaker
+// half-opens, rounded up.
+func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) Option {
+	return optionFunc(func(c *config) {
+		if h == nil {
+			c.fail(errors.New("breaker: WithErrorHandler: nil handler"))
+			return
+		}
+		c.errorHandler = h
+	})
+}
+
+// WithTransportFallback is called by Transport when the breaker rejects a
+// request (err is the *OpenError) or the request fails (a transport error,
+// or a *StatusError for a failure status). A response or error it returns
+// is returned instead, and a failed response is closed; returning nil, nil
+// keeps the original outcome. Use it to serve a last good response.
+func WithTransportFallback(fallback func(r *http.Request, err error) (*http.Response, error)) Option {
+	return optionFunc(func(c *config) { c.transportFallback = fallback })
+}
+
+// WithFailureStatus decides which response status codes count as failures
+// (default: 5xx for Middleware; 5xx and 429 for Transport). Other statuses,
+// 4xx included, are successes: the dependency answered.
+func WithFailureStatus(isFailure func(status int) bool) Option {
+	return optionFunc(func(c *config) {
+		if isFailure == nil {
+			c.fail(errors.New("breaker: WithFailureStatus: nil function"))
+			return
+		}
+		c.failureStatus = isFailure
+	})
+}
+
+// WithFilter lets Middleware and Transport pass requests for which keep
+// returns false straight through, uncounted, such as health checks.
+func WithFilter(keep func(*http.Request) bool) Option {
+	return optionFunc(func(c *config) { c.filter = keep })
+}
+
+func serverFailure(status int) bool { return status >= 500 }
+
+func clientFailure(status int) bool {
+	return status >= 500 || status == http.StatusTooManyRequests
+}
+
+// Middleware protects next with a new Registry of default breakers, one per
+// ServeMux pattern. Use NewRegistry and its Middleware to configure them.
+func Middleware(next http.Handler) http.Handler {
+	r, _ := NewRegistry() // cannot fail without options
+	return r.Middleware(next)
+}
+
+// Transport returns a RoundTripper protecting each upstream host behind
+// base with its own default breaker, in a new Registry. A nil base means
+// http.DefaultTransport. Use NewRegistry and its Transport to configure.
+func Transport(base http.RoundTripper) http.RoundTripper {
+	r, _ := NewRegistry()
+	return r.Transport(base)
+}
+
+// Middleware protects next, the server's own handler, with the registry's
+// breaker for each request's key (default: r.Pattern, so put it inside
+// the ServeMux, on each route; outside one, every request shares the key
+// "*"). Responses with a failure status (5xx) and panics are failures,
+// 4xx responses are successes, and requests whose client went away are
+// ignored. A rejected request never reaches next: it gets the error
+// handler's answer, by default 503 problem+json with Retry-After.
+func (reg *Registry) Middleware(next http.Handler) http.Handler {
+	key := reg.cfg.requestKey
+	if key == nil {
+		key = patternKey
+	}
+	filter := reg.cfg.filter
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if filter != nil && !filter(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		reg.Get(key(r)).serve(w, r, next)
+	})
+}
+
+// Middleware is Registry.Middleware with b for every request.
+func (b *Breaker) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b.cfg.filter != nil && !b.cfg.filter(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		b.serve(w, r, next)
+	})
+}
+
+func patternKey(r *http.Request) string {
+	if r.Pattern == "" {
+		return "*"
+	}
+	return r.Pattern
+}
+
+func hostKey(r *http.Request) string {
+	if r.URL.Host != "" {
+		return r.URL.Host
+	}
+	return r.Host
+}
+
+func (b *Breaker) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	rw := httpx.Wrap(w)
+	isFailure := b.cfg.failureStatus
+	if isFailure == nil {
+		isFailure = serverFailure
+	}
+	res, err := b.run(r.Context(), b.cfg.classify, func(context.Context) error {
+		next.ServeHTTP(rw, r)
+		if st := rw.Status(); isFailure(st) {
+			return &StatusError{StatusCode: st}
+		}
+		return nil
+	})
+	if res != resRejected {
+		return
+	}
+	if h := b.cfg.errorHandler; h != nil {
+		h(rw, r, err)
+		return
+	}
+	httpx.WriteError(rw, r, err)
+}
+
+// Transport returns a RoundTripper that sends each request through the
+// registry's breaker for its key (default: the URL's host). Transport
+// errors, timeouts and failure statuses (5xx, 429) are failures; requests
+// the caller canceled are ignored. A rejected request returns an error
+// wrapping *OpenError without touching the network, unless
+// WithTransportFallback answers it. A nil base means http.DefaultTransport.
+//
+// The outcome is decided when the response headers arrive: a failure
+// while reading the body is not counted.
+func (reg *Registry) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	key := reg.cfg.requestKey
+	if key == nil {
+		key = hostKey
+	}
+	return &transport{base: base, reg: reg, key: key, filter: reg.cfg.filter}
+}
+
+// Transport is Registry.Transport with b for every request.
+func (b *Breaker) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{base: base, b: b, filter: b.cfg.filter}
+}
+
+type transport struct {
+	base   http.RoundTripper
+	b      *Breaker // or reg and key
+	reg    *Registry
+	key    func(*http.Request) string
+	filter func(*http.Request) bool
+}
+
+func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.filter != nil && !t.filter(r) {
+		return t.base.RoundTrip(r)
+	}
+	b := t.b
+	if b == nil {
+		b = t.reg.Get(t.key(r))
+	}
+	isFailure := b.cfg.failureStatus
+	if isFailure == nil {
+		isFailure = clientFailure
+	}
+	var resp *http.Response
+	res, err := b.run(r.Context(), b.cfg.classify, func(context.Context) error {
+		var err error
+		if resp, err = t.base.RoundTrip(r); err != nil {
+			return err
+		}
+		if isFailure(resp.StatusCode) {
+			return &StatusError{StatusCode: resp.StatusCode}
+		}
+		return nil
+	})
+	if res == resRejected && r.Body != nil {
+		r.Body.Close() // a RoundTripper closes the body, even unsent
+	}
+	if fb := b.cfg.transportFallback; fb != nil && fallbackApplies(err, res) {
+		if fresp, ferr := fb(r, err); fresp != nil || ferr != nil {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return fresp, ferr
+		}
+	}
+	if resp != nil {
+		return resp, nil // a failure status is still the caller's response
+	}
+	return nil, err
+}
+
+// CloseIdleConnections closes idle connections of the base transport.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

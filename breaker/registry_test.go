@@ -1,0 +1,185 @@
+package breaker_test
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/paved-go/paved/breaker"
+)
+
+func TestRegistryIsBounded(t *testing.T) {
+	r := mustRegistry(t) // default: 10k keys
+	for i := range 25_000 {
+		r.Get("tenant-" + strconv.Itoa(i))
+	}
+	if n := r.Len(); n != breaker.DefaultMaxKeys {
+		t.Fatalf("Len = %d, want %d", n, breaker.DefaultMaxKeys)
+	}
+}
+
+func TestRegistryConcurrentFirstUseCreatesOneBreakerPerKey(t *testing.T) {
+	r := mustRegistry(t)
+	const goroutines, keys = 8, 1000
+	got := make([][]*breaker.Breaker, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range keys {
+				k := (i + g*keys/goroutines) % keys // each goroutine starts elsewhere
+				if got[g] == nil {
+					got[g] = make([]*breaker.Breaker, keys)
+				}
+				got[g][k] = r.Get("k" + strconv.Itoa(k))
+			}
+		})
+	}
+	wg.Wait()
+	for k := range keys {
+		for g := 1; g < goroutines; g++ {
+			if got[g][k] != got[0][k] {
+				t.Fatalf("key %d: goroutines got different breakers", k)
+			}
+		}
+		if name := got[0][k].Name(); name != "k"+strconv.Itoa(k) {
+			t.Fatalf("key %d: breaker named %q", k, name)
+		}
+	}
+	if r.Len() != keys {
+		t.Fatalf("Len = %d, want %d", r.Len(), keys)
+	}
+}
+
+func TestRegistryEvictsLeastRecentlyUsed(t *testing.T) {
+	r := mustRegistry(t, breaker.WithMaxKeys(2))
+	a, b := r.Get("a"), r.Get("b")
+	r.Get("a") // a is now the most recently used
+	r.Get("c") // evicts b
+	if r.Get("a") != a {
+		t.Fatal("the recently used key lost its breaker")
+	}
+	if r.Get("b") == b {
+		t.Fatal("the least recently used key kept its breaker")
+	}
+	if r.Len() != 2 {
+		t.Fatalf("Len = %d", r.Len())
+	}
+}
+
+// TestRegistryEvictionKeepsOpenBreakers checks the documented choice: an
+// evicted breaker that is open, or half-open with probes in flight, is
+// parked and keeps rejecting for its key; once it holds nothing open, an
+// idle one is forgotten.
+func TestRegistryEvictionKeepsOpenBreakers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r := mustRegistry(t, breaker.WithMaxKeys(2), breaker.WithConsecutiveFailures(1), breaker.WithHalfOpenProbes(1))
+		open := r.Get("open")
+		_ = open.Do(ctx, fail)
+		r.Get("x")
+		r.Get("y") // pushes "open" out of the LRU
+		if r.Len() != 3 {
+			t.Fatalf("Len = %d, want 2 in the LRU + 1 parked", r.Len())
+		}
+		if got := r.Get("open"); got != open || got.State() != breaker.StateOpen {
+			t.Fatal("an evicted open breaker was forgotten")
+		}
+		if err := r.Get("open").Do(ctx, succeed); openErr(t, err).RetryAfter != 30*time.Second {
+			t.Fatalf("evicted open breaker: %v", err)
+		}
+		// Using it moved it back into the LRU, evicting "x" (closed: forgotten).
+		if r.Len() != 2 {
+			t.Fatalf("Len = %d after reuse, want 2", r.Len())
+		}
+
+		// Park it again, let the open time pass: idle, it is forgotten on
+		// the next sweep and its key starts afresh, closed.
+		r.Get("z1")
+		r.Get("z2")
+		time.Sleep(31 * time.Second)
+		r.Get("z3") // sweeps
+		if got := r.Get("open"); got == open || got.State() != breaker.StateClosed {
+			t.Fatal("an idle breaker past its open time was kept")
+		}
+
+		// A half-open breaker with its probe in flight stays parked.
+		probing := r.Get("probing")
+		_ = probing.Do(ctx, fail)
+		time.Sleep(31 * time.Second)
+		release := make(chan struct{})
+		go func() { _ = probing.Do(ctx, func(context.Context) error { <-release; return nil }) }()
+		synctest.Wait()
+		for i := range 5 {
+			r.Get("w" + strconv.Itoa(i))
+		}
+		if r.Get("probing") != probing {
+			t.Fatal("a half-open breaker with a probe in flight was forgotten")
+		}
+		close(release)
+		synctest.Wait()
+		if probing.State() != breaker.StateClosed {
+			t.Fatalf("probe did not close it: %v", probing.State())
+		}
+	})
+}
+
+func TestRegistryParkedBreakersAreBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logs := &logRecorder{}
+		r, err := breaker.NewRegistry(breaker.WithMaxKeys(1), breaker.WithConsecutiveFailures(1), breaker.WithLogger(slog.New(logs)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"a", "b", "c"} { // each open one pushes the last
+			_ = r.Get(k).Do(context.Background(), fail)
+		}
+		if r.Len() != 2 {
+			t.Fatalf("Len = %d, want 1 in the LRU + 1 parked", r.Len())
+		}
+		var forgot []string
+		for _, l := range logs.Lines() {
+			if strings.Contains(l, "registry full") {
+				forgot = append(forgot, l)
+			}
+		}
+		want := []string{"WARN breaker registry full: forgot an open breaker breaker=a max_keys=1"}
+		if !equal(forgot, want) {
+			t.Fatalf("logs %q, want %q", forgot, want)
+		}
+	})
+}
+
+func TestRegistryMetricName(t *testing.T) {
+	m := newMeter(t)
+	r := mustRegistry(t, breaker.WithMeterProvider(m), breaker.WithMetricName("tenants"))
+	for i := range 5 {
+		_ = r.Get("tenant-"+strconv.Itoa(i)).Do(context.Background(), succeed)
+	}
+	if got := m.calls(t, "tenants"); !maps.Equal(got, map[string]int64{"success": 5}) {
+		t.Fatalf("calls under the registry name: %v", got)
+	}
+	if got := m.calls(t, "tenant-0"); len(got) != 0 {
+		t.Fatalf("a key became a metric attribute: %v", got)
+	}
+	if got := m.states(t, "tenant-0"); len(got) != 0 {
+		t.Fatalf("per-key state gauge recorded: %v", got)
+	}
+}
+
+func TestRegistryKeysBecomeNames(t *testing.T) {
+	m := newMeter(t)
+	r := mustRegistry(t, breaker.WithMeterProvider(m))
+	_ = r.Get("api.example.com").Do(context.Background(), fail)
+	if got := m.calls(t, "api.example.com"); !maps.Equal(got, map[string]int64{"failure": 1}) {
+		t.Fatalf("calls %v", got)
+	}
+	if got := m.states(t, "api.example.com"); got["closed"] != 1 {
+		t.Fatalf("states %v", got)
+	}
+}

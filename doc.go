@@ -15,12 +15,12 @@
 //     metrics, and a trace-aware slog handler; tracing/tracinggrpc for gRPC
 //     and tracing/telemetry to set up OpenTelemetry in one call.
 //   - breaker: circuit breakers on sony/gobreaker with per-key registries
-//     and fallbacks. (planned)
+//     and fallbacks; breaker/breakergrpc for gRPC.
 //   - ratelimit: per-caller token buckets on x/time/rate, 429 with
 //     Retry-After and RateLimit headers; redisrate shares them across
 //     instances. (planned)
 //   - retry: capped exponential backoff with jitter, retry budgets,
-//     Retry-After, hedging. (planned)
+//     Retry-After, hedging; retry/retrygrpc for gRPC.
 //   - cache: a generic coalescing cache with TTL jitter,
 //     stale-while-revalidate and early refresh; rediscache adds a shared
 //     second level. (planned)

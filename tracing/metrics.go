@@ -171,7 +171,7 @@ func BreakerCalls(mp metric.MeterProvider, breaker string) (*Counter, error) {
 func BreakerState(mp metric.MeterProvider, breaker string) (*StateGauge, error) {
 	const name = "paved.breaker.state"
 	m, on := meter(mp)
-	g, err := m.Int64Gauge(name, metric.WithUnit("1"), metric.WithDescription("1 for the state a circuit breaker is in, 0 for the others."))
+	g, err := m.Int64Gauge(name, metric.WithUnit("{state}"), metric.WithDescription("1 for the state a circuit breaker is in, 0 for the others."))
 	if err != nil {
 		return nil, wrapMetricErr(name, err)
 	}

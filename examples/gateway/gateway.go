@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paved-go/paved"
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/internal/httpx"
 	"github.com/paved-go/paved/tracing"
 )
@@ -40,7 +41,8 @@ var errUpstream = httpx.NewError(http.StatusBadGateway, "gateway: upstream unava
 
 type gatewayConfig struct {
 	upstream  *url.URL
-	transport http.RoundTripper // to the upstream
+	transport http.RoundTripper // to the upstream, with its resilience chain
+	admin     http.RoundTripper // to the upstream's fault switch: plain, so it works while the breaker is open
 	logger    *slog.Logger
 	tracer    *tracing.Tracer
 	metrics   http.Handler // serves GET /metrics when not nil
@@ -55,16 +57,13 @@ func newGateway(cfg gatewayConfig) http.Handler {
 		accessLog(cfg.logger),
 	)
 	perRoute := paved.Chain()
-	// Calls to the upstream: client spans, traceparent and the correlation
-	// id on every call.
-	upstreamTransport := cfg.tracer.Transport(cfg.transport)
 
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(cfg.upstream)
 			pr.SetXForwarded()
 		},
-		Transport: upstreamTransport,
+		Transport: cfg.transport, // retry, tracing, breaker: see upstream_client.go
 		ModifyResponse: func(resp *http.Response) error {
 			// The gateway's middleware already set the correlation header;
 			// the upstream's copy would duplicate it.
@@ -75,6 +74,11 @@ func newGateway(cfg gatewayConfig) http.Handler {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 				return // the client went away; nobody to answer
+			}
+			if oe, ok := errors.AsType[*breaker.OpenError](err); ok {
+				// 503 with Retry-After; the breaker logged its opening once.
+				httpx.WriteError(w, r, oe)
+				return
 			}
 			cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "upstream call failed",
 				slog.String("route", r.Pattern), slog.String("error", err.Error()))
@@ -92,8 +96,14 @@ func newGateway(cfg gatewayConfig) http.Handler {
 	}
 	// The upstream's fault switch, reachable through the gateway for the
 	// demo, without the per-route policies.
+	adminProxy := &httputil.ReverseProxy{
+		Rewrite:      proxy.Rewrite,
+		Transport:    cfg.admin,
+		ErrorLog:     proxy.ErrorLog,
+		ErrorHandler: proxy.ErrorHandler,
+	}
 	for _, pattern := range []string{"GET /admin/faults", "POST /admin/faults", "DELETE /admin/faults"} {
-		mux.Handle(pattern, proxy)
+		mux.Handle(pattern, adminProxy)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

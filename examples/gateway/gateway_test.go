@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -236,7 +238,7 @@ func TestGatewayUpstreamDown(t *testing.T) {
 	logs := &syncBuffer{}
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
-	h := newGateway(gatewayConfig{upstream: mustParseURL(t, deadURL), transport: transport,
+	h := newGateway(gatewayConfig{upstream: mustParseURL(t, deadURL), transport: transport, admin: transport,
 		logger: tracing.NewLogger(logs), tracer: tracing.Default()})
 	srv := &http.Server{Handler: h}
 	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -425,5 +427,86 @@ func TestGatewayFaultSwitch(t *testing.T) {
 	}
 	if resp := g.do(t, "GET", "/instances", "", "", nil); resp.StatusCode != 200 {
 		t.Fatalf("slow call: %d", resp.StatusCode)
+	}
+}
+
+// trip makes the upstream fail and calls it until the breaker opens,
+// returning the first rejection.
+func trip(t *testing.T, g *gatewayProcess) (*http.Response, problem) {
+	t.Helper()
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"failureRate":1}`, nil); resp.StatusCode != 200 {
+		t.Fatalf("fault switch: %d", resp.StatusCode)
+	}
+	for range 6 {
+		var p problem
+		resp := g.do(t, "GET", "/instances/inst-0001", "", "", &p)
+		if resp.StatusCode != 503 {
+			t.Fatalf("failing upstream answered %d", resp.StatusCode)
+		}
+		if p.Detail == "breaker: open" {
+			return resp, p
+		}
+	}
+	t.Fatal("the breaker did not open after 6 failing requests (18 attempts)")
+	return nil, problem{}
+}
+
+func TestGatewayBreaker(t *testing.T) {
+	g := startGateway(t)
+	var before struct{ Items []Instance }
+	g.do(t, "GET", "/instances", "", "", &before) // remembered as the last good list
+
+	resp, p := trip(t, g)
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 10 {
+		t.Errorf("Retry-After %q, want the seconds until half-open (1..10)", resp.Header.Get("Retry-After"))
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" || p.Status != 503 {
+		t.Errorf("rejection: %s %+v", ct, p)
+	}
+
+	// The list is served from the last good answer, flagged.
+	var list struct{ Items []Instance }
+	resp = g.do(t, "GET", "/instances", "", "", &list)
+	if resp.StatusCode != 200 || resp.Header.Get(fallbackHeader) != "breaker: open" || len(list.Items) != len(before.Items) {
+		t.Fatalf("fallback: %d %q %d items", resp.StatusCode, resp.Header.Get(fallbackHeader), len(list.Items))
+	}
+	if resp.Header.Get("Age") == "" {
+		t.Error("fallback without Age")
+	}
+	// A launch is rejected at once, not retried and not sent.
+	if resp := g.do(t, "POST", "/instances", "application/json", `{"compartment":"dev"}`, &p); resp.StatusCode != 503 || p.Detail != "breaker: open" {
+		t.Fatalf("launch while open: %d %+v", resp.StatusCode, p)
+	}
+
+	// The opening was logged once, and the metrics show it.
+	if n := strings.Count(g.stderr.String(), `"msg":"breaker opened"`); n != 1 {
+		t.Errorf("%d 'breaker opened' log lines, want 1:\n%s", n, g.stderr)
+	}
+	resp, err := g.client.Get(g.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^paved_breaker_calls_total\{.*outcome="rejected",paved_breaker_name="upstream"\} [1-9]`),
+		regexp.MustCompile(`(?m)^paved_breaker_state\{.*paved_breaker_name="upstream",state="open"\} 1$`),
+		regexp.MustCompile(`(?m)^paved_retry_attempts_total\{.*outcome="retry",paved_retry_name="upstream"\} [1-9]`),
+	} {
+		if !want.Match(body) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestGatewayBreakerRecovers(t *testing.T) {
+	g := startGateway(t, "-breaker-open", "200ms")
+	trip(t, g)
+	g.do(t, "DELETE", "/admin/faults", "", "", nil)
+	// The retry waits out the breaker's short open time (within its 2s
+	// hint cap), the probe reaches the healed upstream and succeeds.
+	var inst Instance
+	if resp := g.do(t, "GET", "/instances/inst-0001", "", "", &inst); resp.StatusCode != 200 || inst.ID != "inst-0001" {
+		t.Fatalf("after healing: %d %+v", resp.StatusCode, inst)
 	}
 }

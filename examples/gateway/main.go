@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` the gateway listens on")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on shutdown")
+	breakerOpen := fs.Duration("breaker-open", 10*time.Second, "how long the upstream breaker stays open before probing")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -61,8 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		fs.Usage()
 		return 2
 	}
-	if *shutdownTimeout <= 0 {
-		fmt.Fprintln(stderr, "gateway: -shutdown-timeout must be positive")
+	if *shutdownTimeout <= 0 || *breakerOpen <= 0 {
+		fmt.Fprintln(stderr, "gateway: -shutdown-timeout and -breaker-open must be positive")
 		return 2
 	}
 
@@ -117,6 +118,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.ResponseHeaderTimeout = 10 * time.Second
 
+	toUpstream, err := newUpstreamTransport(upstreamConfig{
+		base: transport, tracer: tracer, logger: logger, openDuration: *breakerOpen,
+	})
+	if err != nil {
+		gwLn.Close()
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
+
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	upstream := &http.Server{
 		Handler:           tracer.Middleware(newUpstream(newStore(time.Now), &faults{})),
@@ -126,7 +137,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	gateway := &http.Server{
 		Handler: newGateway(gatewayConfig{
 			upstream:  upstreamURL,
-			transport: transport,
+			transport: toUpstream,
+			admin:     transport,
 			logger:    logger,
 			tracer:    tracer,
 			metrics:   promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
@@ -201,6 +213,12 @@ Try:
   curl -s -i %[1]s/instances/inst-0001 -H 'X-Correlation-ID: abc'
   curl -s %[1]s/healthz
   curl -s %[1]s/metrics
+
+Make the upstream fail and watch the breaker (see the README):
+  curl -s -X POST %[1]s/admin/faults -H 'Content-Type: application/json' -d '{"failureRate":1}'
+  curl -si %[1]s/instances        # the last good list, X-Paved-Fallback
+  curl -si %[1]s/instances/inst-0001   # 503 + Retry-After once the breaker is open
+  curl -s -X DELETE %[1]s/admin/faults
 
 Press Ctrl-C to stop.
 `, base)

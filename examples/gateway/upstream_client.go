@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/paved-go/paved/breaker"
+	"github.com/paved-go/paved/retry"
+	"github.com/paved-go/paved/tracing"
+)
+
+// The gateway's calls to the upstream go through, outermost first:
+//
+//	retry    GETs again on transport errors, 502/503/504 (never POSTs)
+//	tracing  a client span per attempt, traceparent and the correlation id
+//	breaker  rejects at once while the upstream is failing, and answers
+//	         GET /instances from the last good list instead
+//	lastGood remembers the last good lists
+//	base     the connection pool
+//
+// Retry sits outside the breaker, so an open breaker ends the retries at
+// once: its time until half-open is beyond the retry's hint cap.
+
+// fallbackHeader flags a response served from the last good answer.
+const fallbackHeader = "X-Paved-Fallback"
+
+type upstreamConfig struct {
+	base         http.RoundTripper
+	tracer       *tracing.Tracer
+	logger       *slog.Logger
+	openDuration time.Duration
+}
+
+func newUpstreamTransport(cfg upstreamConfig) (http.RoundTripper, error) {
+	lg, err := newLastGood(cfg.base, 64)
+	if err != nil {
+		return nil, err
+	}
+	br, err := breaker.New("upstream",
+		breaker.WithLogger(cfg.logger),
+		breaker.WithOpenDuration(cfg.openDuration),
+		breaker.WithSlowCallThreshold(2*time.Second), // the fault switch's delays count
+		breaker.WithTransportFallback(lg.fallback))
+	if err != nil {
+		return nil, err
+	}
+	r, err := retry.New(
+		retry.WithName("upstream"),
+		retry.WithLogger(cfg.logger),
+		retry.WithBackoff(retry.FullJitter(50*time.Millisecond, time.Second)),
+		retry.WithMaxServerDelay(2*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	return r.Transport(cfg.tracer.Transport(br.Transport(lg))), nil
+}
+
+// lastGood remembers the last 200 answer to each GET /instances query (at
+// most max of them, least recently used first out) and serves it as the
+// breaker's fallback.
+type lastGood struct {
+	next    http.RoundTripper
+	answers *lru.Cache[string, goodAnswer]
+}
+
+type goodAnswer struct {
+	body   []byte
+	header http.Header
+	at     time.Time
+}
+
+func newLastGood(next http.RoundTripper, max int) (*lastGood, error) {
+	answers, err := lru.New[string, goodAnswer](max)
+	if err != nil {
+		return nil, err
+	}
+	return &lastGood{next: next, answers: answers}, nil
+}
+
+func remembered(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.URL.Path == "/instances"
+}
+
+func (lg *lastGood) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := lg.next.RoundTrip(r)
+	if err != nil || !remembered(r) || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20+1))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) <= 1<<20 { // larger lists are passed on, not remembered
+		lg.answers.Add(r.URL.RequestURI(), goodAnswer{body: body, header: resp.Header.Clone(), at: time.Now()})
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// fallback answers a rejected or failed GET /instances with the last good
+// list for the same query, flagged by X-Paved-Fallback and aged by Age; for
+// anything else it keeps the original outcome.
+func (lg *lastGood) fallback(r *http.Request, cause error) (*http.Response, error) {
+	if !remembered(r) {
+		return nil, nil
+	}
+	a, ok := lg.answers.Get(r.URL.RequestURI())
+	if !ok {
+		return nil, nil
+	}
+	h := a.header.Clone()
+	h.Set(fallbackHeader, cause.Error())
+	h.Set("Age", strconv.Itoa(int(time.Since(a.at)/time.Second)))
+	return &http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(bytes.NewReader(a.body)), ContentLength: int64(len(a.body)), Request: r,
+	}, nil
+}
+

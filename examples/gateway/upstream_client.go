@@ -123,4 +123,3 @@ func (lg *lastGood) fallback(r *http.Request, cause error) (*http.Response, erro
 		Header: h, Body: io.NopCloser(bytes.NewReader(a.body)), ContentLength: int64(len(a.body)), Request: r,
 	}, nil
 }
-

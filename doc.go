@@ -17,8 +17,8 @@
 //   - breaker: circuit breakers on sony/gobreaker with per-key registries
 //     and fallbacks; breaker/breakergrpc for gRPC.
 //   - ratelimit: per-caller token buckets on x/time/rate, 429 with
-//     Retry-After and RateLimit headers; redisrate shares them across
-//     instances. (planned)
+//     Retry-After and RateLimit headers; ratelimit/ratelimitgrpc for gRPC.
+//     (Buckets shared in Redis across instances: planned.)
 //   - retry: capped exponential backoff with jitter, retry budgets,
 //     Retry-After, hedging; retry/retrygrpc for gRPC.
 //   - cache: a generic coalescing cache with TTL jitter,

@@ -45,7 +45,8 @@ type gatewayConfig struct {
 	admin     http.RoundTripper // to the upstream's fault switch: plain, so it works while the breaker is open
 	logger    *slog.Logger
 	tracer    *tracing.Tracer
-	metrics   http.Handler // serves GET /metrics when not nil
+	limits    func(http.Handler) http.Handler // per-route rate limits; nil: none
+	metrics   http.Handler                    // serves GET /metrics when not nil
 }
 
 // newGateway returns the gateway's handler.
@@ -56,7 +57,8 @@ func newGateway(cfg gatewayConfig) http.Handler {
 		cfg.tracer.Middleware,
 		accessLog(cfg.logger),
 	)
-	perRoute := paved.Chain()
+	// Per API operation: rate limits (429 before any upstream work).
+	perRoute := paved.Chain(cfg.limits)
 
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +50,7 @@ type gatewayProcess struct {
 	stop           context.CancelFunc
 	exit           chan int
 	client         *http.Client
+	keys           atomic.Int64
 }
 
 // startGateway runs the whole program in-process on a free loopback port.
@@ -91,6 +94,9 @@ func (g *gatewayProcess) do(t *testing.T, method, path, contentType, body string
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	// Each call its own API key, so the per-key rate limits do not get in
+	// the way of tests about something else.
+	req.Header.Set("X-API-Key", fmt.Sprintf("test-%d", g.keys.Add(1)))
 	resp, err := g.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -508,5 +514,57 @@ func TestGatewayBreakerRecovers(t *testing.T) {
 	var inst Instance
 	if resp := g.do(t, "GET", "/instances/inst-0001", "", "", &inst); resp.StatusCode != 200 || inst.ID != "inst-0001" {
 		t.Fatalf("after healing: %d %+v", resp.StatusCode, inst)
+	}
+}
+
+func TestGatewayRateLimit(t *testing.T) {
+	g := startGateway(t)
+	launch := func(key string) *http.Response {
+		req, _ := http.NewRequest("POST", g.base+"/instances", strings.NewReader(`{"compartment":"dev"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		resp, err := g.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 2 {
+		resp := launch("demo")
+		if resp.StatusCode != 201 || !slices.Contains(resp.Header.Values("RateLimit-Policy"), `"launch";q=2;w=60`) {
+			t.Fatalf("launch %d: %d, policies %q", i+1, resp.StatusCode, resp.Header.Values("RateLimit-Policy"))
+		}
+	}
+	resp := launch("demo")
+	if resp.StatusCode != 429 {
+		t.Fatalf("third launch: %d, want 429", resp.StatusCode)
+	}
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 30 {
+		t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	if !slices.ContainsFunc(resp.Header.Values("RateLimit"), func(v string) bool { return strings.HasPrefix(v, `"launch";r=0;t=`) }) {
+		t.Fatalf("RateLimit %q", resp.Header.Values("RateLimit"))
+	}
+	// Another key has its own bucket; reads have their own policy.
+	if resp := launch("other"); resp.StatusCode != 201 {
+		t.Fatalf("another key: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", g.base+"/instances", nil)
+	req.Header.Set("X-API-Key", "demo")
+	resp, err := g.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !slices.ContainsFunc(resp.Header.Values("RateLimit-Policy"), func(v string) bool { return strings.HasPrefix(v, `"api";q=20`) }) {
+		t.Fatalf("GET with a limited launch key: %d %q", resp.StatusCode, resp.Header.Values("RateLimit-Policy"))
+	}
+	// The limited launch never reached the upstream: 2 + 1 launched.
+	var list struct{ Items []Instance }
+	g.do(t, "GET", "/instances?compartment=dev", "", "", &list)
+	if len(list.Items) != 1+3 {
+		t.Fatalf("%d dev instances, want 4 (1 seeded + 3 launched)", len(list.Items))
 	}
 }

@@ -128,6 +128,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return 1
 	}
 
+	limits, err := newLimits(logger)
+	if err != nil {
+		gwLn.Close()
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: rate limits: %v\n", err)
+		return 1
+	}
+
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	upstream := &http.Server{
 		Handler:           tracer.Middleware(newUpstream(newStore(time.Now), &faults{})),
@@ -139,6 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			upstream:  upstreamURL,
 			transport: toUpstream,
 			admin:     transport,
+			limits:    limits,
 			logger:    logger,
 			tracer:    tracer,
 			metrics:   promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
@@ -213,6 +222,9 @@ Try:
   curl -s -i %[1]s/instances/inst-0001 -H 'X-Correlation-ID: abc'
   curl -s %[1]s/healthz
   curl -s %[1]s/metrics
+
+Rate limits: 2 launches a minute per API key; the third gets 429:
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/instances -H 'X-API-Key: demo' -H 'Content-Type: application/json' -d '{"compartment":"dev"}'; done
 
 Make the upstream fail and watch the breaker (see the README):
   curl -s -X POST %[1]s/admin/faults -H 'Content-Type: application/json' -d '{"failureRate":1}'

@@ -1,0 +1,117 @@
+// Package ratelimit gives every caller of a service its own token bucket:
+// keyed by client address, API key, principal or tenant, per route, with
+// bounded memory, 429 Too Many Requests with Retry-After, and the IETF
+// RateLimit and RateLimit-Policy headers. Buckets follow
+// golang.org/x/time/rate; ratelimitgrpc does the same for gRPC.
+//
+// # Limiters
+//
+// A Limiter is one bucket shared by all its callers, a wrapped
+// rate.Limiter: a client pacing its calls to an API (see Transport and
+// Wait), or a global cap. A Keyed limiter holds one bucket per key in a
+// bounded, sharded LRU store (100,000 keys unless WithCapacity says
+// otherwise); its buckets follow rate.Limiter's arithmetic exactly, and a
+// key evicted for being idle comes back with a full bucket, as it would
+// have had anyway. Both answer Allow, AllowN and their ...At variants with
+// a Decision (allowed, remaining tokens, retry-after, time until full),
+// and Wait, which waits for a token but fails at once with a *LimitError
+// when the wait would overrun the context's deadline.
+//
+// The HTTP middleware and the gRPC interceptors use limiters through the
+// Decider interface, which a distributed limiter (buckets in Redis, shared
+// by every instance) implements as well.
+//
+// # Middleware
+//
+// Middleware takes a default Policy (a name, a Decider and a KeyFunc) and
+// per-route overrides matched on the http.ServeMux pattern (r.Pattern), so
+// it goes inside the mux:
+//
+//	perKey, _ := ratelimit.NewKeyed(rate.Every(600*time.Millisecond), 100) // 100 a minute
+//	launches, _ := ratelimit.NewKeyed(rate.Every(30*time.Second), 2)     // 2 a minute
+//	limit, err := ratelimit.Middleware(
+//		ratelimit.Policy{Name: "api", Limiter: perKey, Key: ratelimit.APIKey},
+//		ratelimit.WithRoute("POST /instances", ratelimit.Policy{Name: "launch", Limiter: launches, Key: ratelimit.APIKey}),
+//	)
+//	...
+//	mux.Handle("POST /instances", limit(launch))
+//
+// An allowed request gets, in the syntax of
+// draft-ietf-httpapi-ratelimit-headers (revision 11),
+//
+//	RateLimit-Policy: "launch";q=2;w=60
+//	RateLimit: "launch";r=1;t=30
+//
+// where q is the burst, w the seconds an empty bucket takes to fill, r the
+// tokens left and t the seconds until the bucket is full. A limited request
+// gets 429 application/problem+json (RFC 9457), Retry-After in whole
+// seconds (rounded up, at least 1), and the same headers with r=0 and t
+// equal to Retry-After. WithHeaders(false) drops the RateLimit headers;
+// WithErrorHandler replaces the error response. Stacking two middlewares
+// (per address outside, per API key inside) applies both policies, and
+// both are listed in the headers.
+//
+// # Keys
+//
+// A KeyFunc picks a request's bucket. ClientIP, the default, keys by the
+// connection's peer address; behind load balancers, Proxies.ClientIP reads
+// the one forwarding header the proxies set (X-Forwarded-For, Forwarded or
+// X-Real-IP), only from trusted proxy networks, taking the right-most
+// address that is not a trusted proxy, so a client cannot forge its
+// address. IPv6 clients are keyed by their /64. Header, APIKey, Route and
+// Principal key by a header, an API key, the route and the authenticated
+// principal; Join composes them (Join(Route, APIKey)). A key function that
+// fails or returns "" gets 400 and ErrNoKey, unless WithAnonymousKey names
+// one bucket all such requests share. Keys are never logged or used as
+// metric attributes.
+//
+// # Errors
+//
+// A limited call is a *LimitError, which unwraps to ErrLimited and carries
+// RetryAfter; it maps to HTTP 429 and gRPC RESOURCE_EXHAUSTED with
+// google.rpc.RetryInfo. ErrNoKey maps to 400 and INVALID_ARGUMENT.
+//
+// # Defaults
+//
+// Keyed by client IP, forwarding headers ignored until Proxies names
+// trusted networks; 100,000 keys per Keyed limiter; requests without a key
+// rejected with 400; RateLimit headers on; a server rejects, it does not
+// wait; a client's Wait is bounded only by its context unless WithMaxWait
+// bounds it (WithMaxWait(0) fails fast). If a Decider fails (its store is
+// unreachable) the request goes through and the failure is logged at most
+// about once a second: a broken limiter never takes a service down.
+//
+// # Observability
+//
+// Every decision counts in paved.ratelimit.decisions with the policy name
+// and decision (allowed, limited); a limited one adds a ratelimit.limited
+// event to the span in the request's context. WithDryRun makes every
+// decision and counts, logs and traces it, but limits nothing and sends
+// no rate-limit headers, to try a limit on live traffic first.
+//
+// # Performance
+//
+// No decision allocates. A Keyed decision is a hash, one shard lock, an
+// LRU lookup and the bucket arithmetic, and a Keyed limiter holds about
+// 210 bytes per key; a Limiter's is two calls into its rate.Limiter. The
+// middleware adds the key function (ClientIP of an IPv4 peer allocates
+// nothing) and, with headers on, two small allocations for the RateLimit
+// value (RateLimit-Policy is built once). Measured on a
+// 2-core machine (AMD EPYC, shared) with
+//
+//	go test -run XXX -bench . -benchmem ./ratelimit/...
+//
+//	BenchmarkAllow/allowed/raw             79.4 ns/op  0 allocs  rate.Limiter.Allow
+//	BenchmarkAllow/allowed/paved           97.1 ns/op  0 allocs  1.22x
+//	BenchmarkAllow/limited/raw             79.5 ns/op  0 allocs
+//	BenchmarkAllow/limited/paved           81.3 ns/op  0 allocs  1.02x
+//	BenchmarkAllowKeyed/serial/raw         96.5 ns/op  0 allocs  mutex-guarded map of rate.Limiters, 10k keys
+//	BenchmarkAllowKeyed/serial/paved      104.6 ns/op  0 allocs  1.08x
+//	BenchmarkAllowKeyed/parallel/raw      110.7 ns/op  0 allocs
+//	BenchmarkAllowKeyed/parallel/paved     62.0 ns/op  0 allocs  0.56x
+//	BenchmarkMiddleware/raw                 5.7 ns/op  0 allocs  the bare handler
+//	BenchmarkMiddleware/paved/headers=off 123.5 ns/op  0 allocs
+//	BenchmarkMiddleware/paved/headers=on  208.3 ns/op  2 allocs (40 B)
+//
+// Reading the clock (time.Now) is about 55 ns of each decision there.
+package ratelimit

@@ -1,0 +1,339 @@
+package ratelimit_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/paved-go/paved/ratelimit"
+)
+
+// served is a handler that records that it ran.
+type served struct{ n int }
+
+func (s *served) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.n++
+	io.WriteString(w, "ok")
+}
+
+// serve builds a ServeMux with mw on each route, the way a service does
+// so that r.Pattern reaches the middleware.
+func serve(t *testing.T, mw func(http.Handler) http.Handler, next http.Handler, routes ...string) *http.ServeMux {
+	t.Helper()
+	mux := http.NewServeMux()
+	for _, p := range routes {
+		mux.Handle(p, mw(next))
+	}
+	return mux
+}
+
+// call sends one request to h from remote, with an API key when key is
+// not empty.
+func call(h http.Handler, method, path, remote, key string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, nil)
+	r.RemoteAddr = remote
+	if key != "" {
+		r.Header.Set("X-API-Key", key)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func keyed(t *testing.T, limit rate.Limit, burst int) *ratelimit.Keyed {
+	t.Helper()
+	k, err := ratelimit.NewKeyed(limit, burst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func middleware(t *testing.T, def ratelimit.Policy, opts ...ratelimit.Option) func(http.Handler) http.Handler {
+	t.Helper()
+	mw, err := ratelimit.Middleware(def, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mw
+}
+
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+func decodeProblem(t *testing.T, w *httptest.ResponseRecorder) problem {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatalf("body %q: %v", w.Body, err)
+	}
+	return p
+}
+
+// want is what one response must carry.
+type want struct {
+	status     int
+	rateLimit  []string // RateLimit field lines; nil means none
+	policy     []string // RateLimit-Policy field lines
+	retryAfter string
+}
+
+func check(t *testing.T, i int, w *httptest.ResponseRecorder, wt want) {
+	t.Helper()
+	h := w.Result().Header
+	if w.Code != wt.status {
+		t.Errorf("request %d: status %d, want %d", i, w.Code, wt.status)
+	}
+	if got := h.Values("RateLimit"); !slices.Equal(got, wt.rateLimit) {
+		t.Errorf("request %d: RateLimit = %q, want %q", i, got, wt.rateLimit)
+	}
+	if got := h.Values("RateLimit-Policy"); !slices.Equal(got, wt.policy) {
+		t.Errorf("request %d: RateLimit-Policy = %q, want %q", i, got, wt.policy)
+	}
+	if got := h.Get("Retry-After"); got != wt.retryAfter {
+		t.Errorf("request %d: Retry-After = %q, want %q", i, got, wt.retryAfter)
+	}
+}
+
+func TestMiddlewareLimitsAndRefills(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		next := &served{}
+		mw := middleware(t, ratelimit.Policy{Name: "default", Limiter: keyed(t, 1, 2)})
+		mux := serve(t, mw, next, "GET /instances")
+		pol := []string{`"default";q=2;w=2`}
+
+		check(t, 1, call(mux, "GET", "/instances", "198.51.100.1:1", ""), want{200, []string{`"default";r=1;t=1`}, pol, ""})
+		check(t, 2, call(mux, "GET", "/instances", "198.51.100.1:2", ""), want{200, []string{`"default";r=0;t=2`}, pol, ""})
+		w := call(mux, "GET", "/instances", "198.51.100.1:3", "")
+		check(t, 3, w, want{429, []string{`"default";r=0;t=1`}, pol, "1"})
+		p := decodeProblem(t, w)
+		if p.Status != 429 || p.Title != "Too Many Requests" || !strings.Contains(p.Detail, `policy "default"`) {
+			t.Errorf("problem = %+v", p)
+		}
+		if next.n != 2 {
+			t.Fatalf("handler ran %d times, want 2: a limited request must not reach it", next.n)
+		}
+		check(t, 4, call(mux, "GET", "/instances", "198.51.100.2:1", ""), want{200, []string{`"default";r=1;t=1`}, pol, ""})
+
+		time.Sleep(500 * time.Millisecond)
+		w = call(mux, "GET", "/instances", "198.51.100.1:4", "")
+		check(t, 5, w, want{429, []string{`"default";r=0;t=1`}, pol, "1"})
+		time.Sleep(500 * time.Millisecond)
+		check(t, 6, call(mux, "GET", "/instances", "198.51.100.1:5", ""), want{200, []string{`"default";r=0;t=2`}, pol, ""})
+	})
+}
+
+func TestMiddlewarePerRoutePolicies(t *testing.T) {
+	mw := middleware(t,
+		ratelimit.Policy{Name: "api", Limiter: keyed(t, rate.Every(time.Minute), 3), Key: ratelimit.APIKey},
+		ratelimit.WithRoute("POST /instances", ratelimit.Policy{Name: "launch", Limiter: keyed(t, rate.Every(10*time.Second), 1), Key: ratelimit.APIKey}),
+		ratelimit.WithRoute("GET /healthz", ratelimit.Policy{}), // exempt
+	)
+	mux := serve(t, mw, &served{}, "GET /instances", "POST /instances", "GET /healthz")
+	api := []string{`"api";q=3;w=180`}
+	launch := []string{`"launch";q=1;w=10`}
+	const ip = "198.51.100.1:1"
+
+	check(t, 1, call(mux, "POST", "/instances", ip, "alice"), want{200, []string{`"launch";r=0;t=10`}, launch, ""})
+	check(t, 2, call(mux, "POST", "/instances", ip, "alice"), want{429, []string{`"launch";r=0;t=10`}, launch, "10"})
+	check(t, 3, call(mux, "POST", "/instances", ip, "bob"), want{200, []string{`"launch";r=0;t=10`}, launch, ""})
+	check(t, 4, call(mux, "GET", "/instances", ip, "alice"), want{200, []string{`"api";r=2;t=60`}, api, ""})
+	for i := range 5 {
+		check(t, 5+i, call(mux, "GET", "/healthz", ip, ""), want{status: 200})
+	}
+}
+
+func TestMiddlewareRejectsRequestsWithoutKey(t *testing.T) {
+	tests := []struct {
+		name   string
+		key    ratelimit.KeyFunc
+		opts   []ratelimit.Option
+		header string // the X-Tenant header sent; "" sends none
+		want   []int  // statuses of three requests in a row
+	}{
+		{name: "no key is a 400", key: ratelimit.Header("X-Tenant"), want: []int{400, 400, 400}},
+		{name: "keys have their own buckets", key: ratelimit.Header("X-Tenant"), header: "t1", want: []int{200, 429, 429}},
+		{
+			name: "key function error is a 400",
+			key: func(*http.Request) (string, error) {
+				return "", errors.New("tenant header secret-value-123 is malformed")
+			},
+			want: []int{400, 400, 400},
+		},
+		{name: "anonymous callers share a bucket", key: ratelimit.Header("X-Tenant"), opts: []ratelimit.Option{ratelimit.WithAnonymousKey("anonymous")}, want: []int{200, 429, 429}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mw := middleware(t, ratelimit.Policy{Name: "tenant", Limiter: keyed(t, rate.Every(time.Hour), 1), Key: tc.key}, tc.opts...)
+			h := mw(&served{})
+			for i, status := range tc.want {
+				r := httptest.NewRequest("GET", "/", nil)
+				r.RemoteAddr = "198.51.100.1:" + strconv.Itoa(1000+i) // different ports, one address
+				if tc.header != "" {
+					r.Header.Set("X-Tenant", tc.header)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != status {
+					t.Fatalf("request %d: status %d, want %d", i, w.Code, status)
+				}
+				if status == 400 {
+					p := decodeProblem(t, w)
+					if p.Detail != ratelimit.ErrNoKey.Error() || strings.Contains(w.Body.String(), "secret") {
+						t.Fatalf("400 body = %s, want ErrNoKey and nothing from the key function", w.Body)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestMiddlewareHeadersOff(t *testing.T) {
+	h := middleware(t, ratelimit.Policy{Name: "quiet", Limiter: keyed(t, rate.Every(time.Hour), 1)}, ratelimit.WithHeaders(false))(&served{})
+	check(t, 1, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 200})
+	check(t, 2, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 429, retryAfter: "3600"})
+}
+
+func TestMiddlewareFilter(t *testing.T) {
+	h := middleware(t, ratelimit.Policy{Name: "f", Limiter: keyed(t, rate.Every(time.Hour), 1)},
+		ratelimit.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))(&served{})
+	for i := range 3 {
+		check(t, i, call(h, "GET", "/healthz", "198.51.100.1:1", ""), want{status: 200})
+	}
+	check(t, 3, call(h, "GET", "/", "198.51.100.1:1", ""), want{200, []string{`"f";r=0;t=3600`}, []string{`"f";q=1;w=3600`}, ""})
+}
+
+func TestMiddlewareErrorHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got error
+		h := middleware(t, ratelimit.Policy{Name: "custom", Limiter: keyed(t, rate.Every(time.Hour), 1)},
+			ratelimit.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				if w.Header().Get("RateLimit") == "" || w.Header().Get("Retry-After") != "3600" {
+					t.Error("headers not set before the error handler ran")
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}))(&served{})
+		call(h, "GET", "/", "198.51.100.1:1", "")
+		w := call(h, "GET", "/", "198.51.100.1:1", "")
+		le, ok := errors.AsType[*ratelimit.LimitError](got)
+		if w.Code != 503 || !ok || le.Policy != "custom" || le.RetryAfter != time.Hour {
+			t.Fatalf("status %d, error %#v; want 503 from the handler and the *LimitError", w.Code, got)
+		}
+	})
+}
+
+func TestMiddlewareStacked(t *testing.T) {
+	perIP := middleware(t, ratelimit.Policy{Name: "ip", Limiter: keyed(t, rate.Every(time.Hour), 10)})
+	perKey := middleware(t, ratelimit.Policy{Name: "key", Limiter: keyed(t, rate.Every(time.Hour), 1), Key: ratelimit.APIKey})
+	h := perIP(perKey(&served{}))
+	pol := []string{`"ip";q=10;w=36000`, `"key";q=1;w=3600`}
+	check(t, 1, call(h, "GET", "/", "198.51.100.1:1", "k"), want{200, []string{`"ip";r=9;t=3600`, `"key";r=0;t=3600`}, pol, ""})
+	check(t, 2, call(h, "GET", "/", "198.51.100.1:1", "k"), want{429, []string{`"ip";r=8;t=7200`, `"key";r=0;t=3600`}, pol, "3600"})
+}
+
+func TestMiddlewareHeaderSyntax(t *testing.T) {
+	tests := []struct {
+		name, policy string
+		limiter      ratelimit.Decider
+		wantPolicy   []string
+		wantLimit    []string
+	}{
+		{"quotes and backslashes are escaped", `a"b\c`, keyed(t, 2, 4), []string{`"a\"b\\c";q=4;w=2`}, []string{`"a\"b\\c";r=3;t=1`}},
+		{"window rounds up", "w", keyed(t, 3, 4), []string{`"w";q=4;w=2`}, []string{`"w";r=3;t=1`}},
+		{"fast rate has a 1s window", "fast", keyed(t, 1000, 10), []string{`"fast";q=10;w=1`}, []string{`"fast";r=9;t=1`}},
+		{"single limiter", "global", mustNew(t, 1, 5), []string{`"global";q=5;w=5`}, []string{`"global";r=4;t=1`}},
+		{"unlimited quota is not advertised", "inf", keyed(t, rate.Inf, 1), nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := middleware(t, ratelimit.Policy{Name: tc.policy, Limiter: tc.limiter})(&served{})
+			check(t, 1, call(h, "GET", "/", "198.51.100.1:1", ""), want{200, tc.wantLimit, tc.wantPolicy, ""})
+		})
+	}
+}
+
+func mustNew(t *testing.T, limit rate.Limit, burst int, opts ...ratelimit.Option) *ratelimit.Limiter {
+	t.Helper()
+	l, err := ratelimit.New(limit, burst, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestMiddlewareOptions(t *testing.T) {
+	k := keyed(t, 1, 1)
+	good := ratelimit.Policy{Name: "p", Limiter: k}
+	tests := []struct {
+		name string
+		def  ratelimit.Policy
+		opts []ratelimit.Option
+	}{
+		{"no limiter anywhere", ratelimit.Policy{}, []ratelimit.Option{ratelimit.WithRoute("GET /", ratelimit.Policy{})}},
+		{"empty name", ratelimit.Policy{Limiter: k}, nil},
+		{"name not printable ASCII", ratelimit.Policy{Name: "é", Limiter: k}, nil},
+		{"route with a bad name", good, []ratelimit.Option{ratelimit.WithRoute("GET /", ratelimit.Policy{Name: "a\nb", Limiter: k})}},
+		{"bad pattern", good, []ratelimit.Option{ratelimit.WithRoute("GET /{", good)}},
+		{"pattern twice", good, []ratelimit.Option{ratelimit.WithRoute("GET /a", good), ratelimit.WithRoute("GET /a", good)}},
+		{"limiter option", good, []ratelimit.Option{ratelimit.WithCapacity(5)}},
+		{"empty anonymous key", good, []ratelimit.Option{ratelimit.WithAnonymousKey("")}},
+		{"nil error handler", good, []ratelimit.Option{ratelimit.WithErrorHandler(nil)}},
+		{"nil meter provider", good, []ratelimit.Option{ratelimit.WithMeterProvider(nil)}},
+		{"nil tracer provider", good, []ratelimit.Option{ratelimit.WithTracerProvider(nil)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ratelimit.Middleware(tc.def, tc.opts...); err == nil {
+				t.Fatal("Middleware accepted it")
+			}
+		})
+	}
+	if _, err := ratelimit.Middleware(ratelimit.Policy{}, ratelimit.WithRoute("POST /instances", good)); err != nil {
+		t.Fatalf("only a route limited: %v", err)
+	}
+}
+
+// TestMiddlewareOverHTTP runs the middleware on a real server: a burst of
+// requests, the 429 a client sees, and the headers on the wire.
+func TestMiddlewareOverHTTP(t *testing.T) {
+	mw := middleware(t, ratelimit.Policy{Name: "default", Limiter: keyed(t, rate.Every(time.Minute), 3)})
+	srv := httptest.NewServer(serve(t, mw, &served{}, "GET /instances"))
+	defer srv.Close()
+	var statuses []int
+	var last *http.Response
+	for range 5 {
+		resp, err := srv.Client().Get(srv.URL + "/instances")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		statuses = append(statuses, resp.StatusCode)
+		last = resp
+	}
+	if !slices.Equal(statuses, []int{200, 200, 200, 429, 429}) {
+		t.Fatalf("statuses %v, want three 200s then 429s", statuses)
+	}
+	if last.Header.Get("Retry-After") == "" || last.Header.Get("RateLimit") != `"default";r=0;t=`+last.Header.Get("Retry-After") ||
+		last.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("429 headers: %v", last.Header)
+	}
+}

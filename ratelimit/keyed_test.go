@@ -1,0 +1,255 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/paved-go/paved/ratelimit"
+)
+
+func TestKeyedKeysAreIndependent(t *testing.T) {
+	k, err := ratelimit.NewKeyed(1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		k.AllowAt("a", t0)
+	}
+	if d := k.AllowAt("a", t0); d.Allowed {
+		t.Fatalf("a after its burst: %+v, want limited", d)
+	}
+	if d := k.AllowAt("b", t0); !d.Allowed || d.Remaining != 1 {
+		t.Fatalf("b: %+v, want allowed with 1 left", d)
+	}
+	if k.Len() != 2 {
+		t.Fatalf("Len() = %d, want 2", k.Len())
+	}
+}
+
+func TestKeyedEviction(t *testing.T) {
+	tests := []struct {
+		name    string
+		touch   []string // keys allowed in order after "a" is exhausted
+		wantA   ratelimit.Decision
+		wantLen int
+	}{
+		{
+			name:    "evicted key comes back full",
+			touch:   []string{"b", "c"},
+			wantA:   allowed(0, time.Second),
+			wantLen: 2,
+		},
+		{
+			name:    "recently used key is kept",
+			touch:   []string{"b", "a", "c"}, // b is now the least recently used
+			wantA:   limited(0, time.Second, time.Second),
+			wantLen: 2,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.AllowAt("a", t0)
+			for _, key := range tc.touch {
+				k.AllowNAt(key, t0, 0)
+			}
+			if got := k.AllowAt("a", t0); got != tc.wantA {
+				t.Errorf("a = %+v, want %+v", got, tc.wantA)
+			}
+			if k.Len() != tc.wantLen {
+				t.Errorf("Len() = %d, want %d", k.Len(), tc.wantLen)
+			}
+		})
+	}
+}
+
+// TestKeyedKeepsKeysInUse churns through five times the capacity in new
+// keys: a key used all along keeps its (empty) bucket, an idle one is
+// evicted and comes back full.
+func TestKeyedKeepsKeysInUse(t *testing.T) {
+	const capacity = 100
+	k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(capacity))
+	k.AllowAt("hot", t0)
+	k.AllowAt("idle", t0)
+	for round := range 5 * capacity / 10 {
+		for i := range 10 {
+			k.AllowNAt("new-"+strconv.Itoa(round*10+i), t0, 0)
+		}
+		if d := k.AllowAt("hot", t0); d.Allowed {
+			t.Fatalf("round %d: the key in use was evicted: %+v", round, d)
+		}
+	}
+	if d := k.AllowAt("idle", t0); !d.Allowed {
+		t.Fatalf("idle key kept through %d new keys: %+v", 5*capacity, d)
+	}
+	if k.Len() != capacity {
+		t.Fatalf("Len() = %d, want %d", k.Len(), capacity)
+	}
+}
+
+func TestKeyedOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []ratelimit.Option
+		wantErr bool
+	}{
+		{"defaults", nil, false},
+		{"capacity", []ratelimit.Option{ratelimit.WithCapacity(1)}, false},
+		{"nil option is skipped", []ratelimit.Option{nil}, false},
+		{"zero capacity", []ratelimit.Option{ratelimit.WithCapacity(0)}, true},
+		{"middleware option", []ratelimit.Option{ratelimit.WithRoute("GET /", ratelimit.Policy{})}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ratelimit.NewKeyed(1, 1, tc.opts...)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("NewKeyed: %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestKeyedInfiniteRateHoldsNoKeys(t *testing.T) {
+	k, _ := ratelimit.NewKeyed(rate.Inf, 5)
+	for i := range 100 {
+		if d := k.Allow(strconv.Itoa(i)); !d.Allowed {
+			t.Fatalf("limited at infinite rate: %+v", d)
+		}
+	}
+	if err := k.Wait(t.Context(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if k.Len() != 0 {
+		t.Fatalf("Len() = %d, want 0", k.Len())
+	}
+}
+
+// TestKeyedNeverOverAdmits races many callers for one key at one instant:
+// exactly the burst gets through, however the calls interleave.
+func TestKeyedNeverOverAdmits(t *testing.T) {
+	const burst, callers, calls = 50, 8, 100
+	k, _ := ratelimit.NewKeyed(1, burst)
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for range calls {
+				if k.AllowAt("hot", t0).Allowed {
+					ok.Add(1)
+				}
+				k.AllowAt("cold-"+strconv.Itoa(int(ok.Load())), t0)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != burst {
+		t.Fatalf("%d calls allowed, want exactly the burst, %d", ok.Load(), burst)
+	}
+}
+
+func TestKeyedWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k, _ := ratelimit.NewKeyed(2, 1)
+		start := time.Now()
+		for range 3 {
+			if err := k.Wait(t.Context(), "a"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := k.Wait(t.Context(), "b"); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(start); got != time.Second {
+			t.Fatalf("three waits at 2/s took %v, want 1s (b never waits for a)", got)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 100*ms)
+		defer cancel()
+		err := k.Wait(ctx, "a")
+		if le, ok := errors.AsType[*ratelimit.LimitError](err); !ok || le.RetryAfter != 500*ms {
+			t.Fatalf("Wait past the deadline = %v, want *LimitError retry after 500ms", err)
+		}
+	})
+}
+
+// TestKeyedMemoryIsBounded feeds a million distinct keys to a keyed
+// limiter with the default capacity and checks, with runtime.MemStats, that
+// the live heap stops growing once the store is full.
+func TestKeyedMemoryIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a million keys take a few seconds under -race")
+	}
+	const keys = 1_000_000
+	k, _ := ratelimit.NewKeyed(1, 1)
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	var full uint64
+	buf := make([]byte, 0, 16)
+	for i := range keys {
+		buf = strconv.AppendInt(append(buf[:0], 'k'), int64(i), 10)
+		k.AllowAt(string(buf), t0)
+		if i == 2*ratelimit.DefaultCapacity {
+			full = heap()
+		}
+	}
+	after := heap()
+	runtime.KeepAlive(k)
+	if n := k.Len(); n != ratelimit.DefaultCapacity {
+		t.Fatalf("Len() = %d after %d keys, want the capacity %d", n, keys, ratelimit.DefaultCapacity)
+	}
+	perKey := float64(after-before) / ratelimit.DefaultCapacity
+	t.Logf("heap: %.1f MiB for %d keys (%.0f B/key); %.1f MiB at %d keys",
+		float64(after-before)/(1<<20), ratelimit.DefaultCapacity, perKey, float64(full-before)/(1<<20), 2*ratelimit.DefaultCapacity)
+	if perKey > 320 {
+		t.Errorf("%.0f bytes per key held, want at most 320", perKey)
+	}
+	if after > full+full/20 {
+		t.Errorf("heap grew from %d to %d bytes between %d and %d keys; it should stay flat once full",
+			full, after, 2*ratelimit.DefaultCapacity, keys)
+	}
+}
+
+// TestKeyedMatchesRateLimiter replays one pseudo-random sequence of calls
+// on a rate.Limiter and on one key of a Keyed: their buckets follow the
+// same arithmetic, so every decision and every token count must agree.
+func TestKeyedMatchesRateLimiter(t *testing.T) {
+	for _, q := range []ratelimit.Quota{{Limit: 10, Burst: 5}, {Limit: 0.7, Burst: 3}, {Limit: 1234.5, Burst: 100}} {
+		rng := rand.New(rand.NewPCG(1, uint64(q.Burst)))
+		raw := rate.NewLimiter(q.Limit, q.Burst)
+		k, _ := ratelimit.NewKeyed(q.Limit, q.Burst)
+		at := t0
+		step := int64(2 * float64(time.Second) / float64(q.Limit)) // two tokens' worth
+		for i := range 5000 {
+			at = at.Add(time.Duration(rng.Int64N(step)))
+			if rng.IntN(20) == 0 {
+				at = at.Add(-time.Duration(rng.Int64N(int64(time.Second)))) // clocks step back
+			}
+			n := rng.IntN(q.Burst + 2)
+			want := raw.AllowN(at, n)
+			got := k.AllowNAt("key", at, n)
+			if got.Allowed != want {
+				t.Fatalf("%+v call %d (n=%d): Keyed allowed=%v, rate.Limiter allowed=%v", q, i, n, got.Allowed, want)
+			}
+			if rem := int(max(raw.TokensAt(at), 0)); got.Remaining != rem {
+				t.Fatalf("%+v call %d: Remaining %d, rate.Limiter holds %d", q, i, got.Remaining, rem)
+			}
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package ratelimit
+
+import (
+	"context"
+	"net/http"
+	"strings"
+)
+
+// KeyFunc returns the key of the bucket a request draws from: a client
+// address, an API key, a principal, a tenant. A KeyFunc that fails or
+// returns "" gets the middleware's missing-key treatment: a 400 with
+// ErrNoKey, or the shared bucket of WithAnonymousKey. Keys are held in
+// memory as bucket names; they never appear in logs, metrics or headers.
+// A KeyFunc runs on every request, so it should be cheap and must be safe
+// for concurrent use.
+type KeyFunc func(r *http.Request) (string, error)
+
+// APIKeyHeader is the header APIKey reads first.
+const APIKeyHeader = "X-Api-Key"
+
+// Header returns a KeyFunc that keys requests by the first value of the
+// named header; a request without it has no key.
+func Header(name string) KeyFunc {
+	name = http.CanonicalHeaderKey(name)
+	return func(r *http.Request) (string, error) {
+		if v := r.Header[name]; len(v) > 0 {
+			return v[0], nil
+		}
+		return "", nil
+	}
+}
+
+// APIKey keys requests by the API key they present: the X-API-Key header,
+// else the token of an "Authorization: Bearer" header; a request with
+// neither has no key.
+//
+// The key is taken as given. Unless authentication runs before the
+// limiter, a client can invent keys to get fresh buckets, so pair a
+// per-key policy with a per-address one (stack two middlewares).
+func APIKey(r *http.Request) (string, error) {
+	if v := r.Header[APIKeyHeader]; len(v) > 0 && v[0] != "" {
+		return v[0], nil
+	}
+	if v := r.Header["Authorization"]; len(v) > 0 {
+		const scheme = "bearer "
+		if len(v[0]) > len(scheme) && strings.EqualFold(v[0][:len(scheme)], scheme) {
+			return strings.TrimSpace(v[0][len(scheme):]), nil
+		}
+	}
+	return "", nil
+}
+
+// Route keys requests by the http.ServeMux pattern that matched them
+// (r.Pattern, such as "POST /instances"), for a policy that gives each
+// route its own bucket. Compose it with Join to key by route and caller. A
+// request that matched no pattern has no key.
+func Route(r *http.Request) (string, error) { return r.Pattern, nil }
+
+// Principal keys requests by the authenticated principal that id finds in
+// the request's context (for instance an authz middleware's principal id);
+// a request without one has no key.
+func Principal(id func(ctx context.Context) (string, bool)) KeyFunc {
+	return func(r *http.Request) (string, error) {
+		p, ok := id(r.Context())
+		if !ok {
+			return "", nil
+		}
+		return p, nil
+	}
+}
+
+// keySep separates the parts of a joined key. Header values and mux
+// patterns cannot contain NUL, so keys from different parts cannot run
+// into each other.
+const keySep = "\x00"
+
+// Join returns a KeyFunc whose key combines the keys of fns, such as
+// Join(Route, APIKey) for one bucket per route and API key. If any part
+// fails or is empty, the request has no key. Joining allocates the key,
+// one small allocation per request.
+func Join(fns ...KeyFunc) KeyFunc {
+	fns = append([]KeyFunc(nil), fns...)
+	return func(r *http.Request) (string, error) {
+		var buf [4]string
+		parts := buf[:0]
+		for _, fn := range fns {
+			k, err := fn(r)
+			if err != nil || k == "" {
+				return "", err
+			}
+			parts = append(parts, k)
+		}
+		return strings.Join(parts, keySep), nil
+	}
+}

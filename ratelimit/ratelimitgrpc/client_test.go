@@ -1,0 +1,105 @@
+package ratelimitgrpc_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/paved-go/paved/ratelimit"
+	"github.com/paved-go/paved/ratelimit/ratelimitgrpc"
+)
+
+func newLimiter(t testing.TB, limit rate.Limit, burst int, opts ...ratelimit.Option) *ratelimit.Limiter {
+	t.Helper()
+	l, err := ratelimit.New(limit, burst, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestClientInterceptorsFailFast(t *testing.T) {
+	l := newLimiter(t, rate.Every(time.Hour), 2, ratelimit.WithMaxWait(0))
+	e := start(t, serverSetup{dial: []grpc.DialOption{
+		grpc.WithUnaryInterceptor(ratelimitgrpc.UnaryClientInterceptor(l)),
+		grpc.WithStreamInterceptor(ratelimitgrpc.StreamClientInterceptor(l)),
+	}})
+	ctx := t.Context()
+	if err := check(e, ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := e.client.Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	checkLimited(t, check(e, ctx, ""), nil, "", time.Hour)
+	_, err = e.client.Watch(ctx, &healthpb.HealthCheckRequest{})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("third call (a stream): %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if n := e.served.Load(); n != 2 {
+		t.Fatalf("%d calls reached the server, want 2", n)
+	}
+}
+
+func TestUnaryClientInterceptorPaces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		intercept := ratelimitgrpc.UnaryClientInterceptor(newLimiter(t, 10, 1))
+		start := time.Now()
+		var sent []time.Duration
+		invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+			sent = append(sent, time.Since(start))
+			return nil
+		}
+		for range 3 {
+			if err := intercept(t.Context(), "/a.B/C", nil, nil, nil, invoker); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(sent) != 3 || sent[0] != 0 || sent[1] != 100*time.Millisecond || sent[2] != 200*time.Millisecond {
+			t.Fatalf("calls sent at %v, want 0s, 100ms, 200ms", sent)
+		}
+
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		before := time.Now()
+		err := intercept(ctx, "/a.B/C", nil, nil, nil, invoker)
+		if status.Code(err) != codes.ResourceExhausted || time.Since(before) != 0 || len(sent) != 3 {
+			t.Fatalf("call whose wait overruns its deadline: %v after %v, want RESOURCE_EXHAUSTED at once", err, time.Since(before))
+		}
+
+		canceled, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := intercept(canceled, "/a.B/C", nil, nil, nil, invoker); status.Code(err) != codes.Canceled {
+			t.Fatalf("canceled call: %v, want CANCELED", err)
+		}
+	})
+}
+
+func TestStreamClientInterceptorPaces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		intercept := ratelimitgrpc.StreamClientInterceptor(newLimiter(t, 2, 1))
+		start := time.Now()
+		streamer := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return nil, nil
+		}
+		for range 3 {
+			if _, err := intercept(t.Context(), &grpc.StreamDesc{}, nil, "/a.B/C", streamer); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := time.Since(start); got != time.Second {
+			t.Fatalf("three streams at 2/s opened over %v, want 1s", got)
+		}
+	})
+}

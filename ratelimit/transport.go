@@ -1,0 +1,49 @@
+package ratelimit
+
+import "net/http"
+
+// Transport returns a RoundTripper that paces outgoing requests through l:
+// each request waits for a token before base sends it. A request whose
+// wait would overrun its context's deadline, or l's WithMaxWait bound,
+// fails at once with a *LimitError instead, so WithMaxWait(0) makes the
+// transport fail fast rather than wait. A nil base means
+// http.DefaultTransport; a nil l returns base unchanged.
+func Transport(base http.RoundTripper, l *Limiter) http.RoundTripper {
+	if l == nil {
+		if base == nil {
+			return http.DefaultTransport
+		}
+		return base
+	}
+	return &transport{base: base, l: l}
+}
+
+type transport struct {
+	base http.RoundTripper
+	l    *Limiter
+}
+
+func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := t.l.Wait(r.Context()); err != nil {
+		if r.Body != nil {
+			r.Body.Close() // a RoundTripper closes the body, even on error
+		}
+		return nil, err
+	}
+	return t.baseRT().RoundTrip(r)
+}
+
+func (t *transport) baseRT() http.RoundTripper {
+	if t.base == nil {
+		return http.DefaultTransport
+	}
+	return t.base
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// so http.Client.CloseIdleConnections reaches through the wrapper.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.baseRT().(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,387 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/paved-go/paved/tracing"
+)
+
+// core is the part of a cache that does not depend on its types.
+type core struct {
+	cfg      *config
+	random   func() float64
+	requests *tracing.Counter
+	loadTime *tracing.Histogram
+	nameAttr attribute.KeyValue
+	timeout  error
+	closed   atomic.Bool
+	loads    sync.WaitGroup // running loads, for Close
+	// base anchors the cache's clock: now reads only the monotonic clock
+	// (time.Since), about half the cost of time.Now on a hit.
+	base time.Time
+}
+
+// now returns the current time, from the monotonic clock. Its wall part
+// follows base, so it is for deadlines and ages, never for display.
+func (c *core) now() time.Time { return c.base.Add(time.Since(c.base)) }
+
+// Cache is a bounded, coalescing, cache-aside cache of values of type V
+// by keys of type K. It is safe for concurrent use. The zero value is not
+// usable; call New.
+type Cache[K comparable, V any] struct {
+	core
+	shards  []shard[K, V]
+	mask    uint64
+	seed    maphash.Seed
+	onEvict func(K, V, EvictReason)
+	cost    func(K, V) int64
+	second  SecondLevel[K, V]
+}
+
+// New returns a cache configured by opts. It fails on an invalid option,
+// an option meant for a ResponseCache, or a WithOnEvict or WithMaxCost
+// callback whose types are not K and V.
+func New[K comparable, V any](opts ...Option) (*Cache[K, V], error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.httpOnly != "" {
+		return nil, fmt.Errorf("cache: %s applies to a ResponseCache only", cfg.httpOnly)
+	}
+	return newCache[K, V](cfg)
+}
+
+func newCache[K comparable, V any](cfg *config) (*Cache[K, V], error) {
+	c := &Cache[K, V]{seed: maphash.MakeSeed()}
+	c.base = time.Now()
+	switch fn := cfg.onEvict.(type) {
+	case nil:
+	case func(K, V, EvictReason):
+		c.onEvict = fn
+	default:
+		var k K
+		var v V
+		return nil, fmt.Errorf("cache: WithOnEvict: callback is %T, want func(%T, %T, cache.EvictReason)", fn, k, v)
+	}
+	switch fn := cfg.cost.(type) {
+	case nil:
+	case func(K, V) int64:
+		c.cost = fn
+	default:
+		var k K
+		var v V
+		return nil, fmt.Errorf("cache: WithMaxCost: cost is %T, want func(%T, %T) int64", fn, k, v)
+	}
+	switch l := cfg.second.(type) {
+	case nil:
+	case SecondLevel[K, V]:
+		c.second = l
+	default:
+		var k K
+		var v V
+		return nil, fmt.Errorf("cache: WithSecondLevel: %T is not a cache.SecondLevel[%T, %T]", l, k, v)
+	}
+	n := cfg.shards
+	if n == 0 {
+		n = defaultShards(cfg.maxEntries)
+	}
+	if n > cfg.maxEntries {
+		return nil, fmt.Errorf("cache: WithShards: %d shards exceed the %d entries allowed", n, cfg.maxEntries)
+	}
+	if cfg.maxCost > 0 && cfg.maxCost < int64(n) {
+		return nil, fmt.Errorf("cache: WithMaxCost: max %d is below the %d shards", cfg.maxCost, n)
+	}
+	if err := c.core.init(cfg); err != nil {
+		return nil, err
+	}
+	c.shards = make([]shard[K, V], n)
+	c.mask = uint64(n - 1)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.flights = make(map[K]*flight[K, V])
+		s.track = c.onEvict != nil
+		if cfg.maxCost > 0 {
+			s.maxCost = cfg.maxCost / int64(n)
+		}
+		s.lru, _ = simplelru.NewLRU(cfg.maxEntries/n, s.removed) // size >= 1: checked above
+	}
+	return c, nil
+}
+
+func (c *core) init(cfg *config) error {
+	c.cfg = cfg
+	c.random = cfg.random
+	if c.random == nil {
+		c.random = rand.Float64
+	}
+	c.nameAttr = attribute.String(tracing.AttrCacheName, cfg.name)
+	c.timeout = &timeoutError{cfg.loadTimeout}
+	var err error
+	if c.requests, err = tracing.CacheRequests(cfg.mp, cfg.name); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	if c.loadTime, err = tracing.CacheLoadDuration(cfg.mp, cfg.name); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	return nil
+}
+
+// defaultShards is 1 on up to 2 CPUs, where more shards measurably did
+// not help (see the package documentation), and for small caches, where
+// one LRU order is worth more than parallelism; otherwise 4 per CPU, at
+// most 64, each holding at least 64 entries, so that goroutines on many
+// CPUs rarely meet on one lock.
+func defaultShards(maxEntries int) int {
+	procs := runtime.GOMAXPROCS(0)
+	if procs <= 2 || maxEntries < 4096 {
+		return 1
+	}
+	n := 1
+	for n < 4*procs && n < 64 && maxEntries/(2*n) >= 64 {
+		n *= 2
+	}
+	return n
+}
+
+func (c *Cache[K, V]) shard(key K) *shard[K, V] {
+	if c.mask == 0 {
+		return &c.shards[0]
+	}
+	return &c.shards[maphash.Comparable(c.seed, key)&c.mask]
+}
+
+// Get returns the value for key. A fresh value is returned at once. On a
+// miss, load is called with a context that carries ctx's values but not
+// its cancellation, bounded by WithLoadTimeout, in its own goroutine;
+// concurrent Gets of the same key wait for that one load instead of
+// starting their own. A Get whose ctx ends stops waiting and returns
+// ctx.Err(); the load goes on for the others.
+//
+// With WithStaleWhileRevalidate an expired value is returned at once
+// while one background load refreshes it; with WithStaleIfError an
+// expired value is returned when the load fails. A cached negative result
+// (WithNegativeCache) is returned as its error. Otherwise Get returns what
+// the load returned, a *PanicError if it panicked, an error wrapping
+// context.DeadlineExceeded if it timed out, or ErrClosed after Close.
+//
+// A hit does not allocate.
+func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(ctx context.Context, key K) (V, error)) (V, error) {
+	now := c.now()
+	s := c.shard(key)
+	e := s.get(key)
+	if e != nil && now.Before(e.fresh) {
+		if c.cfg.beta > 0 && e.err == nil && c.earlyDue(e, now) {
+			c.refresh(ctx, s, key, e, load, now)
+		}
+		return c.served(ctx, s, e)
+	}
+	if e != nil && e.err == nil && now.Before(e.swr) {
+		c.refresh(ctx, s, key, e, load, now)
+		return c.servedStale(ctx, s, e, staleRevalidate)
+	}
+	f, leader, hit, err := c.join(ctx, s, key, load, now, false)
+	if err != nil {
+		c.requests.Add(ctx, resultError)
+		var zero V
+		return zero, err
+	}
+	if hit != nil {
+		return c.served(ctx, s, hit)
+	}
+	if err := c.wait(ctx, f); err != nil {
+		var zero V
+		return zero, err
+	}
+	var zero V
+	switch {
+	case f.err == nil:
+		c.requests.Add(ctx, loadResult(leader))
+		return f.val, nil
+	case c.negative(f.err):
+		c.requests.Add(ctx, loadResult(leader))
+		return zero, f.err
+	case e != nil && e.err == nil && c.now().Before(e.sie):
+		return c.servedStale(ctx, s, e, staleError)
+	}
+	c.requests.Add(ctx, resultError)
+	return zero, f.err
+}
+
+// served returns a fresh entry's value, or its error for a negative one.
+func (c *Cache[K, V]) served(ctx context.Context, s *shard[K, V], e *entry[V]) (V, error) {
+	if e.err != nil {
+		s.stats.negative.Add(1)
+		c.requests.Add(ctx, resultNegative)
+		return e.val, e.err
+	}
+	s.stats.hits.Add(1)
+	c.requests.Add(ctx, resultHit)
+	return e.val, nil
+}
+
+func (c *Cache[K, V]) servedStale(ctx context.Context, s *shard[K, V], e *entry[V], why attribute.KeyValue) (V, error) {
+	s.stats.stale.Add(1)
+	c.requests.Add(ctx, resultStale)
+	tracing.AddEvent(ctx, tracing.EventCacheStaleServed, c.nameAttr, why)
+	return e.val, nil
+}
+
+// Peek returns the value for key if a fresh one is stored, without
+// loading, counting or updating its recency.
+func (c *Cache[K, V]) Peek(key K) (V, bool) {
+	now := c.now()
+	s := c.shard(key)
+	s.mu.Lock()
+	e, ok := s.lru.Peek(key)
+	s.mu.Unlock()
+	if !ok || e.err != nil || !now.Before(e.fresh) {
+		var zero V
+		return zero, false
+	}
+	return e.val, true
+}
+
+// Set stores value for key with the configured TTL, replacing what is
+// stored. A load of key already running when Set is called still returns
+// its result to the Gets waiting for it, but does not overwrite value.
+func (c *Cache[K, V]) Set(key K, value V) {
+	c.setFresh(key, value, nil, c.now())
+}
+
+// setFresh stores value for key with the freshness fr (nil: the
+// configured one) from now, superseding a running load of key.
+func (c *Cache[K, V]) setFresh(key K, value V, fr *freshness, now time.Time) {
+	fresh, swr, sie, ok := c.deadlines(now, fr, false)
+	if !ok {
+		return
+	}
+	e := &entry[V]{val: value, stored: now, fresh: fresh, swr: swr, sie: sie}
+	if c.cost != nil {
+		e.cost = c.cost(key, value)
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	s.supersede(key)
+	s.store(key, e)
+	ev := s.takeEvicted()
+	s.mu.Unlock()
+	c.evicted(ev)
+}
+
+// Delete removes key. A load of key already running when Delete is called
+// still returns its result to the Gets waiting for it, but does not store
+// it, and later Gets start a new load: a value read before the Delete is
+// never served after it.
+func (c *Cache[K, V]) Delete(key K) {
+	s := c.shard(key)
+	s.mu.Lock()
+	s.supersede(key)
+	s.reason = EvictedDeleted
+	s.lru.Remove(key)
+	ev := s.takeEvicted()
+	s.mu.Unlock()
+	c.evicted(ev)
+}
+
+// Purge removes every entry, as Delete does for each key.
+func (c *Cache[K, V]) Purge() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for key := range s.flights {
+			s.supersede(key)
+		}
+		s.reason = EvictedDeleted
+		s.lru.Purge()
+		s.cost = 0
+		ev := s.takeEvicted()
+		s.mu.Unlock()
+		c.evicted(ev)
+	}
+}
+
+// deleteMatching removes the entries whose keys match, as Delete does.
+// It visits every key, so it is for rare invalidations.
+func (c *Cache[K, V]) deleteMatching(match func(K) bool) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for key := range s.flights {
+			if match(key) {
+				s.supersede(key)
+			}
+		}
+		s.reason = EvictedDeleted
+		for _, key := range s.lru.Keys() {
+			if match(key) {
+				s.lru.Remove(key)
+			}
+		}
+		ev := s.takeEvicted()
+		s.mu.Unlock()
+		c.evicted(ev)
+	}
+}
+
+// Len returns the number of stored entries, expired and negative ones
+// included.
+func (c *Cache[K, V]) Len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += s.lru.Len()
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Close cancels the contexts of running loads (background refreshes
+// included), so their waiters return ErrClosed (or the loader's own error,
+// if it returns first), and waits for the loaders to return: a loader that
+// ignores its context's cancellation delays Close. Afterwards Get still serves stored values but returns
+// ErrClosed instead of loading. Close is idempotent and always returns
+// nil.
+func (c *Cache[K, V]) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		for i := range c.shards {
+			s := &c.shards[i]
+			s.mu.Lock()
+			s.closed = true
+			for _, f := range s.flights {
+				f.cancel()
+			}
+			for f := range s.orphans {
+				f.cancel()
+			}
+			s.mu.Unlock()
+		}
+	}
+	c.loads.Wait()
+	return nil
+}
+
+func (c *Cache[K, V]) negative(err error) bool {
+	if c.cfg.negMatch != nil {
+		return c.cfg.negMatch(err)
+	}
+	return errors.Is(err, ErrNotFound)
+}
+
+func (c *Cache[K, V]) evicted(ev []eviction[K, V]) {
+	for _, e := range ev {
+		c.onEvict(e.key, e.val, e.reason)
+	}
+}

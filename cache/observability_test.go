@@ -1,0 +1,113 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/paved-go/paved/cache"
+	"github.com/paved-go/paved/tracing"
+)
+
+func TestMetrics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		c := newCache[int](t, cache.WithName("users"), cache.WithMeterProvider(mp), cache.WithJitter(0),
+			cache.WithTTL(time.Second), cache.WithStaleWhileRevalidate(time.Second), cache.WithNegativeCache(time.Minute, nil))
+		ctx := context.Background()
+		ok := func(context.Context, string) (int, error) { return 1, nil }
+
+		notFound := func(context.Context, string) (int, error) { return 0, cache.ErrNotFound }
+		failing := func(context.Context, string) (int, error) { return 0, errors.New("down") }
+		c.Get(ctx, "a", ok)          // miss
+		c.Get(ctx, "a", ok)          // hit
+		c.Get(ctx, "gone", notFound) // miss, with a negative result
+		c.Get(ctx, "gone", ok)       // negative
+		c.Get(ctx, "b", failing)     // error
+		gate := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 2 { // miss + coalesced
+			wg.Go(func() { c.Get(ctx, "c", func(context.Context, string) (int, error) { <-gate; return 1, nil }) })
+		}
+		synctest.Wait()
+		close(gate)
+		wg.Wait()
+		time.Sleep(time.Second)
+		c.Get(ctx, "a", ok) // stale, plus a refresh
+		synctest.Wait()
+
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(ctx, &rm); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		var loads uint64
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				switch d := m.Data.(type) {
+				case metricdata.Sum[int64]:
+					for _, p := range d.DataPoints {
+						name, _ := p.Attributes.Value(tracing.AttrCacheName)
+						result, _ := p.Attributes.Value("result")
+						if m.Name == "paved.cache.requests" && name.AsString() == "users" {
+							got[result.AsString()] = p.Value
+						}
+					}
+				case metricdata.Histogram[float64]:
+					if m.Name == "paved.cache.load.duration" && m.Unit == "s" {
+						for _, p := range d.DataPoints {
+							loads += p.Count
+						}
+					}
+				}
+			}
+		}
+		want := map[string]int64{"miss": 3, "hit": 1, "negative": 1, "error": 1, "coalesced": 1, "stale": 1}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("paved.cache.requests{result=%s} = %d, want %d (all: %v)", k, got[k], v, got)
+			}
+		}
+		if st := c.Stats(); loads != st.Loads || loads != 5 {
+			t.Errorf("load duration recorded %d times, %d loads", loads, st.Loads)
+		}
+	})
+}
+
+func TestStaleServedSpanEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		defer tp.Shutdown(context.Background())
+		c := newCache[int](t, cache.WithName("users"), cache.WithTTL(time.Second), cache.WithJitter(0),
+			cache.WithStaleWhileRevalidate(time.Minute), cache.WithTracerProvider(tp))
+		c.Set("k", 1)
+		time.Sleep(time.Second)
+		ctx, span := tp.Tracer("test").Start(context.Background(), "request")
+		c.Get(ctx, "k", func(context.Context, string) (int, error) { return 2, nil })
+		span.End()
+		synctest.Wait()
+
+		events := rec.Ended()[0].Events()
+		if len(events) != 1 || events[0].Name != tracing.EventCacheStaleServed {
+			t.Fatalf("events %+v, want one %s", events, tracing.EventCacheStaleServed)
+		}
+		attrs := attribute.NewSet(events[0].Attributes...)
+		if v, _ := attrs.Value(tracing.AttrCacheName); v.AsString() != "users" {
+			t.Errorf("event attributes %v", events[0].Attributes)
+		}
+		if v, _ := attrs.Value("paved.cache.stale.reason"); v.AsString() != "revalidate" {
+			t.Errorf("event attributes %v", events[0].Attributes)
+		}
+	})
+}

@@ -22,8 +22,8 @@
 //   - retry: capped exponential backoff with jitter, retry budgets,
 //     Retry-After, hedging; retry/retrygrpc for gRPC.
 //   - cache: a generic coalescing cache with TTL jitter,
-//     stale-while-revalidate and early refresh; rediscache adds a shared
-//     second level. (planned)
+//     stale-while-revalidate, early refresh and stale-if-error, and an HTTP
+//     response cache. (A Redis second level: planned.)
 //   - authz: authenticators, principals and expr-lang policies. (planned)
 //   - audit: who/what/when/where/outcome events with an async emitter and
 //     durable sinks. (planned)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/breaker"
+	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/internal/httpx"
 	"github.com/paved-go/paved/tracing"
 )
@@ -46,6 +47,7 @@ type gatewayConfig struct {
 	logger    *slog.Logger
 	tracer    *tracing.Tracer
 	limits    func(http.Handler) http.Handler // per-route rate limits; nil: none
+	instances *cache.ResponseCache            // caches GET /instances/{id}; nil: no cache
 	metrics   http.Handler                    // serves GET /metrics when not nil
 }
 
@@ -94,7 +96,18 @@ func newGateway(cfg gatewayConfig) http.Handler {
 
 	mux := http.NewServeMux()
 	for _, pattern := range apiRoutes {
-		mux.Handle(pattern, perRoute(proxy))
+		var h http.Handler = proxy
+		switch {
+		case cfg.instances == nil:
+		case pattern == "GET /instances/{id}":
+			// Cached briefly, inside the rate limits: one upstream call
+			// per instance however many clients ask, Age on every
+			// response, 304 for a matching If-None-Match.
+			h = cfg.instances.Middleware(proxy)
+		case pattern == "POST /instances/{id}/terminate":
+			h = invalidates(cfg.instances, proxy)
+		}
+		mux.Handle(pattern, perRoute(h))
 	}
 	// The upstream's fault switch, reachable through the gateway for the
 	// demo, without the per-route policies.
@@ -140,4 +153,16 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			)
 		})
 	}
+}
+
+// invalidates serves next and, when it succeeds, drops the cached
+// GET /instances/{id}, so the next read sees the change at once.
+func invalidates(rc *cache.ResponseCache, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := httpx.Wrap(w)
+		next.ServeHTTP(rw, r)
+		if rw.Status() < 400 {
+			rc.Invalidate("/instances/" + r.PathValue("id"))
+		}
+	})
 }

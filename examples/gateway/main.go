@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 
+	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/tracing"
 	"github.com/paved-go/paved/tracing/telemetry"
 )
@@ -136,6 +137,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return 1
 	}
 
+	// GET /instances/{id} is fresh for 2s, then served stale for up to
+	// 10s more while one request refreshes it in the background, and for
+	// up to a minute while the upstream fails (5xx, an open breaker).
+	instances, err := cache.NewResponseCache(
+		cache.WithName("gateway.instances"),
+		cache.WithTTL(2*time.Second),
+		cache.WithStaleWhileRevalidate(10*time.Second),
+		cache.WithStaleIfError(time.Minute),
+		cache.WithLogger(logger))
+	if err != nil {
+		gwLn.Close()
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: cache: %v\n", err)
+		return 1
+	}
+	defer instances.Close() // after the servers shut down: stops background refreshes
+
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	upstream := &http.Server{
 		Handler:           tracer.Middleware(newUpstream(newStore(time.Now), &faults{})),
@@ -148,6 +166,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			transport: toUpstream,
 			admin:     transport,
 			limits:    limits,
+			instances: instances,
 			logger:    logger,
 			tracer:    tracer,
 			metrics:   promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
@@ -226,10 +245,13 @@ Try:
 Rate limits: 2 launches a minute per API key; the third gets 429:
   for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/instances -H 'X-API-Key: demo' -H 'Content-Type: application/json' -d '{"compartment":"dev"}'; done
 
+Response cache: Age grows, If-None-Match gets 304:
+  curl -si %[1]s/instances/inst-0002 | grep -iE '^(HTTP|age|etag)'
+
 Make the upstream fail and watch the breaker (see the README):
   curl -s -X POST %[1]s/admin/faults -H 'Content-Type: application/json' -d '{"failureRate":1}'
   curl -si %[1]s/instances        # the last good list, X-Paved-Fallback
-  curl -si %[1]s/instances/inst-0001   # 503 + Retry-After once the breaker is open
+  curl -si %[1]s/instances/inst-0003   # 503 + Retry-After once the breaker is open
   curl -s -X DELETE %[1]s/admin/faults
 
 Press Ctrl-C to stop.

@@ -32,19 +32,23 @@
 //
 // # Composing
 //
-// Middleware composes with Chain, the first listed being the outermost,
-// and each per-route policy hangs off an http.ServeMux pattern. A typical
-// server stack is tracing outermost (so every log line, span and error
-// carries the correlation id), then rate limiting (cheap rejections
-// first), authorization, audit and the breaker around the handler. On the
-// client side, retry wraps breaker wraps the base transport, so an open
-// breaker stops the retries at once:
+// Middleware composes with Chain, the first listed being the outermost.
+// Tracing goes outside the ServeMux, so every log line, span and error
+// carries the correlation id; per-operation policies go inside it, on each
+// route, where r.Pattern names the operation:
 //
-//	handler := paved.Chain(
-//		tracing.Middleware, // ids, spans and trace-aware logs for all below
-//		accessLog,
-//	)(mux)
-//	client := &http.Client{Transport: tracing.Transport(nil)}
+//	limit, err := ratelimit.Middleware(ratelimit.Policy{Name: "api", Limiter: perKey, Key: ratelimit.APIKey})
+//	...
+//	perRoute := paved.Chain(limit, breaker.Middleware) // cheap rejections first
+//	mux.Handle("GET /instances/{id}", perRoute(getInstance))
+//	handler := tracing.Middleware(mux)
+//
+// On the client side, retry wraps breaker wraps the base transport, so an
+// open breaker stops the retries at once:
+//
+//	r, err := retry.New(retry.WithName("inventory"))
+//	b, err := breaker.New("inventory")
+//	client := &http.Client{Transport: r.Transport(tracing.Transport(b.Transport(nil)))}
 //
 // Every package reports errors from one vocabulary (breaker.ErrOpen,
 // ratelimit.ErrLimited, authz.ErrDenied, ...) that maps to one HTTP status

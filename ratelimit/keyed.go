@@ -10,15 +10,15 @@ import (
 )
 
 // Keyed is a set of token buckets of one quota, one per key: a client
-// address, an API key, a principal, a tenant. Each bucket follows
-// rate.Limiter's arithmetic exactly (same refill, same decisions) in a
-// 40-byte bucket rather than a whole rate.Limiter. Buckets live in a
-// bounded in-memory store (WithCapacity, default 100,000 keys, about 210
-// bytes each) that evicts the least recently used keys first, and an
-// evicted key comes back with a full bucket, as an idle key's would be. A
-// key is never evicted while it is used at least once every three
-// quarters of the capacity's worth of new keys. A Keyed is safe for
-// concurrent use, and calls with different keys rarely contend.
+// address, an API key, a principal, a tenant. Each key has its own
+// rate.Limiter, and its decisions are the ones a Limiter of the same quota
+// would make. The limiters live in a bounded in-memory store
+// (WithCapacity, default 100,000 keys, about 260 bytes each) that evicts
+// the least recently used keys first, and an evicted key comes back with a
+// full bucket, as an idle key's would be. A key is never evicted while it
+// is used at least once every three quarters of the capacity's worth of
+// new keys. A Keyed is safe for concurrent use, and calls with different
+// keys rarely contend.
 type Keyed struct {
 	quota   Quota
 	maxWait time.Duration
@@ -39,31 +39,32 @@ func NewKeyed(limit rate.Limit, burst int, opts ...Option) (*Keyed, error) {
 	}
 	k := &Keyed{quota: Quota{limit, burst}, maxWait: c.maxWait}
 	if limit != rate.Inf {
-		k.store = newStore(c.capacity)
+		k.store = newStore(c.capacity, k.quota)
 	}
 	return k, nil
 }
 
+// The Allow methods and Decide call decide themselves rather than through
+// AllowNAt: the extra call measured about 10 ns (7%) of a decision.
+
 // Allow takes one token from key's bucket if it holds one now.
-func (k *Keyed) Allow(key string) Decision { return k.AllowNAt(key, time.Now(), 1) }
+func (k *Keyed) Allow(key string) Decision { return decide(k.store.get(key), k.quota, time.Now(), 1) }
 
 // AllowN takes n tokens from key's bucket if it holds them now. n < 1
 // takes nothing and is always allowed.
-func (k *Keyed) AllowN(key string, n int) Decision { return k.AllowNAt(key, time.Now(), n) }
+func (k *Keyed) AllowN(key string, n int) Decision {
+	return decide(k.store.get(key), k.quota, time.Now(), n)
+}
 
 // AllowAt is Allow at time t, for tests and for callers that already read
 // the clock.
-func (k *Keyed) AllowAt(key string, t time.Time) Decision { return k.AllowNAt(key, t, 1) }
+func (k *Keyed) AllowAt(key string, t time.Time) Decision {
+	return decide(k.store.get(key), k.quota, t, 1)
+}
 
 // AllowNAt is AllowN at time t.
 func (k *Keyed) AllowNAt(key string, t time.Time, n int) Decision {
-	if k.store == nil {
-		return Decision{Allowed: true, Remaining: k.quota.Burst}
-	}
-	sh, b := k.store.lock(key, k.quota)
-	d := b.take(k.quota, t, max(n, 0))
-	sh.mu.Unlock()
-	return d
+	return decide(k.store.get(key), k.quota, t, n)
 }
 
 // Wait blocks until key's bucket has a token or fails at once: it returns
@@ -72,48 +73,18 @@ func (k *Keyed) AllowNAt(key string, t time.Time, n int) Decision {
 func (k *Keyed) Wait(ctx context.Context, key string) error { return k.WaitN(ctx, key, 1) }
 
 // WaitN is Wait for n tokens. n larger than the burst is an error at once.
-// Like rate.Limiter's, a wait reserves its tokens when it starts, so
+// A wait reserves its tokens from key's rate.Limiter when it starts, so
 // waiters are served in order; one that gives up returns its tokens.
 func (k *Keyed) WaitN(ctx context.Context, key string, n int) error {
-	if err := ctx.Err(); err != nil {
+	if reserve, err := checkWait(ctx, k.quota, n); !reserve {
 		return err
 	}
-	if k.store == nil || n < 1 {
-		return nil
-	}
-	if n > k.quota.Burst {
-		return errBurst(n, k.quota.Burst)
-	}
-	now := time.Now()
-	sh, b := k.store.lock(key, k.quota)
-	delay, ok := b.reserve(k.quota, now, n, waitBudget(ctx, now, k.maxWait))
-	sh.mu.Unlock()
-	if !ok {
-		return &LimitError{RetryAfter: delay}
-	}
-	if delay == 0 {
-		return nil
-	}
-	timer := time.NewTimer(delay)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		// Give the tokens back, unless the key was evicted meanwhile (its
-		// new bucket started full).
-		sh, b := k.store.peek(key)
-		if b != nil {
-			b.tokens = min(b.tokens+float64(n), float64(k.quota.Burst))
-		}
-		sh.mu.Unlock()
-		return ctx.Err()
-	}
+	return wait(ctx, k.store.get(key), n, k.maxWait)
 }
 
 // Decide implements Decider: it is AllowN.
 func (k *Keyed) Decide(_ context.Context, key string, n int) (Decision, error) {
-	return k.AllowNAt(key, time.Now(), n), nil
+	return decide(k.store.get(key), k.quota, time.Now(), n), nil
 }
 
 // Quota returns the quota of every bucket.

@@ -160,6 +160,36 @@ func TestKeyedNeverOverAdmits(t *testing.T) {
 	}
 }
 
+// TestKeyedChurn has callers add, use and evict keys of a small store at
+// once, so lookups run beside additions and evictions (under -race, this
+// checks the store's locking): every new key gets a full bucket of its own,
+// and the store never holds more keys than its capacity.
+func TestKeyedChurn(t *testing.T) {
+	const capacity, callers, keys = 64, 4, 2000
+	k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(capacity))
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Go(func() {
+			prefix := strconv.Itoa(g) + "-"
+			for i := range keys {
+				if d := k.AllowAt(prefix+strconv.Itoa(i), t0); !d.Allowed {
+					t.Errorf("new key %s%d: %+v, want a full bucket", prefix, i, d)
+					return
+				}
+				k.AllowAt(prefix+strconv.Itoa(i/2), t0) // a hit, or a key back after eviction
+				if n := k.Len(); n > capacity {
+					t.Errorf("Len() = %d, over the capacity %d", n, capacity)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := k.Len(); n != capacity {
+		t.Fatalf("Len() = %d after %d keys, want the capacity %d", n, callers*keys, capacity)
+	}
+}
+
 func TestKeyedWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k, _ := ratelimit.NewKeyed(2, 1)
@@ -227,13 +257,16 @@ func TestKeyedMemoryIsBounded(t *testing.T) {
 }
 
 // TestKeyedMatchesRateLimiter replays one pseudo-random sequence of calls
-// on a rate.Limiter and on one key of a Keyed: their buckets follow the
-// same arithmetic, so every decision and every token count must agree.
+// on a plain rate.Limiter, on a Limiter and on one key of a Keyed, with
+// calls for other keys in between: the key keeps one rate.Limiter of its
+// own throughout, so every decision agrees with the plain rate.Limiter's,
+// and the Keyed's decisions equal the Limiter's in every field.
 func TestKeyedMatchesRateLimiter(t *testing.T) {
 	for _, q := range []ratelimit.Quota{{Limit: 10, Burst: 5}, {Limit: 0.7, Burst: 3}, {Limit: 1234.5, Burst: 100}} {
 		rng := rand.New(rand.NewPCG(1, uint64(q.Burst)))
 		raw := rate.NewLimiter(q.Limit, q.Burst)
-		k, _ := ratelimit.NewKeyed(q.Limit, q.Burst)
+		l, _ := ratelimit.New(q.Limit, q.Burst)
+		k, _ := ratelimit.NewKeyed(q.Limit, q.Burst, ratelimit.WithCapacity(10))
 		at := t0
 		step := int64(2 * float64(time.Second) / float64(q.Limit)) // two tokens' worth
 		for i := range 5000 {
@@ -250,6 +283,62 @@ func TestKeyedMatchesRateLimiter(t *testing.T) {
 			if rem := int(max(raw.TokensAt(at), 0)); got.Remaining != rem {
 				t.Fatalf("%+v call %d: Remaining %d, rate.Limiter holds %d", q, i, got.Remaining, rem)
 			}
+			if d := l.AllowNAt(at, n); got != d {
+				t.Fatalf("%+v call %d (n=%d): Keyed decided %+v, Limiter %+v", q, i, n, got, d)
+			}
+			k.AllowNAt("other-"+strconv.Itoa(rng.IntN(5)), at, 1)
 		}
+	}
+}
+
+// TestKeyedWaitGivesTokensBack checks that a wait that fails or gives up
+// returns its tokens, so the key's next token is due when it was before
+// the wait, and that a key evicted while a wait was pending comes back
+// with a full bucket all the same.
+func TestKeyedWaitGivesTokensBack(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration // the wait's deadline; without one it is canceled at 300ms
+		evict   bool          // a new key evicts the waiting one at 100ms
+		wantErr error
+		want    ratelimit.Decision // of Allow when the wait has ended
+	}{
+		{name: "would overrun the deadline", timeout: 500 * ms, wantErr: ratelimit.ErrLimited, want: limited(0, time.Second, time.Second)},
+		{name: "canceled while waiting", wantErr: context.Canceled, want: limited(0, 700*ms, 700*ms)},
+		{name: "evicted while waiting", evict: true, wantErr: context.Canceled, want: allowed(0, time.Second)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(1))
+				k.Allow("a")
+				ctx, cancel := context.WithCancel(t.Context())
+				if tc.timeout > 0 {
+					ctx, cancel = context.WithTimeout(t.Context(), tc.timeout)
+				}
+				defer cancel()
+				errc := make(chan error, 1)
+				go func() { errc <- k.Wait(ctx, "a") }()
+				synctest.Wait()
+				var err error
+				select {
+				case err = <-errc: // failed at once
+				default:
+					time.Sleep(100 * ms)
+					if tc.evict {
+						k.Allow("b")
+					}
+					time.Sleep(200 * ms)
+					cancel()
+					err = <-errc
+				}
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Wait = %v, want %v", err, tc.wantErr)
+				}
+				if d := k.Allow("a"); d != tc.want {
+					t.Fatalf("Allow after the wait = %+v, want %+v", d, tc.want)
+				}
+			})
+		})
 	}
 }

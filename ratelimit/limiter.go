@@ -100,11 +100,14 @@ func (l *Limiter) AllowNAt(t time.Time, n int) Decision { return decide(l.lim, l
 // Wait blocks until a token is available or fails at once: it returns a
 // *LimitError when the wait would overrun ctx's deadline (or the
 // WithMaxWait bound), and ctx.Err() when ctx is done while waiting.
-func (l *Limiter) Wait(ctx context.Context) error { return wait(ctx, l.lim, l.quota, 1, l.maxWait) }
+func (l *Limiter) Wait(ctx context.Context) error { return l.WaitN(ctx, 1) }
 
 // WaitN is Wait for n tokens. n larger than the burst is an error at once.
 func (l *Limiter) WaitN(ctx context.Context, n int) error {
-	return wait(ctx, l.lim, l.quota, n, l.maxWait)
+	if reserve, err := checkWait(ctx, l.quota, n); !reserve {
+		return err
+	}
+	return wait(ctx, l.lim, n, l.maxWait)
 }
 
 // Decide implements Decider: it is AllowN, whatever the key.
@@ -119,6 +122,7 @@ func (l *Limiter) Quota() Quota { return l.quota }
 // bucket first, so a call that is limited costs one lock of lim and an
 // allowed one two; a concurrent caller taking tokens in between is caught
 // by AllowN, so no more tokens than the bucket holds are ever handed out.
+// When q.Limit is rate.Inf there is nothing to count, and lim may be nil.
 func decide(lim *rate.Limiter, q Quota, t time.Time, n int) Decision {
 	if q.Limit == rate.Inf {
 		return Decision{Allowed: true, Remaining: q.Burst}
@@ -189,19 +193,26 @@ func (q Quota) retryAfter(tokens, need float64) time.Duration {
 	return d
 }
 
-// wait reserves n tokens of lim and sleeps until they are due, unless the
-// sleep would take longer than waitBudget allows, in which case it gives
-// the tokens back and fails at once.
-func wait(ctx context.Context, lim *rate.Limiter, q Quota, n int, maxWait time.Duration) error {
+// checkWait reports whether a wait for n tokens of a bucket of quota q
+// has to reserve them, or else the error it ends with at once (nil when
+// there is nothing to wait for).
+func checkWait(ctx context.Context, q Quota, n int) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	if q.Limit == rate.Inf || n < 1 {
-		return nil
+		return false, nil
 	}
 	if n > q.Burst {
-		return errBurst(n, q.Burst)
+		return false, errBurst(n, q.Burst)
 	}
+	return true, nil
+}
+
+// wait reserves n tokens of lim and sleeps until they are due, unless the
+// sleep would take longer than waitBudget allows, in which case it gives
+// the tokens back and fails at once. checkWait comes first.
+func wait(ctx context.Context, lim *rate.Limiter, n int, maxWait time.Duration) error {
 	now := time.Now()
 	r := lim.ReserveN(now, n)
 	delay := r.DelayFrom(now)

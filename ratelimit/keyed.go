@@ -15,10 +15,10 @@ import (
 // would make. The limiters live in a bounded in-memory store
 // (WithCapacity, default 100,000 keys, about 260 bytes each) that evicts
 // the least recently used keys first, and an evicted key comes back with a
-// full bucket, as an idle key's would be. A key is never evicted while it
-// is used at least once every three quarters of the capacity's worth of
-// new keys. A Keyed is safe for concurrent use, and calls with different
-// keys rarely contend.
+// full bucket, as an idle key's would be. Recency is refreshed lazily (see
+// the store), so eviction order approximates LRU: the keys that go are the
+// ones not used for about a capacity's worth of other keys. A Keyed is
+// safe for concurrent use, and calls with different keys rarely contend.
 type Keyed struct {
 	quota   Quota
 	maxWait time.Duration

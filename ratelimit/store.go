@@ -22,9 +22,10 @@ import (
 // key in use is moved to the front of its shard's list only when a
 // quarter of the shard's capacity of new keys has come in since it was
 // last moved there: moving on every hit would take the write lock, and
-// write to list entries other cores share, on every decision. So a key is
-// safe from eviction while it is used at least once every three quarters
-// of the capacity's worth of new keys.
+// write to list entries other cores share, on every decision. Recency is
+// therefore approximate: a key used steadily can still be evicted when
+// most of its shard is used too and new keys keep arriving, and it then
+// comes back with a full bucket, the same as an idle one.
 //
 // Eviction is least recently used per shard, which approximates a global
 // LRU: the keys that go first are the idle ones, whose buckets have

@@ -345,3 +345,38 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Fatalf("counted %d calls, want %d", total, 8*500)
 	}
 }
+
+// TestStateChangesSurviveAPanickingCallback: a failed probe makes two
+// transitions in one call (open>half_open, half_open>open). If the
+// callback panics on the first, the second must still be reported, by the
+// next call, not dropped with the panic.
+func TestStateChangesSurviveAPanickingCallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var seen []string
+		b := mustNew(t, "t", breaker.WithConsecutiveFailures(1), breaker.WithHalfOpenProbes(1),
+			breaker.WithOnStateChange(func(_ string, from, to breaker.State) {
+				seen = append(seen, from.String()+">"+to.String())
+				if to == breaker.StateHalfOpen {
+					panic("callback bug")
+				}
+			}))
+		ctx := context.Background()
+		_ = b.Do(ctx, fail)
+		time.Sleep(30 * time.Second)
+		func() {
+			defer func() {
+				if p := recover(); p != "callback bug" {
+					t.Fatalf("recovered %v", p)
+				}
+			}()
+			_ = b.Do(ctx, fail) // the probe fails
+		}()
+		if err := b.Do(ctx, succeed); openErr(t, err).State != breaker.StateOpen {
+			t.Fatalf("after the failed probe: %v", err)
+		}
+		want := []string{"closed>open", "open>half_open", "half_open>open"}
+		if !equal(seen, want) {
+			t.Fatalf("callbacks %v, want %v", seen, want)
+		}
+	})
+}

@@ -68,8 +68,12 @@ type Registry struct {
 
 type entry struct {
 	b    *Breaker
-	seen atomic.Uint64 // clock at the last move to the front
+	seen atomic.Uint64 // clock at the last move to the front; notSeen while parked
 }
+
+// notSeen is the seen of a parked entry: no clock value matches it, so
+// the key's next use takes the lock and moves it back into the LRU.
+const notSeen = ^uint64(0)
 
 // WithMaxKeys bounds a Registry to n breakers in its LRU (default 10,000).
 // Registry only.
@@ -206,6 +210,7 @@ func (r *Registry) makeRoom(now time.Time) {
 			r.cfg.log().LogAttrs(context.Background(), slog.LevelWarn, "breaker registry full: forgot an open breaker",
 				slog.String("breaker", k), slog.Int("max_keys", r.cfg.maxKeys))
 		}
+		e.seen.Store(notSeen)
 		r.parked.Add(key, e)
 	}
 }

@@ -183,3 +183,43 @@ func TestRegistryKeysBecomeNames(t *testing.T) {
 		t.Fatalf("states %v", got)
 	}
 }
+
+// TestRegistryParkedKeyInUseReturnsToLRU checks the documented promise
+// that using a parked key moves it back into the LRU, so a key in active
+// use keeps its breaker through half-open instead of being swept as idle
+// between probes and restarting closed. With 32 keys the clock ticks
+// every 2 inserts, so the key can be parked and used within one tick.
+func TestRegistryParkedKeyInUseReturnsToLRU(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r := mustRegistry(t, breaker.WithMaxKeys(32), breaker.WithConsecutiveFailures(1))
+		for i := range 31 {
+			r.Get("k" + strconv.Itoa(i))
+		}
+		hot := r.Get("hot") // the 32nd insert
+		_ = hot.Do(ctx, fail)
+		for i := range 31 { // every other key is used after "hot"
+			r.Get("k" + strconv.Itoa(i))
+		}
+		r.Get("new-1") // parks "hot", the least recently used
+		if r.Len() != 33 {
+			t.Fatalf("Len = %d, want 32 in the LRU + 1 parked", r.Len())
+		}
+		// The key is in use: every call goes through its breaker.
+		if err := r.Get("hot").Do(ctx, succeed); openErr(t, err).State != breaker.StateOpen {
+			t.Fatalf("parked breaker: %v", err)
+		}
+		time.Sleep(30 * time.Second)
+		if err := r.Get("hot").Do(ctx, succeed); err != nil { // first of 3 probes
+			t.Fatalf("probe: %v", err)
+		}
+		r.Get("new-2") // a new key: sweeps parked breakers that hold nothing open
+		got := r.Get("hot")
+		if got != hot {
+			t.Fatalf("a key in use lost its half-open breaker: now %v, %+v", got.State(), got.Counts())
+		}
+		if st := got.State(); st != breaker.StateHalfOpen {
+			t.Fatalf("state %v, want half_open", st)
+		}
+	})
+}

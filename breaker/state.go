@@ -92,22 +92,33 @@ func (b *Breaker) flush(ctx context.Context) {
 		return
 	}
 	b.dispatching = true
-	defer func() { // also when a callback panics
-		b.nmu.Lock()
-		b.dispatching = false
-		b.pending.Store(len(b.queue) > 0)
-		b.nmu.Unlock()
+	var rest []transition // taken from the queue, not yet reported
+	done := false
+	defer func() {
+		if !done { // a callback panicked: the next call reports the rest
+			b.nmu.Lock()
+			b.queue = append(rest, b.queue...)
+			b.dispatching = false
+			b.pending.Store(len(b.queue) > 0)
+			b.nmu.Unlock()
+		}
 	}()
 	for {
-		q := b.queue
-		if len(q) == 0 {
+		if len(b.queue) == 0 {
+			// Done, under the lock that saw the queue empty: a transition
+			// queued after this finds no dispatcher and is flushed by its
+			// own call.
+			b.dispatching = false
 			b.nmu.Unlock()
+			done = true
 			return
 		}
-		b.queue = nil
+		rest, b.queue = b.queue, nil
 		b.pending.Store(false)
 		b.nmu.Unlock()
-		for _, tr := range q {
+		for len(rest) > 0 {
+			tr := rest[0]
+			rest = rest[1:]
 			b.report(ctx, tr)
 		}
 		b.nmu.Lock()

@@ -13,7 +13,8 @@
 // default Unavailable, DeadlineExceeded, Internal, Unknown and
 // ResourceExhausted do. Other codes (InvalidArgument, NotFound,
 // PermissionDenied, ...) are successes, since the peer answered, and a
-// call whose caller canceled its context is ignored.
+// call whose caller canceled its context (or, on clients, closed the
+// ClientConn) is ignored.
 //
 //	reg, err := breaker.NewRegistry()
 //	...
@@ -159,6 +160,15 @@ func StreamServerInterceptor(r *breaker.Registry, opts ...Option) grpc.StreamSer
 	}
 }
 
+// clientClassify is classify for calls this process makes: a call on a
+// ClientConn the caller closed is ignored, like a canceled one.
+func (c *config) clientClassify(ctx context.Context, err error) breaker.Outcome {
+	if errors.Is(err, grpc.ErrClientConnClosing) {
+		return breaker.Ignored
+	}
+	return c.classify(ctx, err)
+}
+
 // UnaryClientInterceptor protects outgoing unary calls with r's breaker
 // for each call (keyed by the ClientConn's target by default). A rejected
 // call fails with codes.Unavailable without being sent. A nil r means a
@@ -166,7 +176,7 @@ func StreamServerInterceptor(r *breaker.Registry, opts ...Option) grpc.StreamSer
 func UnaryClientInterceptor(r *breaker.Registry, opts ...Option) grpc.UnaryClientInterceptor {
 	r = registryOrDefault(r)
 	c := newConfig(opts)
-	classify := c.classify
+	classify := c.clientClassify
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		err := r.Get(c.clientKey(ctx, cc, method)).DoWith(ctx, classify, func(ctx context.Context) error {
 			return invoker(ctx, method, req, reply, cc, opts...)

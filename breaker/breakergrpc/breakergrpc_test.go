@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -337,5 +338,80 @@ func TestNilRegistry(t *testing.T) {
 		grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(nil)))
 	if err := say(context.Background(), conn, codes.OK); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStreamClientEndsWhenConnCloses: closing the ClientConn is one of
+// gRPC's ways to end a stream. The stream's breaker call must end with it,
+// as ignored (the caller gave up), instead of holding a goroutine and the
+// half-open breaker's only probe for ever. synctest also fails the test if
+// any goroutine is left when it ends.
+func TestStreamClientEndsWhenConnCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newRegistry(t, breaker.WithConsecutiveFailures(1), breaker.WithHalfOpenProbes(1))
+		lis := bufconn.Listen(1 << 20)
+		srv := grpc.NewServer()
+		srv.RegisterService(&echoDesc, &echo{})
+		go func() { _ = srv.Serve(lis) }()
+		defer srv.Stop()
+		dial := func() *grpc.ClientConn {
+			conn, err := grpc.NewClient(target,
+				grpc.WithStreamInterceptor(breakergrpc.StreamClientInterceptor(reg)),
+				grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+				grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return conn
+		}
+		ctx := context.Background()
+		conn := dial()
+		if err := chatOnce(ctx, conn, codes.Internal); status.Code(err) != codes.Internal {
+			t.Fatalf("failing stream: %v", err)
+		}
+		time.Sleep(30 * time.Second) // half-open: one probe
+		s, err := chat(ctx, conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SendMsg(msg(codes.OK)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecvMsg(new(wrapperspb.StringValue)); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.Close() // ends the probe stream, unread
+		synctest.Wait()
+
+		b := reg.Get(target)
+		if st, c := b.State(), b.Counts(); st != breaker.StateHalfOpen || c != (breaker.Counts{}) {
+			t.Fatalf("after the conn closed: %v %+v, want half_open and the probe ignored", st, c)
+		}
+		conn2 := dial()
+		defer conn2.Close()
+		if err := chatOnce(ctx, conn2, codes.OK); err != nil {
+			if errors.Is(err, breaker.ErrTooManyRequests) {
+				t.Fatalf("the probe of the closed conn still holds the breaker: %v", err)
+			}
+			t.Fatal(err)
+		}
+		if st := b.State(); st != breaker.StateClosed {
+			t.Fatalf("after a good probe: %v", st)
+		}
+	})
+}
+
+// TestUnaryClientOnClosedConnIsIgnored: a call on a ClientConn the caller
+// closed never reached the peer, so it must not count as a success (which
+// would let it close a half-open breaker).
+func TestUnaryClientOnClosedConnIsIgnored(t *testing.T) {
+	reg := newRegistry(t)
+	_, conn := start(t, nil, grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(reg)))
+	_ = conn.Close()
+	if err := say(context.Background(), conn, codes.OK); status.Code(err) != codes.Canceled {
+		t.Fatalf("call on a closed conn: %v", err)
+	}
+	if c := reg.Get(target).Counts(); c != (breaker.Counts{}) {
+		t.Fatalf("counts %+v, want none", c)
 	}
 }

@@ -15,23 +15,29 @@ import (
 
 // StreamClientInterceptor protects outgoing streams with r's breaker (keyed
 // by the ClientConn's target by default). A stream counts as one call,
-// from its creation until it ends: RecvMsg returns io.EOF (a success) or
-// an error, SendMsg or Header fail, or the stream's context is done. Until
-// then it holds its place in the breaker, as a probe when half-open. As
-// gRPC itself asks, read every stream to its end or cancel its context. A
-// nil r means a new Registry with default options.
+// from its creation until gRPC finishes it: RecvMsg returns io.EOF (a
+// success) or an error, SendMsg fails, the stream's context is done, or
+// the ClientConn is closed (ignored, like a canceled call). Until then it
+// holds its place in the breaker, as a probe when half-open. As gRPC
+// itself asks, read every stream to its end, cancel its context or close
+// the ClientConn. A nil r means a new Registry with default options.
 //
 // A breaker call cannot outlive the function it runs, so each stream's
-// call is held open by one goroutine, which ends with the stream.
+// call is held open by one goroutine, which ends with the stream; gRPC
+// reports the end through a grpc.OnFinish call option the interceptor adds.
 func StreamClientInterceptor(r *breaker.Registry, opts ...Option) grpc.StreamClientInterceptor {
 	r = registryOrDefault(r)
 	c := newConfig(opts)
-	classify := c.classify
+	classify := c.clientClassify
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		b := r.Get(c.clientKey(ctx, cc, method))
 		started := make(chan started, 1)
 		end := make(chan error, 1)
 		done := make(chan struct{})
+		// gRPC calls OnFinish once, however the stream ends, including
+		// when the ClientConn closes, which no method of the stream need
+		// ever report.
+		opts = append(opts[:len(opts):len(opts)], grpc.OnFinish(func(err error) { report(end, err) }))
 		go func() {
 			defer close(done)
 			ran := false
@@ -88,7 +94,7 @@ func startedStream(cs grpc.ClientStream) started { return started{cs: cs} }
 // that saw the stream end sees the breaker's new counts and state.
 type clientStream struct {
 	grpc.ClientStream
-	end           chan<- error    // buffered: reporting never blocks
+	end           chan<- error    // buffered; see report
 	done          <-chan struct{} // closed when the breaker call returned
 	unaryResponse bool            // one response message ends the stream
 	ended         atomic.Bool
@@ -96,8 +102,18 @@ type clientStream struct {
 
 func (s *clientStream) finish(err error) {
 	if s.ended.CompareAndSwap(false, true) {
-		s.end <- err
+		report(s.end, err)
 		<-s.done
+	}
+}
+
+// report hands the end of a stream to the goroutine holding its breaker
+// call. Only the first report counts: gRPC's OnFinish and the stream's
+// methods may both report one end.
+func report(end chan<- error, err error) {
+	select {
+	case end <- err:
+	default:
 	}
 }
 

@@ -164,40 +164,51 @@ func (r *Registry) Len() int {
 
 // touch moves e to the front of the LRU, or back into it from parked.
 func (r *Registry) touch(key string, e *entry, c uint64) {
+	var forgotten string
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if _, ok := r.lru.Get(key); !ok {
 		if p, ok := r.parked.Peek(key); ok && p == e {
 			r.parked.Remove(key)
-			r.makeRoom(time.Now())
+			forgotten = r.makeRoom(time.Now())
 			r.lru.Add(key, e)
 		}
 	}
 	e.seen.Store(c)
+	r.mu.Unlock()
+	r.logForgotten(forgotten)
 }
 
 func (r *Registry) create(key string) *Breaker {
+	// Built before taking the lock: it calls the MeterProvider and may
+	// log, user code that must not run under the registry's mutex. A
+	// breaker built for a key another goroutine created first is dropped.
+	b := r.newBreaker(key)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if v, ok := r.m.Load(key); ok { // created while we waited
+		r.mu.Unlock()
 		return v.(*entry).b
 	}
 	now := time.Now()
 	r.sweep(now)
-	r.makeRoom(now)
+	forgotten := r.makeRoom(now)
 	if r.inserts++; r.inserts >= r.tick {
 		r.inserts = 0
 		r.clock.Add(1)
 	}
-	e := &entry{b: r.newBreaker(key)}
+	e := &entry{b: b}
 	e.seen.Store(r.clock.Load())
 	r.lru.Add(key, e)
 	r.m.Store(key, e)
+	r.mu.Unlock()
+	r.logForgotten(forgotten)
 	return e.b
 }
 
-// makeRoom evicts from the LRU until one more entry fits.
-func (r *Registry) makeRoom(now time.Time) {
+// makeRoom evicts from the LRU until one more entry fits. It returns the
+// key of an open breaker it had to forget because the parked list was
+// full too (at most one per call: it makes room for one entry), for the
+// caller to log once the lock is released.
+func (r *Registry) makeRoom(now time.Time) (forgotten string) {
 	for r.lru.Len() >= r.cfg.maxKeys {
 		key, e, _ := r.lru.RemoveOldest()
 		if !e.b.holdsOpen(now) {
@@ -207,11 +218,18 @@ func (r *Registry) makeRoom(now time.Time) {
 		if r.parked.Len() >= r.cfg.maxKeys {
 			k, old, _ := r.parked.RemoveOldest()
 			r.m.CompareAndDelete(k, old)
-			r.cfg.log().LogAttrs(context.Background(), slog.LevelWarn, "breaker registry full: forgot an open breaker",
-				slog.String("breaker", k), slog.Int("max_keys", r.cfg.maxKeys))
+			forgotten = k
 		}
 		e.seen.Store(notSeen)
 		r.parked.Add(key, e)
+	}
+	return forgotten
+}
+
+func (r *Registry) logForgotten(key string) {
+	if key != "" {
+		r.cfg.log().LogAttrs(context.Background(), slog.LevelWarn, "breaker registry full: forgot an open breaker",
+			slog.String("breaker", key), slog.Int("max_keys", r.cfg.maxKeys))
 	}
 }
 

@@ -201,20 +201,24 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(ctx context.Cont
 		return c.served(ctx, s, hit)
 	}
 	if err := c.wait(ctx, f); err != nil {
+		s.stats.loaded(leader, nil)
 		var zero V
 		return zero, err
 	}
 	var zero V
 	switch {
 	case f.err == nil:
+		s.stats.loaded(leader, nil)
 		c.requests.Add(ctx, loadResult(leader))
 		return f.val, nil
 	case c.negative(f.err):
+		s.stats.loaded(leader, nil)
 		c.requests.Add(ctx, loadResult(leader))
 		return zero, f.err
 	case e != nil && e.err == nil && c.now().Before(e.sie):
 		return c.servedStale(ctx, s, e, staleError)
 	}
+	s.stats.loaded(leader, f.err)
 	c.requests.Add(ctx, resultError)
 	return zero, f.err
 }

@@ -397,3 +397,64 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	<-started
 	c.Close()
 }
+
+// TestStatsCountEachGetOnce: as Stats documents, a Get counts in exactly
+// one of Hits, NegativeHits, StaleServed, Misses and Coalesced, and in
+// none when it returns ErrClosed.
+func TestStatsCountEachGetOnce(t *testing.T) {
+	t.Run("stale-if-error", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c := newCache[int](t, cache.WithTTL(time.Second), cache.WithJitter(0), cache.WithStaleIfError(time.Minute))
+			c.Set("k", 1)
+			time.Sleep(time.Second)
+			gate := make(chan struct{})
+			failing := func(context.Context, string) (int, error) { <-gate; return 0, errors.New("down") }
+			var wg sync.WaitGroup
+			for range 2 { // the Get that loads, and one that waits for it
+				wg.Go(func() {
+					if v, err := c.Get(context.Background(), "k", failing); v != 1 || err != nil {
+						t.Errorf("Get = %d, %v; want the stale value", v, err)
+					}
+				})
+			}
+			synctest.Wait()
+			close(gate)
+			wg.Wait()
+			wantStats(t, c.Stats(), cache.Stats{StaleServed: 2, Loads: 1, LoadErrors: 1})
+		})
+	})
+	t.Run("ErrClosed", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c := newCache[int](t)
+			errs := make(chan error, 2)
+			release := make(chan struct{})
+			for range 2 {
+				go func() {
+					_, err := c.Get(context.Background(), "k", func(ctx context.Context, _ string) (int, error) {
+						<-ctx.Done()
+						<-release // returns only after its waiters were released
+						return 0, ctx.Err()
+					})
+					errs <- err
+				}()
+			}
+			synctest.Wait()
+			closed := make(chan struct{})
+			go func() { c.Close(); close(closed) }()
+			synctest.Wait()
+			close(release)
+			<-closed
+			for range 2 {
+				if err := <-errs; !errors.Is(err, cache.ErrClosed) {
+					t.Fatalf("a Get waiting at Close got %v, want ErrClosed", err)
+				}
+			}
+			if _, err := c.Get(context.Background(), "other", func(context.Context, string) (int, error) { return 1, nil }); !errors.Is(err, cache.ErrClosed) {
+				t.Fatalf("a miss after Close got %v, want ErrClosed", err)
+			}
+			if st := c.Stats(); st.Misses != 0 || st.Coalesced != 0 {
+				t.Fatalf("stats %+v: Gets that returned ErrClosed were counted", st)
+			}
+		})
+	})
+}

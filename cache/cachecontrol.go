@@ -12,6 +12,11 @@ type directives struct {
 	maxAge, sMaxAge, swr, sie time.Duration
 
 	noStore, noCache, private, public, mustRevalidate bool
+
+	// proxyRevalidate is must-revalidate for a shared cache, except that
+	// it does not let a response to a request with Authorization be
+	// stored (RFC 9111 section 3.5 names only must-revalidate).
+	proxyRevalidate bool
 }
 
 // maxDelta is the largest delta-seconds value: RFC 9111 section 1.2.2
@@ -50,8 +55,10 @@ func parseCacheControl(lines []string) directives {
 				d.private = true
 			case strings.EqualFold(name, "public"):
 				d.public = true
-			case strings.EqualFold(name, "must-revalidate"), strings.EqualFold(name, "proxy-revalidate"):
+			case strings.EqualFold(name, "must-revalidate"):
 				d.mustRevalidate = true
+			case strings.EqualFold(name, "proxy-revalidate"):
+				d.proxyRevalidate = true
 			}
 		}
 	}

@@ -32,6 +32,10 @@ type freshness struct {
 	ttl, swr, sie          time.Duration
 	ttlSet, swrSet, sieSet bool
 	noStore                bool // returned to the callers waiting for it, not stored
+	// key, when set, is the key (of the cache's key type) to store the
+	// value under instead of the load's own: a ResponseCache's response
+	// whose Vary values differ from those its request was keyed with.
+	key any
 }
 
 // deadlines computes an entry's deadlines from now. Jitter shortens the

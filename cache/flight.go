@@ -75,12 +75,12 @@ func freshnessOf(ctx context.Context) *freshness {
 
 // join makes the caller wait for key's running load, or starts one. When
 // force is false and a fresh entry was stored since the caller looked, it
-// returns that entry instead.
+// returns that entry instead. The caller counts itself with s.loaded once
+// it knows it was not served a stale value.
 func (c *Cache[K, V]) join(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error), now time.Time, force bool) (f *flight[K, V], leader bool, hit *entry[V], err error) {
 	s.mu.Lock()
 	if f = s.flights[key]; f != nil {
 		s.mu.Unlock()
-		s.stats.coalesced.Add(1)
 		return f, false, nil, nil
 	}
 	if !force {
@@ -95,7 +95,6 @@ func (c *Cache[K, V]) join(ctx context.Context, s *shard[K, V], key K, load func
 	}
 	f = c.start(ctx, s, key, load, now)
 	s.mu.Unlock()
-	s.stats.misses.Add(1)
 	return f, true, nil, nil
 }
 
@@ -164,6 +163,10 @@ func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 		return
 	}
 	s := f.shard
+	key, ownShard := f.key, true
+	if k, ok := f.fr.key.(K); ok {
+		key, ownShard = k, c.shard(k) == s
+	}
 	negative := err != nil && c.negative(err)
 	if err != nil && !negative {
 		s.stats.loadErrors.Add(1)
@@ -178,21 +181,24 @@ func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 				var zero V
 				e.val, e.err = zero, err
 			} else if c.cost != nil {
-				e.cost = c.cost(f.key, v)
+				e.cost = c.cost(key, v)
 			}
 		}
 	}
 	f.val, f.err = v, err
 	s.mu.Lock()
-	if e != nil && !f.superseded && !s.closed {
-		s.store(f.key, e)
+	// A key of another shard is not stored: this shard's lock could not
+	// keep it from a Delete or Purge that superseded f meanwhile.
+	stored := e != nil && !f.superseded && !s.closed && ownShard
+	if stored {
+		s.store(key, e)
 	}
 	s.forget(f)
 	ev := s.takeEvicted()
 	s.mu.Unlock()
 	c.evicted(ev) // before the callers return, so they see the callbacks done
 	close(f.done)
-	if c.second != nil && e != nil && err == nil && !f.fromSecond {
+	if c.second != nil && stored && err == nil && !f.fromSecond { // a superseded value is not shared either
 		c.writeBack(f, v)
 	}
 }

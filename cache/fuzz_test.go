@@ -28,7 +28,8 @@ func TestParseCacheControl(t *testing.T) {
 		{"invalid is stale", []string{"max-age=-1"}, directives{maxAge: 0, sMaxAge: -1, swr: -1, sie: -1}},
 		{"missing value", []string{"max-age"}, directives{maxAge: 0, sMaxAge: -1, swr: -1, sie: -1}},
 		{"overflow caps at 2^31", []string{"max-age=99999999999999999999999"}, directives{maxAge: maxDelta * time.Second, sMaxAge: -1, swr: -1, sie: -1}},
-		{"must-revalidate", []string{"proxy-revalidate"}, directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1, mustRevalidate: true}},
+		{"must-revalidate", []string{"must-revalidate"}, directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1, mustRevalidate: true}},
+		{"proxy-revalidate", []string{"proxy-revalidate"}, directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1, proxyRevalidate: true}},
 		{"unknown ignored", []string{"immutable, x-ext=\"a,b\", max-age=2"}, directives{maxAge: 2 * time.Second, sMaxAge: -1, swr: -1, sie: -1}},
 	}
 	for _, tc := range tests {
@@ -68,8 +69,10 @@ func referenceParse(lines []string) directives {
 				d.private = true
 			case "public":
 				d.public = true
-			case "must-revalidate", "proxy-revalidate":
+			case "must-revalidate":
 				d.mustRevalidate = true
+			case "proxy-revalidate":
+				d.proxyRevalidate = true
 			}
 		}
 	}

@@ -178,17 +178,20 @@ func (rc *ResponseCache) miss(next http.Handler, w http.ResponseWriter, r *http.
 		return
 	}
 	if err := c.wait(ctx, f); err != nil {
+		s.stats.loaded(leader, nil)
 		rc.fail(w, r, err) // 504 past the request's deadline; nobody reads a 499
 		return
 	}
 	p := f.val
+	now = c.now() // the wait may have been long: ages are as of sending
 	if f.err != nil {
-		if stale != nil && rc.c.now().Before(stale.sie) {
+		if stale != nil && now.Before(stale.sie) {
 			c.servedStale(ctx, s, stale, staleError)
 			stale.val.write(w, r, now)
 			return
 		}
 		if p == nil { // a timeout, a panic, Close: no response to send
+			s.stats.loaded(leader, f.err)
 			c.requests.Add(ctx, resultError)
 			if errors.Is(f.err, http.ErrAbortHandler) {
 				panic(http.ErrAbortHandler)
@@ -197,7 +200,9 @@ func (rc *ResponseCache) miss(next http.Handler, w http.ResponseWriter, r *http.
 			return
 		}
 	}
+	s.stats.loaded(leader, nil)
 	if !leader && (!p.shared || !p.matches(r, key, names)) {
+		c.requests.Add(ctx, resultCoalesced)
 		next.ServeHTTP(w, r) // not for us: ask the handler ourselves
 		return
 	}
@@ -258,7 +263,9 @@ func (rc *ResponseCache) loader(next http.Handler, r *http.Request) func(context
 }
 
 // place keeps the Vary names learned from p and, when p varies on other
-// fields than key was built with, stores p under its own key instead.
+// fields than key was built with, has the load store p under its own key
+// instead (when the load completes, so that Invalidate, Purge, Close and
+// the load timeout apply to it as to any other).
 func (rc *ResponseCache) place(key reqKey, p *response, fr *freshness) {
 	if !p.shared {
 		return
@@ -273,9 +280,8 @@ func (rc *ResponseCache) place(key reqKey, p *response, fr *freshness) {
 	} else if rc.anyVary.Load() {
 		rc.varies.Remove(url)
 	}
-	if own != key && !fr.noStore {
-		rc.c.setFresh(own, p, fr, p.date)
-		fr.noStore = true
+	if own != key {
+		fr.key = own
 	}
 }
 
@@ -312,7 +318,7 @@ func WithMaxBodyBytes(n int64) Option {
 }
 
 // WithMaxBytes bounds the total size of the responses a ResponseCache
-// stores, bodies and headers (default 64 MiB).
+// stores, bodies, headers and keys (URL and Vary values) (default 64 MiB).
 func WithMaxBytes(n int64) Option {
 	return httpOnly("WithMaxBytes", func(c *config) {
 		if n < 1 {

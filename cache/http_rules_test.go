@@ -33,6 +33,8 @@ func TestHTTPRules(t *testing.T) {
 		{name: "Authorization without public", status: 200, resp: []string{"Cache-Control", "max-age=60"}, req: []string{"Authorization", "Bearer x"}, rule: "3.5"},
 		{name: "Authorization with public", status: 200, resp: []string{"Cache-Control", "public, max-age=60"}, req: []string{"Authorization", "Bearer x"}, stored: true, rule: "3.5"},
 		{name: "Authorization with s-maxage", status: 200, resp: []string{"Cache-Control", "s-maxage=60"}, req: []string{"Authorization", "Bearer x"}, stored: true, rule: "3.5"},
+		{name: "Authorization with must-revalidate", status: 200, resp: []string{"Cache-Control", "must-revalidate, max-age=60"}, req: []string{"Authorization", "Bearer x"}, stored: true, rule: "3.5"},
+		{name: "Authorization with proxy-revalidate only", status: 200, resp: []string{"Cache-Control", "proxy-revalidate, max-age=60"}, req: []string{"Authorization", "Bearer x"}, rule: "3.5"},
 		{name: "no freshness, no WithTTL", status: 200, rule: "4.2.2 (no heuristics)"},
 		{name: "no freshness, WithTTL", status: 200, opts: []cache.Option{cache.WithTTL(time.Minute)}, stored: true, rule: "4.2.2"},
 		{name: "explicit freshness beats WithTTL", status: 200, resp: []string{"Cache-Control", "max-age=1"}, opts: []cache.Option{cache.WithTTL(time.Hour)}, between: time.Second, rule: "4.2.1"},

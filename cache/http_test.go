@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -372,4 +373,136 @@ func TestHTTPInvalidate(t *testing.T) {
 			t.Fatalf("another path lost its response: %q", got)
 		}
 	})
+}
+
+// TestHTTPInvalidateDuringAVaryingLoad: the first response for a URL that
+// varies is stored under its own Vary values, not the request's key (the
+// names were not known yet); Invalidate or Purge during that load must
+// still keep it from being stored.
+func TestHTTPInvalidateDuringAVaryingLoad(t *testing.T) {
+	tests := []struct {
+		name      string
+		meanwhile func(rc *cache.ResponseCache)
+	}{
+		{"Invalidate", func(rc *cache.ResponseCache) { rc.Invalidate("/instances/1") }},
+		{"Purge", func(rc *cache.ResponseCache) { rc.Purge() }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				o := newOrigin(200, "Cache-Control", "max-age=60", "Vary", "Accept-Language")
+				gate := make(chan struct{})
+				slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-gate; o.ServeHTTP(w, r) })
+				rc := newResponseCache(t)
+				h := rc.Middleware(slow)
+				go do(h, "GET", "/instances/1", "Accept-Language", "en") // read before the change
+				synctest.Wait()
+				tc.meanwhile(rc)
+				close(gate)
+				synctest.Wait()
+				if rc.Len() != 0 {
+					t.Fatalf("%d responses stored from a load that %s made stale", rc.Len(), tc.name)
+				}
+				if got := do(h, "GET", "/instances/1", "Accept-Language", "en").Body.String(); got != "payload#2" {
+					t.Fatalf("after %s got %q, want a new response", tc.name, got)
+				}
+			})
+		})
+	}
+}
+
+// TestHTTPStaleIfErrorAge: a stale response served because the refresh
+// failed carries its age when it is sent, the time the failed load took
+// included.
+func TestHTTPStaleIfErrorAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := newOrigin(200, "Cache-Control", "max-age=10")
+		failing := false
+		h := newResponseCache(t, cache.WithJitter(0), cache.WithStaleIfError(time.Minute)).Middleware(
+			http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if failing {
+					time.Sleep(5 * time.Second) // a slow failure
+					http.Error(w, "down", http.StatusServiceUnavailable)
+					return
+				}
+				o.ServeHTTP(w, r)
+			}))
+		do(h, "GET", "/a")
+		failing = true
+		time.Sleep(10 * time.Second)
+		w := do(h, "GET", "/a")
+		if w.Code != 200 || w.Body.String() != "payload#1" {
+			t.Fatalf("got %d %q, want the stale response", w.Code, w.Body.String())
+		}
+		if age := w.Header().Get("Age"); age != "15" {
+			t.Fatalf("Age %q, want 15: the response was 15s old when sent", age)
+		}
+	})
+}
+
+// TestHTTPNotModifiedKeepsSetCookie: a 304 answering the request whose
+// own response sets a cookie still sets it, as the handler asked.
+func TestHTTPNotModifiedKeepsSetCookie(t *testing.T) {
+	o := newOrigin(200, "Cache-Control", "max-age=60", "ETag", `"v1"`, "Set-Cookie", "session=abc")
+	h := newResponseCache(t).Middleware(o)
+	w := do(h, "GET", "/a", "If-None-Match", `"v1"`)
+	if w.Code != 304 || w.Header().Get("Set-Cookie") != "session=abc" {
+		t.Fatalf("got %d with header %v, want 304 with the handler's Set-Cookie", w.Code, w.Header())
+	}
+	if w := do(h, "GET", "/a", "If-None-Match", `"v1"`); w.Code != 304 || w.Header().Get("Set-Cookie") != "session=abc" || o.n() != 2 {
+		t.Fatalf("second request: %d %v after %d handler calls; want its own 304 with its own cookie", w.Code, w.Header(), o.n())
+	}
+}
+
+// TestHTTPMaxBytesBoundsMemory: the responses a ResponseCache keeps take
+// about WithMaxBytes of memory, not more, however the handler wrote its
+// body (here in two halves, which leaves a buffer grown past the body).
+func TestHTTPMaxBytesBoundsMemory(t *testing.T) {
+	const maxBytes = 4 << 20
+	half := strings.Repeat("x", 32<<10)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, half)
+		io.WriteString(w, half)
+	})
+	rc := newResponseCache(t, cache.WithMaxBytes(maxBytes), cache.WithMaxBodyBytes(1<<20))
+	cached := rc.Middleware(h)
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for i := range 200 {
+		do(cached, "GET", "/"+strconv.Itoa(i))
+	}
+	after := heap()
+	grown := after - min(before, after)
+	if n := rc.Len(); n < maxBytes/(80<<10) {
+		t.Fatalf("only %d responses of 64 KiB stored within %d bytes", n, maxBytes)
+	}
+	t.Logf("%d responses stored take %d bytes of heap", rc.Len(), grown)
+	if grown > maxBytes*11/10 {
+		t.Fatalf("%d responses stored take %d bytes of heap, over WithMaxBytes %d", rc.Len(), grown, maxBytes)
+	}
+	runtime.KeepAlive(rc)
+}
+
+// TestHTTPMaxBytesCountsKeys: a response's key (its URL and Vary values,
+// all chosen by the client) is memory the cache keeps with it, so it
+// counts against WithMaxBytes: long query strings cannot make a small
+// cache hold far more than its bound.
+func TestHTTPMaxBytesCountsKeys(t *testing.T) {
+	o := newOrigin(200, "Cache-Control", "max-age=60", "Vary", "X-Filter")
+	rc := newResponseCache(t, cache.WithMaxBytes(1<<20))
+	h := rc.Middleware(o)
+	long := strings.Repeat("q", 32<<10)
+	for i := range 100 {
+		do(h, "GET", "/a?"+strconv.Itoa(i)+"="+long, "X-Filter", long)
+	}
+	if n := rc.Len(); n > (1<<20)/(64<<10) {
+		t.Fatalf("%d responses keyed by 64 KiB of URL and Vary values each stored within 1 MiB", n)
+	}
 }

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -108,6 +109,55 @@ func TestStaleServedSpanEvent(t *testing.T) {
 		}
 		if v, _ := attrs.Value("paved.cache.stale.reason"); v.AsString() != "revalidate" {
 			t.Errorf("event attributes %v", events[0].Attributes)
+		}
+	})
+}
+
+// TestHTTPMetricsCountEveryRequest: paved.cache.requests counts every
+// request the ResponseCache answers, those that waited for a response
+// they could not share (Set-Cookie) and then asked the handler included,
+// as Stats does.
+func TestHTTPMetricsCountEveryRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		rc, err := cache.NewResponseCache(cache.WithName("pages"), cache.WithMeterProvider(mp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		gate := make(chan struct{})
+		o := newOrigin(200, "Cache-Control", "max-age=60", "Set-Cookie", "s=1")
+		h := rc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-gate; o.ServeHTTP(w, r) }))
+		const n = 3
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() { do(h, "GET", "/a") })
+		}
+		synctest.Wait()
+		close(gate)
+		wg.Wait()
+
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		var total int64
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "paved.cache.requests" {
+					for _, p := range d.DataPoints {
+						result, _ := p.Attributes.Value("result")
+						got[result.AsString()] = p.Value
+						total += p.Value
+					}
+				}
+			}
+		}
+		st := rc.Stats()
+		if total != n || got["miss"] != int64(st.Misses) || got["coalesced"] != int64(st.Coalesced) {
+			t.Fatalf("paved.cache.requests %v for %d requests; Stats %+v", got, n, st)
 		}
 	})
 }

@@ -344,9 +344,11 @@ func WithMaxCost[K comparable, V any](max int64, cost func(key K, value V) int64
 	})
 }
 
-// WithLogger sets the logger for loader panics (Error) and failed
-// background refreshes (Debug) (default slog.Default(), read at each use).
-// Keys and values are never logged.
+// WithLogger sets the logger for loader panics (Error, with the panic
+// value and stack) and for failed loads and second-level calls (Debug,
+// with the error's text) (default slog.Default(), read at each use). The
+// cache logs no keys or values of its own; keep them out of loaders'
+// errors and panics if they must not be logged.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }

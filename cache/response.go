@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
@@ -127,6 +128,11 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 	} else {
 		p.body = nil
 	}
+	if p.shared && cap(p.body) > len(p.body) {
+		// The recorder's buffer grew by doubling; a stored body must take
+		// what WithMaxBytes counts for it, not up to half as much again.
+		p.body = bytes.Clone(p.body)
+	}
 	if et := p.header["Etag"]; len(et) > 0 {
 		p.etag = et[0]
 	} else if p.shared && rc.cfg.etag && p.status == http.StatusOK {
@@ -134,11 +140,16 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 		p.etag = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 		p.header["Etag"] = []string{p.etag}
 	}
-	p.notModified = make(http.Header, len(notModifiedFields))
+	p.notModified = make(http.Header, len(notModifiedFields)+1)
 	for _, k := range notModifiedFields {
 		if v, ok := p.header[k]; ok {
 			p.notModified[k] = v
 		}
+	}
+	if v, ok := p.header["Set-Cookie"]; ok {
+		// Not representation metadata: the handler asked to set it on
+		// this client, which is the only one such a response reaches.
+		p.notModified["Set-Cookie"] = v
 	}
 
 	if !p.shared {
@@ -161,7 +172,7 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 	case !rc.cfg.ttlSet:
 		fr.noStore = true // no freshness stated, none configured: shared with waiters only
 	}
-	if cc.mustRevalidate {
+	if cc.mustRevalidate || cc.proxyRevalidate {
 		fr.swr, fr.swrSet, fr.sie, fr.sieSet = 0, true, 0, true
 	} else {
 		if cc.swr >= 0 {
@@ -278,9 +289,11 @@ func (p *response) write(w http.ResponseWriter, r *http.Request, now time.Time) 
 }
 
 // responseCost is what a stored response counts against WithMaxBytes:
-// its body and an estimate of its headers.
-func responseCost(_ reqKey, p *response) int64 {
+// its body, its key and Vary values (as long as the client made them), and
+// an estimate of its headers.
+func responseCost(k reqKey, p *response) int64 {
 	n := int64(len(p.body)) + 64
+	n += int64(len(k.host) + len(k.path) + len(k.rawPath) + len(k.query) + len(k.vary) + len(p.varyKey))
 	for k, v := range p.header {
 		n += int64(len(k)) + 16
 		for _, s := range v {

@@ -98,3 +98,25 @@ func TestWithSecondLevelChecksTypes(t *testing.T) {
 		t.Fatal("New accepted a second level of other types")
 	}
 }
+
+// TestSecondLevelSkipsSupersededLoads: a load that Delete superseded
+// stores nothing, in the second level either, so another instance does
+// not get the value read before the Delete.
+func TestSecondLevelSkipsSupersededLoads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &sharedStore{m: map[string]storedValue{}}
+		opts := []cache.Option{cache.WithSecondLevel[string, string](store)}
+		a, b := newCache[string](t, opts...), newCache[string](t, opts...)
+		ctx := context.Background()
+		gate := make(chan struct{})
+		go a.Get(ctx, "k", func(context.Context, string) (string, error) { <-gate; return "before", nil })
+		synctest.Wait()
+		a.Delete("k") // the backend changed; the running load read it before
+		close(gate)
+		synctest.Wait()
+		v, err := b.Get(ctx, "k", func(context.Context, string) (string, error) { return "after", nil })
+		if v != "after" || err != nil {
+			t.Fatalf("another instance got %q, %v; want %q, not the value read before the Delete", v, err, "after")
+		}
+	})
+}

@@ -61,6 +61,18 @@ const (
 	resultError     = "error"
 )
 
+// loaded counts a Get that started a load (leader) or waited for one,
+// unless it returned ErrClosed.
+func (s *counters) loaded(leader bool, err error) {
+	switch {
+	case err == ErrClosed:
+	case leader:
+		s.misses.Add(1)
+	default:
+		s.coalesced.Add(1)
+	}
+}
+
 func loadResult(leader bool) string {
 	if leader {
 		return resultMiss

@@ -78,8 +78,9 @@ func (p Proxies) ClientIP(r *http.Request) (string, error) {
 }
 
 // ClientAddr returns the address of the client that sent r: RemoteAddr's,
-// or the one trusted proxies report (see Proxies). It fails only when
-// RemoteAddr is not an IP address (a Unix socket).
+// or the one trusted proxies report (see Proxies). It fails when
+// RemoteAddr is not an IP address (a Unix socket), and when p trusts
+// proxies but its Header is none of the ProxyHeader constants.
 func (p Proxies) ClientAddr(r *http.Request) (netip.Addr, error) {
 	a, _, err := p.clientAddr(r)
 	return a, err
@@ -122,138 +123,157 @@ func (p Proxies) trusts(a netip.Addr) bool {
 	return false
 }
 
-// client walks the hops the header lists, left to right, remembering the
-// answer a walk from the right would give: the right-most untrusted hop,
-// or the trusted hop just right of an unreadable one, or the left-most hop
-// when all are trusted.
+// client walks the hops the header lists from the right, past every
+// trusted one: the answer is the first untrusted hop, or the trusted hop
+// (or peer) just right of an unreadable one, or the left-most hop when all
+// are trusted. Walking from the right reads only what the trusted proxies
+// wrote, up to the client's own address: a client can put anything on the
+// left of a header (an unbalanced quote, say), and it must not change how
+// the elements the proxies appended are read.
 func (p Proxies) client(peer netip.Addr, peerText string, values []string) (netip.Addr, string) {
 	if !p.trusts(peer) {
 		return peer, peerText
 	}
-	const (
-		allTrusted = iota // every hop so far is trusted: the answer is first
-		found             // the answer is cand
-		unreadable        // the last hop could not be read: the answer is the next hop, or the peer
-	)
-	var (
-		state     = allTrusted
-		cand      netip.Addr
-		candText  string
-		first     netip.Addr
-		firstText string
-		seen      bool
-	)
-	visit := func(hop string, ok bool) {
-		var a netip.Addr
-		var text string
-		if ok {
-			a, text, ok = parseHost(hop)
-		}
-		if !seen {
-			seen = true
-			first, firstText = a, text
-		}
-		switch {
-		case !ok:
-			state = unreadable
-		case !p.trusts(a), state == unreadable:
-			state, cand, candText = found, a, text
-		}
-	}
-	for _, v := range values {
-		if p.Header == Forwarded {
-			forEachForwardedFor(v, visit)
-		} else {
-			forEachListItem(v, func(hop string) { visit(hop, true) })
-		}
-	}
-	switch {
-	case state == found:
-		return cand, candText
-	case state == allTrusted && seen:
-		return first, firstText
-	}
-	return peer, peerText
-}
-
-// forEachListItem calls fn with each non-empty, trimmed item of a
-// comma-separated list.
-func forEachListItem(v string, fn func(string)) {
-	for item := range strings.SplitSeq(v, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			fn(item)
-		}
-	}
-}
-
-// forEachForwardedFor calls fn with the for= value of each element of a
-// Forwarded header value (RFC 7239), unquoted, and whether the element was
-// readable: an element without for=, or with a quoted value that uses
-// escapes, reports false. Parsing never fails; a malformed element is one
-// unreadable hop.
-func forEachForwardedFor(v string, fn func(value string, ok bool)) {
-	for i := 0; i < len(v); {
-		var (
-			forValue string
-			hasFor   bool
-			bad      bool
-			empty    = true
-		)
-		// One element: pairs separated by ';' up to a ',' outside quotes.
-		for i < len(v) && v[i] != ',' {
-			if v[i] == ';' || v[i] == ' ' || v[i] == '\t' {
-				i++
+	last, lastText := peer, peerText // the left-most trusted hop so far
+	for i := len(values) - 1; i >= 0; i-- {
+		for rest := values[i]; rest != ""; {
+			var (
+				hop      string
+				readable = true
+			)
+			if p.Header == Forwarded {
+				var elem string
+				var empty bool
+				rest, elem = lastForwardedElement(rest)
+				if hop, readable, empty = forwardedFor(elem); empty {
+					continue
+				}
+			} else if rest, hop = lastListItem(rest); hop == "" {
 				continue
 			}
-			empty = false
-			start := i
-			for i < len(v) && v[i] != '=' && v[i] != ';' && v[i] != ',' {
-				i++
+			var a netip.Addr
+			var text string
+			if readable {
+				a, text, readable = parseHost(hop)
 			}
-			name := strings.TrimSpace(v[start:i])
-			if i >= len(v) || v[i] != '=' {
-				bad = true // a pair without a value
-				continue
+			if !readable {
+				return last, lastText
 			}
-			i++ // '='
-			var value string
-			if i < len(v) && v[i] == '"' {
-				j := i + 1
-				for j < len(v) && v[j] != '"' {
-					if v[j] == '\\' {
-						bad = true // escapes are legal but never needed for an address
-						j++
-					}
+			if !p.trusts(a) {
+				return a, text
+			}
+			last, lastText = a, text
+		}
+	}
+	return last, lastText
+}
+
+// lastListItem splits a comma-separated list into what precedes its last
+// item and that item, trimmed.
+func lastListItem(v string) (rest, item string) {
+	i := strings.LastIndexByte(v, ',')
+	if i < 0 {
+		return "", strings.TrimSpace(v)
+	}
+	return v[:i], strings.TrimSpace(v[i+1:])
+}
+
+// lastForwardedElement splits a Forwarded header value (RFC 7239) into
+// what precedes its last element and that element: the text after the
+// last comma that is not inside a quoted string. It scans from the right,
+// so the elements proxies appended are found whatever a client wrote to
+// their left; when the scan ends inside quotes, what is left is one
+// malformed element.
+func lastForwardedElement(v string) (rest, elem string) {
+	quoted := false
+	for i := len(v) - 1; i >= 0; i-- {
+		switch v[i] {
+		case '"':
+			if !quoted {
+				quoted = true
+			} else if !escaped(v, i) {
+				quoted = false
+			}
+		case ',':
+			if !quoted {
+				return v[:i], v[i+1:]
+			}
+		}
+	}
+	return "", v
+}
+
+// escaped reports whether v[i] follows an odd number of backslashes.
+func escaped(v string, i int) bool {
+	n := 0
+	for i > 0 && v[i-1] == '\\' {
+		n++
+		i--
+	}
+	return n%2 == 1
+}
+
+// forwardedFor returns the for= value of one element of a Forwarded
+// header, unquoted, whether the element was readable, and whether it was
+// empty (an empty list item, which is no hop). An element without for=,
+// with two of them, or with a quoted value that uses escapes or is not
+// terminated is unreadable. Parsing never fails; a malformed element is
+// one unreadable hop.
+func forwardedFor(elem string) (forValue string, ok, empty bool) {
+	var hasFor, bad bool
+	empty = true
+	for i := 0; i < len(elem); {
+		switch elem[i] {
+		case ';', ' ', '\t':
+			i++
+			continue
+		case ',': // left in a malformed element only
+			bad = true
+			i++
+			continue
+		}
+		empty = false
+		start := i
+		for i < len(elem) && elem[i] != '=' && elem[i] != ';' && elem[i] != ',' {
+			i++
+		}
+		name := strings.TrimSpace(elem[start:i])
+		if i >= len(elem) || elem[i] != '=' {
+			bad = true // a pair without a value
+			continue
+		}
+		i++ // '='
+		var value string
+		if i < len(elem) && elem[i] == '"' {
+			j := i + 1
+			for j < len(elem) && elem[j] != '"' {
+				if elem[j] == '\\' {
+					bad = true // escapes are legal but never needed for an address
 					j++
 				}
-				if j >= len(v) {
-					bad = true // unterminated: the rest of the value is this element
-					i = len(v)
-					break
-				}
-				value = v[i+1 : j]
-				i = j + 1
-			} else {
-				start := i
-				for i < len(v) && v[i] != ';' && v[i] != ',' {
-					i++
-				}
-				value = strings.TrimSpace(v[start:i])
+				j++
 			}
-			if strings.EqualFold(name, "for") {
-				if hasFor {
-					bad = true // a second for= makes the element ambiguous
-				}
-				forValue, hasFor = value, true
+			if j >= len(elem) {
+				bad = true // unterminated
+				break
 			}
+			value = elem[i+1 : j]
+			i = j + 1
+		} else {
+			start := i
+			for i < len(elem) && elem[i] != ';' && elem[i] != ',' {
+				i++
+			}
+			value = strings.TrimSpace(elem[start:i])
 		}
-		if i < len(v) {
-			i++ // ','
-		}
-		if !empty {
-			fn(forValue, hasFor && !bad)
+		if strings.EqualFold(name, "for") {
+			if hasFor {
+				bad = true // a second for= makes the element ambiguous
+			}
+			forValue, hasFor = value, true
 		}
 	}
+	return forValue, hasFor && !bad, empty
 }
 
 // parseHost parses an address with an optional port: "192.0.2.1",

@@ -75,6 +75,14 @@ func TestClientAddr(t *testing.T) {
 		{name: "Forwarded ignores XFF", proxies: fwd, remote: "10.0.0.1:1", header: http.Header{"X-Forwarded-For": {"6.6.6.6"}, "Forwarded": {"for=198.51.100.9"}}, want: "198.51.100.9"},
 		{name: "Forwarded unterminated quote", proxies: fwd, remote: "10.0.0.1:1", header: h("Forwarded", `for=198.51.100.9, for="10.0.0.2`), want: "10.0.0.1"},
 		{name: "Forwarded two for= in one element", proxies: fwd, remote: "10.0.0.1:1", header: h("Forwarded", "for=198.51.100.9;for=6.6.6.6"), want: "10.0.0.1"},
+		// A client's malformed element must not change how the elements
+		// the proxies appended to the same line are read: an unbalanced
+		// quote on the left would otherwise swallow them, and the client
+		// would be keyed as the proxy, in a bucket shared with everyone
+		// who does the same.
+		{name: "Forwarded forged unterminated quote on the left", proxies: fwd, remote: "10.0.0.1:1", header: h("Forwarded", `for="6.6.6.6, for=198.51.100.9, for=10.0.0.2`), want: "198.51.100.9"},
+		{name: "Forwarded forged quote pairing with a proxy's", proxies: fwd, remote: "10.0.0.1:1", header: h("Forwarded", `ext=", for="[2001:db8:1::5]:80", for=10.0.0.2`), want: "2001:db8:1::5", wantKey: "2001:db8:1::/64"},
+		{name: "Forwarded forged escape on the left", proxies: fwd, remote: "10.0.0.1:1", header: h("Forwarded", `for="\", for=198.51.100.9`), want: "198.51.100.9"},
 
 		// X-Real-IP from a trusted peer.
 		{name: "X-Real-IP", proxies: realIP, remote: "10.0.0.1:1", header: h("X-Real-IP", "198.51.100.9"), want: "198.51.100.9"},
@@ -161,6 +169,14 @@ type hop struct {
 
 // refClient walks hops from the right, as the Proxies documentation says.
 func refClient(peer netip.Addr, hops []hop) netip.Addr {
+	a, _ := refWalk(peer, hops)
+	return a
+}
+
+// refWalk is refClient that also reports whether the walk stopped at one
+// of hops (an untrusted or unreadable one), so that whatever lies to their
+// left was never read.
+func refWalk(peer netip.Addr, hops []hop) (netip.Addr, bool) {
 	isTrusted := func(a netip.Addr) bool {
 		for _, p := range trusted {
 			if p.Contains(a) {
@@ -170,19 +186,19 @@ func refClient(peer netip.Addr, hops []hop) netip.Addr {
 		return false
 	}
 	if !isTrusted(peer) {
-		return peer
+		return peer, true
 	}
 	last := peer
 	for i := len(hops) - 1; i >= 0; i-- {
 		if !hops[i].ok {
-			return last
+			return last, true
 		}
 		if !isTrusted(hops[i].addr) {
-			return hops[i].addr
+			return hops[i].addr, true
 		}
 		last = hops[i].addr
 	}
-	return last
+	return last, false
 }
 
 func refKey(a netip.Addr) string {
@@ -245,11 +261,16 @@ func FuzzClientIP(f *testing.F) {
 // FuzzForwarded renders a chain of hops, chosen by the fuzzer, as a
 // Forwarded header with varied syntax, and checks that the client read
 // from it is the one the reference walk finds. It also feeds the raw
-// input to the parser, which must never fail.
+// input to the parser, which must never fail, and puts it on the left of
+// the chain, as a client's forged header that the proxies appended to:
+// when the walk stops inside the chain, nothing the client wrote changes
+// the answer.
 func FuzzForwarded(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 0, 4}, `for=198.51.100.9;proto=https, for="[2001:db8::1]:80"`)
 	f.Add([]byte{0, 0, 0}, `for="unterminated`)
 	f.Add([]byte{7, 200, 13, 77}, `;;,,for=;by="\"",For=10.0.0.1`)
+	f.Add([]byte{1, 9}, `for="6.6.6.6`)
+	f.Add([]byte{2, 3}, `a="`)
 	addrs := []string{"198.51.100.9", "10.0.0.2", "2001:db8:1::5", "2001:db8:ffff::2", "10.9.9.9", "203.0.113.1"}
 	f.Fuzz(func(t *testing.T, chain []byte, raw string) {
 		p := ratelimit.Proxies{Trusted: trusted, Header: ratelimit.Forwarded}
@@ -304,6 +325,18 @@ func FuzzForwarded(f *testing.F) {
 		r.Header = http.Header{"Forwarded": {raw}}
 		if a, err := p.ClientAddr(r); err != nil || !a.IsValid() {
 			t.Fatalf("Forwarded: %q: ClientAddr = %v, %v", raw, a, err)
+		}
+
+		if len(chain) == 0 {
+			return
+		}
+		forged := raw + ", " + value.String()
+		r.Header = http.Header{"Forwarded": {forged}}
+		got, err = p.ClientAddr(r)
+		if want, stopped := refWalk(peer, hops); stopped && (err != nil || got != want) {
+			t.Fatalf("Forwarded: %s\nClientAddr = %v, %v, want %v: the forged left part changed the answer", forged, got, err, want)
+		} else if !stopped && (err != nil || !got.IsValid()) {
+			t.Fatalf("Forwarded: %q: ClientAddr = %v, %v", forged, got, err)
 		}
 	})
 }

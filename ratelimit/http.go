@@ -177,6 +177,11 @@ func (l *limits) serve(next http.Handler, w http.ResponseWriter, r *http.Request
 	key, err := p.key(r)
 	if err != nil || key == "" {
 		if !l.anonymous {
+			if l.dryRun {
+				l.log(r.Context(), p, slog.LevelInfo, "ratelimit: dry run: request has no key and would be rejected", r)
+				next.ServeHTTP(w, r)
+				return
+			}
 			if err != nil {
 				// Not the error's text: it may quote the header it failed on.
 				l.log(r.Context(), p, slog.LevelDebug, "ratelimit: key function failed; request rejected", r)

@@ -141,23 +141,25 @@ func TestMiddlewareLimitsAndRefills(t *testing.T) {
 }
 
 func TestMiddlewarePerRoutePolicies(t *testing.T) {
-	mw := middleware(t,
-		ratelimit.Policy{Name: "api", Limiter: keyed(t, rate.Every(time.Minute), 3), Key: ratelimit.APIKey},
-		ratelimit.WithRoute("POST /instances", ratelimit.Policy{Name: "launch", Limiter: keyed(t, rate.Every(10*time.Second), 1), Key: ratelimit.APIKey}),
-		ratelimit.WithRoute("GET /healthz", ratelimit.Policy{}), // exempt
-	)
-	mux := serve(t, mw, &served{}, "GET /instances", "POST /instances", "GET /healthz")
-	api := []string{`"api";q=3;w=180`}
-	launch := []string{`"launch";q=1;w=10`}
-	const ip = "198.51.100.1:1"
+	synctest.Test(t, func(t *testing.T) {
+		mw := middleware(t,
+			ratelimit.Policy{Name: "api", Limiter: keyed(t, rate.Every(time.Minute), 3), Key: ratelimit.APIKey},
+			ratelimit.WithRoute("POST /instances", ratelimit.Policy{Name: "launch", Limiter: keyed(t, rate.Every(10*time.Second), 1), Key: ratelimit.APIKey}),
+			ratelimit.WithRoute("GET /healthz", ratelimit.Policy{}), // exempt
+		)
+		mux := serve(t, mw, &served{}, "GET /instances", "POST /instances", "GET /healthz")
+		api := []string{`"api";q=3;w=180`}
+		launch := []string{`"launch";q=1;w=10`}
+		const ip = "198.51.100.1:1"
 
-	check(t, 1, call(mux, "POST", "/instances", ip, "alice"), want{200, []string{`"launch";r=0;t=10`}, launch, ""})
-	check(t, 2, call(mux, "POST", "/instances", ip, "alice"), want{429, []string{`"launch";r=0;t=10`}, launch, "10"})
-	check(t, 3, call(mux, "POST", "/instances", ip, "bob"), want{200, []string{`"launch";r=0;t=10`}, launch, ""})
-	check(t, 4, call(mux, "GET", "/instances", ip, "alice"), want{200, []string{`"api";r=2;t=60`}, api, ""})
-	for i := range 5 {
-		check(t, 5+i, call(mux, "GET", "/healthz", ip, ""), want{status: 200})
-	}
+		check(t, 1, call(mux, "POST", "/instances", ip, "alice"), want{200, []string{`"launch";r=0;t=10`}, launch, ""})
+		check(t, 2, call(mux, "POST", "/instances", ip, "alice"), want{429, []string{`"launch";r=0;t=10`}, launch, "10"})
+		check(t, 3, call(mux, "POST", "/instances", ip, "bob"), want{200, []string{`"launch";r=0;t=10`}, launch, ""})
+		check(t, 4, call(mux, "GET", "/instances", ip, "alice"), want{200, []string{`"api";r=2;t=60`}, api, ""})
+		for i := range 5 {
+			check(t, 5+i, call(mux, "GET", "/healthz", ip, ""), want{status: 200})
+		}
+	})
 }
 
 func TestMiddlewareRejectsRequestsWithoutKey(t *testing.T) {
@@ -206,9 +208,11 @@ func TestMiddlewareRejectsRequestsWithoutKey(t *testing.T) {
 }
 
 func TestMiddlewareHeadersOff(t *testing.T) {
-	h := middleware(t, ratelimit.Policy{Name: "quiet", Limiter: keyed(t, rate.Every(time.Hour), 1)}, ratelimit.WithHeaders(false))(&served{})
-	check(t, 1, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 200})
-	check(t, 2, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 429, retryAfter: "3600"})
+	synctest.Test(t, func(t *testing.T) {
+		h := middleware(t, ratelimit.Policy{Name: "quiet", Limiter: keyed(t, rate.Every(time.Hour), 1)}, ratelimit.WithHeaders(false))(&served{})
+		check(t, 1, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 200})
+		check(t, 2, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 429, retryAfter: "3600"})
+	})
 }
 
 func TestMiddlewareFilter(t *testing.T) {
@@ -241,12 +245,14 @@ func TestMiddlewareErrorHandler(t *testing.T) {
 }
 
 func TestMiddlewareStacked(t *testing.T) {
-	perIP := middleware(t, ratelimit.Policy{Name: "ip", Limiter: keyed(t, rate.Every(time.Hour), 10)})
-	perKey := middleware(t, ratelimit.Policy{Name: "key", Limiter: keyed(t, rate.Every(time.Hour), 1), Key: ratelimit.APIKey})
-	h := perIP(perKey(&served{}))
-	pol := []string{`"ip";q=10;w=36000`, `"key";q=1;w=3600`}
-	check(t, 1, call(h, "GET", "/", "198.51.100.1:1", "k"), want{200, []string{`"ip";r=9;t=3600`, `"key";r=0;t=3600`}, pol, ""})
-	check(t, 2, call(h, "GET", "/", "198.51.100.1:1", "k"), want{429, []string{`"ip";r=8;t=7200`, `"key";r=0;t=3600`}, pol, "3600"})
+	synctest.Test(t, func(t *testing.T) {
+		perIP := middleware(t, ratelimit.Policy{Name: "ip", Limiter: keyed(t, rate.Every(time.Hour), 10)})
+		perKey := middleware(t, ratelimit.Policy{Name: "key", Limiter: keyed(t, rate.Every(time.Hour), 1), Key: ratelimit.APIKey})
+		h := perIP(perKey(&served{}))
+		pol := []string{`"ip";q=10;w=36000`, `"key";q=1;w=3600`}
+		check(t, 1, call(h, "GET", "/", "198.51.100.1:1", "k"), want{200, []string{`"ip";r=9;t=3600`, `"key";r=0;t=3600`}, pol, ""})
+		check(t, 2, call(h, "GET", "/", "198.51.100.1:1", "k"), want{429, []string{`"ip";r=8;t=7200`, `"key";r=0;t=3600`}, pol, "3600"})
+	})
 }
 
 func TestMiddlewareHeaderSyntax(t *testing.T) {

@@ -13,12 +13,14 @@ import (
 // address, an API key, a principal, a tenant. Each key has its own
 // rate.Limiter, and its decisions are the ones a Limiter of the same quota
 // would make. The limiters live in a bounded in-memory store
-// (WithCapacity, default 100,000 keys, about 260 bytes each) that evicts
-// the least recently used keys first, and an evicted key comes back with a
-// full bucket, as an idle key's would be. Recency is refreshed lazily (see
-// the store), so eviction order approximates LRU: the keys that go are the
-// ones not used for about a capacity's worth of other keys. A Keyed is
-// safe for concurrent use, and calls with different keys rarely contend.
+// (WithCapacity, default 100,000 keys, about 260 bytes each; a key longer
+// than 64 bytes is held as its SHA-256 digest, so a long key costs no
+// more) that evicts the least recently used keys first, and an evicted
+// key comes back with a full bucket, as an idle key's would be. Recency
+// is refreshed lazily (see the store), so eviction order approximates
+// LRU: the keys that go are the ones not used for about a capacity's
+// worth of other keys. A Keyed is safe for concurrent use, and calls with
+// different keys rarely contend.
 type Keyed struct {
 	quota   Quota
 	maxWait time.Duration

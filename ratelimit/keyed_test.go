@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -214,6 +215,42 @@ func TestKeyedWait(t *testing.T) {
 	})
 }
 
+// heap returns the live heap, in bytes, after a collection.
+func heap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestKeyedLongKeysAreBounded feeds keys of 16 KiB, which a client that
+// picks its own API key can send, to a keyed limiter: a key held costs
+// about what a short one does, so the capacity bounds memory whatever the
+// keys' length, and long keys still get buckets of their own.
+func TestKeyedLongKeysAreBounded(t *testing.T) {
+	const capacity = 1000
+	k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(capacity))
+	long := strings.Repeat("k", 16<<10)
+	before := heap()
+	for i := range 2 * capacity {
+		k.AllowAt(long+strconv.Itoa(i), t0)
+	}
+	after := heap()
+	runtime.KeepAlive(k)
+	if perKey := (int64(after) - int64(before)) / capacity; perKey > 1024 {
+		t.Errorf("%d bytes held per key of 16 KiB, want at most 1 KiB", perKey)
+	}
+	if d := k.AllowAt(long+"a", t0); !d.Allowed {
+		t.Fatalf("new long key: %+v, want a full bucket", d)
+	}
+	if d := k.AllowAt(long+"a", t0); d.Allowed {
+		t.Fatalf("long key again: %+v, want its empty bucket", d)
+	}
+	if d := k.AllowAt(long+"b", t0); !d.Allowed {
+		t.Fatalf("another long key: %+v, want a bucket of its own", d)
+	}
+}
+
 // TestKeyedMemoryIsBounded feeds a million distinct keys to a keyed
 // limiter with the default capacity and checks, with runtime.MemStats, that
 // the live heap stops growing once the store is full.
@@ -223,12 +260,6 @@ func TestKeyedMemoryIsBounded(t *testing.T) {
 	}
 	const keys = 1_000_000
 	k, _ := ratelimit.NewKeyed(1, 1)
-	heap := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
 	before := heap()
 	var full uint64
 	buf := make([]byte, 0, 16)

@@ -127,8 +127,14 @@ func decide(lim *rate.Limiter, q Quota, t time.Time, n int) Decision {
 	if q.Limit == rate.Inf {
 		return Decision{Allowed: true, Remaining: q.Burst}
 	}
-	n = max(n, 0)
 	tokens := lim.TokensAt(t)
+	if n < 1 {
+		// Taking nothing is allowed even from a bucket that waiters'
+		// reservations left owing tokens, where rate.Limiter says no.
+		// The call still moves the bucket's clock, as any call does.
+		lim.AllowN(t, 0)
+		return q.allowed(tokens)
+	}
 	if n <= q.Burst && tokens >= float64(n) {
 		if lim.AllowN(t, n) {
 			return q.allowed(tokens - float64(n))

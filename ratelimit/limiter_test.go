@@ -169,6 +169,37 @@ func TestRetryAfterIsExact(t *testing.T) {
 	}
 }
 
+// TestAllowZeroReadsTheBucket checks that AllowN with n < 1 is allowed, as
+// documented, even while a Wait holds a reservation that leaves the
+// bucket owing a token, and that it reads the bucket without taking from
+// it.
+func TestAllowZeroReadsTheBucket(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, 10, 1)
+		k, err := ratelimit.NewKeyed(10, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Allow()
+		k.Allow("a")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go l.Wait(ctx)
+		go k.Wait(ctx, "a")
+		synctest.Wait() // both waits have reserved the next token
+		want := allowed(0, 200*ms)
+		for _, n := range []int{0, -1} {
+			if d := l.AllowN(n); d != want {
+				t.Errorf("Limiter.AllowN(%d) with a wait pending = %+v, want %+v", n, d, want)
+			}
+			if d := k.AllowN("a", n); d != want {
+				t.Errorf("Keyed.AllowN(%d) with a wait pending = %+v, want %+v", n, d, want)
+			}
+		}
+		cancel()
+	})
+}
+
 func TestNewRejectsBadQuota(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -83,6 +83,25 @@ func TestMiddlewareDryRun(t *testing.T) {
 	})
 }
 
+// TestMiddlewareDryRunRejectsNothing checks that dry run also lets through
+// requests the middleware would reject for having no key: turning a
+// policy on in dry run must change nothing a client sees.
+func TestMiddlewareDryRunRejectsNothing(t *testing.T) {
+	var logs bytes.Buffer
+	next := &served{}
+	h := middleware(t, ratelimit.Policy{Name: "tenant", Limiter: keyed(t, rate.Every(time.Hour), 1), Key: ratelimit.Header("X-Tenant")},
+		ratelimit.WithDryRun(true), ratelimit.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))(next)
+	for i := range 3 {
+		check(t, i, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 200})
+	}
+	if next.n != 3 {
+		t.Fatalf("handler ran %d times, want 3", next.n)
+	}
+	if !strings.Contains(logs.String(), "dry run") {
+		t.Fatalf("logs = %q, want a dry-run line", logs.String())
+	}
+}
+
 func decisionCounts(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
 	t.Helper()
 	var rm metricdata.ResourceMetrics

@@ -163,8 +163,9 @@ func WithAnonymousKey(key string) Option {
 // WithDryRun turns dry-run mode on or off (Middleware only; default off).
 // In dry run every decision is made, counted and, when it would limit,
 // logged (at most about once a second per policy) and added as a span
-// event, but no request is limited and no rate-limit header is sent, so
-// clients see no difference.
+// event, but no request is limited, none is rejected for having no key
+// (that is logged too) and no rate-limit header is sent, so clients see
+// no difference.
 func WithDryRun(on bool) Option {
 	return option{"WithDryRun", forMiddleware, func(c *config) { c.dryRun = on }}
 }

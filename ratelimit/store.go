@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"crypto/sha256"
 	"hash/maphash"
 	"math/bits"
 	"strings"
@@ -56,6 +57,21 @@ type entry struct {
 	moved uint64
 }
 
+// maxKeyLen is the longest key the store holds as it is. A longer one is
+// held as its SHA-256 digest: keys come from requests (an API key header
+// can be up to a megabyte long), and the capacity would not bound memory
+// if a client could make each key as long as it liked.
+const maxKeyLen = 64
+
+// digestKey returns the key a long key is held under: a NUL and its
+// SHA-256 digest. No key of the package's KeyFuncs starts with a NUL.
+func digestKey(key string) string {
+	var b [1 + sha256.Size]byte
+	sum := sha256.Sum256([]byte(key))
+	copy(b[1:], sum[:])
+	return string(b[:])
+}
+
 // keysPerShard is the fewest keys a shard holds: fewer shards for a small
 // store keep its LRU order close to a global one.
 const (
@@ -87,6 +103,9 @@ func newStore(capacity int, q Quota) *store {
 func (s *store) get(key string) *rate.Limiter {
 	if s == nil {
 		return nil
+	}
+	if len(key) > maxKeyLen {
+		key = digestKey(key)
 	}
 	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
 	sh.mu.RLock()

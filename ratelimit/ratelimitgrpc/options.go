@@ -81,7 +81,8 @@ func WithAnonymousKey(key string) Option {
 
 // WithDryRun turns dry-run mode on or off (default off): every decision is
 // made, counted and, when it would limit, logged (at most about once a
-// second per policy) and added as a span event, but no call is limited.
+// second per policy) and added as a span event, but no call is limited,
+// nor rejected for having no key (that is logged too).
 func WithDryRun(on bool) Option {
 	return optionFunc(func(c *config) { c.dryRun = on })
 }

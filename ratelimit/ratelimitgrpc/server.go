@@ -187,6 +187,10 @@ func (l *limits) check(ctx context.Context, fullMethod string) error {
 	key, err := p.key(ctx, fullMethod)
 	if err != nil || key == "" {
 		if !l.anonymous {
+			if l.dryRun {
+				l.log(ctx, p, slog.LevelInfo, "ratelimit: dry run: call has no key and would be rejected", fullMethod)
+				return nil
+			}
 			if err != nil {
 				// Not the error's text: it may quote the metadata it failed on.
 				l.log(ctx, p, slog.LevelDebug, "ratelimit: key function failed; call rejected", fullMethod)

@@ -243,6 +243,13 @@ func TestServerOptions(t *testing.T) {
 			wantLog: "would be limited",
 		},
 		{
+			name: "dry run rejects no call without a key",
+			def:  ratelimitgrpc.Policy{Name: "dry-nokey", Limiter: keyed(t, rate.Every(time.Hour), 1), Key: ratelimitgrpc.APIKey},
+			opts: []ratelimitgrpc.Option{ratelimitgrpc.WithDryRun(true), ratelimitgrpc.WithLogger(logger)},
+			keys: []string{"", ""}, wantCodes: []codes.Code{codes.OK, codes.OK},
+			wantLog: "dry run",
+		},
+		{
 			name: "filter exempts calls",
 			def:  ratelimitgrpc.Policy{Name: "filtered", Limiter: keyed(t, rate.Every(time.Hour), 1), Key: ratelimitgrpc.APIKey},
 			opts: []ratelimitgrpc.Option{ratelimitgrpc.WithFilter(func(ctx context.Context, method string) bool {

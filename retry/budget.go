@@ -2,6 +2,8 @@ package retry
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -14,24 +16,38 @@ import (
 // it. A Budget is safe for concurrent use; share one between all
 // Retriers calling the same upstream.
 //
-// Counting is lock-free and approximate at bucket boundaries under
-// contention (a count may land in the bucket being recycled), which errs
-// by a request or two per second.
+// Counting a request reads no clock and takes no lock: it adds to one of
+// a few counters on their own cache lines. The counts are placed in the
+// ten-second window when a retry is considered, spread evenly over the
+// time since they were last placed. Under sustained failures that happens
+// at every retry, so the window is exact to the second; after a quiet
+// spell, the first retry sees the spell's requests as if they had come at
+// an even rate.
 type Budget struct {
 	ratio        float64
 	minPerSecond float64
-	// base anchors the bucket clock: time.Since reads only the monotonic
-	// clock, about half the cost of time.Now on the success path.
-	base    time.Time
-	buckets [budgetWindow]budgetBucket
+	base         time.Time // the monotonic clock's origin
+	pending      [budgetStripes]paddedCounter
+
+	mu     sync.Mutex // the retry path only
+	placed time.Duration
+	slots  [budgetWindow]budgetSlot
 }
 
-const budgetWindow = 10 // seconds, one bucket each
+const (
+	budgetWindow  = 10 // seconds, one slot each
+	budgetStripes = 8
+)
 
-type budgetBucket struct {
-	sec      atomic.Int64 // second (since base) this bucket counts
-	requests atomic.Int64
-	retries  atomic.Int64
+type paddedCounter struct {
+	n atomic.Int64
+	_ [56]byte // one 64-byte cache line each
+}
+
+type budgetSlot struct {
+	sec      int64 // second (since base) the slot counts
+	requests float64
+	retries  int64
 }
 
 // NewBudget returns a budget allowing retries of up to ratio (0 to 1) of
@@ -45,27 +61,16 @@ func NewBudget(ratio, minPerSecond float64) (*Budget, error) {
 		return nil, fmt.Errorf("retry: budget floor %v per second is negative", minPerSecond)
 	}
 	b := &Budget{ratio: ratio, minPerSecond: minPerSecond, base: time.Now()}
-	for i := range b.buckets {
-		b.buckets[i].sec.Store(-budgetWindow) // outside any window
+	for i := range b.slots {
+		b.slots[i].sec = -budgetWindow // outside any window
 	}
 	return b, nil
-}
-
-func (b *Budget) now() int64 { return int64(time.Since(b.base) / time.Second) }
-
-func (b *Budget) bucket(sec int64) *budgetBucket {
-	bk := &b.buckets[uint64(sec)%budgetWindow]
-	if s := bk.sec.Load(); s != sec && bk.sec.CompareAndSwap(s, sec) {
-		bk.requests.Store(0)
-		bk.retries.Store(0)
-	}
-	return bk
 }
 
 // request records a first attempt.
 func (b *Budget) request() {
 	if b != nil {
-		b.bucket(b.now()).requests.Add(1)
+		b.pending[rand.Uint32()%budgetStripes].n.Add(1)
 	}
 }
 
@@ -75,19 +80,59 @@ func (b *Budget) withdraw() bool {
 	if b == nil {
 		return true
 	}
-	sec := b.now()
-	var requests, retries int64
-	for i := range b.buckets {
-		bk := &b.buckets[i]
-		if s := bk.sec.Load(); s > sec-budgetWindow && s <= sec {
-			requests += bk.requests.Load()
-			retries += bk.retries.Load()
+	now := time.Since(b.base)
+	sec := int64(now / time.Second)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.place(now)
+	var requests float64
+	var retries int64
+	for i := range b.slots {
+		if s := &b.slots[i]; s.sec > sec-budgetWindow && s.sec <= sec {
+			requests += s.requests
+			retries += s.retries
 		}
 	}
-	allowed := b.ratio*float64(requests) + b.minPerSecond*budgetWindow
-	if float64(retries)+1 > allowed {
+	if float64(retries+1) > b.ratio*requests+b.minPerSecond*budgetWindow {
 		return false
 	}
-	b.bucket(sec).retries.Add(1)
+	b.slot(sec).retries++
 	return true
+}
+
+// place moves the pending request counts into the window, spread evenly
+// over the time since the last placement (the part within the window).
+func (b *Budget) place(now time.Duration) {
+	var n int64
+	for i := range b.pending {
+		n += b.pending[i].n.Swap(0)
+	}
+	from := b.placed
+	b.placed = now
+	if n == 0 {
+		return
+	}
+	span := now - from
+	if span <= 0 {
+		b.slot(int64(now / time.Second)).requests += float64(n)
+		return
+	}
+	lo := max(from, now-budgetWindow*time.Second)
+	for sec := int64(lo / time.Second); sec <= int64(now/time.Second); sec++ {
+		start := max(lo, time.Duration(sec)*time.Second)
+		end := min(now, time.Duration(sec+1)*time.Second)
+		if end > start {
+			b.slot(sec).requests += float64(n) * float64(end-start) / float64(span)
+		}
+	}
+}
+
+// slot returns the slot for sec, recycling the one that held the second
+// a window earlier.
+func (b *Budget) slot(sec int64) *budgetSlot {
+	s := &b.slots[uint64(sec)%budgetWindow]
+	if s.sec != sec {
+		*s = budgetSlot{sec: sec}
+	}
+	return s
 }

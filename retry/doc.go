@@ -55,12 +55,15 @@
 // Measured on a 2-core machine (AMD EPYC) with
 // go test -run XXX -bench . -benchmem ./retry/:
 //
-//	BenchmarkDo/raw                1.3 ns/op   0 B/op  0 allocs/op
-//	BenchmarkDo/paved             42.7 ns/op   0 B/op  0 allocs/op
-//	BenchmarkDo/raw-parallel       1.3 ns/op   0 B/op  0 allocs/op
-//	BenchmarkDo/paved-parallel    40.1 ns/op   0 B/op  0 allocs/op
+//	BenchmarkDo/raw                 1.3 ns/op   0 B/op  0 allocs/op  calling the function
+//	BenchmarkDo/paved              17.9 ns/op   0 B/op  0 allocs/op
+//	BenchmarkDo/raw-parallel        0.6 ns/op   0 B/op  0 allocs/op
+//	BenchmarkDo/paved-parallel     13.6 ns/op   0 B/op  0 allocs/op
+//	BenchmarkPipeline/raw           140 ns/op   0 B/op  0 allocs/op  gobreaker Execute
+//	BenchmarkPipeline/paved         169 ns/op   0 B/op  0 allocs/op  r.Do around b.Do, 1.20x
 //
-// A first-try success costs about 41ns and no allocation, most of it one
-// read of the monotonic clock for the budget's window (time.Now costs
-// 47ns on that machine, time.Since 26ns).
+// A first-try success costs about 17ns and no allocation: the budget
+// counts it without reading the clock (time.Now costs 47ns on that
+// machine) on one of eight counters with their own cache lines, and the
+// retry metric records it.
 package retry

@@ -306,3 +306,24 @@ func TestBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestBudgetAfterQuietSpell: requests counted during a healthy minute are
+// credited to the last ten seconds at their average rate.
+func TestBudgetAfterQuietSpell(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		budget, _ := retry.NewBudget(0.5, 0)
+		r := mustNew(t, retry.WithBudget(budget), retry.WithBackoff(retry.Constant(time.Millisecond)), retry.WithMaxAttempts(1000))
+		for range 600 { // 10 a second for a minute
+			r.Do(context.Background(), func(context.Context) error { return nil })
+			time.Sleep(100 * time.Millisecond)
+		}
+		// Now one call that keeps failing: the window holds 9 to 10 s of
+		// requests at 10/s (it counts whole seconds, the current one just
+		// begun), so 45 to 50 retries at ratio 0.5.
+		calls := 0
+		err := r.Do(context.Background(), func(context.Context) error { calls++; return errFlaky })
+		if !errors.Is(err, retry.ErrBudgetExhausted) || calls-1 < 45 || calls-1 > 50 {
+			t.Fatalf("%d retries (err %v), want 45 to 50", calls-1, err)
+		}
+	})
+}

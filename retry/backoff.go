@@ -2,6 +2,7 @@ package retry
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -75,6 +76,6 @@ func (b Backoff) delay(n int, prev time.Duration) time.Duration {
 				ceil = d
 			}
 		}
-		return rand.N(ceil + 1)
+		return rand.N(min(ceil, math.MaxInt64-1) + 1) // a cap of MaxInt64 must not overflow
 	}
 }

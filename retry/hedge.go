@@ -2,9 +2,14 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/paved-go/paved/tracing"
 )
 
 // hedge runs fn, and whenever the attempts in flight have not answered
@@ -12,7 +17,8 @@ import (
 // The first good answer wins; the other attempts are canceled and what
 // they return is released in the background. When every attempt in
 // flight has failed, the next one waits the usual backoff, as a retry
-// would. Hedges count against the budget like retries.
+// would; a Permanent error ends the call at once. Hedges count against
+// the budget like retries.
 func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start time.Time) (T, error) {
 	type result struct {
 		v    T
@@ -24,9 +30,14 @@ func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start t
 	cancels := make([]context.CancelFunc, 0, r.cfg.maxAttempts)
 	launch := func() {
 		i := len(cancels)
-		actx, cancel := context.WithCancel(ctx)
+		var (
+			actx   context.Context
+			cancel context.CancelFunc
+		)
 		if r.cfg.attemptTimeout > 0 {
 			actx, cancel = context.WithTimeout(ctx, r.cfg.attemptTimeout)
+		} else {
+			actx, cancel = context.WithCancel(ctx)
 		}
 		cancels = append(cancels, cancel)
 		go func() {
@@ -83,18 +94,21 @@ func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start t
 				return fn.keep(res.v, cancels[res.i]), nil
 			}
 			last, lastErr, lastIdx = res.v, res.err, res.i
-			if pending > 0 {
+			if _, permanent := errors.AsType[*permanentError](res.err); pending > 0 && !permanent {
 				continue // another attempt may still succeed
 			}
 			d, why := r.next(ctx, res.err, len(cancels), start, 0)
 			if why == errRetry {
 				r.attempts.Add(ctx, "retry")
+				tracing.AddEvent(ctx, tracing.EventRetryAttempt,
+					attribute.Int("paved.retry.attempt", len(cancels)+1),
+					attribute.Int64("paved.retry.delay_ms", d.Milliseconds()))
 				timer.Reset(d)
 				continue
 			}
 			reason = why
 			r.attempts.Add(ctx, "failure")
-			abandon(lastIdx, 0)
+			abandon(lastIdx, pending)
 			return fn.failed(fn.keep(last, cancels[lastIdx])), r.final(ctx, lastErr, len(cancels), reason)
 		case <-timer.C:
 			if len(cancels) >= r.cfg.maxAttempts {

@@ -12,6 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/paved-go/paved/retry"
 )
 
@@ -164,3 +166,75 @@ type closeFlag struct {
 }
 
 func (c *closeFlag) Close() error { c.closed.Store(true); return nil }
+
+// doneCtx is a cancelable context the context package does not know, so
+// every context derived from it watches it from a goroutine of its own
+// until the derived context is canceled.
+type doneCtx struct {
+	context.Context
+	done chan struct{}
+}
+
+func (c doneCtx) Done() <-chan struct{} { return c.done }
+
+func (c doneCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// TestHedgeCancelsEveryAttemptContext: with an attempt timeout, no context
+// of a hedged call outlives it (a leaked one would keep its goroutine, and
+// a child in its parent's list, as long as the parent lives).
+func TestHedgeCancelsEveryAttemptContext(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	parent := doneCtx{Context: context.Background(), done: make(chan struct{})}
+	defer close(parent.done)
+	r := mustNew(t, retry.WithHedging(time.Hour), retry.WithAttemptTimeout(time.Hour))
+	if err := r.Do(parent, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t, before)
+}
+
+// TestHedgePermanentStops: a Permanent error ends the call at once, as
+// without hedging, even while a slower attempt is still in flight.
+func TestHedgePermanentStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, retry.WithHedging(100*time.Millisecond))
+		var calls atomic.Int32
+		canceled := make(chan error, 1)
+		start := time.Now()
+		v, err := retry.Call(context.Background(), r, func(ctx context.Context) (string, error) {
+			if calls.Add(1) == 1 {
+				select { // the slow first attempt
+				case <-ctx.Done():
+					canceled <- ctx.Err()
+					return "", ctx.Err()
+				case <-time.After(10 * time.Second):
+					return "slow", nil
+				}
+			}
+			return "", retry.Permanent(errFlaky)
+		})
+		var re *retry.Error
+		if v != "" || !errors.As(err, &re) || re.Err != errFlaky || re.Attempts != 2 {
+			t.Fatalf("got %q, %#v", v, err)
+		}
+		if took := time.Since(start); took != 100*time.Millisecond {
+			t.Fatalf("returned after %v, want at once when the hedge failed for good (100ms)", took)
+		}
+		synctest.Wait()
+		select {
+		case err := <-canceled:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("slow attempt ended with %v", err)
+			}
+		default:
+			t.Fatal("the slow attempt was not canceled")
+		}
+	})
+}

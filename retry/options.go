@@ -106,7 +106,8 @@ func WithMaxElapsed(d time.Duration) Option {
 
 // WithAttemptTimeout gives each attempt its own timeout (default 0: none).
 // An attempt that times out is retried; the caller's own deadline is never
-// extended.
+// extended. In Transport it also bounds requests that are not retried, and
+// covers reading the response body, until the body is closed.
 func WithAttemptTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < 0 {
@@ -163,7 +164,8 @@ func WithRetryIf(retryIf func(error) bool) Option {
 // to the maximum attempts in flight), the first good answer wins and the
 // others are canceled. A delay of 0 means the observed 95th percentile
 // latency of recent attempts (50ms until 20 attempts have been seen).
-// Hedges count against the retry budget.
+// Hedges count against the retry budget. The function given to Do or Call
+// then runs concurrently with itself and must be safe for that.
 func WithHedging(delay time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if delay < 0 {

@@ -55,7 +55,11 @@ func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error 
 	return err
 }
 
-// Call is Do for functions that return a value.
+// Call is Do for functions that return a value. With WithAttemptTimeout
+// or WithHedging, an attempt's context ends when fn returns, so return
+// values that no longer need it (read an HTTP body inside fn, or use
+// Transport, which keeps the context until the body is closed); values
+// returned with an error, or by a hedge that lost, are dropped as is.
 func Call[T any](ctx context.Context, r *Retrier, fn func(context.Context) (T, error)) (T, error) {
 	return run(ctx, r, valueFunc[T](fn))
 }

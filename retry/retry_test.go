@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"testing"
 	"testing/synctest"
@@ -238,6 +239,26 @@ func TestAttemptTimeout(t *testing.T) {
 			return nil
 		})
 		if err != nil || n != 2 {
+			t.Fatalf("err %v after %d attempts", err, n)
+		}
+	})
+}
+
+// TestBackoffHugeCap: a cap meant as "no cap" gives long waits, never a
+// panic, however many retries came before.
+func TestBackoffHugeCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, retry.WithBackoff(retry.FullJitter(100*time.Millisecond, math.MaxInt64)), retry.WithMaxAttempts(100))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		n := 0
+		err := r.Do(ctx, func(context.Context) error {
+			if n++; n < 60 {
+				return retry.After(errFlaky, 0) // retried at once, no backoff
+			}
+			return errFlaky
+		})
+		if !errors.Is(err, errFlaky) || n < 60 {
 			t.Fatalf("err %v after %d attempts", err, n)
 		}
 	})

@@ -24,7 +24,8 @@ func Transport(base http.RoundTripper) http.RoundTripper { return defaultRetrier
 // base (nil means http.DefaultTransport):
 //
 //   - only idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) or
-//     requests carrying an Idempotency-Key header (see WithIdempotencyKey);
+//     requests carrying a non-empty Idempotency-Key header (see
+//     WithIdempotencyKey);
 //   - only when the body can be sent again: no body, or GetBody set (as
 //     http.NewRequest does for in-memory bodies);
 //   - on transport errors, 502, 503 and 504, and 429 when it carries a
@@ -56,10 +57,20 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if !replayable(req) {
 		cfg.budget.request()
-		if cfg.attemptHeader != "" {
-			req = withHeader(req, req.Context(), cfg.attemptHeader, "1")
+		ctx, cancel := req.Context(), context.CancelFunc(nil)
+		if cfg.attemptTimeout > 0 { // one attempt is still an attempt
+			ctx, cancel = context.WithTimeout(ctx, cfg.attemptTimeout)
 		}
-		return t.base.RoundTrip(req)
+		if cfg.attemptHeader != "" {
+			req = withHeader(req, ctx, cfg.attemptHeader, "1")
+		} else if cancel != nil {
+			req = req.WithContext(ctx)
+		}
+		resp, err := t.base.RoundTrip(req)
+		if cancel != nil {
+			resp = keepUntilClosed(resp, cancel)
+		}
+		return resp, err
 	}
 	resp, err := run(req.Context(), t.r, &httpAttempt{t: t, req: req})
 	if err != nil && resp != nil {
@@ -73,7 +84,7 @@ func replayable(req *http.Request) bool {
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 	default:
-		if len(req.Header["Idempotency-Key"]) == 0 {
+		if req.Header.Get("Idempotency-Key") == "" { // an empty key makes nothing idempotent
 			return false
 		}
 	}
@@ -142,6 +153,12 @@ func (a *httpAttempt) release(resp *http.Response, _ error) {
 }
 
 func (a *httpAttempt) keep(resp *http.Response, cancel context.CancelFunc) *http.Response {
+	return keepUntilClosed(resp, cancel)
+}
+
+// keepUntilClosed calls cancel when resp's body is closed, or at once when
+// there is no body.
+func keepUntilClosed(resp *http.Response, cancel context.CancelFunc) *http.Response {
 	if resp == nil || resp.Body == nil {
 		cancel()
 		return resp
@@ -181,8 +198,9 @@ func (e *hintedStatusError) RetryDelay() time.Duration { return e.d }
 
 // ParseRetryAfter reads a Retry-After header value, as delay-seconds or an
 // HTTP-date, relative to now. A date in the past is a zero delay. It
-// reports false for an empty or malformed value; huge values saturate
-// rather than overflow.
+// reports false for an empty or malformed value; huge values, in either
+// form, saturate at 2^33 seconds (beyond any sensible cap) rather than
+// overflow.
 func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
@@ -204,11 +222,7 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	d := t.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	return d, true
+	return min(max(t.Sub(now), 0), 1<<33*time.Second), true
 }
 
 // CloseIdleConnections closes the idle connections of the base transport,

@@ -2,6 +2,8 @@ package retry_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -92,6 +94,7 @@ func TestTransportWhatIsRetried(t *testing.T) {
 		{name: "PATCH not retried", method: "PATCH", statuses: []int{503, 200}, wantTries: 1, wantStatus: 503},
 		{name: "POST with Idempotency-Key retried", method: "POST", header: map[string]string{"Idempotency-Key": "k1"}, statuses: []int{503, 200}, wantTries: 2, wantStatus: 200},
 		{name: "POST with generated key retried", method: "POST", opts: []retry.Option{retry.WithIdempotencyKey()}, statuses: []int{503, 200}, wantTries: 2, wantStatus: 200},
+		{name: "POST with an empty Idempotency-Key not retried", method: "POST", header: map[string]string{"Idempotency-Key": ""}, statuses: []int{503, 200}, wantTries: 1, wantStatus: 503},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,6 +241,56 @@ func TestTransportRealServer(t *testing.T) {
 	}
 }
 
+// TestTransportAttemptTimeoutWithoutRetries: a request that is not
+// retried is still one attempt under WithAttemptTimeout, and its context
+// lives on until its body is closed.
+func TestTransportAttemptTimeoutWithoutRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if calls.Add(1) == 1 {
+				<-r.Context().Done() // the upstream hangs
+				return nil, r.Context().Err()
+			}
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: &ctxBody{ctx: r.Context(), Reader: strings.NewReader("created")}}, nil
+		})
+		r := mustNew(t, retry.WithAttemptTimeout(time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		client := &http.Client{Transport: r.Transport(base)}
+		start := time.Now()
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://upstream.test/", strings.NewReader("{}"))
+		if _, err := client.Do(req); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Second {
+			t.Fatalf("err %v after %v, want the 1s attempt timeout", err, time.Since(start))
+		}
+		req, _ = http.NewRequestWithContext(ctx, "POST", "http://upstream.test/", strings.NewReader("{}"))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "created" || err != nil {
+			t.Fatalf("body %q, %v: the attempt's context ended before the body was read", body, err)
+		}
+	})
+}
+
+// ctxBody fails reads once ctx is done, as a real response body does.
+type ctxBody struct {
+	ctx context.Context
+	io.Reader
+}
+
+func (b *ctxBody) Read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return b.Reader.Read(p)
+}
+
+func (b *ctxBody) Close() error { return nil }
+
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -253,6 +306,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Mon Nov 23 12:00:05 2026", 5 * time.Second, true},   // asctime
 		{"Sun, 22 Nov 2026 12:00:00 GMT", 0, true},            // past: now
 		{"99999999999999999999999", 1 << 33 * time.Second, true},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", 1 << 33 * time.Second, true}, // saturates as seconds do
 		{"", 0, false},
 		{"-1", 0, false},
 		{"1.5", 0, false},
@@ -268,7 +322,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"0", "120", "Mon, 23 Nov 2026 12:00:30 GMT", "", "-1", "99999999999999999999", "soon", "1e3"} {
+	for _, s := range []string{"0", "120", "Mon, 23 Nov 2026 12:00:30 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "", "-1", "99999999999999999999", "soon", "1e3"} {
 		f.Add(s)
 	}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -280,7 +334,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 		if !ok && d != 0 {
 			t.Fatalf("%q: not ok but delay %v", s, d)
 		}
-		if ok && d > 1<<33*time.Second && d > 200*365*24*time.Hour {
+		if ok && d > 1<<33*time.Second {
 			t.Fatalf("%q: delay %v out of range", s, d)
 		}
 	})

@@ -12,19 +12,27 @@
 // By default Unavailable is retried, ResourceExhausted only when the
 // server says when (pushback or RetryInfo), and DeadlineExceeded only when
 // it was a per-attempt timeout (retry.WithAttemptTimeout), never the
-// caller's own deadline. Server-streaming calls are retried only until the
-// first response message arrives; client- and bidi-streaming calls only
-// when the stream cannot be opened. Put this interceptor outside (before)
-// a breaker's, so an open breaker stops the retries at once.
+// caller's own deadline nor one the server reports. Server-streaming calls
+// are retried only until the first response message arrives, as one call
+// from opening the stream (one request to the budget, at most the maximum
+// attempts in all): when opening fails in a way worth retrying, the first
+// RecvMsg reports the outcome. Client- and bidi-streaming calls are
+// retried only when the stream cannot be opened. Put this interceptor
+// outside (before) a breaker's, so an open breaker stops the retries at
+// once.
 //
 // A failed call returns the last attempt's gRPC status error, as callers of
 // gRPC expect.
+//
+// Use a Retrier without retry.WithHedging: the attempts of one call share
+// its reply message and stream, so they must not overlap.
 package retrygrpc
 
 import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -75,12 +83,14 @@ const pushbackKey = "grpc-retry-pushback-ms"
 
 // classify turns an attempt's error into what package retry understands:
 // Permanent for codes not worth retrying, After for server hints.
-func (c *config) classify(err error, trailer metadata.MD) error {
+// attemptTimedOut reports whether the attempt's own context ran out, the
+// only DeadlineExceeded worth retrying.
+func (c *config) classify(err error, trailer metadata.MD, attemptTimedOut bool) error {
 	if err == nil {
 		return nil
 	}
 	st, ok := status.FromError(err)
-	if !ok || !c.codes[st.Code()] {
+	if !ok || !c.codes[st.Code()] || st.Code() == codes.DeadlineExceeded && !attemptTimedOut {
 		return retry.Permanent(err)
 	}
 	if v := trailer.Get(pushbackKey); len(v) > 0 {
@@ -88,6 +98,8 @@ func (c *config) classify(err error, trailer metadata.MD) error {
 		switch {
 		case perr != nil || ms < 0:
 			return retry.Permanent(err) // malformed or negative: the server says no
+		case ms > math.MaxInt64/int64(time.Millisecond):
+			return retry.After(err, math.MaxInt64) // saturate: beyond any cap
 		default:
 			return retry.After(err, time.Duration(ms)*time.Millisecond)
 		}
@@ -113,6 +125,16 @@ func grpcError(err error) error {
 	return err
 }
 
+// deadlinePassed reports whether ctx's deadline has come, even if its
+// timer has not fired yet: gRPC reports DeadlineExceeded by the clock.
+func deadlinePassed(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
 // UnaryClientInterceptor retries unary calls with r.
 func UnaryClientInterceptor(r *retry.Retrier, opts ...Option) grpc.UnaryClientInterceptor {
 	cfg := newConfig(opts)
@@ -120,7 +142,7 @@ func UnaryClientInterceptor(r *retry.Retrier, opts ...Option) grpc.UnaryClientIn
 		err := r.Do(ctx, func(ctx context.Context) error {
 			var trailer metadata.MD
 			err := invoker(ctx, method, req, reply, cc, append(callOpts[:len(callOpts):len(callOpts)], grpc.Trailer(&trailer))...)
-			return cfg.classify(err, trailer)
+			return cfg.classify(err, trailer, err != nil && deadlinePassed(ctx))
 		})
 		if err != nil {
 			return grpcError(err)
@@ -134,27 +156,35 @@ func UnaryClientInterceptor(r *retry.Retrier, opts ...Option) grpc.UnaryClientIn
 func StreamClientInterceptor(r *retry.Retrier, opts ...Option) grpc.StreamClientInterceptor {
 	cfg := newConfig(opts)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
-		open := func(ctx context.Context) (grpc.ClientStream, error) {
+		if desc.ClientStreams {
 			var cs grpc.ClientStream
 			err := r.Do(ctx, func(actx context.Context) error {
 				var err error
 				// The stream outlives this attempt function, so it runs on
 				// the caller's context, not the attempt's.
 				cs, err = streamer(ctx, desc, cc, method, callOpts...)
-				return cfg.classify(err, nil)
+				return cfg.classify(err, nil, false)
 			})
 			if err != nil {
 				return nil, grpcError(err)
 			}
 			return cs, nil
 		}
-		cs, err := open(ctx)
-		if err != nil || desc.ClientStreams {
-			return cs, err
-		}
-		return &serverStream{ClientStream: cs, ctx: ctx, r: r, cfg: cfg, open: func() (grpc.ClientStream, error) {
+		// A server-streaming call is retried by its first RecvMsg, as one
+		// call: a second retry loop here would count the call twice in the
+		// budget and allow twice the attempts.
+		s := &serverStream{ctx: ctx, r: r, cfg: cfg, open: func() (grpc.ClientStream, error) {
 			return streamer(ctx, desc, cc, method, callOpts...)
-		}}, nil
+		}}
+		cs, err := s.open()
+		if err != nil {
+			if st, ok := status.FromError(err); !ok || !cfg.codes[st.Code()] {
+				return nil, err
+			}
+			s.openErr = err // the first attempt; RecvMsg retries
+		}
+		s.ClientStream = cs
+		return s, nil
 	}
 }
 
@@ -166,6 +196,8 @@ type serverStream struct {
 	r    *retry.Retrier
 	cfg  *config
 	open func() (grpc.ClientStream, error)
+
+	openErr error // opening the stream failed; ClientStream is nil until a retry opens one
 
 	mu       sync.Mutex
 	sent     []any
@@ -184,6 +216,9 @@ func (s *serverStream) SendMsg(m any) error {
 	s.sent = append(s.sent, m)
 	cs := s.ClientStream
 	s.mu.Unlock()
+	if cs == nil {
+		return nil // replayed once a stream opens
+	}
 	return cs.SendMsg(m)
 }
 
@@ -192,12 +227,32 @@ func (s *serverStream) CloseSend() error {
 	s.closed = true
 	cs := s.ClientStream
 	s.mu.Unlock()
+	if cs == nil {
+		return nil
+	}
 	return cs.CloseSend()
 }
 
-func (s *serverStream) Header() (metadata.MD, error) { return s.current().Header() }
-func (s *serverStream) Trailer() metadata.MD         { return s.current().Trailer() }
-func (s *serverStream) Context() context.Context     { return s.current().Context() }
+func (s *serverStream) Header() (metadata.MD, error) {
+	if cs := s.current(); cs != nil {
+		return cs.Header()
+	}
+	return nil, s.openErr
+}
+
+func (s *serverStream) Trailer() metadata.MD {
+	if cs := s.current(); cs != nil {
+		return cs.Trailer()
+	}
+	return nil
+}
+
+func (s *serverStream) Context() context.Context {
+	if cs := s.current(); cs != nil {
+		return cs.Context()
+	}
+	return s.ctx
+}
 
 func (s *serverStream) RecvMsg(m any) error {
 	if s.received {
@@ -206,10 +261,14 @@ func (s *serverStream) RecvMsg(m any) error {
 	first := true
 	err := s.r.Do(s.ctx, func(context.Context) error {
 		cs := s.current()
+		if first && cs == nil {
+			first = false
+			return s.cfg.classify(s.openErr, nil, false) // the failed opening was the first attempt
+		}
 		if !first {
 			var err error
 			if cs, err = s.replay(); err != nil {
-				return s.cfg.classify(err, nil)
+				return s.cfg.classify(err, nil, false)
 			}
 		}
 		first = false
@@ -217,7 +276,7 @@ func (s *serverStream) RecvMsg(m any) error {
 		if err == nil || errors.Is(err, io.EOF) {
 			return retry.Permanent(err) // nil stays nil; EOF is an answer
 		}
-		return s.cfg.classify(err, cs.Trailer())
+		return s.cfg.classify(err, cs.Trailer(), false)
 	})
 	if err == nil {
 		s.received = true

@@ -46,6 +46,14 @@ func (f *failing) fail(setTrailer func(metadata.MD)) error {
 
 func start(t *testing.T, f *failing, r *retry.Retrier, opts ...retrygrpc.Option) healthpb.HealthClient {
 	t.Helper()
+	return dial(t, serve(t, f),
+		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r, opts...)),
+		grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(r, opts...)))
+}
+
+// serve starts a health server failing as f says.
+func serve(t *testing.T, f *failing) *bufconn.Listener {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -64,12 +72,16 @@ func start(t *testing.T, f *failing, r *retry.Retrier, opts ...retrygrpc.Option)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
+	return lis
+}
+
+// dial connects a health client to lis with the interceptors in opts.
+func dial(t *testing.T, lis *bufconn.Listener, opts ...grpc.DialOption) healthpb.HealthClient {
+	t.Helper()
+	conn, err := grpc.NewClient("passthrough:///bufnet", append([]grpc.DialOption{
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r, opts...)),
-		grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(r, opts...)),
-	)
+	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +121,9 @@ func TestUnary(t *testing.T) {
 		{"negative pushback stops", &failing{n: 1, err: status.Error(codes.Unavailable, "down"), pushback: "-1"}, nil, 1, codes.Unavailable},
 		{"malformed pushback stops", &failing{n: 1, err: status.Error(codes.Unavailable, "down"), pushback: "soon"}, nil, 1, codes.Unavailable},
 		{"pushback over the cap stops", &failing{n: 1, err: status.Error(codes.Unavailable, "down"), pushback: "600000"}, nil, 1, codes.Unavailable},
+		// 18446744073710 ms overflows to 0.45 ms when multiplied naively.
+		{"huge pushback stops", &failing{n: 1, err: status.Error(codes.Unavailable, "down"), pushback: "18446744073710"}, nil, 1, codes.Unavailable},
+		{"the server's own deadline not retried", &failing{n: 1, err: status.Error(codes.DeadlineExceeded, "database too slow")}, nil, 1, codes.DeadlineExceeded},
 		{"custom codes", &failing{n: 1, err: status.Error(codes.Aborted, "conflict")}, []retrygrpc.Option{retrygrpc.WithCodes(codes.Aborted)}, 2, codes.OK},
 	}
 	for _, tc := range tests {
@@ -145,13 +160,15 @@ func TestUnaryAttemptTimeout(t *testing.T) {
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go srv.Serve(lis)
 	defer srv.Stop()
-	r := newRetrier(t, retry.WithAttemptTimeout(50*time.Millisecond))
+	// Real time: spare attempts, so a slow machine failing one retry within
+	// 50ms does not fail the test.
+	r := newRetrier(t, retry.WithAttemptTimeout(50*time.Millisecond), retry.WithMaxAttempts(10))
 	conn, _ := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r)))
 	defer conn.Close()
-	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || calls.Load() != 2 {
+	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || calls.Load() < 2 {
 		t.Fatalf("err %v after %d calls", err, calls.Load())
 	}
 }
@@ -186,5 +203,73 @@ func TestServerStreamingGivesUp(t *testing.T) {
 	}
 	if n := f.calls.Load(); n != 3 {
 		t.Fatalf("%d attempts, want 3", n)
+	}
+}
+
+func TestServerStreamingServerDeadlineNotRetried(t *testing.T) {
+	f := &failing{n: 1, err: status.Error(codes.DeadlineExceeded, "database too slow")}
+	client := start(t, f, newRetrier(t))
+	stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("err %v", err)
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("%d attempts; a DeadlineExceeded that is no per-attempt timeout is not retried", n)
+	}
+}
+
+// TestServerStreamingIsOneRequest: a server-streaming call is one request
+// to the retry budget, as a unary call is: with ratio 0.5 and no floor one
+// request allows no retry (0.5 < 1), for either kind of call.
+func TestServerStreamingIsOneRequest(t *testing.T) {
+	for _, kind := range []string{"unary", "server-streaming"} {
+		t.Run(kind, func(t *testing.T) {
+			budget, err := retry.NewBudget(0.5, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := &failing{n: 1, err: status.Error(codes.Unavailable, "down")}
+			client := start(t, f, newRetrier(t, retry.WithBudget(budget)))
+			if kind == "unary" {
+				_, err = client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+			} else {
+				var stream grpc.ServerStreamingClient[healthpb.HealthCheckResponse]
+				if stream, err = client.Watch(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+					t.Fatal(err)
+				}
+				_, err = stream.Recv()
+			}
+			if status.Code(err) != codes.Unavailable || f.calls.Load() != 1 {
+				t.Fatalf("err %v after %d calls; want the budget to refuse the retry", err, f.calls.Load())
+			}
+		})
+	}
+}
+
+// TestServerStreamingAttemptsIncludeOpening: attempts that failed to open
+// the stream count toward the maximum with those that failed before the
+// first message.
+func TestServerStreamingAttemptsIncludeOpening(t *testing.T) {
+	f := &failing{n: 100, err: status.Error(codes.Unavailable, "down")}
+	var opens atomic.Int32
+	failOpen := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if opens.Add(1) <= 2 {
+			return nil, status.Error(codes.Unavailable, "no connection")
+		}
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+	client := dial(t, serve(t, f), grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(newRetrier(t)), failOpen))
+	stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("err %v", err)
+	}
+	if o, s := opens.Load(), f.calls.Load(); o != 3 || s != 1 {
+		t.Fatalf("%d opens and %d streams reaching the server; want 3 attempts in all (2 failed opens, 1 stream)", o, s)
 	}
 }

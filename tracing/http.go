@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"net/http"
-	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
@@ -26,12 +25,15 @@ func Transport(base http.RoundTripper) http.RoundTripper { return defaultTracer.
 // a fallback) when it holds exactly one valid value, and a new UUIDv7
 // otherwise; it is stored in the request context (CorrelationID) and set
 // on the response header before next runs, so even error responses carry
-// it. Spans come from otelhttp, named by the http.ServeMux pattern that
-// served the request ("GET /instances/{id}") so names stay low-cardinality,
-// and carry the correlation id as attribute paved.correlation_id.
+// it. Spans come from otelhttp, named by the request's method and the
+// http.ServeMux pattern that served it ("GET /instances/{id}"), with
+// methods outside RFC 9110 named "HTTP", so names stay low-cardinality;
+// they carry the correlation id as attribute paved.correlation_id.
 //
 // Put Middleware outside the ServeMux and outside middleware that logs, so
-// their log lines carry the ids.
+// their log lines carry the ids. The pattern is read from the request
+// Middleware passed on, so middleware between it and the ServeMux that
+// replaces the request (r.WithContext) leaves spans named "{method}".
 func (t *Tracer) Middleware(next http.Handler) http.Handler {
 	inner := next
 	if t.cfg.spans {
@@ -81,26 +83,14 @@ func (t *Tracer) otelhttpOptions(server bool) []otelhttp.Option {
 	if t.cfg.meterProvider != nil {
 		opts = append(opts, otelhttp.WithMeterProvider(t.cfg.meterProvider))
 	}
-	if server {
-		opts = append(opts, otelhttp.WithSpanNameFormatter(spanName))
-		if t.cfg.filter != nil {
-			opts = append(opts, otelhttp.WithFilter(t.cfg.filter))
-		}
+	// Server spans keep otelhttp's own names, which follow OTel's HTTP
+	// semantic conventions: "{method} {route}" from r.Pattern once the
+	// ServeMux has routed, "{method}" otherwise, and "HTTP" for methods
+	// outside RFC 9110, so a client cannot make names high-cardinality.
+	if server && t.cfg.filter != nil {
+		opts = append(opts, otelhttp.WithFilter(t.cfg.filter))
 	}
 	return opts
-}
-
-// spanName names a server span by its route, as OTel's HTTP semantic
-// conventions ask: "{method} {route}", or "{method}" before routing.
-func spanName(_ string, r *http.Request) string {
-	p := r.Pattern
-	if p == "" {
-		return r.Method
-	}
-	if i := strings.IndexByte(p, ' '); i > 0 && !strings.Contains(p[:i], "/") {
-		return p // the pattern starts with its method
-	}
-	return r.Method + " " + p
 }
 
 // Transport returns an http.RoundTripper that sends the request context's
@@ -115,7 +105,7 @@ func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	rt := &transport{t: t, next: base, inject: !t.cfg.spans}
+	rt := &transport{t: t, next: base, base: base, inject: !t.cfg.spans}
 	if t.cfg.spans {
 		// otelhttp injects the trace context and baggage itself.
 		rt.next = otelhttp.NewTransport(base, t.otelhttpOptions(false)...)
@@ -126,7 +116,8 @@ func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 type transport struct {
 	t      *Tracer
 	next   http.RoundTripper
-	inject bool // propagate here, because otelhttp is off
+	base   http.RoundTripper // next without otelhttp, which hides CloseIdleConnections
+	inject bool              // propagate here, because otelhttp is off
 }
 
 func (rt *transport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -153,7 +144,7 @@ func (rt *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // CloseIdleConnections closes idle connections of the base transport.
 func (rt *transport) CloseIdleConnections() {
-	if c, ok := rt.next.(interface{ CloseIdleConnections() }); ok {
+	if c, ok := rt.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }

@@ -211,11 +211,18 @@ func CacheRequests(mp metric.MeterProvider, cache string) (*Counter, error) {
 		attribute.String(AttrCacheName, cache), "result", "hit", "miss", "stale", "coalesced", "negative", "error")
 }
 
+// durationBuckets are the bucket boundaries, in seconds, OTel's semantic
+// conventions advise for durations (http.server.request.duration). The
+// SDK's defaults (0, 5, 10, 25, ...) suit milliseconds and would put every
+// load under 5 s in one bucket.
+var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
 // CacheLoadDuration returns paved.cache.load.duration for one cache.
 func CacheLoadDuration(mp metric.MeterProvider, cache string) (*Histogram, error) {
 	const name = "paved.cache.load.duration"
 	m, on := meter(mp)
-	h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription("Duration of cache loads."))
+	h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription("Duration of cache loads."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
 	if err != nil {
 		return nil, wrapMetricErr(name, err)
 	}

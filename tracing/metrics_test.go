@@ -170,3 +170,25 @@ func TestNoopAndNilInstruments(t *testing.T) {
 		t.Errorf("no-op counter allocates %v per Add", n)
 	}
 }
+
+// TestCacheLoadDurationBuckets checks that loads of a few milliseconds and
+// of a few hundred land in different buckets: the SDK's default
+// boundaries (0, 5, 10, 25, ...) are for milliseconds and would put every
+// load under 5 s in one bucket of this seconds histogram.
+func TestCacheLoadDurationBuckets(t *testing.T) {
+	r := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
+	h, err := tracing.CacheLoadDuration(mp, "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Record(context.Background(), 3*time.Millisecond)
+	h.Record(context.Background(), 300*time.Millisecond)
+	m, _ := collect(t, r, "paved.cache.load.duration")
+	dp := m.Data.(metricdata.Histogram[float64]).DataPoints[0]
+	for i, n := range dp.BucketCounts {
+		if n == 2 {
+			t.Fatalf("3ms and 300ms share bucket %d (bounds %v)", i, dp.Bounds)
+		}
+	}
+}

@@ -242,3 +242,26 @@ func TestNewCorrelationIDIsUUIDv7(t *testing.T) {
 		t.Fatalf("timestamp %d outside [%d, %d]", ms, before, after)
 	}
 }
+
+// closeCounter is a base RoundTripper that counts CloseIdleConnections.
+type closeCounter struct {
+	http.RoundTripper
+	closed int
+}
+
+func (c *closeCounter) CloseIdleConnections() { c.closed++ }
+
+// TestTransportCloseIdleConnections checks that http.Client's
+// CloseIdleConnections reaches the base transport, with spans on (otelhttp
+// in between) and off.
+func TestTransportCloseIdleConnections(t *testing.T) {
+	for _, spans := range []bool{true, false} {
+		tr, _ := tracing.New(tracing.WithSpans(spans))
+		base := &closeCounter{RoundTripper: http.DefaultTransport}
+		client := &http.Client{Transport: tr.Transport(base)}
+		client.CloseIdleConnections()
+		if base.closed != 1 {
+			t.Errorf("spans %v: base CloseIdleConnections called %d times, want 1", spans, base.closed)
+		}
+	}
+}

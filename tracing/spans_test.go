@@ -197,3 +197,32 @@ func TestSpansOffStillPropagatesCallerTrace(t *testing.T) {
 		t.Fatalf("spans off recorded %d spans, want only the caller's", n)
 	}
 }
+
+// TestSpanNamesBoundedMethods checks that a client cannot make span names
+// high-cardinality by inventing methods, and that a name carries the
+// request's method, as OTel's HTTP semantic conventions ask.
+func TestSpanNamesBoundedMethods(t *testing.T) {
+	tr, rec := newRecordingTracer(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /instances/{id}", func(http.ResponseWriter, *http.Request) {})
+	mux.HandleFunc("/any/", func(http.ResponseWriter, *http.Request) {})
+	h := tr.Middleware(mux)
+	for _, req := range []struct{ method, path string }{
+		{"X-RANDOM-1", "/any/x"}, {"X-RANDOM-2", "/missing"}, {"HEAD", "/instances/1"},
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(req.method, req.path, nil))
+	}
+	var names []string
+	for _, s := range rec.Ended() {
+		names = append(names, s.Name())
+	}
+	want := []string{"HTTP /any/", "HTTP", "HEAD /instances/{id}"}
+	if len(names) != len(want) {
+		t.Fatalf("span names %q, want %q", names, want)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("span names %q, want %q", names, want)
+		}
+	}
+}

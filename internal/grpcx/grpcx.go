@@ -114,7 +114,8 @@ func Code(err error) codes.Code {
 // Error converts err into a gRPC status error. Status errors are returned
 // unchanged and foreign errors too (gRPC reports them as Unknown, without
 // this package guessing); the project's errors and context errors become a
-// status with the mapped code and err's message, plus a
+// status with the mapped code and httpx.PublicMessage(err) (never the text
+// wrapped around them, which may name internal addresses), plus a
 // google.rpc.RetryInfo detail when err carries a retry delay.
 func Error(err error) error {
 	if err == nil {
@@ -127,7 +128,7 @@ func Error(err error) error {
 	if c == codes.Unknown {
 		return err
 	}
-	s := status.New(c, err.Error())
+	s := status.New(c, httpx.PublicMessage(err))
 	if d, ok := httpx.RetryDelayOf(err); ok {
 		if ds, derr := s.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); derr == nil {
 			s = ds

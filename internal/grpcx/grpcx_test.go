@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -123,7 +124,7 @@ func TestServerError(t *testing.T) {
 	t.Run("unary", func(t *testing.T) {
 		var trailer metadata.MD
 		_, err := client.Check(t.Context(), &healthpb.HealthCheckRequest{}, grpc.Trailer(&trailer))
-		checkLimited(t, err, "wrapped: test: limited", 1500*time.Microsecond)
+		checkLimited(t, err, "test: limited", 1500*time.Microsecond)
 		if got := trailer.Get(grpcx.RetryPushbackKey); len(got) != 1 || got[0] != "2" {
 			t.Errorf("pushback trailer = %q, want [2]", got)
 		}
@@ -163,5 +164,30 @@ func TestPushbackValue(t *testing.T) {
 		if got := grpcx.PushbackValue(d); got != want {
 			t.Errorf("PushbackValue(%v) = %s, want %s", d, got, want)
 		}
+	}
+}
+
+// TestErrorMessageNeverCarriesWrappingText checks that the status message
+// a client gets is the project's (or the context's) own, not the text
+// foreign code wrapped around it, which may name internal URLs.
+func TestErrorMessageNeverCarriesWrappingText(t *testing.T) {
+	const secret = "token=s3cret"
+	tests := []struct {
+		name string
+		err  error
+		code codes.Code
+		msg  string
+	}{
+		{"url error wrapping a deadline", &url.Error{Op: "Get", URL: "http://10.0.0.7/x?" + secret, Err: context.DeadlineExceeded}, codes.DeadlineExceeded, "context deadline exceeded"},
+		{"project error wrapped by foreign text", fmt.Errorf("GET /x?%s: %w", secret, errDenied), codes.PermissionDenied, "test: denied"},
+		{"project error beside a transport error", errors.Join(errors.New("dial tcp 10.0.0.7:5432 "+secret), limitErr{time.Second}), codes.ResourceExhausted, "test: limited"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := status.Convert(grpcx.Error(tc.err))
+			if st.Code() != tc.code || st.Message() != tc.msg {
+				t.Fatalf("status %v %q, want %v %q", st.Code(), st.Message(), tc.code, tc.msg)
+			}
+		})
 	}
 }

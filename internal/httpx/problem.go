@@ -70,20 +70,17 @@ func (p Problem) AppendJSON(b []byte) []byte {
 }
 
 // WriteError answers r with the problem err maps to (StatusOf), setting
-// Retry-After when err carries a retry delay. The detail is err's message
-// only when Public(err); other errors get the generic status text, so
-// internals never reach the client. The correlation id comes from r's
-// context.
+// Retry-After when err carries a retry delay. The detail is
+// PublicMessage(err): the message of the project, context or body-size
+// error in err's chain, never the text wrapped around it; other errors get
+// only the generic status text, so internals never reach the client. The
+// correlation id comes from r's context.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status := StatusOf(err)
 	if d, ok := RetryDelayOf(err); ok {
 		w.Header().Set("Retry-After", RetryAfterSeconds(d))
 	}
-	p := Problem{Status: status, CorrelationID: CorrelationID(r.Context())}
-	if Public(err) {
-		p.Detail = err.Error()
-	}
-	WriteProblem(w, p)
+	WriteProblem(w, Problem{Status: status, Detail: PublicMessage(err), CorrelationID: CorrelationID(r.Context())})
 }
 
 // RetryAfterSeconds formats d as a Retry-After delay-seconds value: whole

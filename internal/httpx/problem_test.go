@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -93,10 +95,10 @@ func TestWriteError(t *testing.T) {
 		wantRetryAfter string
 	}{
 		{"sentinel", errDenied, 403, "test: denied", ""},
-		{"wrapped sentinel", fmt.Errorf("loading: %w", errDenied), 403, "loading: test: denied", ""},
+		{"wrapped sentinel", fmt.Errorf("loading: %w", errDenied), 403, "test: denied", ""},
 		{"retry delay rounds up", retryErr{1500 * time.Millisecond}, 429, "test: slow down", "2"},
 		{"retry delay at least 1s", retryErr{10 * time.Millisecond}, 429, "test: slow down", "1"},
-		{"deadline", fmt.Errorf("upstream: %w", context.DeadlineExceeded), 504, "upstream: context deadline exceeded", ""},
+		{"deadline", fmt.Errorf("upstream: %w", context.DeadlineExceeded), 504, "context deadline exceeded", ""},
 		{"body too large", &http.MaxBytesError{Limit: 10}, 413, "http: request body too large", ""},
 		{"foreign error hides its message", errors.New("db password=hunter2 rejected"), 500, "", ""},
 	}
@@ -196,4 +198,39 @@ func FuzzProblemJSON(f *testing.F) {
 			t.Fatalf("differs from encoding/json: %q vs %q", p.Detail, fromStd)
 		}
 	})
+}
+
+// TestWriteErrorDetailNeverCarriesWrappingText checks that only the
+// message of the error that makes err public reaches the client, not the
+// text foreign code wrapped around it: an *url.Error names the upstream's
+// URL, query secrets included; a joined transport error names addresses.
+func TestWriteErrorDetailNeverCarriesWrappingText(t *testing.T) {
+	const secret = "token=s3cret"
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus int
+		wantDetail string
+	}{
+		{"url error wrapping a deadline", &url.Error{Op: "Get", URL: "http://10.0.0.7:8081/internal?" + secret, Err: context.DeadlineExceeded}, 504, "context deadline exceeded"},
+		{"canceled under a driver error", fmt.Errorf("pq: query SELECT * FROM users WHERE %s: %w", secret, context.Canceled), httpx.StatusClientClosedRequest, "context canceled"},
+		{"project error beside a transport error", errors.Join(errors.New("dial tcp 10.0.0.7:5432 "+secret), errDenied), 403, "test: denied"},
+		{"project error wrapped by foreign text", fmt.Errorf("GET /internal?%s: %w", secret, retryErr{time.Second}), 429, "test: slow down"},
+		{"body too large under a decoder error", fmt.Errorf("decoding %s: %w", secret, &http.MaxBytesError{Limit: 10}), 413, "http: request body too large"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			httpx.WriteError(w, httptest.NewRequest("GET", "/", nil), tc.err)
+			if w.Code != tc.wantStatus {
+				t.Errorf("status %d, want %d", w.Code, tc.wantStatus)
+			}
+			if strings.Contains(w.Body.String(), secret) {
+				t.Fatalf("body echoes the wrapping text: %s", w.Body.String())
+			}
+			if p := decodeProblem(t, w); p.Detail != tc.wantDetail {
+				t.Errorf("detail %q, want %q", p.Detail, tc.wantDetail)
+			}
+		})
+	}
 }

@@ -79,9 +79,32 @@ func RetryDelayOf(err error) (time.Duration, bool) {
 	return 0, false
 }
 
-// Public reports whether err's message may be shown to a client: the
-// project's own errors (StatusCoder), context errors and body-size errors
-// are; any other error may carry internals and is not.
+// PublicMessage returns the message a client may see for err: that of the
+// first project error (StatusCoder) in err's chain, else of an
+// *http.MaxBytesError, else context.DeadlineExceeded's or
+// context.Canceled's; "" when err is not Public. Text wrapped around that
+// error (fmt.Errorf prefixes, errors.Join siblings, an *url.Error's URL)
+// is left out: it may name internal addresses, queries or credentials.
+func PublicMessage(err error) string {
+	if sc, ok := errors.AsType[StatusCoder](err); ok {
+		return sc.Error()
+	}
+	if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return mb.Error()
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded.Error()
+	case errors.Is(err, context.Canceled):
+		return context.Canceled.Error()
+	}
+	return ""
+}
+
+// Public reports whether err carries a message that may be shown to a
+// client (PublicMessage): the project's own errors (StatusCoder), context
+// errors and body-size errors do; any other error may carry internals and
+// does not.
 func Public(err error) bool {
 	if _, ok := errors.AsType[StatusCoder](err); ok {
 		return true

@@ -12,9 +12,9 @@ import (
 //
 // It keeps the optional interfaces working: Unwrap lets
 // http.ResponseController reach the underlying writer (SetWriteDeadline,
-// EnableFullDuplex, ...), and Flush, Hijack and ReadFrom are passed through
-// so streaming, WebSocket upgrades and sendfile keep working behind
-// middleware. A ResponseWriter is used by one handler goroutine, like the
+// EnableFullDuplex, ...), and Flush (with FlushError), Hijack and ReadFrom
+// are passed through so streaming, WebSocket upgrades and sendfile keep
+// working behind middleware. A ResponseWriter is used by one handler goroutine, like the
 // writer it wraps.
 type ResponseWriter struct {
 	http.ResponseWriter
@@ -91,15 +91,17 @@ func (w *ResponseWriter) ReadFrom(r io.Reader) (int64, error) {
 // Flush sends any buffered data to the client, through every wrapper
 // underneath. Like net/http, flushing before a header was written sends an
 // implicit 200.
-func (w *ResponseWriter) Flush() {
+func (w *ResponseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush that reports failure: an error wrapping
+// http.ErrNotSupported when the writer underneath cannot flush, or the
+// write error when the client is gone. http.ResponseController.Flush uses
+// it, so it reports through the wrapper what it reports without it.
+func (w *ResponseWriter) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-		return
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Hijack lets the caller take over the connection, when the underlying

@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,3 +252,55 @@ func BenchmarkWrap(b *testing.B) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// plainWriter is a ResponseWriter with no optional interfaces.
+type plainWriter struct{ h http.Header }
+
+func (w *plainWriter) Header() http.Header         { return w.h }
+func (w *plainWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *plainWriter) WriteHeader(int)             {}
+
+// TestResponseControllerFlushErrors checks that http.ResponseController
+// reports, through the wrapper, what it reports without it: that the
+// writer underneath cannot flush.
+func TestResponseControllerFlushErrors(t *testing.T) {
+	w := &plainWriter{h: make(http.Header)}
+	if err := http.NewResponseController(w).Flush(); !errors.Is(err, http.ErrNotSupported) {
+		t.Fatalf("unwrapped: %v, want http.ErrNotSupported", err)
+	}
+	rw := httpx.Wrap(w)
+	if err := http.NewResponseController(rw).Flush(); !errors.Is(err, http.ErrNotSupported) {
+		t.Fatalf("through the wrapper: %v, want http.ErrNotSupported", err)
+	}
+	if !rw.WroteHeader() || rw.Status() != http.StatusOK {
+		t.Fatalf("flush did not send the implicit 200: written %v, status %d", rw.WroteHeader(), rw.Status())
+	}
+}
+
+// TestEarlyHintsReachTheClient checks that a 1xx goes out through the
+// wrapper, with the headers set before it, ahead of the final status.
+func TestEarlyHintsReachTheClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := httpx.Wrap(w)
+		rw.Header().Set("Link", "</style.css>; rel=preload")
+		rw.WriteHeader(http.StatusEarlyHints)
+		rw.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	var hints []string
+	ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			hints = append(hints, strconv.Itoa(code)+" "+h.Get("Link"))
+			return nil
+		},
+	})
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload" {
+		t.Fatalf("status %d, 1xx responses %q; want 202 after one 103 with the Link header", resp.StatusCode, hints)
+	}
+}

@@ -76,7 +76,9 @@ func WithMetricReader(r sdkmetric.Reader) Option {
 
 // Setup installs the global providers and propagators and returns a
 // function that flushes and shuts them down; call it before the process
-// exits. On error nothing global has been changed.
+// exits. On error nothing global has been changed. A malformed
+// OTEL_RESOURCE_ATTRIBUTES entry is not an error: it is reported to the
+// OTel error handler (otel.Handle) and skipped.
 func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) error, err error) {
 	cfg := config{getenv: os.Getenv}
 	for _, o := range opts {
@@ -91,7 +93,12 @@ func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) 
 	}
 	resOpts = append(resOpts, resource.WithFromEnv()) // the environment wins
 	res, err := resource.New(ctx, resOpts...)
-	if err != nil {
+	if errors.Is(err, resource.ErrPartialResource) {
+		// A malformed OTEL_RESOURCE_ATTRIBUTES entry, or a detector that
+		// found nothing: the specification asks to warn and go on with
+		// what is valid, as the SDK's own default resource does.
+		otel.Handle(fmt.Errorf("telemetry: resource: %w", err))
+	} else if err != nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 
@@ -63,7 +64,8 @@ func TestSetupLocal(t *testing.T) {
 		t.Fatal("local setup does not record spans, so logs would have no trace ids")
 	}
 	span.End()
-	if fields := otel.GetTextMapPropagator().Fields(); len(fields) < 2 {
+	if fields := otel.GetTextMapPropagator().Fields(); !slices.Contains(fields, "traceparent") ||
+		!slices.Contains(fields, "tracestate") || !slices.Contains(fields, "baggage") {
 		t.Fatalf("propagator fields %v, want W3C traceparent, tracestate, baggage", fields)
 	}
 	stop()
@@ -162,5 +164,39 @@ func TestSetupBadEnv(t *testing.T) {
 	}
 	if otel.GetTracerProvider() != prev {
 		t.Fatal("a failed Setup changed the global tracer provider")
+	}
+}
+
+// TestSetupMalformedResourceAttributes checks that a malformed entry in
+// OTEL_RESOURCE_ATTRIBUTES is ignored, as the OTel specification asks of
+// invalid environment settings, rather than stopping the service: the
+// well-formed entries and the service name still reach the spans.
+func TestSetupMalformedResourceAttributes(t *testing.T) {
+	clearOTelEnv(t)
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "team=core,broken")
+	prevHandler := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) // keep the test output quiet
+	defer otel.SetErrorHandler(prevHandler)
+
+	var out bytes.Buffer
+	stop := setup(t, telemetry.WithServiceName("unit"), telemetry.WithStdout(&out))
+	_, span := otel.Tracer("test").Start(context.Background(), "op")
+	span.End()
+	stop()
+	var got struct {
+		Resource []struct {
+			Key   string
+			Value struct{ Value any }
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("stdout span %q: %v", out.String(), err)
+	}
+	attrs := map[string]any{}
+	for _, kv := range got.Resource {
+		attrs[kv.Key] = kv.Value.Value
+	}
+	if attrs["team"] != "core" || attrs["service.name"] != "unit" {
+		t.Fatalf("resource %v, want team=core and service.name=unit", attrs)
 	}
 }

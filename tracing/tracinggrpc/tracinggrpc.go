@@ -9,7 +9,8 @@
 // metadata (the Tracer's header, lower-cased; x-request-id as a fallback),
 // replaces an invalid one, stores it in the context and returns it in the
 // response header metadata. The client side sends the context's
-// correlation id as metadata and as the correlation_id baggage member.
+// correlation id as metadata (replacing one already there, as
+// tracing.Transport does) and as the correlation_id baggage member.
 // Spans come from otelgrpc's stats handlers, not interceptors, as otelgrpc
 // recommends; with spans off only correlation ids and propagation remain.
 package tracinggrpc
@@ -89,10 +90,13 @@ func ClientHandler(tr *tracing.Tracer) stats.Handler {
 	return otelgrpc.NewClientHandler(otelOptions(orDefault(tr))...)
 }
 
-// incoming resolves the call's correlation id and stores it in ctx.
+// incoming resolves the call's correlation id and stores it in ctx. When
+// ctx has one already (an outer interceptor, or tracing.Middleware in front
+// of grpc.Server.ServeHTTP, did the work and answered with it), it returns
+// ctx as is and "": the id must not be sent back twice.
 func incoming(ctx context.Context, tr *tracing.Tracer, key string) (context.Context, string) {
-	if id := tracing.CorrelationID(ctx); id != "" {
-		return ctx, id
+	if tracing.CorrelationID(ctx) != "" {
+		return ctx, ""
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	primary := md.Get(key)
@@ -114,7 +118,9 @@ func UnaryServerInterceptor(tr *tracing.Tracer) grpc.UnaryServerInterceptor {
 	key := mdKey(tr)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, id := incoming(ctx, tr, key)
-		_ = grpc.SetHeader(ctx, metadata.Pairs(key, id))
+		if id != "" {
+			_ = grpc.SetHeader(ctx, metadata.Pairs(key, id))
+		}
 		return handler(ctx, req)
 	}
 }
@@ -126,6 +132,9 @@ func StreamServerInterceptor(tr *tracing.Tracer) grpc.StreamServerInterceptor {
 	key := mdKey(tr)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, id := incoming(ss.Context(), tr, key)
+		if id == "" {
+			return handler(srv, ss)
+		}
 		_ = ss.SetHeader(metadata.Pairs(key, id))
 		return handler(srv, &serverStream{ServerStream: ss, ctx: ctx})
 	}
@@ -139,7 +148,10 @@ type serverStream struct {
 func (s *serverStream) Context() context.Context { return s.ctx }
 
 // outgoing adds the correlation id to the outgoing metadata and baggage,
-// and the trace context when otelgrpc is not there to do it.
+// and the trace context when otelgrpc is not there to do it. The
+// context's id replaces one already in the metadata: a service that
+// forwards its incoming metadata copies the caller's, which may be the
+// invalid value the server side replaced.
 func outgoing(ctx context.Context, tr *tracing.Tracer, key string) context.Context {
 	id := tracing.CorrelationID(ctx)
 	if id == "" && tr.SpansEnabled() {
@@ -147,7 +159,7 @@ func outgoing(ctx context.Context, tr *tracing.Tracer, key string) context.Conte
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
 	md = md.Copy()
-	if id != "" && len(md.Get(key)) == 0 {
+	if id != "" {
 		md.Set(key, id)
 	}
 	ctx = tr.Outgoing(ctx)

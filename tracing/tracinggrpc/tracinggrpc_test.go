@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/baggage"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -41,6 +42,12 @@ type env struct {
 // tracing on both sides, and a capture interceptor after tracing's.
 func start(t *testing.T, opts ...tracing.Option) *env {
 	t.Helper()
+	return startWith(t, nil, opts...)
+}
+
+// startWith is start with more server options after tracing's own.
+func startWith(t *testing.T, extra []grpc.ServerOption, opts ...tracing.Option) *env {
+	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
@@ -59,7 +66,7 @@ func start(t *testing.T, opts ...tracing.Option) *env {
 		}
 	}
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(append(tracinggrpc.ServerOptions(tr),
+	srv := grpc.NewServer(append(append(tracinggrpc.ServerOptions(tr), extra...),
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			capture(ctx)
 			return h(ctx, req)
@@ -99,17 +106,26 @@ func TestUnaryPropagation(t *testing.T) {
 		t.Errorf("response header x-correlation-id = %q", got)
 	}
 	// Client and server spans share one trace, server a child of client.
+	// The server ends its span after it sent the status, so the client can
+	// get here first: wait for it.
 	var client, server sdktrace.ReadOnlySpan
-	for _, sp := range e.rec.Ended() {
-		switch sp.SpanKind() {
-		case trace.SpanKindClient:
-			client = sp
-		case trace.SpanKindServer:
-			server = sp
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		client, server = nil, nil
+		for _, sp := range e.rec.Ended() {
+			switch sp.SpanKind() {
+			case trace.SpanKindClient:
+				client = sp
+			case trace.SpanKindServer:
+				server = sp
+			}
 		}
-	}
-	if client == nil || server == nil {
-		t.Fatalf("spans: %v", e.rec.Ended())
+		if client != nil && server != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("spans: %v", e.rec.Ended())
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if server.Parent().SpanID() != client.SpanContext().SpanID() || server.SpanContext().TraceID() != client.SpanContext().TraceID() {
 		t.Error("server span is not a child of the client span")
@@ -199,5 +215,61 @@ func TestSpansOff(t *testing.T) {
 	}
 	if n := len(e.rec.Ended()); n != 0 {
 		t.Errorf("spans off recorded %d spans", n)
+	}
+}
+
+// TestClientReplacesCopiedMetadata checks that the context's correlation
+// id replaces one already in the outgoing metadata, as a service that
+// forwards its incoming metadata would copy the caller's (possibly
+// invalid) one, with spans on and off.
+func TestClientReplacesCopiedMetadata(t *testing.T) {
+	for _, spans := range []bool{true, false} {
+		e := start(t, tracing.WithSpans(spans))
+		ctx := tracing.WithCorrelationID(context.Background(), "ctx-id")
+		ctx = metadata.NewOutgoingContext(ctx, metadata.Pairs("x-correlation-id", "bad id!", "x-correlation-id", "other"))
+		if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if s := <-e.calls; s.id != "ctx-id" || len(s.md.Get("x-correlation-id")) != 1 {
+			t.Errorf("spans %v: server saw id %q, metadata %q, want the context's id once", spans, s.id, s.md.Get("x-correlation-id"))
+		}
+	}
+}
+
+// TestNestedServerInterceptorsOneHeader checks that a correlation id
+// already resolved (by an outer tracing interceptor, or tracing.Middleware
+// in front of grpc.Server.ServeHTTP) is not sent back a second time.
+func TestNestedServerInterceptorsOneHeader(t *testing.T) {
+	tr := tracing.Default()
+	e := startWith(t, []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(tracinggrpc.UnaryServerInterceptor(tr)),
+		grpc.ChainStreamInterceptor(tracinggrpc.StreamServerInterceptor(tr)),
+	})
+	ctx := tracing.WithCorrelationID(context.Background(), "once")
+	var header metadata.MD
+	if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header)); err != nil {
+		t.Fatal(err)
+	}
+	<-e.calls
+	if got := header.Get("x-correlation-id"); len(got) != 1 || got[0] != "once" {
+		t.Errorf("unary response header x-correlation-id = %q, want [once]", got)
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := e.client.Watch(sctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.calls
+	header, err = stream.Header()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := header.Get("x-correlation-id"); len(got) != 1 || got[0] != "once" {
+		t.Errorf("stream response header x-correlation-id = %q, want [once]", got)
 	}
 }

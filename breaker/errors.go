@@ -45,6 +45,8 @@ type OpenError struct {
 	RetryAfter time.Duration
 }
 
+// Error returns the message of ErrOpen or ErrTooManyRequests; it never
+// includes the breaker's name, which may be internal.
 func (e *OpenError) Error() string { return e.Unwrap().Error() }
 
 // Unwrap returns ErrOpen or ErrTooManyRequests.
@@ -69,6 +71,7 @@ type StatusError struct {
 	StatusCode int
 }
 
+// Error reports the status code.
 func (e *StatusError) Error() string {
 	return "breaker: response status " + strconv.Itoa(e.StatusCode)
 }

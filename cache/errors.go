@@ -26,6 +26,7 @@ type PanicError struct {
 	Stack []byte // the loader's stack at the panic
 }
 
+// Error reports the panic value.
 func (e *PanicError) Error() string {
 	if e.Value == nil {
 		return "cache: loader exited without returning (runtime.Goexit)"

@@ -302,6 +302,7 @@ const (
 	EvictedDeleted                         // removed by Delete or Purge
 )
 
+// String returns the reason's name.
 func (r EvictReason) String() string {
 	switch r {
 	case EvictedCapacity:

@@ -42,6 +42,8 @@ var (
 	ErrHint = errors.New("retry: server asked not to retry this soon")
 )
 
+// Error says how many attempts were made, why they stopped (unless
+// the last error was simply not worth retrying) and the last error.
 func (e *Error) Error() string {
 	msg := "retry: " + strconv.Itoa(e.Attempts) + " attempt"
 	if e.Attempts != 1 {

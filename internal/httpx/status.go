@@ -42,6 +42,7 @@ func NewError(status int, msg string) *Error {
 	return &Error{msg: msg, status: status}
 }
 
+// Error returns the message.
 func (e *Error) Error() string { return e.msg }
 
 // HTTPStatus reports the status the error maps to.

@@ -1,12 +1,10 @@
 package ratelimit
 
 import (
-	"math"
 	"net/http"
 	"strconv"
-	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/paved-go/paved/internal/httpx"
 )
 
 // The RateLimit and RateLimit-Policy fields of the IETF httpapi draft
@@ -36,7 +34,7 @@ func policyValue(name string, q Quota) string {
 	b = append(b, ";q="...)
 	b = strconv.AppendInt(b, int64(q.Burst), 10)
 	b = append(b, ";w="...)
-	b = strconv.AppendInt(b, seconds(q.duration(float64(q.Burst)), 1), 10)
+	b = strconv.AppendInt(b, httpx.CeilSeconds(q.duration(float64(q.Burst)), 1), 10)
 	return string(b)
 }
 
@@ -50,9 +48,9 @@ func rateLimitPrefix(name string) string {
 func rateLimitValue(prefix string, d Decision) string {
 	var buf [96]byte
 	b := append(buf[:0], prefix...)
-	t := seconds(d.ResetAfter, 0)
+	t := httpx.CeilSeconds(d.ResetAfter, 0)
 	if !d.Allowed {
-		t = seconds(d.RetryAfter, 1)
+		t = httpx.CeilSeconds(d.RetryAfter, 1)
 	}
 	b = strconv.AppendInt(b, int64(d.Remaining), 10)
 	b = append(b, ";t="...)
@@ -60,18 +58,6 @@ func rateLimitValue(prefix string, d Decision) string {
 	return string(b)
 }
 
-// seconds returns d in whole seconds rounded up, at least least and at
-// most what a Retry-After reader can hold.
-func seconds(d time.Duration, least int64) int64 {
-	if d >= rate.InfDuration {
-		return math.MaxInt32
-	}
-	s := int64(d / time.Second)
-	if d%time.Second > 0 {
-		s++
-	}
-	return min(max(s, least), math.MaxInt32)
-}
 
 // validPolicyName reports whether name can be a policy name: not empty and
 // printable ASCII, which is what a structured-field String may hold.

@@ -83,21 +83,23 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	WriteProblem(w, Problem{Status: status, Detail: PublicMessage(err), CorrelationID: CorrelationID(r.Context())})
 }
 
-// RetryAfterSeconds formats d as a Retry-After delay-seconds value: whole
-// seconds rounded up, at least 1, so a client never retries too early or
-// reads 0 as "now".
+// RetryAfterSeconds formats d as a Retry-After delay-seconds value:
+// CeilSeconds(d, 1), so a client never retries too early or reads 0 as
+// "now".
 func RetryAfterSeconds(d time.Duration) string {
-	if d <= time.Second {
-		return "1"
-	}
-	s := d / time.Second
-	if d%time.Second != 0 {
+	return strconv.FormatInt(CeilSeconds(d, 1), 10)
+}
+
+// CeilSeconds returns d in whole seconds rounded up, at least least and at
+// most math.MaxInt32 (what every Retry-After reader can hold). It is the
+// one rounding rule for delays sent in headers, so a RateLimit t= value
+// and the Retry-After beside it always agree.
+func CeilSeconds(d time.Duration, least int64) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
 		s++
 	}
-	if s > math.MaxInt32 {
-		s = math.MaxInt32
-	}
-	return strconv.FormatInt(int64(s), 10)
+	return min(max(s, least), math.MaxInt32)
 }
 
 const hexDigits = "0123456789abcdef"

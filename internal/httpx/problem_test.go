@@ -234,3 +234,24 @@ func TestWriteErrorDetailNeverCarriesWrappingText(t *testing.T) {
 		})
 	}
 }
+
+func TestCeilSeconds(t *testing.T) {
+	tests := []struct {
+		d     time.Duration
+		least int64
+		want  int64
+	}{
+		{0, 0, 0},
+		{0, 1, 1},
+		{time.Nanosecond, 0, 1},
+		{time.Second, 0, 1},
+		{1500 * time.Millisecond, 0, 2},
+		{-time.Second, 0, 0},
+		{1<<63 - 1, 0, 2147483647},
+	}
+	for _, tc := range tests {
+		if got := httpx.CeilSeconds(tc.d, tc.least); got != tc.want {
+			t.Errorf("CeilSeconds(%v, %d) = %d, want %d", tc.d, tc.least, got, tc.want)
+		}
+	}
+}

@@ -197,7 +197,7 @@ func (b *Breaker) run(ctx context.Context, classify Classifier, fn func(context.
 		}
 		var d time.Duration
 		if o := b.open.Load(); o != nil {
-			d = max(o.until.Sub(time.Now()), 0)
+			d = max(time.Until(o.until), 0)
 		}
 		return b.reject(ctx, classify, fn, StateOpen, d)
 	}

@@ -82,7 +82,7 @@ func (h *handler) WithGroup(name string) slog.Handler {
 // (tint), coloured only when w is a terminal, with trace and correlation
 // ids (NewHandler), at Info level.
 func NewConsoleLogger(w io.Writer) *slog.Logger {
-	return slog.New(NewHandler(tint.NewHandler(w, &tint.Options{
+	return slog.New(NewHandler(tint.NewTextHandler(w, &tint.Options{
 		TimeFormat: time.TimeOnly,
 		NoColor:    !IsTerminal(w),
 	})))

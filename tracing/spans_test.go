@@ -45,7 +45,7 @@ func spanNamed(t *testing.T, spans []sdktrace.ReadOnlySpan, name string) sdktrac
 func attr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, a := range s.Attributes() {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
@@ -74,7 +74,7 @@ func TestTwoHopTrace(t *testing.T) {
 		req, _ := http.NewRequestWithContext(r.Context(), "GET", b.URL+"/items/7", nil)
 		resp, err := client.Do(req)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		io.Copy(io.Discard, resp.Body)

@@ -13,8 +13,8 @@
 // default Unavailable, DeadlineExceeded, Internal, Unknown and
 // ResourceExhausted do. Other codes (InvalidArgument, NotFound,
 // PermissionDenied, ...) are successes, since the peer answered, and a
-// call whose caller canceled its context (or, on clients, closed the
-// ClientConn) is ignored.
+// call whose caller canceled its context is ignored; on clients, so is any
+// call that ended Canceled (a closed ClientConn, for one).
 //
 //	reg, err := breaker.NewRegistry()
 //	...
@@ -160,10 +160,11 @@ func StreamServerInterceptor(r *breaker.Registry, opts ...Option) grpc.StreamSer
 	}
 }
 
-// clientClassify is classify for calls this process makes: a call on a
-// ClientConn the caller closed is ignored, like a canceled one.
+// clientClassify is classify for calls this process makes: a call that
+// ended Canceled (the caller's context, or a ClientConn the caller
+// closed) says nothing about the peer, so it is ignored.
 func (c *config) clientClassify(ctx context.Context, err error) breaker.Outcome {
-	if errors.Is(err, grpc.ErrClientConnClosing) {
+	if status.Code(err) == codes.Canceled {
 		return breaker.Ignored
 	}
 	return c.classify(ctx, err)

@@ -58,7 +58,6 @@ func rateLimitValue(prefix string, d Decision) string {
 	return string(b)
 }
 
-
 // validPolicyName reports whether name can be a policy name: not empty and
 // printable ASCII, which is what a structured-field String may hold.
 func validPolicyName(name string) bool {

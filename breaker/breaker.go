@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/internal/otelx"
 )
 
 // Breaker is a circuit breaker around calls to one dependency. It is safe
@@ -35,8 +35,8 @@ type Breaker struct {
 	reopens int    // consecutive re-opens, for WithOpenDurationGrowth
 	tripped Counts // the window that made it trip, for the log line
 
-	calls *tracing.Counter
-	gauge *tracing.StateGauge
+	calls *otelx.Counter
+	gauge *otelx.StateGauge
 
 	pending     atomic.Bool // transitions wait in queue
 	nmu         sync.Mutex  // guards queue and dispatching
@@ -62,18 +62,18 @@ func New(name string, opts ...Option) (*Breaker, error) {
 	if cfg.registry != "" {
 		return nil, errors.New("breaker: New: " + cfg.registry + " is an option of NewRegistry")
 	}
-	calls, err := tracing.BreakerCalls(cfg.mp, name)
+	calls, err := otelx.BreakerCalls(cfg.mp, name)
 	if err != nil {
 		return nil, errors.New("breaker: " + err.Error())
 	}
-	gauge, err := tracing.BreakerState(cfg.mp, name)
+	gauge, err := otelx.BreakerState(cfg.mp, name)
 	if err != nil {
 		return nil, errors.New("breaker: " + err.Error())
 	}
 	return newBreaker(name, cfg, calls, gauge), nil
 }
 
-func newBreaker(name string, cfg *config, calls *tracing.Counter, gauge *tracing.StateGauge) *Breaker {
+func newBreaker(name string, cfg *config, calls *otelx.Counter, gauge *otelx.StateGauge) *Breaker {
 	b := &Breaker{name: name, cfg: cfg, calls: calls, gauge: gauge}
 	st := gobreaker.Settings{
 		Name:        name,
@@ -225,8 +225,8 @@ func (b *Breaker) judge(ctx context.Context, classify Classifier, err error, sta
 func (b *Breaker) reject(ctx context.Context, classify Classifier, fn func(context.Context) error, st State, retryAfter time.Duration) (result, error) {
 	b.finish(ctx, resRejected)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		tracing.AddEvent(ctx, tracing.EventBreakerRejected,
-			attribute.String(tracing.AttrBreakerName, b.name),
+		otelx.AddEvent(ctx, otelx.EventBreakerRejected,
+			attribute.String(otelx.AttrBreakerName, b.name),
 			attribute.String("paved.breaker.state", st.String()),
 			attribute.Bool("paved.breaker.dry_run", b.cfg.dryRun))
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
-	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/internal/otelx"
 )
 
 // Registry holds one breaker per key (an upstream host, a route, a
@@ -47,7 +47,7 @@ import (
 // tenant ids.
 type Registry struct {
 	cfg   *config
-	calls *tracing.Counter // shared by all breakers, with WithMetricName
+	calls *otelx.Counter // shared by all breakers, with WithMetricName
 
 	m sync.Map // key -> *entry: every breaker of the registry, parked ones too
 
@@ -136,7 +136,7 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 	r.lru, _ = simplelru.NewLRU[string, *entry](cfg.maxKeys, nil)
 	r.parked, _ = simplelru.NewLRU[string, *entry](cfg.maxKeys, nil)
 	if cfg.metricName != "" {
-		if r.calls, err = tracing.BreakerCalls(cfg.mp, cfg.metricName); err != nil {
+		if r.calls, err = otelx.BreakerCalls(cfg.mp, cfg.metricName); err != nil {
 			return nil, errors.New("breaker: " + err.Error())
 		}
 	}
@@ -257,11 +257,11 @@ func (r *Registry) newBreaker(key string) *Breaker {
 		return newBreaker(key, r.cfg, r.calls, nil)
 	}
 	// Metric errors cannot fail a call: nil instruments record nothing.
-	calls, err := tracing.BreakerCalls(r.cfg.mp, key)
+	calls, err := otelx.BreakerCalls(r.cfg.mp, key)
 	if err != nil {
 		r.cfg.log().Error("breaker: metrics unavailable", slog.String("breaker", key), slog.String("error", err.Error()))
 	}
-	gauge, err := tracing.BreakerState(r.cfg.mp, key)
+	gauge, err := otelx.BreakerState(r.cfg.mp, key)
 	if err != nil {
 		r.cfg.log().Error("breaker: metrics unavailable", slog.String("breaker", key), slog.String("error", err.Error()))
 	}

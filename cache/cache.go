@@ -14,15 +14,15 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"go.opentelemetry.io/otel/attribute"
 
-	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/internal/otelx"
 )
 
 // core is the part of a cache that does not depend on its types.
 type core struct {
 	cfg      *config
 	random   func() float64
-	requests *tracing.Counter
-	loadTime *tracing.Histogram
+	requests *otelx.Counter
+	loadTime *otelx.Histogram
 	nameAttr attribute.KeyValue
 	timeout  error
 	closed   atomic.Bool
@@ -126,13 +126,13 @@ func (c *core) init(cfg *config) error {
 	if c.random == nil {
 		c.random = rand.Float64
 	}
-	c.nameAttr = attribute.String(tracing.AttrCacheName, cfg.name)
+	c.nameAttr = attribute.String(otelx.AttrCacheName, cfg.name)
 	c.timeout = &timeoutError{cfg.loadTimeout}
 	var err error
-	if c.requests, err = tracing.CacheRequests(cfg.mp, cfg.name); err != nil {
+	if c.requests, err = otelx.CacheRequests(cfg.mp, cfg.name); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if c.loadTime, err = tracing.CacheLoadDuration(cfg.mp, cfg.name); err != nil {
+	if c.loadTime, err = otelx.CacheLoadDuration(cfg.mp, cfg.name); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
 	return nil
@@ -238,7 +238,7 @@ func (c *Cache[K, V]) served(ctx context.Context, s *shard[K, V], e *entry[V]) (
 func (c *Cache[K, V]) servedStale(ctx context.Context, s *shard[K, V], e *entry[V], why attribute.KeyValue) (V, error) {
 	s.stats.stale.Add(1)
 	c.requests.Add(ctx, resultStale)
-	tracing.AddEvent(ctx, tracing.EventCacheStaleServed, c.nameAttr, why)
+	otelx.AddEvent(ctx, otelx.EventCacheStaleServed, c.nameAttr, why)
 	return e.val, nil
 }
 

@@ -16,7 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/paved-go/paved/cache"
-	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/internal/otelx"
 )
 
 func TestMetrics(t *testing.T) {
@@ -58,7 +58,7 @@ func TestMetrics(t *testing.T) {
 				switch d := m.Data.(type) {
 				case metricdata.Sum[int64]:
 					for _, p := range d.DataPoints {
-						name, _ := p.Attributes.Value(tracing.AttrCacheName)
+						name, _ := p.Attributes.Value(otelx.AttrCacheName)
 						result, _ := p.Attributes.Value("result")
 						if m.Name == "paved.cache.requests" && name.AsString() == "users" {
 							got[result.AsString()] = p.Value
@@ -100,11 +100,11 @@ func TestStaleServedSpanEvent(t *testing.T) {
 		synctest.Wait()
 
 		events := rec.Ended()[0].Events()
-		if len(events) != 1 || events[0].Name != tracing.EventCacheStaleServed {
-			t.Fatalf("events %+v, want one %s", events, tracing.EventCacheStaleServed)
+		if len(events) != 1 || events[0].Name != otelx.EventCacheStaleServed {
+			t.Fatalf("events %+v, want one %s", events, otelx.EventCacheStaleServed)
 		}
 		attrs := attribute.NewSet(events[0].Attributes...)
-		if v, _ := attrs.Value(tracing.AttrCacheName); v.AsString() != "users" {
+		if v, _ := attrs.Value(otelx.AttrCacheName); v.AsString() != "users" {
 			t.Errorf("event attributes %v", events[0].Attributes)
 		}
 		if v, _ := attrs.Value("paved.cache.stale.reason"); v.AsString() != "revalidate" {

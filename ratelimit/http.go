@@ -13,7 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/paved-go/paved/internal/httpx"
-	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/internal/otelx"
 )
 
 // Policy is a named rate limit for HTTP requests: the limiter that holds
@@ -116,7 +116,7 @@ type policy struct {
 	advertise  bool     // false for an unlimited quota, which has nothing to say
 	policyHdr  []string // the RateLimit-Policy value, shared by every response
 	rlPrefix   string   // `"name";r=`
-	decisions  *tracing.Counter
+	decisions  *otelx.Counter
 	attr       attribute.KeyValue
 	nextLog    atomic.Int64 // unix nanoseconds before which nothing is logged
 	suppressed atomic.Int64 // log lines skipped since the last one
@@ -129,7 +129,7 @@ func compile(c *config, p Policy, what string) (*policy, error) {
 	if !validPolicyName(p.Name) {
 		return nil, errors.New("ratelimit: " + what + ": name must be printable ASCII and not empty")
 	}
-	decisions, err := tracing.RateLimitDecisions(c.meterProvider, p.Name)
+	decisions, err := otelx.RateLimitDecisions(c.meterProvider, p.Name)
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: %w", err)
 	}
@@ -142,7 +142,7 @@ func compile(c *config, p Policy, what string) (*policy, error) {
 		policyHdr: []string{policyValue(p.Name, q)},
 		rlPrefix:  rateLimitPrefix(p.Name),
 		decisions: decisions,
-		attr:      attribute.String(tracing.AttrRateLimitPolicy, p.Name),
+		attr:      attribute.String(otelx.AttrRateLimitPolicy, p.Name),
 	}
 	if cp.key == nil {
 		cp.key = ClientIP
@@ -209,7 +209,7 @@ func (l *limits) serve(next http.Handler, w http.ResponseWriter, r *http.Request
 	}
 	p.decisions.Add(ctx, "limited")
 	if l.events {
-		tracing.AddEvent(ctx, tracing.EventRateLimitLimited, p.attr,
+		otelx.AddEvent(ctx, otelx.EventRateLimitLimited, p.attr,
 			attribute.Bool("paved.ratelimit.dry_run", l.dryRun),
 			attribute.Int64("paved.ratelimit.retry_after_ms", d.RetryAfter.Milliseconds()))
 	}

@@ -20,8 +20,8 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/time/rate"
 
+	"github.com/paved-go/paved/internal/otelx"
 	"github.com/paved-go/paved/ratelimit"
-	"github.com/paved-go/paved/tracing"
 )
 
 // The middleware's metrics, span events, logs and dry-run mode.
@@ -58,10 +58,10 @@ func TestMiddlewareDryRun(t *testing.T) {
 		var events int
 		for _, s := range spans.Ended() {
 			for _, e := range s.Events() {
-				if e.Name == tracing.EventRateLimitLimited {
+				if e.Name == otelx.EventRateLimitLimited {
 					events++
 					if !slices.Contains(e.Attributes, attribute.Bool("paved.ratelimit.dry_run", true)) ||
-						!slices.Contains(e.Attributes, attribute.String(tracing.AttrRateLimitPolicy, "trial")) {
+						!slices.Contains(e.Attributes, attribute.String(otelx.AttrRateLimitPolicy, "trial")) {
 						t.Errorf("event attributes = %v", e.Attributes)
 					}
 				}
@@ -115,7 +115,7 @@ func decisionCounts(t *testing.T, reader *sdkmetric.ManualReader) map[string]int
 				continue
 			}
 			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				policy, _ := p.Attributes.Value(tracing.AttrRateLimitPolicy)
+				policy, _ := p.Attributes.Value(otelx.AttrRateLimitPolicy)
 				decision, _ := p.Attributes.Value("decision")
 				got[policy.AsString()+"/"+decision.AsString()] += p.Value
 			}

@@ -9,7 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
-	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/internal/otelx"
 )
 
 // hedge runs fn, and whenever the attempts in flight have not answered
@@ -100,7 +100,7 @@ func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start t
 			d, why := r.next(ctx, res.err, len(cancels), start, 0)
 			if why == errRetry {
 				r.attempts.Add(ctx, "retry")
-				tracing.AddEvent(ctx, tracing.EventRetryAttempt,
+				otelx.AddEvent(ctx, otelx.EventRetryAttempt,
 					attribute.Int("paved.retry.attempt", len(cancels)+1),
 					attribute.Int64("paved.retry.delay_ms", d.Milliseconds()))
 				timer.Reset(d)

@@ -12,8 +12,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/paved-go/paved/internal/otelx"
 	"github.com/paved-go/paved/retry"
-	"github.com/paved-go/paved/tracing"
 )
 
 // TestObservability: paved.retry.attempts counts each attempt's outcome
@@ -60,7 +60,7 @@ func TestObservability(t *testing.T) {
 				var events []int64
 				for _, s := range spans.Ended() {
 					for _, e := range s.Events() {
-						if e.Name != tracing.EventRetryAttempt {
+						if e.Name != otelx.EventRetryAttempt {
 							continue
 						}
 						for _, a := range e.Attributes {

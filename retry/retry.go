@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/paved-go/paved/internal/httpx"
-	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/internal/otelx"
 )
 
 // Retrier runs functions again when they fail, with backoff, within a
@@ -18,8 +18,8 @@ import (
 // concurrent use; make one per upstream and share it.
 type Retrier struct {
 	cfg       config
-	attempts  *tracing.Counter
-	exhausted *tracing.Counter
+	attempts  *otelx.Counter
+	exhausted *otelx.Counter
 	latency   latencies // for hedging at the observed p95
 }
 
@@ -31,10 +31,10 @@ func New(opts ...Option) (*Retrier, error) {
 		return nil, err
 	}
 	r := &Retrier{cfg: cfg}
-	if r.attempts, err = tracing.RetryAttempts(cfg.meterProvider, cfg.name); err != nil {
+	if r.attempts, err = otelx.RetryAttempts(cfg.meterProvider, cfg.name); err != nil {
 		return nil, err
 	}
-	if r.exhausted, err = tracing.RetryBudgetExhausted(cfg.meterProvider, cfg.name); err != nil {
+	if r.exhausted, err = otelx.RetryBudgetExhausted(cfg.meterProvider, cfg.name); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -117,7 +117,7 @@ func run[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, error
 		fn.release(v, err)
 		prev = delay
 		r.attempts.Add(ctx, "retry")
-		tracing.AddEvent(ctx, tracing.EventRetryAttempt,
+		otelx.AddEvent(ctx, otelx.EventRetryAttempt,
 			attribute.Int("paved.retry.attempt", attempt+1),
 			attribute.Int64("paved.retry.delay_ms", delay.Milliseconds()))
 		if cerr := sleep(ctx, delay); cerr != nil {

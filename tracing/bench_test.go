@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/metric/noop"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
@@ -69,31 +68,4 @@ func BenchmarkHandler(b *testing.B) {
 	}
 	run("raw", slog.NewJSONHandler(io.Discard, nil))
 	run("paved", tracing.NewHandler(slog.NewJSONHandler(io.Discard, nil)))
-}
-
-func BenchmarkCounter(b *testing.B) {
-	ctx := context.Background()
-	sdk := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-	b.Cleanup(func() { sdk.Shutdown(ctx) })
-	for _, tc := range []struct {
-		name string
-		new  func() (*tracing.Counter, error)
-	}{
-		{"noop-provider", func() (*tracing.Counter, error) { return tracing.BreakerCalls(noop.NewMeterProvider(), "b") }},
-		{"global-unset", func() (*tracing.Counter, error) { return tracing.BreakerCalls(nil, "b") }},
-		{"sdk", func() (*tracing.Counter, error) { return tracing.BreakerCalls(sdk, "b") }},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			c, err := tc.new()
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					c.Add(ctx, "success")
-				}
-			})
-		})
-	}
 }

@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/paved-go/paved/internal/grpcx"
+	"github.com/paved-go/paved/internal/otelx"
 	"github.com/paved-go/paved/ratelimit"
-	"github.com/paved-go/paved/tracing"
 )
 
 // Policy is a named rate limit for gRPC calls: the limiter that holds the
@@ -83,7 +83,7 @@ type policy struct {
 	name       string
 	lim        ratelimit.Decider
 	key        KeyFunc
-	decisions  *tracing.Counter
+	decisions  *otelx.Counter
 	attr       attribute.KeyValue
 	nextLog    atomic.Int64
 	suppressed atomic.Int64
@@ -133,7 +133,7 @@ func compile(c *config, p Policy, what string) (*policy, error) {
 	if !validName(p.Name) {
 		return nil, errors.New("ratelimitgrpc: " + what + ": name must be printable ASCII and not empty")
 	}
-	decisions, err := tracing.RateLimitDecisions(c.meterProvider, p.Name)
+	decisions, err := otelx.RateLimitDecisions(c.meterProvider, p.Name)
 	if err != nil {
 		return nil, fmt.Errorf("ratelimitgrpc: %w", err)
 	}
@@ -142,7 +142,7 @@ func compile(c *config, p Policy, what string) (*policy, error) {
 		lim:       p.Limiter,
 		key:       p.Key,
 		decisions: decisions,
-		attr:      attribute.String(tracing.AttrRateLimitPolicy, p.Name),
+		attr:      attribute.String(otelx.AttrRateLimitPolicy, p.Name),
 	}
 	if cp.key == nil {
 		cp.key = PeerIP
@@ -211,7 +211,7 @@ func (l *limits) check(ctx context.Context, fullMethod string) error {
 	}
 	p.decisions.Add(ctx, "limited")
 	if l.events {
-		tracing.AddEvent(ctx, tracing.EventRateLimitLimited, p.attr,
+		otelx.AddEvent(ctx, otelx.EventRateLimitLimited, p.attr,
 			attribute.Bool("paved.ratelimit.dry_run", l.dryRun),
 			attribute.Int64("paved.ratelimit.retry_after_ms", d.RetryAfter.Milliseconds()))
 	}

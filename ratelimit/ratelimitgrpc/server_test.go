@@ -25,9 +25,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/paved-go/paved/internal/otelx"
 	"github.com/paved-go/paved/ratelimit"
 	"github.com/paved-go/paved/ratelimit/ratelimitgrpc"
-	"github.com/paved-go/paved/tracing"
 )
 
 // env is a real grpc.Server with the health service on a bufconn
@@ -294,7 +294,7 @@ func TestServerOptions(t *testing.T) {
 			if m.Name == "paved.ratelimit.decisions" {
 				for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
 					d, _ := p.Attributes.Value("decision")
-					pol, _ := p.Attributes.Value(tracing.AttrRateLimitPolicy)
+					pol, _ := p.Attributes.Value(otelx.AttrRateLimitPolicy)
 					counts[pol.AsString()+"/"+d.AsString()] = p.Value
 				}
 			}

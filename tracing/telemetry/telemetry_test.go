@@ -16,7 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
-	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/internal/otelx"
 	"github.com/paved-go/paved/tracing/telemetry"
 )
 
@@ -114,7 +114,7 @@ func TestSetupOTLP(t *testing.T) {
 	stop := setup(t, telemetry.WithServiceName("otlp-test"))
 	_, span := otel.Tracer("test").Start(context.Background(), "exported-op")
 	span.End()
-	c, err := tracing.BreakerCalls(nil, "b")
+	c, err := otelx.BreakerCalls(nil, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestSetupMetricReader(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	setup(t, telemetry.WithMetricReader(reader))
 
-	c, err := tracing.RateLimitDecisions(nil, "api") // nil: the global provider Setup installed
+	c, err := otelx.RateLimitDecisions(nil, "api") // nil: the global provider Setup installed
 	if err != nil {
 		t.Fatal(err)
 	}

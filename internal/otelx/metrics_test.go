@@ -1,4 +1,4 @@
-package tracing_test
+package otelx_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/paved-go/paved/tracing"
+	"github.com/paved-go/paved/internal/otelx"
 )
 
 // collect returns every int64 data point of the named metric, keyed by
@@ -22,7 +22,7 @@ func collect(t *testing.T, r *sdkmetric.ManualReader, name string) (metricdata.M
 		t.Fatal(err)
 	}
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != tracing.ScopeName {
+		if sm.Scope.Name != otelx.ScopeName {
 			continue
 		}
 		for _, m := range sm.Metrics {
@@ -63,26 +63,26 @@ func set(kvs ...string) attribute.Distinct {
 func TestCounters(t *testing.T) {
 	tests := []struct {
 		name     string
-		new      func(*sdkmetric.MeterProvider) (*tracing.Counter, error)
+		new      func(*sdkmetric.MeterProvider) (*otelx.Counter, error)
 		metric   string
 		unit     string
 		subject  string
 		key      string
 		outcomes []string
 	}{
-		{"breaker", func(mp *sdkmetric.MeterProvider) (*tracing.Counter, error) { return tracing.BreakerCalls(mp, "s") },
+		{"breaker", func(mp *sdkmetric.MeterProvider) (*otelx.Counter, error) { return otelx.BreakerCalls(mp, "s") },
 			"paved.breaker.calls", "{call}", "paved.breaker.name", "outcome", []string{"success", "failure", "slow", "ignored", "rejected"}},
-		{"ratelimit", func(mp *sdkmetric.MeterProvider) (*tracing.Counter, error) {
-			return tracing.RateLimitDecisions(mp, "s")
+		{"ratelimit", func(mp *sdkmetric.MeterProvider) (*otelx.Counter, error) {
+			return otelx.RateLimitDecisions(mp, "s")
 		},
 			"paved.ratelimit.decisions", "{decision}", "paved.ratelimit.policy", "decision", []string{"allowed", "limited"}},
-		{"retry", func(mp *sdkmetric.MeterProvider) (*tracing.Counter, error) { return tracing.RetryAttempts(mp, "s") },
+		{"retry", func(mp *sdkmetric.MeterProvider) (*otelx.Counter, error) { return otelx.RetryAttempts(mp, "s") },
 			"paved.retry.attempts", "{attempt}", "paved.retry.name", "outcome", []string{"success", "retry", "failure"}},
-		{"cache", func(mp *sdkmetric.MeterProvider) (*tracing.Counter, error) { return tracing.CacheRequests(mp, "s") },
+		{"cache", func(mp *sdkmetric.MeterProvider) (*otelx.Counter, error) { return otelx.CacheRequests(mp, "s") },
 			"paved.cache.requests", "{request}", "paved.cache.name", "result", []string{"hit", "miss", "stale", "coalesced", "negative", "error"}},
-		{"authz", func(mp *sdkmetric.MeterProvider) (*tracing.Counter, error) { return tracing.AuthzDecisions(mp, "s") },
+		{"authz", func(mp *sdkmetric.MeterProvider) (*otelx.Counter, error) { return otelx.AuthzDecisions(mp, "s") },
 			"paved.authz.decisions", "{decision}", "paved.authz.policy", "decision", []string{"allow", "deny", "error"}},
-		{"audit", func(mp *sdkmetric.MeterProvider) (*tracing.Counter, error) { return tracing.AuditEvents(mp, "s") },
+		{"audit", func(mp *sdkmetric.MeterProvider) (*otelx.Counter, error) { return otelx.AuditEvents(mp, "s") },
 			"paved.audit.events", "{event}", "paved.audit.sink", "result", []string{"written", "dropped", "failed"}},
 	}
 	for _, tc := range tests {
@@ -120,7 +120,7 @@ func TestGaugesAndHistogram(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	ctx := context.Background()
 
-	state, _ := tracing.BreakerState(mp, "b")
+	state, _ := otelx.BreakerState(mp, "b")
 	state.Set(ctx, "closed")
 	state.Set(ctx, "open")
 	_, points := collect(t, r, "paved.breaker.state")
@@ -130,13 +130,13 @@ func TestGaugesAndHistogram(t *testing.T) {
 		}
 	}
 
-	q, _ := tracing.AuditQueueSize(mp, "file")
+	q, _ := otelx.AuditQueueSize(mp, "file")
 	q.Record(ctx, 42)
 	if _, points := collect(t, r, "paved.audit.queue.size"); points[set("paved.audit.sink", "file")] != 42 {
 		t.Errorf("queue size points = %v", points)
 	}
 
-	h, _ := tracing.CacheLoadDuration(mp, "users")
+	h, _ := otelx.CacheLoadDuration(mp, "users")
 	h.Record(ctx, 150*time.Millisecond)
 	h.Record(ctx, time.Second)
 	m, points := collect(t, r, "paved.cache.load.duration")
@@ -144,7 +144,7 @@ func TestGaugesAndHistogram(t *testing.T) {
 		t.Errorf("load duration: unit %q, points %v", m.Unit, points)
 	}
 
-	ex, _ := tracing.RetryBudgetExhausted(mp, "up")
+	ex, _ := otelx.RetryBudgetExhausted(mp, "up")
 	ex.Add(ctx, "")
 	if _, points := collect(t, r, "paved.retry.budget.exhausted"); points[set("paved.retry.name", "up")] != 1 {
 		t.Errorf("budget exhausted points = %v", points)
@@ -153,18 +153,18 @@ func TestGaugesAndHistogram(t *testing.T) {
 
 func TestNoopAndNilInstruments(t *testing.T) {
 	ctx := context.Background()
-	c, err := tracing.BreakerCalls(noop.NewMeterProvider(), "b")
+	c, err := otelx.BreakerCalls(noop.NewMeterProvider(), "b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Add(ctx, "success")
-	var nc *tracing.Counter
+	var nc *otelx.Counter
 	nc.Add(ctx, "success")
-	var ng *tracing.Gauge
+	var ng *otelx.Gauge
 	ng.Record(ctx, 1)
-	var ns *tracing.StateGauge
+	var ns *otelx.StateGauge
 	ns.Set(ctx, "open")
-	var nh *tracing.Histogram
+	var nh *otelx.Histogram
 	nh.Record(ctx, time.Second)
 	if n := testing.AllocsPerRun(100, func() { c.Add(ctx, "failure") }); n != 0 {
 		t.Errorf("no-op counter allocates %v per Add", n)
@@ -178,7 +178,7 @@ func TestNoopAndNilInstruments(t *testing.T) {
 func TestCacheLoadDurationBuckets(t *testing.T) {
 	r := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
-	h, err := tracing.CacheLoadDuration(mp, "users")
+	h, err := otelx.CacheLoadDuration(mp, "users")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,5 +190,32 @@ func TestCacheLoadDurationBuckets(t *testing.T) {
 		if n == 2 {
 			t.Fatalf("3ms and 300ms share bucket %d (bounds %v)", i, dp.Bounds)
 		}
+	}
+}
+
+func BenchmarkCounter(b *testing.B) {
+	ctx := context.Background()
+	sdk := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	b.Cleanup(func() { sdk.Shutdown(ctx) })
+	for _, tc := range []struct {
+		name string
+		new  func() (*otelx.Counter, error)
+	}{
+		{"noop-provider", func() (*otelx.Counter, error) { return otelx.BreakerCalls(noop.NewMeterProvider(), "b") }},
+		{"global-unset", func() (*otelx.Counter, error) { return otelx.BreakerCalls(nil, "b") }},
+		{"sdk", func() (*otelx.Counter, error) { return otelx.BreakerCalls(sdk, "b") }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c, err := tc.new()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					c.Add(ctx, "success")
+				}
+			})
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package tracing
+package otelx
 
 import (
 	"context"
@@ -263,5 +263,5 @@ type metricError struct {
 	err  error
 }
 
-func (e *metricError) Error() string { return "tracing: metric " + e.name + ": " + e.err.Error() }
+func (e *metricError) Error() string { return "paved: metric " + e.name + ": " + e.err.Error() }
 func (e *metricError) Unwrap() error { return e.err }

@@ -65,7 +65,7 @@ func Middleware(next http.Handler) http.Handler {
 
 // Transport returns a RoundTripper protecting each upstream host behind
 // base with its own default breaker, in a new Registry. A nil base means
-// http.DefaultTransport. Use NewRegistry and its Transport to configure.
+// paved's default base transport. Use NewRegistry and its Transport to configure.
 func Transport(base http.RoundTripper) http.RoundTripper {
 	r, _ := NewRegistry()
 	return r.Transport(base)
@@ -146,13 +146,13 @@ func (b *Breaker) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 // errors, timeouts and failure statuses (5xx, 429) are failures; requests
 // the caller canceled are ignored. A rejected request returns an error
 // wrapping *OpenError without touching the network, unless
-// WithTransportFallback answers it. A nil base means http.DefaultTransport.
+// WithTransportFallback answers it. A nil base means paved's default base transport (see paved.DefaultTransport).
 //
 // The outcome is decided when the response headers arrive: a failure
 // while reading the body is not counted.
 func (reg *Registry) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
-		base = http.DefaultTransport
+		base = httpx.DefaultTransport()
 	}
 	key := reg.cfg.requestKey
 	if key == nil {
@@ -164,7 +164,7 @@ func (reg *Registry) Transport(base http.RoundTripper) http.RoundTripper {
 // Transport is Registry.Transport with b for every request.
 func (b *Breaker) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
-		base = http.DefaultTransport
+		base = httpx.DefaultTransport()
 	}
 	return &transport{base: base, b: b, filter: b.cfg.filter}
 }

@@ -1,17 +1,21 @@
 package ratelimit
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/paved-go/paved/internal/httpx"
+)
 
 // Transport returns a RoundTripper that paces outgoing requests through l:
 // each request waits for a token before base sends it. A request whose
 // wait would overrun its context's deadline, or l's WithMaxWait bound,
 // fails at once with a *LimitError instead, so WithMaxWait(0) makes the
 // transport fail fast rather than wait. A nil base means
-// http.DefaultTransport; a nil l returns base unchanged.
+// paved's default base transport; a nil l returns base unchanged.
 func Transport(base http.RoundTripper, l *Limiter) http.RoundTripper {
 	if l == nil {
 		if base == nil {
-			return http.DefaultTransport
+			return httpx.DefaultTransport()
 		}
 		return base
 	}
@@ -35,7 +39,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func (t *transport) baseRT() http.RoundTripper {
 	if t.base == nil {
-		return http.DefaultTransport
+		return httpx.DefaultTransport()
 	}
 	return t.base
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/paved-go/paved/internal/httpx"
 )
 
 var defaultRetrier = func() *Retrier {
@@ -21,7 +23,7 @@ var defaultRetrier = func() *Retrier {
 func Transport(base http.RoundTripper) http.RoundTripper { return defaultRetrier.Transport(base) }
 
 // Transport returns an http.RoundTripper that retries requests through
-// base (nil means http.DefaultTransport):
+// base (nil means paved's default base transport):
 //
 //   - only idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) or
 //     requests carrying a non-empty Idempotency-Key header (see
@@ -38,7 +40,7 @@ func Transport(base http.RoundTripper) http.RoundTripper { return defaultRetrier
 // and closed so their connections are reused.
 func (r *Retrier) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
-		base = http.DefaultTransport
+		base = httpx.DefaultTransport()
 	}
 	return &transport{r: r, base: base}
 }

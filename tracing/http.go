@@ -96,14 +96,14 @@ func (t *Tracer) otelhttpOptions(server bool) []otelhttp.Option {
 // Transport returns an http.RoundTripper that sends the request context's
 // correlation id (header and baggage member correlation_id) and W3C
 // traceparent/tracestate with every request, and with spans on, records a
-// client span through otelhttp. A nil base means http.DefaultTransport.
+// client span through otelhttp. A nil base means paved's default base transport (see paved.DefaultTransport).
 // The context's correlation id replaces a correlation header already on
 // the request (a reverse proxy copies the inbound one, which may be the
 // invalid value Middleware replaced); without an id in the context the
 // request's own header passes untouched.
 func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
-		base = http.DefaultTransport
+		base = httpx.DefaultTransport()
 	}
 	rt := &transport{t: t, next: base, base: base, inject: !t.cfg.spans}
 	if t.cfg.spans {

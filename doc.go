@@ -30,6 +30,59 @@
 //   - platform: all of the above per API operation from an OpenAPI
 //     document. (planned)
 //
+// # One convention
+//
+// Every package has the same shape, so learning one teaches the others.
+//
+// Construction. A package's core value is built by New (NewX when a
+// package has several) from functional options, and New validates all of
+// them: a bad value, a nil function or an option that does not apply is an
+// error from New that names the package and the option, never a silent
+// drop and never a panic at the first request. A value that reports
+// metrics, logs and status under one name takes that name first:
+// breaker.New("inventory"), retry.New("inventory"),
+// cache.New[string, Item]("items"), cache.NewResponseCache("pages").
+// Values that hold many instances name them by key (a breaker.Registry
+// names each breaker by its route or host); ratelimit's buckets
+// (ratelimit.New, ratelimit.NewKeyed) are primitives like rate.Limiter,
+// named by the Policy that uses them. Parameters with no safe default
+// come next, positionally: ratelimit.NewKeyed(10, 20).
+//
+// Adapters. HTTP adapters are methods of a configured value:
+// v.Middleware(next http.Handler) http.Handler and
+// v.Transport(base http.RoundTripper) http.RoundTripper. Where zero
+// configuration is useful, a package function of the same name applies
+// the package defaults (breaker.Middleware, retry.Transport,
+// tracing.Middleware, cache.Middleware). gRPC adapters live in the
+// package's *grpc subpackage: its New(core, opts...) (*Interceptors,
+// error) validates that subpackage's options, and the methods
+// UnaryServerInterceptor, StreamServerInterceptor, UnaryClientInterceptor
+// and StreamClientInterceptor return the standard grpc types.
+//
+// Nil. A nil dependency means a documented default, never a nil-pointer
+// panic at the first call: a nil base RoundTripper is paved's default base
+// transport (DefaultTransport, pooled for service-to-service calls), a nil
+// *slog.Logger is slog.Default() at the time of logging, a nil
+// MeterProvider or TracerProvider is the global one, and a nil core value
+// given to a *grpc New is that package's zero-config default. Where no
+// default makes sense, New returns an error.
+//
+// Options. A name means the same in every package: WithMaxKeys bounds the
+// number of keys (breakers, buckets, cache entries) held in memory;
+// WithLogger, WithMeterProvider, and WithTracerProvider only where a
+// package starts spans of its own; WithErrorHandler replaces how
+// middleware answers an error (WriteError by default); WithFilter skips
+// requests such as health checks; WithDryRun decides and reports without
+// enforcing.
+//
+// Errors. Each package exports sentinel errors (breaker.ErrOpen,
+// ratelimit.ErrLimited, ...) and typed errors that unwrap to them and
+// carry data (*ratelimit.LimitError{RetryAfter}). Every one declares the
+// HTTP status it maps to; WriteError answers any error as RFC 9457
+// problem+json with that status, Retry-After and the correlation id, and
+// pavedgrpc maps the same errors to gRPC statuses. Errors of the libraries
+// underneath never reach a caller unwrapped.
+//
 // # Composing
 //
 // Middleware composes with Chain, the first listed being the outermost.

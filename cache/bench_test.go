@@ -35,12 +35,12 @@ func loadLen(_ context.Context, k string) (int, error) { return len(k), nil }
 func BenchmarkGet(b *testing.B) {
 	ks := benchKeyList()
 	ctx := context.Background()
-	raw, _ := lru.New[string, int](cache.DefaultMaxEntries)
-	paved, err := cache.New[string, int]()
+	raw, _ := lru.New[string, int](cache.DefaultMaxKeys)
+	paved, err := cache.New[string, int]("test")
 	if err != nil {
 		b.Fatal(err)
 	}
-	sharded, err := cache.New[string, int](cache.WithShards(8))
+	sharded, err := cache.New[string, int]("test", cache.WithShards(8))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func BenchmarkGetMiss(b *testing.B) {
 	ctx := context.Background()
 	load := func(_ context.Context, k int) (int, error) { return k, nil }
 	b.Run("raw", func(b *testing.B) {
-		raw, _ := lru.New[int, int](cache.DefaultMaxEntries)
+		raw, _ := lru.New[int, int](cache.DefaultMaxKeys)
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -112,7 +112,7 @@ func BenchmarkGetMiss(b *testing.B) {
 		}
 	})
 	b.Run("paved", func(b *testing.B) {
-		c, _ := cache.New[int, int]()
+		c, _ := cache.New[int, int]("test")
 		b.Cleanup(func() { c.Close() })
 		b.ReportAllocs()
 		i := 0
@@ -149,7 +149,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Write(body)
 	})
-	rc, err := cache.NewResponseCache()
+	rc, err := cache.NewResponseCache("test")
 	if err != nil {
 		b.Fatal(err)
 	}

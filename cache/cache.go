@@ -49,11 +49,13 @@ type Cache[K comparable, V any] struct {
 	second  SecondLevel[K, V]
 }
 
-// New returns a cache configured by opts. It fails on an invalid option,
-// an option meant for a ResponseCache, or a WithOnEvict or WithMaxCost
-// callback whose types are not K and V.
-func New[K comparable, V any](opts ...Option) (*Cache[K, V], error) {
-	cfg, err := newConfig(opts)
+// New returns a cache named name, configured by opts. The name labels its
+// metrics (the paved.cache.name attribute) and logs; give each cache its
+// own. New fails on an empty name, an invalid option, an option meant for
+// a ResponseCache, or a WithOnEvict or WithMaxCost callback whose types
+// are not K and V.
+func New[K comparable, V any](name string, opts ...Option) (*Cache[K, V], error) {
+	cfg, err := newConfig(name, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +97,10 @@ func newCache[K comparable, V any](cfg *config) (*Cache[K, V], error) {
 	}
 	n := cfg.shards
 	if n == 0 {
-		n = defaultShards(cfg.maxEntries)
+		n = defaultShards(cfg.maxKeys)
 	}
-	if n > cfg.maxEntries {
-		return nil, fmt.Errorf("cache: WithShards: %d shards exceed the %d entries allowed", n, cfg.maxEntries)
+	if n > cfg.maxKeys {
+		return nil, fmt.Errorf("cache: WithShards: %d shards exceed the %d entries allowed", n, cfg.maxKeys)
 	}
 	if cfg.maxCost > 0 && cfg.maxCost < int64(n) {
 		return nil, fmt.Errorf("cache: WithMaxCost: max %d is below the %d shards", cfg.maxCost, n)
@@ -115,7 +117,7 @@ func newCache[K comparable, V any](cfg *config) (*Cache[K, V], error) {
 		if cfg.maxCost > 0 {
 			s.maxCost = cfg.maxCost / int64(n)
 		}
-		s.lru, _ = simplelru.NewLRU(cfg.maxEntries/n, s.removed) // size >= 1: checked above
+		s.lru, _ = simplelru.NewLRU(cfg.maxKeys/n, s.removed) // size >= 1: checked above
 	}
 	return c, nil
 }
@@ -143,13 +145,13 @@ func (c *core) init(cfg *config) error {
 // one LRU order is worth more than parallelism; otherwise 4 per CPU, at
 // most 64, each holding at least 64 entries, so that goroutines on many
 // CPUs rarely meet on one lock.
-func defaultShards(maxEntries int) int {
+func defaultShards(maxKeys int) int {
 	procs := runtime.GOMAXPROCS(0)
-	if procs <= 2 || maxEntries < 4096 {
+	if procs <= 2 || maxKeys < 4096 {
 		return 1
 	}
 	n := 1
-	for n < 4*procs && n < 64 && maxEntries/(2*n) >= 64 {
+	for n < 4*procs && n < 64 && maxKeys/(2*n) >= 64 {
 		n *= 2
 	}
 	return n

@@ -25,26 +25,24 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"zero TTL", []cache.Option{cache.WithTTL(0)}, "WithTTL"},
 		{"jitter 1", []cache.Option{cache.WithJitter(1)}, "WithJitter"},
 		{"negative jitter", []cache.Option{cache.WithJitter(-0.1)}, "WithJitter"},
-		{"no entries", []cache.Option{cache.WithMaxEntries(0)}, "WithMaxEntries"},
+		{"no entries", []cache.Option{cache.WithMaxKeys(0)}, "WithMaxKeys"},
 		{"shards not a power of two", []cache.Option{cache.WithShards(3)}, "WithShards"},
-		{"more shards than entries", []cache.Option{cache.WithMaxEntries(4), cache.WithShards(8)}, "WithShards"},
+		{"more shards than entries", []cache.Option{cache.WithMaxKeys(4), cache.WithShards(8)}, "WithShards"},
 		{"negative stale window", []cache.Option{cache.WithStaleWhileRevalidate(-time.Second)}, "WithStaleWhileRevalidate"},
 		{"negative stale-if-error", []cache.Option{cache.WithStaleIfError(-1)}, "WithStaleIfError"},
 		{"negative beta", []cache.Option{cache.WithEarlyRefresh(-1)}, "WithEarlyRefresh"},
 		{"zero negative TTL", []cache.Option{cache.WithNegativeCache(0, nil)}, "WithNegativeCache"},
 		{"negative load timeout", []cache.Option{cache.WithLoadTimeout(-time.Second)}, "WithLoadTimeout"},
 		{"nil random", []cache.Option{cache.WithRandom(nil)}, "WithRandom"},
-		{"empty name", []cache.Option{cache.WithName("")}, "WithName"},
 		{"nil meter provider", []cache.Option{cache.WithMeterProvider(nil)}, "WithMeterProvider"},
-		{"nil tracer provider", []cache.Option{cache.WithTracerProvider(nil)}, "WithTracerProvider"},
 		{"evict callback of other types", []cache.Option{cache.WithOnEvict(func(int, string, cache.EvictReason) {})}, "func(string, int, cache.EvictReason)"},
 		{"cost of other types", []cache.Option{cache.WithMaxCost(10, func(int, int) int64 { return 1 })}, "WithMaxCost"},
-		{"cost below shards", []cache.Option{cache.WithMaxEntries(100), cache.WithShards(4), cache.WithMaxCost(2, func(string, int) int64 { return 1 })}, "WithMaxCost"},
+		{"cost below shards", []cache.Option{cache.WithMaxKeys(100), cache.WithShards(4), cache.WithMaxCost(2, func(string, int) int64 { return 1 })}, "WithMaxCost"},
 		{"response cache option", []cache.Option{cache.WithMaxBodyBytes(10)}, "ResponseCache only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := cache.New[string, int](tc.opts...)
+			c, err := cache.New[string, int]("test", tc.opts...)
 			if err == nil {
 				c.Close()
 				t.Fatal("New accepted the options")
@@ -53,6 +51,21 @@ func TestNewRejectsBadOptions(t *testing.T) {
 				t.Fatalf("error %q does not start with cache: and mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestNewRejectsEmptyName(t *testing.T) {
+	if c, err := cache.New[string, int](""); err == nil {
+		c.Close()
+		t.Fatal("New accepted an empty name")
+	} else if err.Error() != "cache: empty name" {
+		t.Fatalf("New: %v", err)
+	}
+	if rc, err := cache.NewResponseCache(""); err == nil {
+		rc.Close()
+		t.Fatal("NewResponseCache accepted an empty name")
+	} else if err.Error() != "cache: empty name" {
+		t.Fatalf("NewResponseCache: %v", err)
 	}
 }
 
@@ -136,7 +149,7 @@ func TestEvictionHoldsTheBound(t *testing.T) {
 				got []evicted
 				c   *cache.Cache[string, int]
 			)
-			c = newCache[int](t, cache.WithMaxEntries(tc.maxEntries), cache.WithShards(tc.shards),
+			c = newCache[int](t, cache.WithMaxKeys(tc.maxEntries), cache.WithShards(tc.shards),
 				cache.WithOnEvict(func(k string, v int, r cache.EvictReason) {
 					_ = c.Len() // would deadlock if a lock were held
 					mu.Lock()
@@ -175,7 +188,7 @@ func TestEvictionHoldsTheBound(t *testing.T) {
 }
 
 func TestEvictionIsLeastRecentlyUsed(t *testing.T) {
-	c := newCache[int](t, cache.WithMaxEntries(3))
+	c := newCache[int](t, cache.WithMaxKeys(3))
 	for i, k := range []string{"a", "b", "c"} {
 		c.Set(k, i)
 	}
@@ -194,7 +207,7 @@ func TestEvictionIsLeastRecentlyUsed(t *testing.T) {
 
 func TestEvictReasons(t *testing.T) {
 	var got []string
-	c := newCache[int](t, cache.WithMaxEntries(2), cache.WithOnEvict(func(k string, v int, r cache.EvictReason) {
+	c := newCache[int](t, cache.WithMaxKeys(2), cache.WithOnEvict(func(k string, v int, r cache.EvictReason) {
 		got = append(got, fmt.Sprintf("%s=%d %v", k, v, r))
 	}))
 	c.Set("a", 1)
@@ -318,7 +331,7 @@ func TestLoaderContext(t *testing.T) {
 
 func TestCloseStopsLoadsAndRefusesNewOnes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, err := cache.New[string, int](cache.WithTTL(time.Second), cache.WithStaleWhileRevalidate(time.Minute), cache.WithJitter(0))
+		c, err := cache.New[string, int]("test", cache.WithTTL(time.Second), cache.WithStaleWhileRevalidate(time.Minute), cache.WithJitter(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +364,7 @@ func TestCloseStopsLoadsAndRefusesNewOnes(t *testing.T) {
 
 func TestCloseCancelsSupersededLoads(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, err := cache.New[string, int]()
+		c, err := cache.New[string, int]("test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,7 +393,7 @@ func TestCloseCancelsSupersededLoads(t *testing.T) {
 // Close returns.
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	c, err := cache.New[string, int](cache.WithTTL(time.Nanosecond), cache.WithJitter(0), cache.WithStaleWhileRevalidate(time.Hour))
+	c, err := cache.New[string, int]("test", cache.WithTTL(time.Nanosecond), cache.WithJitter(0), cache.WithStaleWhileRevalidate(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

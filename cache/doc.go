@@ -2,7 +2,7 @@
 // generic in-process cache that never stampedes its backend, and an HTTP
 // response cache for a service's own GET handlers.
 //
-//	users, err := cache.New[int, User](cache.WithName("users"), cache.WithStaleWhileRevalidate(10*time.Second))
+//	users, err := cache.New[int, User]("users", cache.WithStaleWhileRevalidate(10*time.Second))
 //	...
 //	defer users.Close()
 //	u, err := users.Get(ctx, id, func(ctx context.Context, id int) (User, error) {
@@ -44,7 +44,7 @@
 //
 // # Bounds
 //
-// The cache holds at most WithMaxEntries (10,000) entries, and with
+// The cache holds at most WithMaxKeys (10,000) entries, and with
 // WithMaxCost at most that total cost, in golang-lru's LRU (the plain
 // one: entries carry their own fresh and stale deadlines, and an expired
 // value must stay around to be served stale). WithOnEvict callbacks run
@@ -95,7 +95,7 @@
 //
 // paved.cache.requests counts every Get by result (hit, miss, stale,
 // coalesced, negative, error) and paved.cache.load.duration times every
-// load, both with the paved.cache.name attribute (WithName); Stats keeps
+// load, both with the paved.cache.name attribute (the name given to New); Stats keeps
 // similar counts in process. Serving a stale value adds a
 // cache.stale_served event to the span in the caller's context.
 //

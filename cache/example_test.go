@@ -12,8 +12,7 @@ import (
 )
 
 func ExampleCache_Get() {
-	users, err := cache.New[int, string](
-		cache.WithName("users"),
+	users, err := cache.New[int, string]("users",
 		cache.WithTTL(time.Minute),
 		cache.WithStaleWhileRevalidate(10*time.Second),
 	)
@@ -42,7 +41,7 @@ func ExampleCache_Get() {
 }
 
 func ExampleWithNegativeCache() {
-	users, _ := cache.New[int, string](cache.WithNegativeCache(30*time.Second, nil))
+	users, _ := cache.New[int, string]("users", cache.WithNegativeCache(30*time.Second, nil))
 	defer users.Close()
 
 	load := func(ctx context.Context, id int) (string, error) {
@@ -60,7 +59,7 @@ func ExampleWithNegativeCache() {
 }
 
 func ExampleSetTTL() {
-	tokens, _ := cache.New[string, string](cache.WithTTL(time.Hour))
+	tokens, _ := cache.New[string, string]("tokens", cache.WithTTL(time.Hour))
 	defer tokens.Close()
 
 	load := func(ctx context.Context, client string) (string, error) {
@@ -74,7 +73,7 @@ func ExampleSetTTL() {
 }
 
 func ExampleResponseCache_Middleware() {
-	rc, err := cache.NewResponseCache(cache.WithName("instances"), cache.WithStaleWhileRevalidate(10*time.Second))
+	rc, err := cache.NewResponseCache("instances", cache.WithStaleWhileRevalidate(10*time.Second))
 	if err != nil {
 		panic(err)
 	}

@@ -34,13 +34,14 @@ type reqKey struct {
 // stale-if-error; the response travels with it.
 var errServerError = errors.New("cache: handler answered with a server error")
 
-// NewResponseCache returns a response cache configured by opts. It fails
-// on an invalid option or one meant for a Cache only (WithOnEvict,
+// NewResponseCache returns a response cache named name (the
+// paved.cache.name metric attribute), configured by opts. It fails on an
+// empty name, an invalid option or one meant for a Cache only (WithOnEvict,
 // WithMaxCost, WithNegativeCache). Unless WithShards says otherwise it
 // keeps one shard: an HTTP request costs far more than the lock, and one
 // shard keeps the byte bound and the LRU order exact.
-func NewResponseCache(opts ...Option) (*ResponseCache, error) {
-	cfg, err := newConfig(opts)
+func NewResponseCache(name string, opts ...Option) (*ResponseCache, error) {
+	cfg, err := newConfig(name, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -56,19 +57,19 @@ func NewResponseCache(opts ...Option) (*ResponseCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	varies, err := lru.New[reqKey, []string](cfg.maxEntries)
+	varies, err := lru.New[reqKey, []string](cfg.maxKeys)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	return &ResponseCache{c: c, cfg: cfg, varies: varies}, nil
 }
 
-// Middleware caches next's responses with a ResponseCache of default
-// options, which stores only responses that state their freshness
+// Middleware caches next's responses with a ResponseCache named
+// "default" with default options, which stores only responses that state their freshness
 // (max-age, s-maxage or Expires). Use NewResponseCache for other options,
 // for Stats, or to Close it.
 func Middleware(next http.Handler) http.Handler {
-	rc, _ := NewResponseCache() // the defaults are valid
+	rc, _ := NewResponseCache("default") // the defaults are valid
 	return rc.Middleware(next)
 }
 

@@ -60,7 +60,7 @@ func (o *origin) n() int {
 
 func newResponseCache(t *testing.T, opts ...cache.Option) *cache.ResponseCache {
 	t.Helper()
-	rc, err := cache.NewResponseCache(opts...)
+	rc, err := cache.NewResponseCache("test", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestNewResponseCacheRejectsCacheOptions(t *testing.T) {
 		cache.WithMaxBodyBytes(0),
 		cache.WithErrorHandler(nil),
 	} {
-		if rc, err := cache.NewResponseCache(opt); err == nil {
+		if rc, err := cache.NewResponseCache("test", opt); err == nil {
 			rc.Close()
 			t.Fatalf("accepted %T", opt)
 		}

@@ -18,7 +18,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // it (inside a synctest bubble, Close must run before the bubble ends).
 func newCache[V any](t *testing.T, opts ...cache.Option) *cache.Cache[string, V] {
 	t.Helper()
-	c, err := cache.New[string, V](opts...)
+	return newNamedCache[V](t, "test", opts...)
+}
+
+func newNamedCache[V any](t *testing.T, name string, opts ...cache.Option) *cache.Cache[string, V] {
+	t.Helper()
+	c, err := cache.New[string, V](name, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

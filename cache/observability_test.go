@@ -23,7 +23,7 @@ func TestMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		c := newCache[int](t, cache.WithName("users"), cache.WithMeterProvider(mp), cache.WithJitter(0),
+		c := newNamedCache[int](t, "users", cache.WithMeterProvider(mp), cache.WithJitter(0),
 			cache.WithTTL(time.Second), cache.WithStaleWhileRevalidate(time.Second), cache.WithNegativeCache(time.Minute, nil))
 		ctx := context.Background()
 		ok := func(context.Context, string) (int, error) { return 1, nil }
@@ -90,8 +90,8 @@ func TestStaleServedSpanEvent(t *testing.T) {
 		rec := tracetest.NewSpanRecorder()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 		defer tp.Shutdown(context.Background())
-		c := newCache[int](t, cache.WithName("users"), cache.WithTTL(time.Second), cache.WithJitter(0),
-			cache.WithStaleWhileRevalidate(time.Minute), cache.WithTracerProvider(tp))
+		c := newNamedCache[int](t, "users", cache.WithTTL(time.Second), cache.WithJitter(0),
+			cache.WithStaleWhileRevalidate(time.Minute))
 		c.Set("k", 1)
 		time.Sleep(time.Second)
 		ctx, span := tp.Tracer("test").Start(context.Background(), "request")
@@ -121,7 +121,7 @@ func TestHTTPMetricsCountEveryRequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		rc, err := cache.NewResponseCache(cache.WithName("pages"), cache.WithMeterProvider(mp))
+		rc, err := cache.NewResponseCache("pages", cache.WithMeterProvider(mp))
 		if err != nil {
 			t.Fatal(err)
 		}

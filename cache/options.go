@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Option configures a Cache (New) or a ResponseCache (NewResponseCache).
@@ -29,8 +28,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // Defaults, as in the package documentation.
 const (
-	DefaultName         = "default"
-	DefaultMaxEntries   = 10_000
+	DefaultMaxKeys      = 10_000
 	DefaultTTL          = time.Minute
 	DefaultJitter       = 0.1
 	DefaultLoadTimeout  = 30 * time.Second
@@ -40,8 +38,8 @@ const (
 
 type config struct {
 	name        string
-	maxEntries  int
-	shards      int // 0: chosen from maxEntries and GOMAXPROCS
+	maxKeys     int
+	shards      int // 0: chosen from maxKeys and GOMAXPROCS
 	ttl         time.Duration
 	ttlSet      bool
 	jitter      float64
@@ -60,7 +58,6 @@ type config struct {
 
 	logger *slog.Logger
 	mp     metric.MeterProvider
-	tp     trace.TracerProvider
 
 	// ResponseCache only.
 	maxBody      int64
@@ -73,10 +70,13 @@ type config struct {
 	err       error
 }
 
-func newConfig(opts []Option) (*config, error) {
+func newConfig(name string, opts []Option) (*config, error) {
+	if name == "" {
+		return nil, errors.New("cache: empty name")
+	}
 	c := &config{
-		name:        DefaultName,
-		maxEntries:  DefaultMaxEntries,
+		name:        name,
+		maxKeys:     DefaultMaxKeys,
 		ttl:         DefaultTTL,
 		jitter:      DefaultJitter,
 		loadTimeout: DefaultLoadTimeout,
@@ -142,28 +142,18 @@ func nonNegative(c *config, opt string, d time.Duration) bool {
 	return true
 }
 
-// WithName names the cache in metrics (the paved.cache.name attribute)
-// and span events (default "default"). Give each cache its own name.
-func WithName(name string) Option {
-	return optionFunc(func(c *config) {
-		if name == "" {
-			c.fail(errors.New("cache: WithName: empty name"))
-			return
-		}
-		c.name = name
-	})
-}
-
-// WithMaxEntries bounds the number of entries, negative ones included
-// (default 10,000). When the cache is full, storing an entry evicts the
-// least recently used one of its shard.
-func WithMaxEntries(n int) Option {
+// WithMaxKeys bounds the number of keys held, negative entries included
+// (default DefaultMaxKeys, 10,000); for a ResponseCache it bounds the
+// stored responses. When the cache is full, storing an entry evicts the
+// least recently used one of its shard. Every paved package names this
+// bound WithMaxKeys.
+func WithMaxKeys(n int) Option {
 	return optionFunc(func(c *config) {
 		if n < 1 {
-			c.fail(fmt.Errorf("cache: WithMaxEntries: %d is below 1", n))
+			c.fail(fmt.Errorf("cache: WithMaxKeys: %d is below 1", n))
 			return
 		}
-		c.maxEntries = n
+		c.maxKeys = n
 	})
 }
 
@@ -363,19 +353,5 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 			return
 		}
 		c.mp = mp
-	})
-}
-
-// WithTracerProvider is accepted for symmetry with the other paved
-// packages. The cache starts no spans: its cache.stale_served events go to
-// the span in the caller's context, whichever provider made it, and loads
-// see the caller's span through their context.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
-		if tp == nil {
-			c.fail(errors.New("cache: WithTracerProvider: nil provider"))
-			return
-		}
-		c.tp = tp
 	})
 }

@@ -93,7 +93,7 @@ func TestSecondLevel(t *testing.T) {
 
 func TestWithSecondLevelChecksTypes(t *testing.T) {
 	store := &sharedStore{m: map[string]storedValue{}}
-	if c, err := cache.New[string, int](cache.WithSecondLevel[string, string](store)); err == nil {
+	if c, err := cache.New[string, int]("test", cache.WithSecondLevel[string, string](store)); err == nil {
 		c.Close()
 		t.Fatal("New accepted a second level of other types")
 	}

@@ -140,8 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// GET /instances/{id} is fresh for 2s, then served stale for up to
 	// 10s more while one request refreshes it in the background, and for
 	// up to a minute while the upstream fails (5xx, an open breaker).
-	instances, err := cache.NewResponseCache(
-		cache.WithName("gateway.instances"),
+	instances, err := cache.NewResponseCache("gateway.instances",
 		cache.WithTTL(2*time.Second),
 		cache.WithStaleWhileRevalidate(10*time.Second),
 		cache.WithStaleIfError(time.Minute),

@@ -15,7 +15,7 @@ func work(context.Context) error { return nil }
 
 func BenchmarkDo(b *testing.B) {
 	ctx := context.Background()
-	r, err := retry.New() // defaults, with the default budget
+	r, err := retry.New("test") // defaults, with the default budget
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func BenchmarkPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, err := retry.New()
+	r, err := retry.New("test")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func ExampleRetrier_Do() {
-	r, err := retry.New(retry.WithBackoff(retry.Constant(time.Millisecond)))
+	r, err := retry.New("example", retry.WithBackoff(retry.Constant(time.Millisecond)))
 	if err != nil {
 		panic(err)
 	}
@@ -31,7 +31,7 @@ func ExampleRetrier_Do() {
 }
 
 func ExamplePermanent() {
-	r, _ := retry.New()
+	r, _ := retry.New("example")
 	err := r.Do(context.Background(), func(ctx context.Context) error {
 		return retry.Permanent(errors.New("invalid request"))
 	})
@@ -51,7 +51,7 @@ func ExampleRetrier_Transport() {
 	}))
 	defer upstream.Close()
 
-	r, _ := retry.New(retry.WithBackoff(retry.Constant(time.Millisecond)))
+	r, _ := retry.New("example", retry.WithBackoff(retry.Constant(time.Millisecond)))
 	client := &http.Client{Transport: r.Transport(nil)}
 	resp, err := client.Get(upstream.URL)
 	if err != nil {

@@ -87,7 +87,7 @@ func TestHedgeAllFail(t *testing.T) {
 func TestHedgeCountsAgainstBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		budget, _ := retry.NewBudget(0, 0) // no room at all
-		r, err := retry.New(retry.WithBudget(budget), retry.WithHedging(10*time.Millisecond))
+		r, err := retry.New("test", retry.WithBudget(budget), retry.WithHedging(10*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -31,25 +30,30 @@ type config struct {
 	retryIf        func(error) bool
 	hedgeDelay     time.Duration
 	hedging        bool
+	waitHalfOpen   bool
 	idempotencyKey bool
 	attemptHeader  string
 	logger         *slog.Logger
 	meterProvider  metric.MeterProvider
-	tracerProvider trace.TracerProvider
 	errs           []error
 }
 
-func newConfig(opts ...Option) (config, error) {
+func newConfig(name string, opts ...Option) (config, error) {
 	c := config{
-		name:           "default",
+		name:           name,
 		maxAttempts:    3,
 		backoff:        FullJitter(100*time.Millisecond, 10*time.Second),
 		maxServerDelay: 10 * time.Second,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
+	if name == "" {
+		c.fail("New: empty name")
+	}
+	for i, o := range opts {
+		if o == nil {
+			c.fail("New: option %d is nil", i)
+			continue
 		}
+		o.apply(&c)
 	}
 	if err := c.backoff.validate(); err != nil {
 		c.errs = append(c.errs, err)
@@ -65,18 +69,6 @@ func newConfig(opts ...Option) (config, error) {
 
 func (c *config) fail(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf("retry: "+format, args...))
-}
-
-// WithName names the Retrier in metrics (paved.retry.name) and logs
-// (default "default"). Use the upstream's name.
-func WithName(name string) Option {
-	return optionFunc(func(c *config) {
-		if name == "" {
-			c.fail("WithName: empty name")
-			return
-		}
-		c.name = name
-	})
 }
 
 // WithMaxAttempts sets how many attempts are made at most, the first one
@@ -136,6 +128,18 @@ func WithMaxServerDelay(d time.Duration) Option {
 		}
 		c.maxServerDelay = d
 	})
+}
+
+// WithWaitForHalfOpen(true) makes a call a circuit breaker rejected (an
+// error that is breaker.ErrOpen or breaker.ErrTooManyRequests) wait until
+// the breaker lets probes through again, and retry then, as long as that
+// wait is within WithMaxServerDelay and the caller's deadline. By default
+// (false) a breaker's rejection ends the retries at once: the breaker
+// already knows the upstream is down, and the caller gets the breaker's
+// error, with its time until half-open, to answer 503 with Retry-After
+// rather than hold the request for the whole open time.
+func WithWaitForHalfOpen(wait bool) Option {
+	return optionFunc(func(c *config) { c.waitHalfOpen = wait })
 }
 
 // WithBudget sets the retry budget; share one Budget between the Retriers
@@ -205,13 +209,6 @@ func WithLogger(l *slog.Logger) Option {
 // paved.retry.budget.exhausted (default: the global one).
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.meterProvider = mp })
-}
-
-// WithTracerProvider is accepted for symmetry with the other packages;
-// retry adds its retry.attempt events to the caller's current span and
-// starts no spans of its own.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) { c.tracerProvider = tp })
 }
 
 func (c *config) log() *slog.Logger {

@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/internal/httpx"
 	"github.com/paved-go/paved/internal/otelx"
 )
@@ -23,10 +24,12 @@ type Retrier struct {
 	latency   latencies // for hedging at the observed p95
 }
 
-// New returns a Retrier configured by opts, or an error naming every
-// invalid option.
-func New(opts ...Option) (*Retrier, error) {
-	cfg, err := newConfig(opts...)
+// New returns a Retrier named name, configured by opts, or an error naming
+// every invalid option. The name labels its metrics (paved.retry.name) and
+// logs; use the upstream's name, e.g. "inventory". An empty name is an
+// error.
+func New(name string, opts ...Option) (*Retrier, error) {
+	cfg, err := newConfig(name, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +154,8 @@ func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.T
 	}
 	hint, hinted := httpx.RetryDelayOf(err)
 	switch {
+	case hinted && !r.cfg.waitHalfOpen && breakerRejected(err):
+		return 0, nil
 	case hinted && (hint < 0 || hint > r.cfg.maxServerDelay):
 		return 0, ErrHint
 	case hinted:
@@ -180,6 +185,12 @@ func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.T
 		return 0, ErrBudgetExhausted
 	}
 	return delay, errRetry
+}
+
+// breakerRejected reports whether err is a circuit breaker's rejection:
+// the breaker, not the upstream, answered.
+func breakerRejected(err error) bool {
+	return errors.Is(err, breaker.ErrOpen) || errors.Is(err, breaker.ErrTooManyRequests)
 }
 
 // retryableByDefault retries everything but client errors: an error that

@@ -14,7 +14,10 @@ import (
 )
 
 var defaultRetrier = func() *Retrier {
-	r, _ := New()
+	r, err := New("default")
+	if err != nil {
+		panic(err) // the defaults are valid; a test proves it
+	}
 	return r
 }()
 

@@ -50,8 +50,7 @@ func newUpstreamTransport(cfg upstreamConfig) (http.RoundTripper, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := retry.New(
-		retry.WithName("upstream"),
+	r, err := retry.New("upstream",
 		retry.WithLogger(cfg.logger),
 		retry.WithBackoff(retry.FullJitter(50*time.Millisecond, time.Second)),
 		retry.WithMaxServerDelay(2*time.Second))

@@ -33,7 +33,7 @@ func ExampleUnaryClientInterceptor() {
 	go srv.Serve(lis)
 	defer srv.Stop()
 
-	r, _ := retry.New(retry.WithName("health"), retry.WithBackoff(retry.Constant(time.Millisecond)))
+	r, _ := retry.New("health", retry.WithBackoff(retry.Constant(time.Millisecond)))
 	conn, err := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

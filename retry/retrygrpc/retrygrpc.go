@@ -3,7 +3,7 @@
 // server's grpc-retry-pushback-ms trailer (a negative value means "do not
 // retry") and google.rpc.RetryInfo details.
 //
-//	r, _ := retry.New(retry.WithName("inventory"), retry.WithAttemptTimeout(time.Second))
+//	r, _ := retry.New("inventory", retry.WithAttemptTimeout(time.Second))
 //	conn, err := grpc.NewClient(target,
 //		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r)),
 //		grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(r)),

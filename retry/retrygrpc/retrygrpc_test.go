@@ -91,7 +91,7 @@ func dial(t *testing.T, lis *bufconn.Listener, opts ...grpc.DialOption) healthpb
 
 func newRetrier(t *testing.T, opts ...retry.Option) *retry.Retrier {
 	t.Helper()
-	r, err := retry.New(append([]retry.Option{retry.WithBudget(nil), retry.WithBackoff(retry.Constant(time.Millisecond))}, opts...)...)
+	r, err := retry.New("test", append([]retry.Option{retry.WithBudget(nil), retry.WithBackoff(retry.Constant(time.Millisecond))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

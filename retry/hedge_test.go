@@ -238,3 +238,79 @@ func TestHedgePermanentStops(t *testing.T) {
 		}
 	})
 }
+
+// TestHedgeFailedHedgeVerdict: with hedging at 50ms and a slow first
+// attempt, what the hedge fails with decides at once, as in gRPC's
+// hedging design (A6): an error not worth retrying or a server hint
+// saying "stop" or "wait too long" cancels the slow attempt and ends the
+// call with that error; a hint within the cap delays the next hedge by
+// it; a retryable error starts the next hedge at once.
+func TestHedgeFailedHedgeVerdict(t *testing.T) {
+	errNotFound := statusErr(http.StatusNotFound)
+	tests := []struct {
+		name      string
+		hedgeErr  error
+		wantErr   error         // in the returned error; nil: success
+		wantTook  time.Duration // until Do returns
+		wantThird time.Duration // when the third attempt started; 0: none
+		wantWhy   error         // the *Error's Reason
+	}{
+		{"not found ends the call", errNotFound, errNotFound, 50 * time.Millisecond, 0, nil},
+		{"permanent ends the call", retry.Permanent(errFlaky), errFlaky, 50 * time.Millisecond, 0, nil},
+		{"pushback do not retry ends the call", retry.After(errFlaky, -1), errFlaky, 50 * time.Millisecond, 0, retry.ErrHint},
+		{"pushback beyond the cap ends the call", retry.After(errFlaky, time.Minute), errFlaky, 50 * time.Millisecond, 0, retry.ErrHint},
+		{"pushback delays the next hedge", retry.After(errFlaky, 5*time.Second), nil, 5050 * time.Millisecond, 5050 * time.Millisecond, nil},
+		{"retryable error hedges again at once", errFlaky, nil, 50 * time.Millisecond, 50 * time.Millisecond, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := mustNew(t, retry.WithHedging(50*time.Millisecond))
+				var calls atomic.Int32
+				var third atomic.Int64
+				canceled := make(chan error, 1)
+				start := time.Now()
+				v, err := retry.Call(context.Background(), r, func(ctx context.Context) (string, error) {
+					switch calls.Add(1) {
+					case 1: // slow, and fails in the end
+						select {
+						case <-ctx.Done():
+							canceled <- ctx.Err()
+							return "", ctx.Err()
+						case <-time.After(time.Minute):
+							return "", errors.New("slow attempt failed")
+						}
+					case 2:
+						return "", tc.hedgeErr
+					default:
+						third.Store(int64(time.Since(start)))
+						return "third", nil
+					}
+				})
+				took := time.Since(start)
+				synctest.Wait()
+				if tc.wantErr == nil {
+					if err != nil || v != "third" {
+						t.Fatalf("got %q, %v; want the third attempt's answer", v, err)
+					}
+				} else {
+					var re *retry.Error
+					if !errors.As(err, &re) || !errors.Is(err, tc.wantErr) || re.Reason != tc.wantWhy || re.Attempts != 2 {
+						t.Fatalf("got %q, %v (%#v); want the hedge's error after 2 attempts, reason %v", v, err, err, tc.wantWhy)
+					}
+					select {
+					case <-canceled:
+					default:
+						t.Fatal("the slow attempt was not canceled")
+					}
+				}
+				if took != tc.wantTook {
+					t.Fatalf("returned after %v, want %v", took, tc.wantTook)
+				}
+				if got := time.Duration(third.Load()); got != tc.wantThird {
+					t.Fatalf("third attempt at %v, want %v (0: none)", got, tc.wantThird)
+				}
+			})
+		})
+	}
+}

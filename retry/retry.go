@@ -144,8 +144,23 @@ func once[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, erro
 var errRetry = errors.New("retry")
 
 // next decides whether to retry after the attempt-th attempt failed with
-// err, and how long to wait. It reads the clock once.
+// err, and how long to wait, withdrawing the retry from the budget.
 func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.Time, prev time.Duration) (time.Duration, error) {
+	delay, why := r.judge(ctx, err, attempt, start, prev, false)
+	if why != errRetry {
+		return 0, why
+	}
+	if !r.cfg.budget.withdraw() {
+		r.exhausted.Add(ctx, "")
+		return 0, ErrBudgetExhausted
+	}
+	return delay, errRetry
+}
+
+// judge is next without the budget: the verdict on an attempt that failed
+// with err. A hedged attempt is replaced at once (after the server's hint,
+// if any), not after a backoff. It reads the clock once.
+func (r *Retrier) judge(ctx context.Context, err error, attempt int, start time.Time, prev time.Duration, hedged bool) (time.Duration, error) {
 	if _, ok := errors.AsType[*permanentError](err); ok {
 		return 0, nil
 	}
@@ -170,7 +185,7 @@ func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.T
 		return 0, ErrAttemptsExhausted
 	}
 	delay := hint
-	if !hinted {
+	if !hinted && !hedged {
 		delay = r.cfg.backoff.delay(attempt, prev)
 	}
 	now := time.Now()
@@ -179,10 +194,6 @@ func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.T
 	}
 	if r.cfg.maxElapsed > 0 && now.Add(delay).Sub(start) > r.cfg.maxElapsed {
 		return 0, ErrDeadline
-	}
-	if !r.cfg.budget.withdraw() {
-		r.exhausted.Add(ctx, "")
-		return 0, ErrBudgetExhausted
 	}
 	return delay, errRetry
 }

@@ -136,26 +136,18 @@ func (a *httpAttempt) call(ctx context.Context) (*http.Response, error) {
 	}
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
-		d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if ok {
-			return resp, &hintedStatusError{statusError{resp.StatusCode}, d}
-		}
-		if resp.StatusCode == http.StatusTooManyRequests {
+		err := statusError(resp, time.Now())
+		if _, hinted := err.(*afterError); !hinted && resp.StatusCode == http.StatusTooManyRequests {
 			return resp, nil // no hint: when to retry is anybody's guess, so don't
 		}
-		return resp, &statusError{resp.StatusCode}
+		return resp, err
 	}
 	return resp, nil
 }
 
 // release drains (up to 64 KiB) and closes a discarded response, so its
 // connection goes back to the pool.
-func (a *httpAttempt) release(resp *http.Response, _ error) {
-	if resp != nil && resp.Body != nil {
-		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-		_ = resp.Body.Close()
-	}
-}
+func (a *httpAttempt) release(resp *http.Response, _ error) { drain(resp) }
 
 func (a *httpAttempt) keep(resp *http.Response, cancel context.CancelFunc) *http.Response {
 	return keepUntilClosed(resp, cancel)
@@ -186,20 +178,6 @@ func (c *cancelOnClose) Close() error {
 	c.cancel()
 	return err
 }
-
-// statusError is a retryable HTTP status.
-type statusError struct{ code int }
-
-func (e *statusError) Error() string   { return "retry: upstream answered " + strconv.Itoa(e.code) }
-func (e *statusError) HTTPStatus() int { return e.code }
-
-// hintedStatusError is a retryable HTTP status with a Retry-After.
-type hintedStatusError struct {
-	statusError
-	d time.Duration
-}
-
-func (e *hintedStatusError) RetryDelay() time.Duration { return e.d }
 
 // ParseRetryAfter reads a Retry-After header value, as delay-seconds or an
 // HTTP-date, relative to now. A date in the past is a zero delay. It

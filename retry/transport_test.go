@@ -87,6 +87,7 @@ func TestTransportWhatIsRetried(t *testing.T) {
 		{name: "GET 500 not retried", method: "GET", statuses: []int{500, 200}, wantTries: 1, wantStatus: 500},
 		{name: "429 without Retry-After not retried", method: "GET", statuses: []int{429, 200}, wantTries: 1, wantStatus: 429},
 		{name: "429 with Retry-After retried", method: "GET", statuses: []int{429, 200}, retryAfter: "1", wantTries: 2, wantStatus: 200},
+		{name: "429 with a malformed Retry-After not retried", method: "GET", statuses: []int{429, 200}, retryAfter: "soon", wantTries: 1, wantStatus: 429},
 		{name: "Retry-After beyond the cap gives up", method: "GET", statuses: []int{503, 200}, retryAfter: "3600", wantTries: 1, wantStatus: 503},
 		{name: "PUT retried", method: "PUT", statuses: []int{503, 200}, wantTries: 2, wantStatus: 200},
 		{name: "DELETE retried", method: "DELETE", statuses: []int{503, 200}, wantTries: 2, wantStatus: 200},

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/retry"
 )
 
@@ -62,4 +63,67 @@ func ExampleRetrier_Transport() {
 	client.CloseIdleConnections()
 	fmt.Println(resp.StatusCode, string(body), "after", calls.Load(), "calls")
 	// Output: 200 instances after 2 calls
+}
+
+// ExampleCheckResponse shows a cache loader behind a retrying client.
+// Transport returns the upstream's last answer as is, even a 503, so the
+// loader turns a failing status into an error with CheckResponse; only
+// then does the cache's stale-if-error see the failure and serve the last
+// good value.
+func ExampleCheckResponse() {
+	var calls atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 { // down after the first answer
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "instance i-1: running")
+	}))
+	defer upstream.Close()
+
+	r, err := retry.New("inventory", retry.WithBackoff(retry.Constant(time.Millisecond)))
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: r.Transport(nil)}
+	defer client.CloseIdleConnections()
+
+	c, err := cache.New[string, string](
+		cache.WithName("instances"),
+		cache.WithTTL(time.Nanosecond), // stale at once, for the example
+		cache.WithJitter(0),
+		cache.WithStaleIfError(time.Hour))
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	load := func(ctx context.Context, id string) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, upstream.URL+"/instances/"+id, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := retry.CheckResponse(client.Do(req))
+		if err != nil {
+			return "", err // a 5xx is an error here, after the retries
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return string(body), err
+	}
+
+	for range 2 {
+		v, err := c.Get(context.Background(), "i-1", load)
+		fmt.Printf("%q %v\n", v, err)
+	}
+	fmt.Println("upstream calls:", calls.Load(), "stale served:", c.Stats().StaleServed)
+
+	// Without a cache, the error says what the upstream answered.
+	_, err = load(context.Background(), "i-1")
+	var se *retry.StatusError
+	fmt.Println(errors.As(err, &se), se.StatusCode, err)
+	// Output:
+	// "instance i-1: running" <nil>
+	// "instance i-1: running" <nil>
+	// upstream calls: 4 stale served: 1
+	// true 503 retry: upstream answered 503
 }

@@ -43,6 +43,14 @@ func New(name string, opts ...Option) (*Retrier, error) {
 	return r, nil
 }
 
+// Name returns the name the Retrier was made with.
+func (r *Retrier) Name() string { return r.cfg.name }
+
+// Hedges reports whether r hedges (WithHedging): its attempts of one call
+// may then run at the same time, which adapters that share one reply
+// between attempts, such as retrygrpc's, cannot allow.
+func (r *Retrier) Hedges() bool { return r.cfg.hedging }
+
 // Do calls fn until it succeeds, returns a Permanent error or an error not
 // worth retrying, or the retries run out (attempts, budget, deadline).
 // Between attempts it waits the backoff, or the delay a server hint in

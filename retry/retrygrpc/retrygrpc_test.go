@@ -2,7 +2,9 @@ package retrygrpc_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,9 +48,19 @@ func (f *failing) fail(setTrailer func(metadata.MD)) error {
 
 func start(t *testing.T, f *failing, r *retry.Retrier, opts ...retrygrpc.Option) healthpb.HealthClient {
 	t.Helper()
+	ic := mustInterceptors(t, r, opts...)
 	return dial(t, serve(t, f),
-		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r, opts...)),
-		grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(r, opts...)))
+		grpc.WithChainUnaryInterceptor(ic.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(ic.StreamClientInterceptor()))
+}
+
+func mustInterceptors(t *testing.T, r *retry.Retrier, opts ...retrygrpc.Option) *retrygrpc.Interceptors {
+	t.Helper()
+	ic, err := retrygrpc.New(r, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ic
 }
 
 // serve starts a health server failing as f says.
@@ -166,7 +178,7 @@ func TestUnaryAttemptTimeout(t *testing.T) {
 	conn, _ := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r)))
+		grpc.WithChainUnaryInterceptor(mustInterceptors(t, r).UnaryClientInterceptor()))
 	defer conn.Close()
 	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || calls.Load() < 2 {
 		t.Fatalf("err %v after %d calls", err, calls.Load())
@@ -261,7 +273,7 @@ func TestServerStreamingAttemptsIncludeOpening(t *testing.T) {
 		}
 		return streamer(ctx, desc, cc, method, opts...)
 	}
-	client := dial(t, serve(t, f), grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(newRetrier(t)), failOpen))
+	client := dial(t, serve(t, f), grpc.WithChainStreamInterceptor(mustInterceptors(t, newRetrier(t)).StreamClientInterceptor(), failOpen))
 	stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
 	if err == nil {
 		_, err = stream.Recv()
@@ -272,4 +284,117 @@ func TestServerStreamingAttemptsIncludeOpening(t *testing.T) {
 	if o, s := opens.Load(), f.calls.Load(); o != 3 || s != 1 {
 		t.Fatalf("%d opens and %d streams reaching the server; want 3 attempts in all (2 failed opens, 1 stream)", o, s)
 	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	hedging, err := retry.New("hedged", retry.WithHedging(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		r    *retry.Retrier
+		opts []retrygrpc.Option
+		want string
+	}{
+		{"empty code list", nil, []retrygrpc.Option{retrygrpc.WithCodes()}, "WithCodes: no codes"},
+		{"code out of range", nil, []retrygrpc.Option{retrygrpc.WithCodes(codes.Unavailable, codes.Code(17))}, "WithCodes: Code(17)"},
+		{"OK is no failure", nil, []retrygrpc.Option{retrygrpc.WithCodes(codes.OK)}, "WithCodes: OK"},
+		{"nil option", nil, []retrygrpc.Option{nil}, "option 0 is nil"},
+		{"hedging retrier", hedging, nil, `retrier "hedged" hedges`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ic, err := retrygrpc.New(tc.r, tc.opts...)
+			if ic != nil || err == nil || !strings.Contains(err.Error(), "retrygrpc: ") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v, %v; want an error saying %q", ic, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestNilRetrier: New(nil) retries with package retry's defaults (3
+// attempts) instead of panicking at the first call.
+func TestNilRetrier(t *testing.T) {
+	for _, kind := range []string{"unary", "server-streaming"} {
+		t.Run(kind, func(t *testing.T) {
+			f := &failing{n: 100, err: status.Error(codes.Unavailable, "down"), pushback: "1"}
+			client := start(t, f, nil)
+			var err error
+			if kind == "unary" {
+				_, err = client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+			} else {
+				var stream grpc.ServerStreamingClient[healthpb.HealthCheckResponse]
+				if stream, err = client.Watch(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+					t.Fatal(err)
+				}
+				_, err = stream.Recv()
+			}
+			if status.Code(err) != codes.Unavailable || f.calls.Load() != 3 {
+				t.Fatalf("err %v after %d calls; want Unavailable after the default 3 attempts", err, f.calls.Load())
+			}
+		})
+	}
+}
+
+// statusSequence fails the n-th stream with the n-th status.
+type statusSequence struct {
+	errs  []error
+	calls atomic.Int32
+}
+
+// TestServerStreamingReplayEOF: when the replayed stream's SendMsg
+// returns io.EOF, the server has ended the stream, and the real status
+// comes from RecvMsg (grpc.ClientStream's contract), not a clean end of
+// stream. An inner interceptor reports io.EOF as the contract allows
+// (grpc-go's own streams hide it for server-streaming calls; other
+// interceptors and transports need not).
+func TestServerStreamingReplayEOF(t *testing.T) {
+	seq := &statusSequence{errs: []error{status.Error(codes.Unavailable, "down"), status.Error(codes.NotFound, "no such service")}}
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if n := int(seq.calls.Add(1)); n <= len(seq.errs) {
+			return seq.errs[n-1] // ends the stream before reading the request
+		}
+		return h(srv, ss)
+	}))
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+
+	var opened atomic.Int32
+	eofAfterEnd := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil || opened.Add(1) == 1 {
+			return cs, err
+		}
+		return &eofStream{ClientStream: cs}, nil
+	}
+	client := dial(t, lis, grpc.WithChainStreamInterceptor(mustInterceptors(t, newRetrier(t)).StreamClientInterceptor(), eofAfterEnd))
+	stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = stream.Recv()
+	if st, _ := status.FromError(err); st.Code() != codes.NotFound || st.Message() != "no such service" {
+		t.Fatalf("Recv = %v; want the replayed stream's NotFound status, not the end of the stream", err)
+	}
+	if n := seq.calls.Load(); n != 2 {
+		t.Fatalf("%d streams, want 2: NotFound is not retried", n)
+	}
+}
+
+// eofStream reports io.EOF from SendMsg once the server has ended the
+// stream: it waits for the server's answer, as a transport whose write
+// fails on a closed stream would.
+type eofStream struct{ grpc.ClientStream }
+
+func (s *eofStream) SendMsg(m any) error {
+	if err := s.ClientStream.SendMsg(m); err != nil {
+		return err
+	}
+	if _, err := s.ClientStream.Header(); err != nil || len(s.ClientStream.Trailer()) > 0 || s.ClientStream.Context().Err() != nil {
+		return io.EOF
+	}
+	return nil
 }

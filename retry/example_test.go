@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"time"
 
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/retry"
 )
@@ -29,6 +31,34 @@ func ExampleRetrier_Do() {
 	})
 	fmt.Println(calls, err)
 	// Output: 3 <nil>
+}
+
+// Example_breaker puts the retries outside a circuit breaker: once the
+// breaker opens, its rejection ends the retries at once, and the caller
+// gets the breaker's error with the time until it half-opens.
+func Example_breaker() {
+	b, err := breaker.New("inventory", breaker.WithConsecutiveFailures(2),
+		breaker.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		panic(err)
+	}
+	r, err := retry.New("inventory", retry.WithBackoff(retry.Constant(time.Millisecond)), retry.WithMaxAttempts(5))
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	err = r.Do(context.Background(), func(ctx context.Context) error {
+		return b.Do(ctx, func(context.Context) error {
+			calls++
+			return errors.New("connection refused")
+		})
+	})
+	oe, _ := errors.AsType[*breaker.OpenError](err)
+	fmt.Println(err)
+	fmt.Println("upstream calls:", calls, "half-open in about 30s:", oe.RetryAfter > 29*time.Second)
+	// Output:
+	// retry: 3 attempts: breaker: open
+	// upstream calls: 2 half-open in about 30s: true
 }
 
 func ExamplePermanent() {

@@ -111,14 +111,15 @@ func WithAttemptTimeout(d time.Duration) Option {
 }
 
 // WithBackoff sets the wait between attempts (default
-// FullJitter(100ms, 10s)).
+// FullJitter(100ms, 10s)). With WithHedging there is none: a failed
+// attempt's successor starts at once, as gRPC's hedging does.
 func WithBackoff(b Backoff) Option {
 	return optionFunc(func(c *config) { c.backoff = b })
 }
 
 // WithMaxServerDelay caps how long a server may ask the client to wait
-// (Retry-After, grpc-retry-pushback-ms, an open breaker's time until
-// half-open): a longer wait is not waited out, the retries stop at once
+// (Retry-After, grpc-retry-pushback-ms, with WithWaitForHalfOpen an open
+// breaker's time until half-open): a longer wait is not waited out, the retries stop at once
 // with the last error (default 10s).
 func WithMaxServerDelay(d time.Duration) Option {
 	return optionFunc(func(c *config) {
@@ -168,8 +169,13 @@ func WithRetryIf(retryIf func(error) bool) Option {
 // to the maximum attempts in flight), the first good answer wins and the
 // others are canceled. A delay of 0 means the observed 95th percentile
 // latency of recent attempts (50ms until 20 attempts have been seen).
-// Hedges count against the retry budget. The function given to Do or Call
-// then runs concurrently with itself and must be safe for that.
+// A failed attempt decides at once, even while others are in flight: an
+// error not worth retrying, or a server hint saying "stop" or asking for
+// more than WithMaxServerDelay, cancels the others and ends the call with
+// it; a retryable error starts the next attempt at once, or after the
+// server's hint. Hedges count against the retry budget. The function
+// given to Do or Call then runs concurrently with itself and must be safe
+// for that.
 func WithHedging(delay time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if delay < 0 {

@@ -54,9 +54,9 @@ func (r *Retrier) Hedges() bool { return r.cfg.hedging }
 // Do calls fn until it succeeds, returns a Permanent error or an error not
 // worth retrying, or the retries run out (attempts, budget, deadline).
 // Between attempts it waits the backoff, or the delay a server hint in
-// the error asks for (Retry-After, an open breaker's time until
-// half-open: any error with a RetryDelay() time.Duration method, see
-// After). It never waits past ctx's deadline and stops at once when ctx
+// the error asks for (Retry-After: any error with a RetryDelay()
+// time.Duration method, see After). A circuit breaker's rejection ends
+// the retries at once unless WithWaitForHalfOpen. It never waits past ctx's deadline and stops at once when ctx
 // ends. A failure comes back as an *Error wrapping the last attempt's
 // error.
 //

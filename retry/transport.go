@@ -21,8 +21,10 @@ var defaultRetrier = func() *Retrier {
 	return r
 }()
 
-// Transport is the default Retrier's Transport: 3 attempts, full-jitter
-// backoff from 100ms to 10s, a 20% + 10/s retry budget.
+// Transport is the zero-configuration Retrier's Transport (see
+// Retrier.Transport): the package defaults, with one Retrier named
+// "default" and its 20% + 10/s retry budget shared by every Transport this
+// function returns. A nil base means paved's default base transport.
 func Transport(base http.RoundTripper) http.RoundTripper { return defaultRetrier.Transport(base) }
 
 // Transport returns an http.RoundTripper that retries requests through
@@ -39,8 +41,10 @@ func Transport(base http.RoundTripper) http.RoundTripper { return defaultRetrier
 //     within WithMaxServerDelay, and giving up at once when it is longer.
 //
 // A response that is not retried is returned as is, even a 503: the
-// caller sees the upstream's last answer. Discarded responses are drained
-// and closed so their connections are reused.
+// caller sees the upstream's last answer (CheckResponse turns it into an
+// error). Discarded responses are drained and closed so their connections
+// are reused. A circuit breaker's rejection in base (breaker.Transport)
+// comes back as the error, wrapped in an *Error.
 func (r *Retrier) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = httpx.DefaultTransport()

@@ -2,7 +2,9 @@ package retrygrpc_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/retry"
 	"github.com/paved-go/paved/retry/retrygrpc"
 )
@@ -397,4 +400,46 @@ func (s *eofStream) SendMsg(m any) error {
 		return io.EOF
 	}
 	return nil
+}
+
+// rejection is how a breaker client interceptor reports a call its
+// breaker rejected: an Unavailable status with a RetryInfo detail for gRPC
+// callers, unwrapping to the *breaker.OpenError.
+type rejection struct {
+	open *breaker.OpenError
+	st   *status.Status
+}
+
+func (e *rejection) Error() string              { return e.st.Err().Error() }
+func (e *rejection) GRPCStatus() *status.Status { return e.st }
+func (e *rejection) Unwrap() error              { return e.open }
+
+// TestBreakerInsideEndsRetries: with a breaker interceptor inside, an open
+// breaker ends the retries at once, though its open time (5s) is within
+// the retrier's 10s cap on server delays; the caller gets Unavailable.
+func TestBreakerInsideEndsRetries(t *testing.T) {
+	br, err := breaker.New("upstream", breaker.WithConsecutiveFailures(2), breaker.WithOpenDuration(5*time.Second),
+		breaker.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := br.Do(ctx, func(ctx context.Context) error { return invoker(ctx, method, req, reply, cc, opts...) })
+		if oe, ok := errors.AsType[*breaker.OpenError](err); ok {
+			st, _ := status.New(codes.Unavailable, oe.Error()).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(oe.RetryAfter)})
+			return &rejection{open: oe, st: st}
+		}
+		return err
+	}
+	f := &failing{n: 100, err: status.Error(codes.Unavailable, "down")}
+	client := dial(t, serve(t, f), grpc.WithChainUnaryInterceptor(
+		mustInterceptors(t, newRetrier(t, retry.WithMaxAttempts(5))).UnaryClientInterceptor(), inner))
+	start := time.Now()
+	_, err = client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if st, _ := status.FromError(err); st.Code() != codes.Unavailable || st.Message() != "breaker: open" || !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("err %v; want the breaker's Unavailable", err)
+	}
+	if n := f.calls.Load(); n != 2 || time.Since(start) > time.Second {
+		t.Fatalf("%d calls reached the server in %v; want 2, then the retries end at once", n, time.Since(start))
+	}
 }

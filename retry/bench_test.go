@@ -2,6 +2,8 @@ package retry_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/sony/gobreaker/v2"
@@ -82,6 +84,29 @@ func BenchmarkPipeline(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = r.Do(ctx, through)
+		}
+	})
+}
+
+func BenchmarkTransport(b *testing.B) {
+	resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody}
+	base := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
+	r, err := retry.New("test")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := r.Transport(base)
+	req := httptest.NewRequest(http.MethodGet, "http://upstream.test/", nil)
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = base.RoundTrip(req)
+		}
+	})
+	b.Run("paved", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = tr.RoundTrip(req)
 		}
 	})
 }

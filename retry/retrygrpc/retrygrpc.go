@@ -132,18 +132,34 @@ func deadlinePassed(ctx context.Context) bool {
 
 // UnaryClientInterceptor returns the interceptor that retries unary calls.
 func (ic *Interceptors) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
-	cfg := &ic.cfg
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
-		err := ic.r.Do(ctx, func(ctx context.Context) error {
-			var trailer metadata.MD
-			err := invoker(ctx, method, req, reply, cc, append(callOpts[:len(callOpts):len(callOpts)], grpc.Trailer(&trailer))...)
-			return cfg.classify(err, trailer, err != nil && deadlinePassed(ctx))
-		})
-		if err != nil {
+		u := &unaryCall{cfg: &ic.cfg, method: method, req: req, reply: reply, cc: cc, invoker: invoker}
+		u.opts = append(append(u.buf[:0], callOpts...), grpc.Trailer(&u.trailer))
+		if err := ic.r.Do(ctx, u.attempt); err != nil {
 			return grpcx.StatusError(err)
 		}
 		return nil
 	}
+}
+
+// unaryCall is one unary call: one allocation holds what its attempts
+// need, the call options with the trailer option included.
+type unaryCall struct {
+	cfg     *config
+	method  string
+	req     any
+	reply   any
+	cc      *grpc.ClientConn
+	invoker grpc.UnaryInvoker
+	opts    []grpc.CallOption
+	buf     [4]grpc.CallOption
+	trailer metadata.MD
+}
+
+func (u *unaryCall) attempt(ctx context.Context) error {
+	u.trailer = nil // not the previous attempt's
+	err := u.invoker(ctx, u.method, u.req, u.reply, u.cc, u.opts...)
+	return u.cfg.classify(err, u.trailer, err != nil && deadlinePassed(ctx))
 }
 
 // StreamClientInterceptor returns the interceptor that retries streaming

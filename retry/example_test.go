@@ -70,6 +70,32 @@ func ExamplePermanent() {
 	// Output: retry: 1 attempt: invalid request
 }
 
+// ExampleTransport retries with no configuration at all: the package
+// defaults over paved's default base transport.
+func ExampleTransport() {
+	var calls atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "restarting", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "instances")
+	}))
+	defer upstream.Close()
+
+	client := &http.Client{Transport: retry.Transport(nil)}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(upstream.URL)
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, string(body), "after", calls.Load(), "calls")
+	// Output: 200 instances after 2 calls
+}
+
 func ExampleRetrier_Transport() {
 	var calls atomic.Int32
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

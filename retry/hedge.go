@@ -44,7 +44,7 @@ func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start t
 		cancels = append(cancels, cancel)
 		go func() {
 			t0 := time.Now()
-			v, err := fn.call(actx)
+			v, err := fn.call(actx, i+1)
 			results <- result{v: v, err: err, i: i, took: time.Since(t0)}
 		}()
 	}
@@ -113,13 +113,17 @@ func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start t
 				if pending == 0 {
 					return fail(why)
 				}
-				// an attempt in flight may still succeed
+				timer.Stop() // no more attempts; one in flight may still succeed
+				retryDue = false
 			default: // the verdict is final: not worth retrying, or the server said stop
 				return fail(why)
 			}
 		case <-timer.C:
 			if len(cancels) >= r.cfg.maxAttempts {
 				continue
+			}
+			if !retryDue && r.cfg.maxElapsed > 0 && time.Since(start) > r.cfg.maxElapsed {
+				continue // too late for another hedge; judge checked a replacement
 			}
 			if !r.cfg.budget.withdraw() {
 				r.exhausted.Add(ctx, "")

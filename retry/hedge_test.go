@@ -314,3 +314,26 @@ func TestHedgeFailedHedgeVerdict(t *testing.T) {
 		})
 	}
 }
+
+// TestHedgeNoTimeLeft: once a failed hedge finds no time left for another
+// attempt (WithMaxElapsed), no further hedge starts, and the call ends
+// with the last attempt in flight.
+func TestHedgeNoTimeLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, retry.WithHedging(50*time.Millisecond), retry.WithMaxElapsed(80*time.Millisecond), retry.WithMaxAttempts(5))
+		var calls atomic.Int32
+		start := time.Now()
+		err := r.Do(context.Background(), func(ctx context.Context) error {
+			if calls.Add(1) == 1 {
+				time.Sleep(time.Second) // slow, then fails
+				return errFlaky
+			}
+			time.Sleep(100 * time.Millisecond) // the hedge fails at 150ms
+			return errFlaky
+		})
+		var re *retry.Error
+		if !errors.As(err, &re) || re.Reason != retry.ErrDeadline || calls.Load() != 2 || time.Since(start) != time.Second {
+			t.Fatalf("err %v after %d calls and %v; want ErrDeadline after 2 calls, when the slow one failed at 1s", err, calls.Load(), time.Since(start))
+		}
+	})
+}

@@ -78,7 +78,8 @@ func Call[T any](ctx context.Context, r *Retrier, fn func(context.Context) (T, e
 // attempter is one kind of work: plain functions, or HTTP round trips
 // whose discarded responses must be drained and closed.
 type attempter[T any] interface {
-	call(ctx context.Context) (T, error)
+	// call makes attempt number n (1 for the first).
+	call(ctx context.Context, n int) (T, error)
 	// release frees what a dropped attempt returned (retried, or lost a
 	// hedge race).
 	release(v T, err error)
@@ -92,17 +93,17 @@ type attempter[T any] interface {
 
 type errFunc func(context.Context) error
 
-func (f errFunc) call(ctx context.Context) (struct{}, error)        { return struct{}{}, f(ctx) }
+func (f errFunc) call(ctx context.Context, _ int) (struct{}, error) { return struct{}{}, f(ctx) }
 func (errFunc) release(struct{}, error)                             {}
 func (errFunc) keep(v struct{}, cancel context.CancelFunc) struct{} { cancel(); return v }
 func (errFunc) failed(struct{}) struct{}                            { return struct{}{} }
 
 type valueFunc[T any] func(context.Context) (T, error)
 
-func (f valueFunc[T]) call(ctx context.Context) (T, error) { return f(ctx) }
-func (valueFunc[T]) release(T, error)                      {}
-func (valueFunc[T]) keep(v T, cancel context.CancelFunc) T { cancel(); return v }
-func (valueFunc[T]) failed(T) T                            { var zero T; return zero }
+func (f valueFunc[T]) call(ctx context.Context, _ int) (T, error) { return f(ctx) }
+func (valueFunc[T]) release(T, error)                             {}
+func (valueFunc[T]) keep(v T, cancel context.CancelFunc) T        { cancel(); return v }
+func (valueFunc[T]) failed(T) T                                   { var zero T; return zero }
 
 func run[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, error) {
 	var start time.Time // read only when needed: time.Now is not free
@@ -115,7 +116,7 @@ func run[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, error
 	}
 	var prev time.Duration
 	for attempt := 1; ; attempt++ {
-		v, err := once(ctx, r, fn)
+		v, err := once(ctx, r, fn, attempt)
 		if err == nil {
 			r.attempts.Add(ctx, "success")
 			return v, nil
@@ -138,13 +139,14 @@ func run[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, error
 	}
 }
 
-// once runs one attempt, under the attempt timeout when there is one.
-func once[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, error) {
+// once runs attempt number n, under the attempt timeout when there is
+// one.
+func once[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, n int) (T, error) {
 	if r.cfg.attemptTimeout <= 0 {
-		return fn.call(ctx)
+		return fn.call(ctx, n)
 	}
 	actx, cancel := context.WithTimeout(ctx, r.cfg.attemptTimeout)
-	v, err := fn.call(actx)
+	v, err := fn.call(actx, n)
 	return fn.keep(v, cancel), err
 }
 

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,7 +80,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, err
 	}
-	resp, err := run(req.Context(), t.r, &httpAttempt{t: t, req: req})
+	resp, err := run(req.Context(), t.r, httpAttempt{t: t, req: req})
 	if err != nil && resp != nil {
 		return resp, nil // the last answer, not worth or not allowed another try
 	}
@@ -110,18 +109,17 @@ func withHeader(req *http.Request, ctx context.Context, name, value string) *htt
 	return r2
 }
 
-// httpAttempt is one round trip of a retried request.
+// httpAttempt is one round trip of a retried request. It is a value, so
+// a request that needs no retry allocates nothing for it.
 type httpAttempt struct {
 	t   *transport
 	req *http.Request
-	n   atomic.Int32 // attempts started; hedged attempts run at once
 }
 
-func (a *httpAttempt) call(ctx context.Context) (*http.Response, error) {
-	n := a.n.Add(1)
+func (a httpAttempt) call(ctx context.Context, n int) (*http.Response, error) {
 	var r2 *http.Request
 	if h := a.t.r.cfg.attemptHeader; h != "" {
-		r2 = withHeader(a.req, ctx, h, strconv.Itoa(int(n)))
+		r2 = withHeader(a.req, ctx, h, strconv.Itoa(n))
 	} else if ctx != a.req.Context() || n > 1 {
 		r2 = a.req.WithContext(ctx)
 	} else {
@@ -151,9 +149,9 @@ func (a *httpAttempt) call(ctx context.Context) (*http.Response, error) {
 
 // release drains (up to 64 KiB) and closes a discarded response, so its
 // connection goes back to the pool.
-func (a *httpAttempt) release(resp *http.Response, _ error) { drain(resp) }
+func (httpAttempt) release(resp *http.Response, _ error) { drain(resp) }
 
-func (a *httpAttempt) keep(resp *http.Response, cancel context.CancelFunc) *http.Response {
+func (httpAttempt) keep(resp *http.Response, cancel context.CancelFunc) *http.Response {
 	return keepUntilClosed(resp, cancel)
 }
 
@@ -168,7 +166,7 @@ func keepUntilClosed(resp *http.Response, cancel context.CancelFunc) *http.Respo
 	return resp
 }
 
-func (a *httpAttempt) failed(resp *http.Response) *http.Response { return resp }
+func (httpAttempt) failed(resp *http.Response) *http.Response { return resp }
 
 // cancelOnClose ends an attempt's context when its body is closed: the
 // body is read after RoundTrip returns, so the context must live on.

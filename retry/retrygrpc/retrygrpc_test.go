@@ -340,50 +340,57 @@ func TestNilRetrier(t *testing.T) {
 	}
 }
 
-// statusSequence fails the n-th stream with the n-th status.
-type statusSequence struct {
-	errs  []error
-	calls atomic.Int32
-}
+// TestServerStreamingSendEOF: when a stream's SendMsg returns io.EOF, the
+// server has ended the stream, and the real status comes from RecvMsg
+// (grpc.ClientStream's contract), not a clean end of stream nor an error
+// from opening the call. An inner interceptor reports io.EOF as the
+// contract allows (grpc-go's own streams hide it for server-streaming
+// calls; other interceptors and transports need not).
+func TestServerStreamingSendEOF(t *testing.T) {
+	tests := []struct {
+		name      string
+		errs      []error // the n-th stream fails with errs[n-1]
+		eofFrom   int32   // the first stream whose SendMsg reports io.EOF
+		wantCalls int32
+	}{
+		{"replayed stream", []error{status.Error(codes.Unavailable, "down"), status.Error(codes.NotFound, "no such service")}, 2, 2},
+		{"first stream", []error{status.Error(codes.NotFound, "no such service")}, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			lis := bufconn.Listen(1 << 20)
+			srv := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+				if n := int(calls.Add(1)); n <= len(tc.errs) {
+					return tc.errs[n-1] // ends the stream before reading the request
+				}
+				return h(srv, ss)
+			}))
+			healthpb.RegisterHealthServer(srv, health.NewServer())
+			go srv.Serve(lis)
+			t.Cleanup(srv.Stop)
 
-// TestServerStreamingReplayEOF: when the replayed stream's SendMsg
-// returns io.EOF, the server has ended the stream, and the real status
-// comes from RecvMsg (grpc.ClientStream's contract), not a clean end of
-// stream. An inner interceptor reports io.EOF as the contract allows
-// (grpc-go's own streams hide it for server-streaming calls; other
-// interceptors and transports need not).
-func TestServerStreamingReplayEOF(t *testing.T) {
-	seq := &statusSequence{errs: []error{status.Error(codes.Unavailable, "down"), status.Error(codes.NotFound, "no such service")}}
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		if n := int(seq.calls.Add(1)); n <= len(seq.errs) {
-			return seq.errs[n-1] // ends the stream before reading the request
-		}
-		return h(srv, ss)
-	}))
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-
-	var opened atomic.Int32
-	eofAfterEnd := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		cs, err := streamer(ctx, desc, cc, method, opts...)
-		if err != nil || opened.Add(1) == 1 {
-			return cs, err
-		}
-		return &eofStream{ClientStream: cs}, nil
-	}
-	client := dial(t, lis, grpc.WithChainStreamInterceptor(mustInterceptors(t, newRetrier(t)).StreamClientInterceptor(), eofAfterEnd))
-	stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = stream.Recv()
-	if st, _ := status.FromError(err); st.Code() != codes.NotFound || st.Message() != "no such service" {
-		t.Fatalf("Recv = %v; want the replayed stream's NotFound status, not the end of the stream", err)
-	}
-	if n := seq.calls.Load(); n != 2 {
-		t.Fatalf("%d streams, want 2: NotFound is not retried", n)
+			var opened atomic.Int32
+			eofAfterEnd := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+				cs, err := streamer(ctx, desc, cc, method, opts...)
+				if err != nil || opened.Add(1) < tc.eofFrom {
+					return cs, err
+				}
+				return &eofStream{ClientStream: cs}, nil
+			}
+			client := dial(t, lis, grpc.WithChainStreamInterceptor(mustInterceptors(t, newRetrier(t)).StreamClientInterceptor(), eofAfterEnd))
+			stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+			if err != nil {
+				t.Fatalf("Watch = %v; the status belongs to Recv", err)
+			}
+			_, err = stream.Recv()
+			if st, _ := status.FromError(err); st.Code() != codes.NotFound || st.Message() != "no such service" {
+				t.Fatalf("Recv = %v; want the server's NotFound status, not the end of the stream", err)
+			}
+			if n := calls.Load(); n != tc.wantCalls {
+				t.Fatalf("%d streams, want %d: NotFound is not retried", n, tc.wantCalls)
+			}
+		})
 	}
 }
 

@@ -119,8 +119,8 @@ func WithBackoff(b Backoff) Option {
 
 // WithMaxServerDelay caps how long a server may ask the client to wait
 // (Retry-After, grpc-retry-pushback-ms, with WithWaitForHalfOpen an open
-// breaker's time until half-open): a longer wait is not waited out, the retries stop at once
-// with the last error (default 10s).
+// breaker's time until half-open): a longer wait is not waited out, the
+// retries stop at once with the last error (default 10s).
 func WithMaxServerDelay(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < 0 {

@@ -56,9 +56,9 @@ func (r *Retrier) Hedges() bool { return r.cfg.hedging }
 // Between attempts it waits the backoff, or the delay a server hint in
 // the error asks for (Retry-After: any error with a RetryDelay()
 // time.Duration method, see After). A circuit breaker's rejection ends
-// the retries at once unless WithWaitForHalfOpen. It never waits past ctx's deadline and stops at once when ctx
-// ends. A failure comes back as an *Error wrapping the last attempt's
-// error.
+// the retries at once unless WithWaitForHalfOpen. It never waits past
+// ctx's deadline and stops at once when ctx ends. A failure comes back as
+// an *Error wrapping the last attempt's error.
 //
 // Only retry work that is safe to repeat (idempotent).
 func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error {
@@ -179,7 +179,7 @@ func (r *Retrier) judge(ctx context.Context, err error, attempt int, start time.
 	}
 	hint, hinted := httpx.RetryDelayOf(err)
 	switch {
-	case hinted && !r.cfg.waitHalfOpen && breakerRejected(err):
+	case !r.cfg.waitHalfOpen && breakerRejected(err):
 		return 0, nil
 	case hinted && (hint < 0 || hint > r.cfg.maxServerDelay):
 		return 0, ErrHint

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/retry"
 )
 
@@ -179,6 +180,9 @@ func TestWhatIsRetried(t *testing.T) {
 		{name: "raised cap", err: retry.After(errFlaky, time.Minute), opts: []retry.Option{retry.WithMaxServerDelay(time.Hour)}, attempts: 3, wait: time.Minute, reason: retry.ErrAttemptsExhausted},
 		{name: "negative hint means no retry", err: retry.After(errFlaky, -1), attempts: 1, reason: retry.ErrHint},
 		{name: "custom predicate", err: errFlaky, opts: []retry.Option{retry.WithRetryIf(func(error) bool { return false })}, attempts: 1},
+		{name: "breaker open sentinel", err: fmt.Errorf("%w: %w", errFlaky, breaker.ErrOpen), attempts: 1},
+		{name: "breaker half-open full", err: fmt.Errorf("%w: %w", errFlaky, breaker.ErrTooManyRequests), attempts: 1},
+		{name: "breaker open, waiting for half-open", err: fmt.Errorf("%w: %w", errFlaky, breaker.ErrOpen), opts: []retry.Option{retry.WithWaitForHalfOpen(true)}, attempts: 3, wait: time.Millisecond, reason: retry.ErrAttemptsExhausted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

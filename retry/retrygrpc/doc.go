@@ -27,8 +27,11 @@
 // list. Server-streaming calls are retried only until the first response
 // message arrives, as one call from opening the stream (one request to the
 // budget, at most the maximum attempts in all): when opening fails in a
-// way worth retrying, the first RecvMsg reports the outcome. Client- and
-// bidi-streaming calls are retried only when the stream cannot be opened.
+// way worth retrying, the first RecvMsg reports the outcome. A stream the
+// server ends while the request is sent (io.EOF from SendMsg) reports the
+// server's status from RecvMsg, as grpc.ClientStream's contract says,
+// never a clean end of stream. Client- and bidi-streaming calls are
+// retried only when the stream cannot be opened.
 //
 // A failed call returns the last attempt's gRPC status error, as callers
 // of gRPC expect.

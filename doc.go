@@ -99,7 +99,7 @@
 // On the client side, retry wraps breaker wraps the base transport, so an
 // open breaker stops the retries at once:
 //
-//	r, err := retry.New(retry.WithName("inventory"))
+//	r, err := retry.New("inventory")
 //	b, err := breaker.New("inventory")
 //	client := &http.Client{Transport: r.Transport(tracing.Transport(b.Transport(nil)))}
 //

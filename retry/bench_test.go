@@ -2,6 +2,8 @@ package retry_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/sony/gobreaker/v2"
@@ -15,7 +17,7 @@ func work(context.Context) error { return nil }
 
 func BenchmarkDo(b *testing.B) {
 	ctx := context.Background()
-	r, err := retry.New() // defaults, with the default budget
+	r, err := retry.New("test") // defaults, with the default budget
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func BenchmarkPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, err := retry.New()
+	r, err := retry.New("test")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,6 +84,29 @@ func BenchmarkPipeline(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = r.Do(ctx, through)
+		}
+	})
+}
+
+func BenchmarkTransport(b *testing.B) {
+	resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody}
+	base := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
+	r, err := retry.New("test")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := r.Transport(base)
+	req := httptest.NewRequest(http.MethodGet, "http://upstream.test/", nil)
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = base.RoundTrip(req)
+		}
+	})
+	b.Run("paved", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = tr.RoundTrip(req)
 		}
 	})
 }

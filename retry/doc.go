@@ -3,30 +3,36 @@
 // caller's deadline, honouring the server's Retry-After, inside a retry
 // budget, and hedged requests for tail latency.
 //
-//	r, err := retry.New(retry.WithName("inventory"))
+//	r, err := retry.New("inventory")
 //	...
 //	err = r.Do(ctx, func(ctx context.Context) error { return callInventory(ctx) })
 //	client := &http.Client{Transport: r.Transport(nil)} // idempotent requests only
 //
+// The name labels the Retrier's metrics and logs. For zero configuration,
+// retry.Transport(base) retries with the defaults below.
+//
 // # Defaults
 //
 // 3 attempts; full-jitter backoff from 100ms up to 10s; server hints
-// (Retry-After, grpc-retry-pushback-ms, an open breaker's time until
-// half-open) waited out up to 10s, and a longer hint ends the retries at
-// once; a retry budget of 20% of the last ten seconds' requests plus 10
-// retries per second; no per-attempt timeout. Errors that declare a 4xx
-// status (other than 408 and 429) are not retried, nor are Permanent ones,
+// (Retry-After, grpc-retry-pushback-ms) waited out up to 10s, and a
+// longer hint ends the retries at once; a retry budget of 20% of the last
+// ten seconds' requests plus 10 retries per second; no per-attempt
+// timeout. Errors that declare a 4xx status (other than 408 and 429) are
+// not retried, nor are Permanent ones, nor a circuit breaker's rejection,
 // nor anything once the caller's context has ended. A failure comes back
 // as an *Error wrapping the last attempt's error, saying how many attempts
 // were made and why they stopped.
 //
 // # Composing with breaker
 //
-// Put retry outside and the breaker inside: Retrier.Transport(breaker
-// transport), or r.Do around b.Do. An open breaker's error carries the
-// time until it half-opens; with the default 30s open time that is beyond
-// the 10s hint cap, so the retries stop at once instead of hammering a
-// breaker that will reject them anyway.
+// Put retry outside and the breaker inside: r.Transport(b.Transport(nil)),
+// or r.Do around b.Do. An open breaker (or a half-open one whose probes
+// are all out) ends the retries at once, whatever its open time: the
+// caller gets the breaker's error (errors.Is breaker.ErrOpen), which
+// carries the time until half-open, so a server relaying it answers 503
+// with Retry-After instead of holding the request for the open time.
+// WithWaitForHalfOpen(true) waits for the breaker's probe instead, within
+// WithMaxServerDelay.
 //
 // # HTTP
 //
@@ -34,21 +40,31 @@
 // Idempotency-Key (WithIdempotencyKey adds one to POST and PATCH), only
 // when the body can be replayed (GetBody), on transport errors, 502, 503,
 // 504 and 429 with Retry-After. Discarded responses are drained and closed
-// so connections are reused; the last response is returned as is.
+// so connections are reused; the last response is returned as is, even a
+// 503. Code that needs the failure as an error, such as a cache loader
+// whose stale-if-error only covers failed loads, passes the result through
+// CheckResponse, which turns a 5xx or 429 into a *StatusError.
 // WithAttemptHeader sends the attempt number.
 //
 // # Hedging
 //
 // WithHedging(d) starts another attempt when the ones in flight have not
 // answered after d (or after the observed 95th percentile latency when d
-// is 0), takes the first good answer and cancels the rest. Hedges count
-// against the budget. Use it for idempotent reads only.
+// is 0), takes the first good answer and cancels the rest, as gRPC's
+// hedging policy (A6) does. A failed attempt's verdict counts at once: an
+// error not worth retrying, or a server hint saying "stop" or asking for
+// more than WithMaxServerDelay, cancels the other attempts and ends the
+// call with that error; a retryable error starts the next attempt at once,
+// or after the server's hint when it gave one. Hedges count against the
+// budget. Use it for idempotent reads only.
 //
 // # Observability
 //
 // Attempts are counted in paved.retry.attempts (outcome success, retry,
 // failure) and refusals in paved.retry.budget.exhausted, labelled with
-// WithName; each retry adds a retry.attempt event to the caller's span.
+// the Retrier's name; each retry adds a retry.attempt event to the span in
+// the caller's context (retry starts no spans, so it takes no
+// TracerProvider). Giving up is logged at Debug (WithLogger).
 //
 // # Cost
 //
@@ -65,5 +81,6 @@
 // A first-try success costs about 17ns and no allocation: the budget
 // counts it without reading the clock (time.Now costs 47ns on that
 // machine) on one of eight counters with their own cache lines, and the
-// retry metric records it.
+// retry metric records it. Transport's first-try success allocates nothing
+// either (BenchmarkTransport).
 package retry

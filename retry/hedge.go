@@ -2,7 +2,6 @@ package retry
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -13,12 +12,15 @@ import (
 )
 
 // hedge runs fn, and whenever the attempts in flight have not answered
-// after the hedge delay, one more beside them, up to the maximum attempts.
-// The first good answer wins; the other attempts are canceled and what
-// they return is released in the background. When every attempt in
-// flight has failed, the next one waits the usual backoff, as a retry
-// would; a Permanent error ends the call at once. Hedges count against
-// the budget like retries.
+// after the hedge delay, one more beside them, up to the maximum attempts,
+// as gRPC's hedging policy (A6) does. The first good answer wins; the
+// other attempts are canceled and what they return is released in the
+// background. A failed attempt's verdict counts at once, even while others
+// are in flight: an error not worth retrying (Permanent, a 4xx, an open
+// breaker) or a server hint saying "stop" or "wait too long" cancels the
+// others and ends the call with it; a retryable error starts the next
+// attempt at once, or after the server's hint when it gave one. Every
+// attempt after the first counts against the budget.
 func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start time.Time) (T, error) {
 	type result struct {
 		v    T
@@ -42,7 +44,7 @@ func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start t
 		cancels = append(cancels, cancel)
 		go func() {
 			t0 := time.Now()
-			v, err := fn.call(actx)
+			v, err := fn.call(actx, i+1)
 			results <- result{v: v, err: err, i: i, took: time.Since(t0)}
 		}()
 	}
@@ -74,11 +76,17 @@ func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start t
 	defer timer.Stop()
 
 	var (
-		last    T
-		lastErr error
-		lastIdx = -1
-		reason  error
+		last     T
+		lastErr  error
+		lastIdx  = -1
+		retryDue bool          // a failure scheduled the next attempt on the timer
+		dueIn    time.Duration // after this server hint
 	)
+	fail := func(reason error) (T, error) {
+		r.attempts.Add(ctx, "failure")
+		abandon(lastIdx, pending)
+		return fn.failed(fn.keep(last, cancels[lastIdx])), r.final(ctx, lastErr, len(cancels), reason)
+	}
 	for {
 		select {
 		case res := <-results:
@@ -94,31 +102,43 @@ func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start t
 				return fn.keep(res.v, cancels[res.i]), nil
 			}
 			last, lastErr, lastIdx = res.v, res.err, res.i
-			if _, permanent := errors.AsType[*permanentError](res.err); pending > 0 && !permanent {
-				continue // another attempt may still succeed
+			d, why := r.judge(ctx, res.err, len(cancels), start, 0, true)
+			switch {
+			case why == errRetry:
+				if !retryDue { // one failure, one replacement
+					retryDue, dueIn = true, d
+					timer.Reset(d)
+				}
+			case why == ErrAttemptsExhausted || why == ErrDeadline:
+				if pending == 0 {
+					return fail(why)
+				}
+				timer.Stop() // no more attempts; one in flight may still succeed
+				retryDue = false
+			default: // the verdict is final: not worth retrying, or the server said stop
+				return fail(why)
 			}
-			d, why := r.next(ctx, res.err, len(cancels), start, 0)
-			if why == errRetry {
-				r.attempts.Add(ctx, "retry")
-				otelx.AddEvent(ctx, otelx.EventRetryAttempt,
-					attribute.Int("paved.retry.attempt", len(cancels)+1),
-					attribute.Int64("paved.retry.delay_ms", d.Milliseconds()))
-				timer.Reset(d)
-				continue
-			}
-			reason = why
-			r.attempts.Add(ctx, "failure")
-			abandon(lastIdx, pending)
-			return fn.failed(fn.keep(last, cancels[lastIdx])), r.final(ctx, lastErr, len(cancels), reason)
 		case <-timer.C:
 			if len(cancels) >= r.cfg.maxAttempts {
 				continue
 			}
-			if pending > 0 { // a hedge beside slow attempts
-				if !r.cfg.budget.withdraw() {
-					r.exhausted.Add(ctx, "")
-					continue
+			if !retryDue && r.cfg.maxElapsed > 0 && time.Since(start) > r.cfg.maxElapsed {
+				continue // too late for another hedge; judge checked a replacement
+			}
+			if !r.cfg.budget.withdraw() {
+				r.exhausted.Add(ctx, "")
+				if pending == 0 {
+					return fail(ErrBudgetExhausted)
 				}
+				retryDue = false
+				continue
+			}
+			if retryDue {
+				retryDue = false
+				r.attempts.Add(ctx, "retry")
+				otelx.AddEvent(ctx, otelx.EventRetryAttempt,
+					attribute.Int("paved.retry.attempt", len(cancels)+1),
+					attribute.Int64("paved.retry.delay_ms", dueIn.Milliseconds()))
 			}
 			launch()
 			pending++

@@ -87,7 +87,7 @@ func TestHedgeAllFail(t *testing.T) {
 func TestHedgeCountsAgainstBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		budget, _ := retry.NewBudget(0, 0) // no room at all
-		r, err := retry.New(retry.WithBudget(budget), retry.WithHedging(10*time.Millisecond))
+		r, err := retry.New("test", retry.WithBudget(budget), retry.WithHedging(10*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,6 +235,105 @@ func TestHedgePermanentStops(t *testing.T) {
 			}
 		default:
 			t.Fatal("the slow attempt was not canceled")
+		}
+	})
+}
+
+// TestHedgeFailedHedgeVerdict: with hedging at 50ms and a slow first
+// attempt, what the hedge fails with decides at once, as in gRPC's
+// hedging design (A6): an error not worth retrying or a server hint
+// saying "stop" or "wait too long" cancels the slow attempt and ends the
+// call with that error; a hint within the cap delays the next hedge by
+// it; a retryable error starts the next hedge at once.
+func TestHedgeFailedHedgeVerdict(t *testing.T) {
+	errNotFound := statusErr(http.StatusNotFound)
+	tests := []struct {
+		name      string
+		hedgeErr  error
+		wantErr   error         // in the returned error; nil: success
+		wantTook  time.Duration // until Do returns
+		wantThird time.Duration // when the third attempt started; 0: none
+		wantWhy   error         // the *Error's Reason
+	}{
+		{"not found ends the call", errNotFound, errNotFound, 50 * time.Millisecond, 0, nil},
+		{"permanent ends the call", retry.Permanent(errFlaky), errFlaky, 50 * time.Millisecond, 0, nil},
+		{"pushback do not retry ends the call", retry.After(errFlaky, -1), errFlaky, 50 * time.Millisecond, 0, retry.ErrHint},
+		{"pushback beyond the cap ends the call", retry.After(errFlaky, time.Minute), errFlaky, 50 * time.Millisecond, 0, retry.ErrHint},
+		{"pushback delays the next hedge", retry.After(errFlaky, 5*time.Second), nil, 5050 * time.Millisecond, 5050 * time.Millisecond, nil},
+		{"retryable error hedges again at once", errFlaky, nil, 50 * time.Millisecond, 50 * time.Millisecond, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := mustNew(t, retry.WithHedging(50*time.Millisecond))
+				var calls atomic.Int32
+				var third atomic.Int64
+				canceled := make(chan error, 1)
+				start := time.Now()
+				v, err := retry.Call(context.Background(), r, func(ctx context.Context) (string, error) {
+					switch calls.Add(1) {
+					case 1: // slow, and fails in the end
+						select {
+						case <-ctx.Done():
+							canceled <- ctx.Err()
+							return "", ctx.Err()
+						case <-time.After(time.Minute):
+							return "", errors.New("slow attempt failed")
+						}
+					case 2:
+						return "", tc.hedgeErr
+					default:
+						third.Store(int64(time.Since(start)))
+						return "third", nil
+					}
+				})
+				took := time.Since(start)
+				synctest.Wait()
+				if tc.wantErr == nil {
+					if err != nil || v != "third" {
+						t.Fatalf("got %q, %v; want the third attempt's answer", v, err)
+					}
+				} else {
+					var re *retry.Error
+					if !errors.As(err, &re) || !errors.Is(err, tc.wantErr) || re.Reason != tc.wantWhy || re.Attempts != 2 {
+						t.Fatalf("got %q, %v (%#v); want the hedge's error after 2 attempts, reason %v", v, err, err, tc.wantWhy)
+					}
+					select {
+					case <-canceled:
+					default:
+						t.Fatal("the slow attempt was not canceled")
+					}
+				}
+				if took != tc.wantTook {
+					t.Fatalf("returned after %v, want %v", took, tc.wantTook)
+				}
+				if got := time.Duration(third.Load()); got != tc.wantThird {
+					t.Fatalf("third attempt at %v, want %v (0: none)", got, tc.wantThird)
+				}
+			})
+		})
+	}
+}
+
+// TestHedgeNoTimeLeft: once a failed hedge finds no time left for another
+// attempt (WithMaxElapsed), no further hedge starts, and the call ends
+// with the last attempt in flight.
+func TestHedgeNoTimeLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, retry.WithHedging(50*time.Millisecond), retry.WithMaxElapsed(80*time.Millisecond), retry.WithMaxAttempts(5))
+		var calls atomic.Int32
+		start := time.Now()
+		err := r.Do(context.Background(), func(ctx context.Context) error {
+			if calls.Add(1) == 1 {
+				time.Sleep(time.Second) // slow, then fails
+				return errFlaky
+			}
+			time.Sleep(100 * time.Millisecond) // the hedge fails at 150ms
+			return errFlaky
+		})
+		var re *retry.Error
+		if !errors.As(err, &re) || re.Reason != retry.ErrDeadline || calls.Load() != 2 || time.Since(start) != time.Second {
+			t.Fatalf("err %v after %d calls and %v; want ErrDeadline after 2 calls, when the slow one failed at 1s", err, calls.Load(), time.Since(start))
 		}
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -31,25 +30,30 @@ type config struct {
 	retryIf        func(error) bool
 	hedgeDelay     time.Duration
 	hedging        bool
+	waitHalfOpen   bool
 	idempotencyKey bool
 	attemptHeader  string
 	logger         *slog.Logger
 	meterProvider  metric.MeterProvider
-	tracerProvider trace.TracerProvider
 	errs           []error
 }
 
-func newConfig(opts ...Option) (config, error) {
+func newConfig(name string, opts ...Option) (config, error) {
 	c := config{
-		name:           "default",
+		name:           name,
 		maxAttempts:    3,
 		backoff:        FullJitter(100*time.Millisecond, 10*time.Second),
 		maxServerDelay: 10 * time.Second,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
+	if name == "" {
+		c.fail("New: empty name")
+	}
+	for i, o := range opts {
+		if o == nil {
+			c.fail("New: option %d is nil", i)
+			continue
 		}
+		o.apply(&c)
 	}
 	if err := c.backoff.validate(); err != nil {
 		c.errs = append(c.errs, err)
@@ -65,18 +69,6 @@ func newConfig(opts ...Option) (config, error) {
 
 func (c *config) fail(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf("retry: "+format, args...))
-}
-
-// WithName names the Retrier in metrics (paved.retry.name) and logs
-// (default "default"). Use the upstream's name.
-func WithName(name string) Option {
-	return optionFunc(func(c *config) {
-		if name == "" {
-			c.fail("WithName: empty name")
-			return
-		}
-		c.name = name
-	})
 }
 
 // WithMaxAttempts sets how many attempts are made at most, the first one
@@ -119,15 +111,16 @@ func WithAttemptTimeout(d time.Duration) Option {
 }
 
 // WithBackoff sets the wait between attempts (default
-// FullJitter(100ms, 10s)).
+// FullJitter(100ms, 10s)). With WithHedging there is none: a failed
+// attempt's successor starts at once, as gRPC's hedging does.
 func WithBackoff(b Backoff) Option {
 	return optionFunc(func(c *config) { c.backoff = b })
 }
 
 // WithMaxServerDelay caps how long a server may ask the client to wait
-// (Retry-After, grpc-retry-pushback-ms, an open breaker's time until
-// half-open): a longer wait is not waited out, the retries stop at once
-// with the last error (default 10s).
+// (Retry-After, grpc-retry-pushback-ms, with WithWaitForHalfOpen an open
+// breaker's time until half-open): a longer wait is not waited out, the
+// retries stop at once with the last error (default 10s).
 func WithMaxServerDelay(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < 0 {
@@ -136,6 +129,18 @@ func WithMaxServerDelay(d time.Duration) Option {
 		}
 		c.maxServerDelay = d
 	})
+}
+
+// WithWaitForHalfOpen(true) makes a call a circuit breaker rejected (an
+// error that is breaker.ErrOpen or breaker.ErrTooManyRequests) wait until
+// the breaker lets probes through again, and retry then, as long as that
+// wait is within WithMaxServerDelay and the caller's deadline. By default
+// (false) a breaker's rejection ends the retries at once: the breaker
+// already knows the upstream is down, and the caller gets the breaker's
+// error, with its time until half-open, to answer 503 with Retry-After
+// rather than hold the request for the whole open time.
+func WithWaitForHalfOpen(wait bool) Option {
+	return optionFunc(func(c *config) { c.waitHalfOpen = wait })
 }
 
 // WithBudget sets the retry budget; share one Budget between the Retriers
@@ -164,8 +169,13 @@ func WithRetryIf(retryIf func(error) bool) Option {
 // to the maximum attempts in flight), the first good answer wins and the
 // others are canceled. A delay of 0 means the observed 95th percentile
 // latency of recent attempts (50ms until 20 attempts have been seen).
-// Hedges count against the retry budget. The function given to Do or Call
-// then runs concurrently with itself and must be safe for that.
+// A failed attempt decides at once, even while others are in flight: an
+// error not worth retrying, or a server hint saying "stop" or asking for
+// more than WithMaxServerDelay, cancels the others and ends the call with
+// it; a retryable error starts the next attempt at once, or after the
+// server's hint. Hedges count against the retry budget. The function
+// given to Do or Call then runs concurrently with itself and must be safe
+// for that.
 func WithHedging(delay time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if delay < 0 {
@@ -205,13 +215,6 @@ func WithLogger(l *slog.Logger) Option {
 // paved.retry.budget.exhausted (default: the global one).
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.meterProvider = mp })
-}
-
-// WithTracerProvider is accepted for symmetry with the other packages;
-// retry adds its retry.attempt events to the caller's current span and
-// starts no spans of its own.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) { c.tracerProvider = tp })
 }
 
 func (c *config) log() *slog.Logger {

@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/internal/httpx"
 	"github.com/paved-go/paved/internal/otelx"
 )
@@ -23,10 +24,12 @@ type Retrier struct {
 	latency   latencies // for hedging at the observed p95
 }
 
-// New returns a Retrier configured by opts, or an error naming every
-// invalid option.
-func New(opts ...Option) (*Retrier, error) {
-	cfg, err := newConfig(opts...)
+// New returns a Retrier named name, configured by opts, or an error naming
+// every invalid option. The name labels its metrics (paved.retry.name) and
+// logs; use the upstream's name, e.g. "inventory". An empty name is an
+// error.
+func New(name string, opts ...Option) (*Retrier, error) {
+	cfg, err := newConfig(name, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -40,14 +43,22 @@ func New(opts ...Option) (*Retrier, error) {
 	return r, nil
 }
 
+// Name returns the name the Retrier was made with.
+func (r *Retrier) Name() string { return r.cfg.name }
+
+// Hedges reports whether r hedges (WithHedging): its attempts of one call
+// may then run at the same time, which adapters that share one reply
+// between attempts, such as retrygrpc's, cannot allow.
+func (r *Retrier) Hedges() bool { return r.cfg.hedging }
+
 // Do calls fn until it succeeds, returns a Permanent error or an error not
 // worth retrying, or the retries run out (attempts, budget, deadline).
 // Between attempts it waits the backoff, or the delay a server hint in
-// the error asks for (Retry-After, an open breaker's time until
-// half-open: any error with a RetryDelay() time.Duration method, see
-// After). It never waits past ctx's deadline and stops at once when ctx
-// ends. A failure comes back as an *Error wrapping the last attempt's
-// error.
+// the error asks for (Retry-After: any error with a RetryDelay()
+// time.Duration method, see After). A circuit breaker's rejection ends
+// the retries at once unless WithWaitForHalfOpen. It never waits past
+// ctx's deadline and stops at once when ctx ends. A failure comes back as
+// an *Error wrapping the last attempt's error.
 //
 // Only retry work that is safe to repeat (idempotent).
 func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error {
@@ -67,7 +78,8 @@ func Call[T any](ctx context.Context, r *Retrier, fn func(context.Context) (T, e
 // attempter is one kind of work: plain functions, or HTTP round trips
 // whose discarded responses must be drained and closed.
 type attempter[T any] interface {
-	call(ctx context.Context) (T, error)
+	// call makes attempt number n (1 for the first).
+	call(ctx context.Context, n int) (T, error)
 	// release frees what a dropped attempt returned (retried, or lost a
 	// hedge race).
 	release(v T, err error)
@@ -81,17 +93,17 @@ type attempter[T any] interface {
 
 type errFunc func(context.Context) error
 
-func (f errFunc) call(ctx context.Context) (struct{}, error)        { return struct{}{}, f(ctx) }
+func (f errFunc) call(ctx context.Context, _ int) (struct{}, error) { return struct{}{}, f(ctx) }
 func (errFunc) release(struct{}, error)                             {}
 func (errFunc) keep(v struct{}, cancel context.CancelFunc) struct{} { cancel(); return v }
 func (errFunc) failed(struct{}) struct{}                            { return struct{}{} }
 
 type valueFunc[T any] func(context.Context) (T, error)
 
-func (f valueFunc[T]) call(ctx context.Context) (T, error) { return f(ctx) }
-func (valueFunc[T]) release(T, error)                      {}
-func (valueFunc[T]) keep(v T, cancel context.CancelFunc) T { cancel(); return v }
-func (valueFunc[T]) failed(T) T                            { var zero T; return zero }
+func (f valueFunc[T]) call(ctx context.Context, _ int) (T, error) { return f(ctx) }
+func (valueFunc[T]) release(T, error)                             {}
+func (valueFunc[T]) keep(v T, cancel context.CancelFunc) T        { cancel(); return v }
+func (valueFunc[T]) failed(T) T                                   { var zero T; return zero }
 
 func run[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, error) {
 	var start time.Time // read only when needed: time.Now is not free
@@ -104,7 +116,7 @@ func run[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, error
 	}
 	var prev time.Duration
 	for attempt := 1; ; attempt++ {
-		v, err := once(ctx, r, fn)
+		v, err := once(ctx, r, fn, attempt)
 		if err == nil {
 			r.attempts.Add(ctx, "success")
 			return v, nil
@@ -127,13 +139,14 @@ func run[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, error
 	}
 }
 
-// once runs one attempt, under the attempt timeout when there is one.
-func once[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, error) {
+// once runs attempt number n, under the attempt timeout when there is
+// one.
+func once[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, n int) (T, error) {
 	if r.cfg.attemptTimeout <= 0 {
-		return fn.call(ctx)
+		return fn.call(ctx, n)
 	}
 	actx, cancel := context.WithTimeout(ctx, r.cfg.attemptTimeout)
-	v, err := fn.call(actx)
+	v, err := fn.call(actx, n)
 	return fn.keep(v, cancel), err
 }
 
@@ -141,8 +154,23 @@ func once[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A) (T, erro
 var errRetry = errors.New("retry")
 
 // next decides whether to retry after the attempt-th attempt failed with
-// err, and how long to wait. It reads the clock once.
+// err, and how long to wait, withdrawing the retry from the budget.
 func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.Time, prev time.Duration) (time.Duration, error) {
+	delay, why := r.judge(ctx, err, attempt, start, prev, false)
+	if why != errRetry {
+		return 0, why
+	}
+	if !r.cfg.budget.withdraw() {
+		r.exhausted.Add(ctx, "")
+		return 0, ErrBudgetExhausted
+	}
+	return delay, errRetry
+}
+
+// judge is next without the budget: the verdict on an attempt that failed
+// with err. A hedged attempt is replaced at once (after the server's hint,
+// if any), not after a backoff. It reads the clock once.
+func (r *Retrier) judge(ctx context.Context, err error, attempt int, start time.Time, prev time.Duration, hedged bool) (time.Duration, error) {
 	if _, ok := errors.AsType[*permanentError](err); ok {
 		return 0, nil
 	}
@@ -151,6 +179,8 @@ func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.T
 	}
 	hint, hinted := httpx.RetryDelayOf(err)
 	switch {
+	case !r.cfg.waitHalfOpen && breakerRejected(err):
+		return 0, nil
 	case hinted && (hint < 0 || hint > r.cfg.maxServerDelay):
 		return 0, ErrHint
 	case hinted:
@@ -165,7 +195,7 @@ func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.T
 		return 0, ErrAttemptsExhausted
 	}
 	delay := hint
-	if !hinted {
+	if !hinted && !hedged {
 		delay = r.cfg.backoff.delay(attempt, prev)
 	}
 	now := time.Now()
@@ -175,11 +205,13 @@ func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.T
 	if r.cfg.maxElapsed > 0 && now.Add(delay).Sub(start) > r.cfg.maxElapsed {
 		return 0, ErrDeadline
 	}
-	if !r.cfg.budget.withdraw() {
-		r.exhausted.Add(ctx, "")
-		return 0, ErrBudgetExhausted
-	}
 	return delay, errRetry
+}
+
+// breakerRejected reports whether err is a circuit breaker's rejection:
+// the breaker, not the upstream, answered.
+func breakerRejected(err error) bool {
+	return errors.Is(err, breaker.ErrOpen) || errors.Is(err, breaker.ErrTooManyRequests)
 }
 
 // retryableByDefault retries everything but client errors: an error that

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/retry"
 )
 
@@ -40,7 +42,7 @@ func attempts(t *testing.T, ctx context.Context, r *retry.Retrier, failFirst int
 
 func mustNew(t *testing.T, opts ...retry.Option) *retry.Retrier {
 	t.Helper()
-	r, err := retry.New(append([]retry.Option{retry.WithBudget(nil)}, opts...)...)
+	r, err := retry.New("test", append([]retry.Option{retry.WithBudget(nil)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +180,9 @@ func TestWhatIsRetried(t *testing.T) {
 		{name: "raised cap", err: retry.After(errFlaky, time.Minute), opts: []retry.Option{retry.WithMaxServerDelay(time.Hour)}, attempts: 3, wait: time.Minute, reason: retry.ErrAttemptsExhausted},
 		{name: "negative hint means no retry", err: retry.After(errFlaky, -1), attempts: 1, reason: retry.ErrHint},
 		{name: "custom predicate", err: errFlaky, opts: []retry.Option{retry.WithRetryIf(func(error) bool { return false })}, attempts: 1},
+		{name: "breaker open sentinel", err: fmt.Errorf("%w: %w", errFlaky, breaker.ErrOpen), attempts: 1},
+		{name: "breaker half-open full", err: fmt.Errorf("%w: %w", errFlaky, breaker.ErrTooManyRequests), attempts: 1},
+		{name: "breaker open, waiting for half-open", err: fmt.Errorf("%w: %w", errFlaky, breaker.ErrOpen), opts: []retry.Option{retry.WithWaitForHalfOpen(true)}, attempts: 3, wait: time.Millisecond, reason: retry.ErrAttemptsExhausted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -265,22 +270,36 @@ func TestBackoffHugeCap(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	for name, opt := range map[string]retry.Option{
-		"zero attempts":     retry.WithMaxAttempts(0),
-		"negative elapsed":  retry.WithMaxElapsed(-1),
-		"negative timeout":  retry.WithAttemptTimeout(-1),
-		"cap below base":    retry.WithBackoff(retry.FullJitter(time.Second, time.Millisecond)),
-		"zero base":         retry.WithBackoff(retry.FullJitter(0, time.Second)),
-		"negative constant": retry.WithBackoff(retry.Constant(-1)),
-		"bad header":        retry.WithAttemptHeader("bad header"),
-		"nil predicate":     retry.WithRetryIf(nil),
-		"empty name":        retry.WithName(""),
-		"negative hedge":    retry.WithHedging(-1),
-		"negative server":   retry.WithMaxServerDelay(-1),
-	} {
-		t.Run(name, func(t *testing.T) {
-			if r, err := retry.New(opt); err == nil || r != nil {
+	tests := []struct {
+		name, retrier string
+		opt           retry.Option
+		want          string // in the error
+	}{
+		{"empty name", "", nil, "empty name"},
+		{"nil option", "t", nil, "option 0 is nil"},
+		{"zero attempts", "t", retry.WithMaxAttempts(0), "WithMaxAttempts(0)"},
+		{"negative elapsed", "t", retry.WithMaxElapsed(-1), "WithMaxElapsed"},
+		{"negative timeout", "t", retry.WithAttemptTimeout(-1), "WithAttemptTimeout"},
+		{"cap below base", "t", retry.WithBackoff(retry.FullJitter(time.Second, time.Millisecond)), "below its base"},
+		{"zero base", "t", retry.WithBackoff(retry.FullJitter(0, time.Second)), "base must be positive"},
+		{"negative constant", "t", retry.WithBackoff(retry.Constant(-1)), "must not be negative"},
+		{"bad header", "t", retry.WithAttemptHeader("bad header"), "WithAttemptHeader"},
+		{"nil predicate", "t", retry.WithRetryIf(nil), "WithRetryIf"},
+		{"negative hedge", "t", retry.WithHedging(-1), "WithHedging"},
+		{"negative server", "t", retry.WithMaxServerDelay(-1), "WithMaxServerDelay"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []retry.Option
+			if tc.name != "empty name" {
+				opts = []retry.Option{tc.opt}
+			}
+			r, err := retry.New(tc.retrier, opts...)
+			if err == nil || r != nil {
 				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), "retry: ") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
 			}
 		})
 	}

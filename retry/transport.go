@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,12 +13,17 @@ import (
 )
 
 var defaultRetrier = func() *Retrier {
-	r, _ := New()
+	r, err := New("default")
+	if err != nil {
+		panic(err) // the defaults are valid; a test proves it
+	}
 	return r
 }()
 
-// Transport is the default Retrier's Transport: 3 attempts, full-jitter
-// backoff from 100ms to 10s, a 20% + 10/s retry budget.
+// Transport is the zero-configuration Retrier's Transport (see
+// Retrier.Transport): the package defaults, with one Retrier named
+// "default" and its 20% + 10/s retry budget shared by every Transport this
+// function returns. A nil base means paved's default base transport.
 func Transport(base http.RoundTripper) http.RoundTripper { return defaultRetrier.Transport(base) }
 
 // Transport returns an http.RoundTripper that retries requests through
@@ -36,8 +40,10 @@ func Transport(base http.RoundTripper) http.RoundTripper { return defaultRetrier
 //     within WithMaxServerDelay, and giving up at once when it is longer.
 //
 // A response that is not retried is returned as is, even a 503: the
-// caller sees the upstream's last answer. Discarded responses are drained
-// and closed so their connections are reused.
+// caller sees the upstream's last answer (CheckResponse turns it into an
+// error). Discarded responses are drained and closed so their connections
+// are reused. A circuit breaker's rejection in base (breaker.Transport)
+// comes back as the error, wrapped in an *Error.
 func (r *Retrier) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = httpx.DefaultTransport()
@@ -74,7 +80,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, err
 	}
-	resp, err := run(req.Context(), t.r, &httpAttempt{t: t, req: req})
+	resp, err := run(req.Context(), t.r, httpAttempt{t: t, req: req})
 	if err != nil && resp != nil {
 		return resp, nil // the last answer, not worth or not allowed another try
 	}
@@ -103,18 +109,17 @@ func withHeader(req *http.Request, ctx context.Context, name, value string) *htt
 	return r2
 }
 
-// httpAttempt is one round trip of a retried request.
+// httpAttempt is one round trip of a retried request. It is a value, so
+// a request that needs no retry allocates nothing for it.
 type httpAttempt struct {
 	t   *transport
 	req *http.Request
-	n   atomic.Int32 // attempts started; hedged attempts run at once
 }
 
-func (a *httpAttempt) call(ctx context.Context) (*http.Response, error) {
-	n := a.n.Add(1)
+func (a httpAttempt) call(ctx context.Context, n int) (*http.Response, error) {
 	var r2 *http.Request
 	if h := a.t.r.cfg.attemptHeader; h != "" {
-		r2 = withHeader(a.req, ctx, h, strconv.Itoa(int(n)))
+		r2 = withHeader(a.req, ctx, h, strconv.Itoa(n))
 	} else if ctx != a.req.Context() || n > 1 {
 		r2 = a.req.WithContext(ctx)
 	} else {
@@ -133,28 +138,20 @@ func (a *httpAttempt) call(ctx context.Context) (*http.Response, error) {
 	}
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
-		d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if ok {
-			return resp, &hintedStatusError{statusError{resp.StatusCode}, d}
-		}
-		if resp.StatusCode == http.StatusTooManyRequests {
+		err := statusError(resp, time.Now())
+		if _, hinted := err.(*afterError); !hinted && resp.StatusCode == http.StatusTooManyRequests {
 			return resp, nil // no hint: when to retry is anybody's guess, so don't
 		}
-		return resp, &statusError{resp.StatusCode}
+		return resp, err
 	}
 	return resp, nil
 }
 
 // release drains (up to 64 KiB) and closes a discarded response, so its
 // connection goes back to the pool.
-func (a *httpAttempt) release(resp *http.Response, _ error) {
-	if resp != nil && resp.Body != nil {
-		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-		_ = resp.Body.Close()
-	}
-}
+func (httpAttempt) release(resp *http.Response, _ error) { drain(resp) }
 
-func (a *httpAttempt) keep(resp *http.Response, cancel context.CancelFunc) *http.Response {
+func (httpAttempt) keep(resp *http.Response, cancel context.CancelFunc) *http.Response {
 	return keepUntilClosed(resp, cancel)
 }
 
@@ -169,7 +166,7 @@ func keepUntilClosed(resp *http.Response, cancel context.CancelFunc) *http.Respo
 	return resp
 }
 
-func (a *httpAttempt) failed(resp *http.Response) *http.Response { return resp }
+func (httpAttempt) failed(resp *http.Response) *http.Response { return resp }
 
 // cancelOnClose ends an attempt's context when its body is closed: the
 // body is read after RoundTrip returns, so the context must live on.
@@ -183,20 +180,6 @@ func (c *cancelOnClose) Close() error {
 	c.cancel()
 	return err
 }
-
-// statusError is a retryable HTTP status.
-type statusError struct{ code int }
-
-func (e *statusError) Error() string   { return "retry: upstream answered " + strconv.Itoa(e.code) }
-func (e *statusError) HTTPStatus() int { return e.code }
-
-// hintedStatusError is a retryable HTTP status with a Retry-After.
-type hintedStatusError struct {
-	statusError
-	d time.Duration
-}
-
-func (e *hintedStatusError) RetryDelay() time.Duration { return e.d }
 
 // ParseRetryAfter reads a Retry-After header value, as delay-seconds or an
 // HTTP-date, relative to now. A date in the past is a zero delay. It

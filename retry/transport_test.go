@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/paved-go/paved/internal/httpx"
 	"github.com/paved-go/paved/retry"
 )
 
@@ -87,6 +88,7 @@ func TestTransportWhatIsRetried(t *testing.T) {
 		{name: "GET 500 not retried", method: "GET", statuses: []int{500, 200}, wantTries: 1, wantStatus: 500},
 		{name: "429 without Retry-After not retried", method: "GET", statuses: []int{429, 200}, wantTries: 1, wantStatus: 429},
 		{name: "429 with Retry-After retried", method: "GET", statuses: []int{429, 200}, retryAfter: "1", wantTries: 2, wantStatus: 200},
+		{name: "429 with a malformed Retry-After not retried", method: "GET", statuses: []int{429, 200}, retryAfter: "soon", wantTries: 1, wantStatus: 429},
 		{name: "Retry-After beyond the cap gives up", method: "GET", statuses: []int{503, 200}, retryAfter: "3600", wantTries: 1, wantStatus: 503},
 		{name: "PUT retried", method: "PUT", statuses: []int{503, 200}, wantTries: 2, wantStatus: 200},
 		{name: "DELETE retried", method: "DELETE", statuses: []int{503, 200}, wantTries: 2, wantStatus: 200},
@@ -338,4 +340,65 @@ func FuzzParseRetryAfter(f *testing.F) {
 			t.Fatalf("%q: delay %v out of range", s, d)
 		}
 	})
+}
+
+// TestCheckResponse: failing answers become a *StatusError whose status
+// is what a server relaying the failure should answer, with the
+// upstream's Retry-After; their bodies are drained and closed; other
+// answers and errors pass through.
+func TestCheckResponse(t *testing.T) {
+	errDial := errors.New("dial failed")
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter string
+		err        error
+		wantPass   bool // resp and err come back unchanged
+		wantHTTP   int  // the error's HTTP status
+		wantDelay  time.Duration
+		wantHinted bool
+	}{
+		{name: "200 passes", status: 200, wantPass: true},
+		{name: "404 passes", status: 404, wantPass: true},
+		{name: "transport error passes", err: errDial, wantPass: true},
+		{name: "500 is a bad gateway", status: 500, wantHTTP: 502},
+		{name: "502 is a bad gateway", status: 502, wantHTTP: 502},
+		{name: "503 with Retry-After", status: 503, retryAfter: "7", wantHTTP: 503, wantDelay: 7 * time.Second, wantHinted: true},
+		{name: "503 with a malformed Retry-After", status: 503, retryAfter: "soon", wantHTTP: 503},
+		{name: "504 is a gateway timeout", status: 504, wantHTTP: 504},
+		{name: "429 is unavailable, not our caller's limit", status: 429, retryAfter: "2", wantHTTP: 503, wantDelay: 2 * time.Second, wantHinted: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var closed atomic.Bool
+			var resp *http.Response
+			if tc.err == nil {
+				resp = &http.Response{StatusCode: tc.status, Header: http.Header{},
+					Body: &closeFlag{Reader: strings.NewReader("body"), closed: &closed}}
+				if tc.retryAfter != "" {
+					resp.Header.Set("Retry-After", tc.retryAfter)
+				}
+			}
+			got, err := retry.CheckResponse(resp, tc.err)
+			if tc.wantPass {
+				if got != resp || err != tc.err || closed.Load() {
+					t.Fatalf("got %v, %v (closed %v); want the input unchanged", got, err, closed.Load())
+				}
+				return
+			}
+			var se *retry.StatusError
+			if got != nil || !errors.As(err, &se) || se.StatusCode != tc.status || se.RetryAfter != tc.wantDelay || !closed.Load() {
+				t.Fatalf("got %v, %#v (closed %v)", got, err, closed.Load())
+			}
+			rec := httptest.NewRecorder()
+			httpx.WriteError(rec, httptest.NewRequest("GET", "/", nil), err)
+			wantRA := ""
+			if tc.wantHinted {
+				wantRA = httpx.RetryAfterSeconds(tc.wantDelay)
+			}
+			if rec.Code != tc.wantHTTP || rec.Header().Get("Retry-After") != wantRA {
+				t.Fatalf("answered %d, Retry-After %q; want %d, %q", rec.Code, rec.Header().Get("Retry-After"), tc.wantHTTP, wantRA)
+			}
+		})
+	}
 }

@@ -1,12 +1,17 @@
-// Package grpcx maps the project's errors to gRPC statuses, so every
-// interceptor returns proper codes (never codes.Unknown) for them. It
-// follows the HTTP <-> gRPC correspondence of google.rpc.Code, reading the
-// HTTP status each error declares through httpx.StatusCoder.
+// Package grpcx is the gRPC plumbing the project's *grpc packages share.
+// It maps the project's errors to gRPC statuses, so every interceptor
+// returns proper codes (never codes.Unknown) for them, following the HTTP
+// <-> gRPC correspondence of google.rpc.Code and reading the HTTP status
+// each error declares through httpx.StatusCoder. It writes retry hints
+// (the grpc-retry-pushback-ms trailer, google.rpc.RetryInfo) on the server
+// side and reads them on the client side, and finds the status error a
+// caller should see inside a wrapped error.
 package grpcx
 
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -24,6 +29,52 @@ import (
 // RetryPushbackKey is the trailer gRPC clients read as a server's retry
 // hint, in milliseconds; a negative value means "do not retry".
 const RetryPushbackKey = "grpc-retry-pushback-ms"
+
+// Pushback reads the server's retry hint from the RetryPushbackKey
+// trailer in md. ok is false when there is none. As gRPC's retry design
+// (A6) asks, a negative or malformed value means "do not retry" and comes
+// back as a negative d; a value beyond what a time.Duration holds
+// saturates.
+func Pushback(md metadata.MD) (d time.Duration, ok bool) {
+	v := md.Get(RetryPushbackKey)
+	if len(v) == 0 {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(v[0], 10, 64)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange) && len(v[0]) > 0 && v[0][0] != '-':
+		return math.MaxInt64, true
+	case err != nil || ms < 0:
+		return -1, true
+	case ms > math.MaxInt64/int64(time.Millisecond):
+		return math.MaxInt64, true
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// RetryInfoDelay returns the delay of the google.rpc.RetryInfo detail in
+// st, the hint Error attaches, and false when st has none.
+func RetryInfoDelay(st *status.Status) (time.Duration, bool) {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			return ri.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
+}
+
+// StatusError returns the first error in err's chain that carries a gRPC
+// status (a GRPCStatus method), so a caller sees the code and message the
+// server sent rather than a wrapper's text; err itself when there is none.
+func StatusError(err error) error {
+	if se, ok := errors.AsType[interface {
+		error
+		GRPCStatus() *status.Status
+	}](err); ok {
+		return se
+	}
+	return err
+}
 
 // CodeFromHTTP maps an HTTP status to the gRPC code google.rpc.Code pairs
 // with it.

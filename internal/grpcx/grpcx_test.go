@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -187,6 +188,73 @@ func TestErrorMessageNeverCarriesWrappingText(t *testing.T) {
 			st := status.Convert(grpcx.Error(tc.err))
 			if st.Code() != tc.code || st.Message() != tc.msg {
 				t.Fatalf("status %v %q, want %v %q", st.Code(), st.Message(), tc.code, tc.msg)
+			}
+		})
+	}
+}
+
+// TestPushback reads grpc-retry-pushback-ms as gRPC's retry design (A6)
+// says: a non-negative integer is the delay in milliseconds; a negative or
+// malformed value means "do not retry"; beyond time.Duration saturates.
+func TestPushback(t *testing.T) {
+	const never = time.Duration(math.MaxInt64)
+	tests := []struct {
+		name   string
+		md     metadata.MD
+		want   time.Duration
+		wantOK bool
+	}{
+		{"none", metadata.MD{}, 0, false},
+		{"nil trailer", nil, 0, false},
+		{"milliseconds", metadata.Pairs(grpcx.RetryPushbackKey, "1500"), 1500 * time.Millisecond, true},
+		{"zero", metadata.Pairs(grpcx.RetryPushbackKey, "0"), 0, true},
+		{"negative says stop", metadata.Pairs(grpcx.RetryPushbackKey, "-1"), -1, true},
+		{"malformed says stop", metadata.Pairs(grpcx.RetryPushbackKey, "soon"), -1, true},
+		{"empty says stop", metadata.Pairs(grpcx.RetryPushbackKey, ""), -1, true},
+		// 18446744073710 ms overflows to 0.45 ms when multiplied naively.
+		{"beyond a Duration saturates", metadata.Pairs(grpcx.RetryPushbackKey, "18446744073710"), never, true},
+		{"beyond an int64 saturates", metadata.Pairs(grpcx.RetryPushbackKey, "99999999999999999999"), never, true},
+		{"first value counts", metadata.Pairs(grpcx.RetryPushbackKey, "5", grpcx.RetryPushbackKey, "-1"), 5 * time.Millisecond, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, ok := grpcx.Pushback(tc.md)
+			if d != tc.want || ok != tc.wantOK {
+				t.Fatalf("Pushback = %v, %v; want %v, %v", d, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
+
+// TestRetryInfoDelayReadsWhatErrorWrites: the RetryInfo detail Error
+// attaches is the one RetryInfoDelay reads.
+func TestRetryInfoDelayReadsWhatErrorWrites(t *testing.T) {
+	if d, ok := grpcx.RetryInfoDelay(status.Convert(grpcx.Error(limitErr{3 * time.Second}))); !ok || d != 3*time.Second {
+		t.Fatalf("RetryInfoDelay = %v, %v; want 3s", d, ok)
+	}
+	if d, ok := grpcx.RetryInfoDelay(status.New(codes.Unavailable, "down")); ok {
+		t.Fatalf("RetryInfoDelay of a status without details = %v, true", d)
+	}
+}
+
+func TestStatusError(t *testing.T) {
+	st := status.Error(codes.Unavailable, "down")
+	foreign := errors.New("foreign")
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"status error", st, st},
+		{"wrapped status error", fmt.Errorf("retry: 3 attempts: %w", st), st},
+		{"joined", errors.Join(foreign, st), st},
+		{"foreign", foreign, foreign},
+		{"nil", nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := grpcx.StatusError(tc.err); got != tc.want {
+				t.Fatalf("StatusError = %v, want %v", got, tc.want)
 			}
 		})
 	}

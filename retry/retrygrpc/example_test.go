@@ -19,7 +19,7 @@ import (
 	"github.com/paved-go/paved/retry/retrygrpc"
 )
 
-func ExampleUnaryClientInterceptor() {
+func ExampleNew() {
 	// A server that is unavailable for its first two calls.
 	var calls atomic.Int32
 	lis := bufconn.Listen(1 << 20)
@@ -33,11 +33,21 @@ func ExampleUnaryClientInterceptor() {
 	go srv.Serve(lis)
 	defer srv.Stop()
 
-	r, _ := retry.New(retry.WithName("health"), retry.WithBackoff(retry.Constant(time.Millisecond)))
+	r, err := retry.New("health", retry.WithBackoff(retry.Constant(time.Millisecond)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ic, err := retrygrpc.New(r)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	conn, err := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r)))
+		grpc.WithChainUnaryInterceptor(ic.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(ic.StreamClientInterceptor()))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,85 +1,100 @@
-// Package retrygrpc retries gRPC client calls with a retry.Retrier:
-// backoff, budget and deadlines as in package retry, honouring the
-// server's grpc-retry-pushback-ms trailer (a negative value means "do not
-// retry") and google.rpc.RetryInfo details.
-//
-//	r, _ := retry.New(retry.WithName("inventory"), retry.WithAttemptTimeout(time.Second))
-//	conn, err := grpc.NewClient(target,
-//		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r)),
-//		grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(r)),
-//		creds)
-//
-// By default Unavailable is retried, ResourceExhausted only when the
-// server says when (pushback or RetryInfo), and DeadlineExceeded only when
-// it was a per-attempt timeout (retry.WithAttemptTimeout), never the
-// caller's own deadline nor one the server reports. Server-streaming calls
-// are retried only until the first response message arrives, as one call
-// from opening the stream (one request to the budget, at most the maximum
-// attempts in all): when opening fails in a way worth retrying, the first
-// RecvMsg reports the outcome. Client- and bidi-streaming calls are
-// retried only when the stream cannot be opened. Put this interceptor
-// outside (before) a breaker's, so an open breaker stops the retries at
-// once.
-//
-// A failed call returns the last attempt's gRPC status error, as callers of
-// gRPC expect.
-//
-// Use a Retrier without retry.WithHedging: the attempts of one call share
-// its reply message and stream, so they must not overlap.
 package retrygrpc
 
 import (
 	"context"
 	"errors"
-	"io"
-	"math"
-	"strconv"
-	"sync"
+	"fmt"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/paved-go/paved/internal/grpcx"
 	"github.com/paved-go/paved/retry"
 )
 
-// Option configures the interceptors.
+// Option configures the Interceptors.
 type Option interface{ apply(*config) }
 
 type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
+// codeSet is a set of gRPC codes, one bit each (codes 0 to 16).
+type codeSet uint32
+
+func (s codeSet) has(c codes.Code) bool { return c < 32 && s&(1<<c) != 0 }
+
+// maxCode is the highest code gRPC defines (Unauthenticated).
+const maxCode = codes.Unauthenticated
+
 type config struct {
-	codes map[codes.Code]bool
+	codes codeSet
+	errs  []error
+}
+
+func (c *config) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("retrygrpc: "+format, args...))
 }
 
 // WithCodes replaces the retryable codes (default Unavailable,
-// ResourceExhausted, DeadlineExceeded, with the conditions in the package
-// documentation still applying to the last two).
+// ResourceExhausted and DeadlineExceeded, the conditions in the package
+// documentation still applying to the last two). An empty list, OK or a
+// code gRPC does not define is an error from New.
 func WithCodes(cs ...codes.Code) Option {
 	return optionFunc(func(c *config) {
-		c.codes = make(map[codes.Code]bool, len(cs))
-		for _, code := range cs {
-			c.codes[code] = true
+		if len(cs) == 0 {
+			c.fail("WithCodes: no codes")
+			return
 		}
+		var set codeSet
+		for _, code := range cs {
+			if code == codes.OK || code > maxCode {
+				c.fail("WithCodes: %v is not a failure code", code)
+				return
+			}
+			set |= 1 << code
+		}
+		c.codes = set
 	})
 }
 
-func newConfig(opts []Option) *config {
-	c := &config{codes: map[codes.Code]bool{codes.Unavailable: true, codes.ResourceExhausted: true, codes.DeadlineExceeded: true}}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(c)
-		}
-	}
-	return c
+// Interceptors retries gRPC client calls with a retry.Retrier. It is safe
+// for concurrent use; make one per upstream.
+type Interceptors struct {
+	r   *retry.Retrier
+	cfg config
 }
 
-const pushbackKey = "grpc-retry-pushback-ms"
+// New returns interceptors that retry calls with r, configured by opts,
+// or an error naming every invalid option. A nil r means a Retrier with
+// package retry's defaults, named "default"; a Retrier that hedges is an
+// error.
+func New(r *retry.Retrier, opts ...Option) (*Interceptors, error) {
+	cfg := config{codes: 1<<codes.Unavailable | 1<<codes.ResourceExhausted | 1<<codes.DeadlineExceeded}
+	for i, o := range opts {
+		if o == nil {
+			cfg.fail("New: option %d is nil", i)
+			continue
+		}
+		o.apply(&cfg)
+	}
+	if r != nil && r.Hedges() {
+		cfg.fail("New: retrier %q hedges; the attempts of a gRPC call share its reply and must not overlap", r.Name())
+	}
+	if err := errors.Join(cfg.errs...); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		var err error
+		if r, err = retry.New("default"); err != nil {
+			return nil, err
+		}
+	}
+	return &Interceptors{r: r, cfg: cfg}, nil
+}
 
 // classify turns an attempt's error into what package retry understands:
 // Permanent for codes not worth retrying, After for server hints.
@@ -90,37 +105,17 @@ func (c *config) classify(err error, trailer metadata.MD, attemptTimedOut bool) 
 		return nil
 	}
 	st, ok := status.FromError(err)
-	if !ok || !c.codes[st.Code()] || st.Code() == codes.DeadlineExceeded && !attemptTimedOut {
+	if !ok || !c.codes.has(st.Code()) || st.Code() == codes.DeadlineExceeded && !attemptTimedOut {
 		return retry.Permanent(err)
 	}
-	if v := trailer.Get(pushbackKey); len(v) > 0 {
-		ms, perr := strconv.ParseInt(v[0], 10, 64)
-		switch {
-		case perr != nil || ms < 0:
-			return retry.Permanent(err) // malformed or negative: the server says no
-		case ms > math.MaxInt64/int64(time.Millisecond):
-			return retry.After(err, math.MaxInt64) // saturate: beyond any cap
-		default:
-			return retry.After(err, time.Duration(ms)*time.Millisecond)
-		}
+	if d, ok := grpcx.Pushback(trailer); ok {
+		return retry.After(err, d) // negative: the server says no
 	}
-	for _, d := range st.Details() {
-		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
-			return retry.After(err, ri.GetRetryDelay().AsDuration())
-		}
+	if d, ok := grpcx.RetryInfoDelay(st); ok {
+		return retry.After(err, d)
 	}
 	if st.Code() == codes.ResourceExhausted {
 		return retry.Permanent(err) // no hint: retrying a quota error blindly only adds load
-	}
-	return err
-}
-
-// grpcError returns the gRPC status error inside a retry error, so callers
-// see the code and message the server sent.
-func grpcError(err error) error {
-	var se interface{ GRPCStatus() *status.Status }
-	if errors.As(err, &se) {
-		return se.(error)
 	}
 	return err
 }
@@ -135,30 +130,47 @@ func deadlinePassed(ctx context.Context) bool {
 	return ok && !time.Now().Before(dl)
 }
 
-// UnaryClientInterceptor retries unary calls with r.
-func UnaryClientInterceptor(r *retry.Retrier, opts ...Option) grpc.UnaryClientInterceptor {
-	cfg := newConfig(opts)
+// UnaryClientInterceptor returns the interceptor that retries unary calls.
+func (ic *Interceptors) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
-		err := r.Do(ctx, func(ctx context.Context) error {
-			var trailer metadata.MD
-			err := invoker(ctx, method, req, reply, cc, append(callOpts[:len(callOpts):len(callOpts)], grpc.Trailer(&trailer))...)
-			return cfg.classify(err, trailer, err != nil && deadlinePassed(ctx))
-		})
-		if err != nil {
-			return grpcError(err)
+		u := &unaryCall{cfg: &ic.cfg, method: method, req: req, reply: reply, cc: cc, invoker: invoker}
+		u.opts = append(append(u.buf[:0], callOpts...), grpc.Trailer(&u.trailer))
+		if err := ic.r.Do(ctx, u.attempt); err != nil {
+			return grpcx.StatusError(err)
 		}
 		return nil
 	}
 }
 
-// StreamClientInterceptor retries streaming calls with r: server-streaming
-// calls until the first response arrives, others only while opening.
-func StreamClientInterceptor(r *retry.Retrier, opts ...Option) grpc.StreamClientInterceptor {
-	cfg := newConfig(opts)
+// unaryCall is one unary call: one allocation holds what its attempts
+// need, the call options with the trailer option included.
+type unaryCall struct {
+	cfg     *config
+	method  string
+	req     any
+	reply   any
+	cc      *grpc.ClientConn
+	invoker grpc.UnaryInvoker
+	opts    []grpc.CallOption
+	buf     [4]grpc.CallOption
+	trailer metadata.MD
+}
+
+func (u *unaryCall) attempt(ctx context.Context) error {
+	u.trailer = nil // not the previous attempt's
+	err := u.invoker(ctx, u.method, u.req, u.reply, u.cc, u.opts...)
+	return u.cfg.classify(err, u.trailer, err != nil && deadlinePassed(ctx))
+}
+
+// StreamClientInterceptor returns the interceptor that retries streaming
+// calls: server-streaming calls until the first response arrives, others
+// only while opening.
+func (ic *Interceptors) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	cfg := &ic.cfg
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if desc.ClientStreams {
 			var cs grpc.ClientStream
-			err := r.Do(ctx, func(actx context.Context) error {
+			err := ic.r.Do(ctx, func(actx context.Context) error {
 				var err error
 				// The stream outlives this attempt function, so it runs on
 				// the caller's context, not the attempt's.
@@ -166,19 +178,19 @@ func StreamClientInterceptor(r *retry.Retrier, opts ...Option) grpc.StreamClient
 				return cfg.classify(err, nil, false)
 			})
 			if err != nil {
-				return nil, grpcError(err)
+				return nil, grpcx.StatusError(err)
 			}
 			return cs, nil
 		}
 		// A server-streaming call is retried by its first RecvMsg, as one
 		// call: a second retry loop here would count the call twice in the
 		// budget and allow twice the attempts.
-		s := &serverStream{ctx: ctx, r: r, cfg: cfg, open: func() (grpc.ClientStream, error) {
+		s := &serverStream{ctx: ctx, r: ic.r, cfg: cfg, open: func() (grpc.ClientStream, error) {
 			return streamer(ctx, desc, cc, method, callOpts...)
 		}}
 		cs, err := s.open()
 		if err != nil {
-			if st, ok := status.FromError(err); !ok || !cfg.codes[st.Code()] {
+			if st, ok := status.FromError(err); !ok || !cfg.codes.has(st.Code()) {
 				return nil, err
 			}
 			s.openErr = err // the first attempt; RecvMsg retries
@@ -186,128 +198,4 @@ func StreamClientInterceptor(r *retry.Retrier, opts ...Option) grpc.StreamClient
 		s.ClientStream = cs
 		return s, nil
 	}
-}
-
-// serverStream retries a server-streaming call until its first response:
-// it keeps the request message and replays it on a new stream.
-type serverStream struct {
-	grpc.ClientStream
-	ctx  context.Context
-	r    *retry.Retrier
-	cfg  *config
-	open func() (grpc.ClientStream, error)
-
-	openErr error // opening the stream failed; ClientStream is nil until a retry opens one
-
-	mu       sync.Mutex
-	sent     []any
-	closed   bool
-	received bool
-}
-
-func (s *serverStream) current() grpc.ClientStream {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ClientStream
-}
-
-func (s *serverStream) SendMsg(m any) error {
-	s.mu.Lock()
-	s.sent = append(s.sent, m)
-	cs := s.ClientStream
-	s.mu.Unlock()
-	if cs == nil {
-		return nil // replayed once a stream opens
-	}
-	return cs.SendMsg(m)
-}
-
-func (s *serverStream) CloseSend() error {
-	s.mu.Lock()
-	s.closed = true
-	cs := s.ClientStream
-	s.mu.Unlock()
-	if cs == nil {
-		return nil
-	}
-	return cs.CloseSend()
-}
-
-func (s *serverStream) Header() (metadata.MD, error) {
-	if cs := s.current(); cs != nil {
-		return cs.Header()
-	}
-	return nil, s.openErr
-}
-
-func (s *serverStream) Trailer() metadata.MD {
-	if cs := s.current(); cs != nil {
-		return cs.Trailer()
-	}
-	return nil
-}
-
-func (s *serverStream) Context() context.Context {
-	if cs := s.current(); cs != nil {
-		return cs.Context()
-	}
-	return s.ctx
-}
-
-func (s *serverStream) RecvMsg(m any) error {
-	if s.received {
-		return s.current().RecvMsg(m)
-	}
-	first := true
-	err := s.r.Do(s.ctx, func(context.Context) error {
-		cs := s.current()
-		if first && cs == nil {
-			first = false
-			return s.cfg.classify(s.openErr, nil, false) // the failed opening was the first attempt
-		}
-		if !first {
-			var err error
-			if cs, err = s.replay(); err != nil {
-				return s.cfg.classify(err, nil, false)
-			}
-		}
-		first = false
-		err := cs.RecvMsg(m)
-		if err == nil || errors.Is(err, io.EOF) {
-			return retry.Permanent(err) // nil stays nil; EOF is an answer
-		}
-		return s.cfg.classify(err, cs.Trailer(), false)
-	})
-	if err == nil {
-		s.received = true
-		return nil
-	}
-	if errors.Is(err, io.EOF) {
-		s.received = true
-		return io.EOF
-	}
-	return grpcError(err)
-}
-
-// replay opens a new stream and sends it what the caller sent so far.
-func (s *serverStream) replay() (grpc.ClientStream, error) {
-	cs, err := s.open()
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	sent, closed := s.sent, s.closed
-	s.ClientStream = cs
-	s.mu.Unlock()
-	for _, m := range sent {
-		if err := cs.SendMsg(m); err != nil {
-			return nil, err
-		}
-	}
-	if closed {
-		if err := cs.CloseSend(); err != nil {
-			return nil, err
-		}
-	}
-	return cs, nil
 }

@@ -2,7 +2,11 @@ package retrygrpc_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +23,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/retry"
 	"github.com/paved-go/paved/retry/retrygrpc"
 )
@@ -46,9 +51,19 @@ func (f *failing) fail(setTrailer func(metadata.MD)) error {
 
 func start(t *testing.T, f *failing, r *retry.Retrier, opts ...retrygrpc.Option) healthpb.HealthClient {
 	t.Helper()
+	ic := mustInterceptors(t, r, opts...)
 	return dial(t, serve(t, f),
-		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r, opts...)),
-		grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(r, opts...)))
+		grpc.WithChainUnaryInterceptor(ic.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(ic.StreamClientInterceptor()))
+}
+
+func mustInterceptors(t *testing.T, r *retry.Retrier, opts ...retrygrpc.Option) *retrygrpc.Interceptors {
+	t.Helper()
+	ic, err := retrygrpc.New(r, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ic
 }
 
 // serve starts a health server failing as f says.
@@ -91,7 +106,7 @@ func dial(t *testing.T, lis *bufconn.Listener, opts ...grpc.DialOption) healthpb
 
 func newRetrier(t *testing.T, opts ...retry.Option) *retry.Retrier {
 	t.Helper()
-	r, err := retry.New(append([]retry.Option{retry.WithBudget(nil), retry.WithBackoff(retry.Constant(time.Millisecond))}, opts...)...)
+	r, err := retry.New("test", append([]retry.Option{retry.WithBudget(nil), retry.WithBackoff(retry.Constant(time.Millisecond))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +181,7 @@ func TestUnaryAttemptTimeout(t *testing.T) {
 	conn, _ := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(retrygrpc.UnaryClientInterceptor(r)))
+		grpc.WithChainUnaryInterceptor(mustInterceptors(t, r).UnaryClientInterceptor()))
 	defer conn.Close()
 	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || calls.Load() < 2 {
 		t.Fatalf("err %v after %d calls", err, calls.Load())
@@ -261,7 +276,7 @@ func TestServerStreamingAttemptsIncludeOpening(t *testing.T) {
 		}
 		return streamer(ctx, desc, cc, method, opts...)
 	}
-	client := dial(t, serve(t, f), grpc.WithChainStreamInterceptor(retrygrpc.StreamClientInterceptor(newRetrier(t)), failOpen))
+	client := dial(t, serve(t, f), grpc.WithChainStreamInterceptor(mustInterceptors(t, newRetrier(t)).StreamClientInterceptor(), failOpen))
 	stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
 	if err == nil {
 		_, err = stream.Recv()
@@ -271,5 +286,167 @@ func TestServerStreamingAttemptsIncludeOpening(t *testing.T) {
 	}
 	if o, s := opens.Load(), f.calls.Load(); o != 3 || s != 1 {
 		t.Fatalf("%d opens and %d streams reaching the server; want 3 attempts in all (2 failed opens, 1 stream)", o, s)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	hedging, err := retry.New("hedged", retry.WithHedging(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		r    *retry.Retrier
+		opts []retrygrpc.Option
+		want string
+	}{
+		{"empty code list", nil, []retrygrpc.Option{retrygrpc.WithCodes()}, "WithCodes: no codes"},
+		{"code out of range", nil, []retrygrpc.Option{retrygrpc.WithCodes(codes.Unavailable, codes.Code(17))}, "WithCodes: Code(17)"},
+		{"OK is no failure", nil, []retrygrpc.Option{retrygrpc.WithCodes(codes.OK)}, "WithCodes: OK"},
+		{"nil option", nil, []retrygrpc.Option{nil}, "option 0 is nil"},
+		{"hedging retrier", hedging, nil, `retrier "hedged" hedges`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ic, err := retrygrpc.New(tc.r, tc.opts...)
+			if ic != nil || err == nil || !strings.Contains(err.Error(), "retrygrpc: ") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v, %v; want an error saying %q", ic, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestNilRetrier: New(nil) retries with package retry's defaults (3
+// attempts) instead of panicking at the first call.
+func TestNilRetrier(t *testing.T) {
+	for _, kind := range []string{"unary", "server-streaming"} {
+		t.Run(kind, func(t *testing.T) {
+			f := &failing{n: 100, err: status.Error(codes.Unavailable, "down"), pushback: "1"}
+			client := start(t, f, nil)
+			var err error
+			if kind == "unary" {
+				_, err = client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+			} else {
+				var stream grpc.ServerStreamingClient[healthpb.HealthCheckResponse]
+				if stream, err = client.Watch(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+					t.Fatal(err)
+				}
+				_, err = stream.Recv()
+			}
+			if status.Code(err) != codes.Unavailable || f.calls.Load() != 3 {
+				t.Fatalf("err %v after %d calls; want Unavailable after the default 3 attempts", err, f.calls.Load())
+			}
+		})
+	}
+}
+
+// TestServerStreamingSendEOF: when a stream's SendMsg returns io.EOF, the
+// server has ended the stream, and the real status comes from RecvMsg
+// (grpc.ClientStream's contract), not a clean end of stream nor an error
+// from opening the call. An inner interceptor reports io.EOF as the
+// contract allows (grpc-go's own streams hide it for server-streaming
+// calls; other interceptors and transports need not).
+func TestServerStreamingSendEOF(t *testing.T) {
+	tests := []struct {
+		name      string
+		errs      []error // the n-th stream fails with errs[n-1]
+		eofFrom   int32   // the first stream whose SendMsg reports io.EOF
+		wantCalls int32
+	}{
+		{"replayed stream", []error{status.Error(codes.Unavailable, "down"), status.Error(codes.NotFound, "no such service")}, 2, 2},
+		{"first stream", []error{status.Error(codes.NotFound, "no such service")}, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			lis := bufconn.Listen(1 << 20)
+			srv := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+				if n := int(calls.Add(1)); n <= len(tc.errs) {
+					return tc.errs[n-1] // ends the stream before reading the request
+				}
+				return h(srv, ss)
+			}))
+			healthpb.RegisterHealthServer(srv, health.NewServer())
+			go srv.Serve(lis)
+			t.Cleanup(srv.Stop)
+
+			var opened atomic.Int32
+			eofAfterEnd := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+				cs, err := streamer(ctx, desc, cc, method, opts...)
+				if err != nil || opened.Add(1) < tc.eofFrom {
+					return cs, err
+				}
+				return &eofStream{ClientStream: cs}, nil
+			}
+			client := dial(t, lis, grpc.WithChainStreamInterceptor(mustInterceptors(t, newRetrier(t)).StreamClientInterceptor(), eofAfterEnd))
+			stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+			if err != nil {
+				t.Fatalf("Watch = %v; the status belongs to Recv", err)
+			}
+			_, err = stream.Recv()
+			if st, _ := status.FromError(err); st.Code() != codes.NotFound || st.Message() != "no such service" {
+				t.Fatalf("Recv = %v; want the server's NotFound status, not the end of the stream", err)
+			}
+			if n := calls.Load(); n != tc.wantCalls {
+				t.Fatalf("%d streams, want %d: NotFound is not retried", n, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// eofStream reports io.EOF from SendMsg once the server has ended the
+// stream: it waits for the server's answer, as a transport whose write
+// fails on a closed stream would.
+type eofStream struct{ grpc.ClientStream }
+
+func (s *eofStream) SendMsg(m any) error {
+	if err := s.ClientStream.SendMsg(m); err != nil {
+		return err
+	}
+	if _, err := s.ClientStream.Header(); err != nil || len(s.ClientStream.Trailer()) > 0 || s.ClientStream.Context().Err() != nil {
+		return io.EOF
+	}
+	return nil
+}
+
+// rejection is how a breaker client interceptor reports a call its
+// breaker rejected: an Unavailable status with a RetryInfo detail for gRPC
+// callers, unwrapping to the *breaker.OpenError.
+type rejection struct {
+	open *breaker.OpenError
+	st   *status.Status
+}
+
+func (e *rejection) Error() string              { return e.st.Err().Error() }
+func (e *rejection) GRPCStatus() *status.Status { return e.st }
+func (e *rejection) Unwrap() error              { return e.open }
+
+// TestBreakerInsideEndsRetries: with a breaker interceptor inside, an open
+// breaker ends the retries at once, though its open time (5s) is within
+// the retrier's 10s cap on server delays; the caller gets Unavailable.
+func TestBreakerInsideEndsRetries(t *testing.T) {
+	br, err := breaker.New("upstream", breaker.WithConsecutiveFailures(2), breaker.WithOpenDuration(5*time.Second),
+		breaker.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := br.Do(ctx, func(ctx context.Context) error { return invoker(ctx, method, req, reply, cc, opts...) })
+		if oe, ok := errors.AsType[*breaker.OpenError](err); ok {
+			st, _ := status.New(codes.Unavailable, oe.Error()).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(oe.RetryAfter)})
+			return &rejection{open: oe, st: st}
+		}
+		return err
+	}
+	f := &failing{n: 100, err: status.Error(codes.Unavailable, "down")}
+	client := dial(t, serve(t, f), grpc.WithChainUnaryInterceptor(
+		mustInterceptors(t, newRetrier(t, retry.WithMaxAttempts(5))).UnaryClientInterceptor(), inner))
+	start := time.Now()
+	_, err = client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if st, _ := status.FromError(err); st.Code() != codes.Unavailable || st.Message() != "breaker: open" || !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("err %v; want the breaker's Unavailable", err)
+	}
+	if n := f.calls.Load(); n != 2 || time.Since(start) > time.Second {
+		t.Fatalf("%d calls reached the server in %v; want 2, then the retries end at once", n, time.Since(start))
 	}
 }

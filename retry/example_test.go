@@ -144,8 +144,7 @@ func ExampleCheckResponse() {
 	client := &http.Client{Transport: r.Transport(nil)}
 	defer client.CloseIdleConnections()
 
-	c, err := cache.New[string, string](
-		cache.WithName("instances"),
+	c, err := cache.New[string, string]("instances",
 		cache.WithTTL(time.Nanosecond), // stale at once, for the example
 		cache.WithJitter(0),
 		cache.WithStaleIfError(time.Hour))

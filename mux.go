@@ -17,9 +17,11 @@ import (
 // Requests that match a route are served by mux.ServeHTTP itself, with the
 // ResponseWriter untouched, so handlers see r.Pattern and r.PathValue as
 // usual. Finding out whether a route matches costs one more lookup in the
-// mux (measured on a 2-core machine: about 1.5x a bare ServeMux, and one
-// more 16-byte allocation for a pattern with wildcards). A nil mux means
-// http.DefaultServeMux.
+// mux: routing takes about twice as long as with the bare ServeMux, plus
+// one 16-byte allocation for a pattern with wildcards (measured on a
+// loaded 2-core machine with go test -bench ProblemMux: 0.9-1.4 µs raw,
+// 1.9-3.3 µs through ProblemMux, for a handler that does nothing). A nil
+// mux means http.DefaultServeMux.
 //
 //	mux := http.NewServeMux()
 //	mux.Handle("GET /instances/{id}", getInstance)

@@ -10,7 +10,7 @@ import (
 // ContentTypeProblem is the media type of RFC 9457 problem details in
 // JSON, the Content-Type of every response WriteProblem and WriteError
 // send.
-const ContentTypeProblem = httpx.ContentTypeProblem
+const ContentTypeProblem = "application/problem+json"
 
 // Problem is an RFC 9457 problem details object, the body paved sends for
 // every error. The zero Type means "about:blank" (the problem is what the
@@ -92,7 +92,8 @@ func ProblemOf(err error) Problem {
 // application/problem+json body with the request's correlation id (the
 // "correlation_id" member, when r's context carries one), Retry-After
 // when p.RetryAfter is positive, and Cache-Control: no-store. Headers set
-// before the call (WWW-Authenticate, Allow, RateLimit) are kept.
+// before the call (WWW-Authenticate, Allow, RateLimit) are kept. A nil r
+// writes no correlation id.
 //
 // When w is a ResponseWriter (NewResponseWriter) that already sent its
 // header, WriteProblem writes nothing: a response's status cannot change

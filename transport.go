@@ -2,6 +2,7 @@ package paved
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/paved-go/paved/internal/httpx"
 )
@@ -14,13 +15,13 @@ import (
 const (
 	// DefaultMaxIdleConnsPerHost is DefaultTransport's MaxIdleConnsPerHost:
 	// idle connections kept open to one upstream host.
-	DefaultMaxIdleConnsPerHost = httpx.DefaultMaxIdleConnsPerHost
+	DefaultMaxIdleConnsPerHost = 128
 	// DefaultMaxIdleConns is DefaultTransport's MaxIdleConns: idle
 	// connections kept open in all.
-	DefaultMaxIdleConns = httpx.DefaultMaxIdleConns
+	DefaultMaxIdleConns = 512
 	// DefaultIdleConnTimeout is DefaultTransport's IdleConnTimeout: how
 	// long an unused connection stays open.
-	DefaultIdleConnTimeout = httpx.DefaultIdleConnTimeout
+	DefaultIdleConnTimeout = 90 * time.Second
 )
 
 // DefaultTransport returns paved's default base transport, the one every

@@ -6,7 +6,18 @@ import (
 	"time"
 
 	"github.com/paved-go/paved"
+	"github.com/paved-go/paved/internal/httpx"
 )
+
+// TestPublicConstantsMatchInternals keeps the literal values in the
+// public docs the ones paved uses.
+func TestPublicConstantsMatchInternals(t *testing.T) {
+	if paved.ContentTypeProblem != httpx.ContentTypeProblem || paved.StatusClientClosedRequest != httpx.StatusClientClosedRequest ||
+		paved.DefaultMaxIdleConns != httpx.DefaultMaxIdleConns || paved.DefaultMaxIdleConnsPerHost != httpx.DefaultMaxIdleConnsPerHost ||
+		paved.DefaultIdleConnTimeout != httpx.DefaultIdleConnTimeout {
+		t.Fatal("a public constant differs from the value paved uses")
+	}
+}
 
 func TestDefaultTransport(t *testing.T) {
 	tr := paved.DefaultTransport()

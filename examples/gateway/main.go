@@ -4,6 +4,7 @@
 //
 //	go run ./examples/gateway            # listens on 127.0.0.1:8080
 //	go run ./examples/gateway -addr 127.0.0.1:9090
+//	go run ./examples/gateway -route-timeout 'GET /instances=2s'   # a route's deadline, retries included
 //
 // It prints the URL and ready-made curl commands, logs every request with
 // its trace and correlation ids (colour on a terminal, JSON otherwise),

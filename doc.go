@@ -83,6 +83,33 @@
 // pavedgrpc maps the same errors to gRPC statuses. Errors of the libraries
 // underneath never reach a caller unwrapped.
 //
+// # Answering errors
+//
+// The pieces paved's own middleware uses are public, so a service answers
+// its own errors the same way:
+//
+//   - WriteError(w, r, err) answers any error as RFC 9457 problem+json:
+//     the status the error declares (HTTPStatus), Retry-After from its
+//     RetryDelay, the request's correlation id, and as detail only the
+//     message of the error that decides the status; an error paved does
+//     not know is a bare 500 that never echoes its text. A request the
+//     client canceled is 499 (StatusClientClosedRequest) for the access
+//     log, a passed deadline 504: no error path ends in an implicit 200.
+//   - NewError(status, msg) declares a service's own sentinel errors; any
+//     error type joins the vocabulary with an HTTPStatus() int method
+//     (and RetryDelay() time.Duration where a client should wait).
+//   - Problem and WriteProblem send a problem type of the service's own,
+//     with extension members; ProblemOf(err) is where WriteError starts.
+//   - pavedgrpc maps the same errors to gRPC statuses, with RetryInfo and
+//     the grpc-retry-pushback-ms trailer.
+//   - ProblemMux answers an http.ServeMux's own 404 and 405 (with Allow)
+//     as problem+json.
+//   - NewResponseWriter records the status and size a handler sent, for
+//     access logs, keeping Flush, Hijack, ReadFrom, 1xx responses and
+//     http.ResponseController working.
+//   - DefaultTransport is the base transport every paved RoundTripper
+//     uses given nil, pooled for service-to-service calls.
+//
 // # Composing
 //
 // Middleware composes with Chain, the first listed being the outermost.

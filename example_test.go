@@ -2,8 +2,12 @@ package paved_test
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"time"
 
 	"github.com/paved-go/paved"
 )
@@ -32,4 +36,92 @@ func ExampleChain() {
 	// handler
 	// leave ratelimit
 	// leave tracing
+}
+
+// A service declares its own errors with the status they map to, and
+// answers every error the same way paved's middleware answers its own.
+func ExampleWriteError() {
+	var ErrShipped = paved.NewError(http.StatusConflict, "orders: already shipped")
+
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := fmt.Errorf("cancel order 7 at db-3.internal: %w", ErrShipped)
+		paved.WriteError(w, r, err) // the wrapping text never reaches the client
+	})
+
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, httptest.NewRequest("POST", "/orders/7/cancel", nil))
+	fmt.Println(w.Code, w.Header().Get("Content-Type"))
+	fmt.Println(w.Body)
+	// Output:
+	// 409 application/problem+json
+	// {"type":"about:blank","title":"Conflict","status":409,"detail":"orders: already shipped"}
+}
+
+// A problem type of your own: a 429 that tells the client which quota it
+// ran out of, as an extension member, and when to come back.
+func ExampleProblem() {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/instances", nil)
+	paved.WriteProblem(w, r, paved.Problem{
+		Type:       "https://api.example.com/problems/quota-exceeded",
+		Title:      "Launch quota exceeded",
+		Status:     http.StatusTooManyRequests,
+		Detail:     "2 launches a minute per API key",
+		RetryAfter: 30 * time.Second,
+		Extensions: []paved.Extension{{Name: "quota", Value: "launch"}},
+	})
+	fmt.Println(w.Code, w.Header().Get("Retry-After"))
+	fmt.Println(w.Body)
+	// Output:
+	// 429 30
+	// {"type":"https://api.example.com/problems/quota-exceeded","title":"Launch quota exceeded","status":429,"detail":"2 launches a minute per API key","quota":"launch"}
+}
+
+func ExampleProblemMux() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /instances/{id}", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.PathValue("id"))
+	})
+	handler := paved.ProblemMux(mux)
+
+	for _, req := range []*http.Request{
+		httptest.NewRequest("GET", "/instances/inst-1", nil),
+		httptest.NewRequest("GET", "/nope", nil),
+		httptest.NewRequest("DELETE", "/instances/inst-1", nil),
+	} {
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, req)
+		fmt.Println(w.Code, w.Header().Get("Allow"), w.Body)
+	}
+	// Output:
+	// 200  inst-1
+	// 404  {"type":"about:blank","title":"Not Found","status":404,"detail":"no route for GET /nope"}
+	// 405 GET, HEAD {"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"method DELETE is not allowed for /instances/inst-1; allowed: GET, HEAD"}
+}
+
+// An access log that sees what every request was answered with.
+func ExampleNewResponseWriter() {
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // steady output for the example
+			}
+			return a
+		},
+	}))
+	accessLog := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rw := paved.NewResponseWriter(w)
+			next.ServeHTTP(rw, r)
+			logger.Info("request", "path", r.URL.Path, "status", rw.Status(), "bytes", rw.BytesWritten())
+		})
+	}
+	handler := accessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "created")
+	}))
+
+	handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/instances", nil))
+	// Output:
+	// level=INFO msg=request path=/instances status=201 bytes=7
 }

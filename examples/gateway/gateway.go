@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"time"
 
 	"github.com/paved-go/paved"
-	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/cache"
-	"github.com/paved-go/paved/internal/httpx"
 	"github.com/paved-go/paved/tracing"
 )
 
@@ -27,18 +26,13 @@ import (
 //   - transport: http.RoundTripper wrappers for calls to the upstream
 //     (tracing, retry, breaker).
 
-// apiRoutes are the operations the gateway exposes; each is proxied to the
-// upstream.
-var apiRoutes = []string{
-	"GET /instances",
-	"GET /instances/{id}",
-	"POST /instances",
-	"POST /instances/{id}/terminate",
-}
-
 // errUpstream is what a client sees when the upstream cannot be reached;
 // the cause is logged, never sent.
-var errUpstream = httpx.NewError(http.StatusBadGateway, "gateway: upstream unavailable")
+var errUpstream = paved.NewError(http.StatusBadGateway, "gateway: upstream unavailable")
+
+// errUpstreamTimeout is what a client sees when the connection to the
+// upstream timed out before the route's deadline.
+var errUpstreamTimeout = paved.NewError(http.StatusGatewayTimeout, "gateway: upstream timed out")
 
 type gatewayConfig struct {
 	upstream  *url.URL
@@ -49,6 +43,7 @@ type gatewayConfig struct {
 	limits    func(http.Handler) http.Handler // per-route rate limits; nil: none
 	instances *cache.ResponseCache            // caches GET /instances/{id}; nil: no cache
 	metrics   http.Handler                    // serves GET /metrics when not nil
+	timeouts  routeTimeouts                   // per-route deadlines replacing the defaults; nil: defaults
 }
 
 // newGateway returns the gateway's handler.
@@ -75,48 +70,59 @@ func newGateway(cfg gatewayConfig) http.Handler {
 			return nil
 		},
 		ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+		// Every path writes a status from the error vocabulary: returning
+		// without writing would send an implicit 200 OK with an empty body.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-				return // the client went away; nobody to answer
+			if cerr := r.Context().Err(); cerr != nil {
+				// The client went away (499 in the access log; nobody
+				// reads the answer) or the route's deadline passed (504).
+				if errors.Is(cerr, context.DeadlineExceeded) {
+					cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "upstream call passed the route's deadline",
+						slog.String("route", r.Pattern), slog.String("error", err.Error()))
+				}
+				paved.WriteError(w, r, cerr)
+				return
 			}
-			if oe, ok := errors.AsType[*breaker.OpenError](err); ok {
-				// 503 with Retry-After; the breaker logged its opening once.
-				httpx.WriteError(w, r, oe)
+			if _, ok := errors.AsType[statusError](err); ok {
+				// An error of the vocabulary, such as an open breaker:
+				// 503 with Retry-After (the breaker logged its opening
+				// once).
+				paved.WriteError(w, r, err)
 				return
 			}
 			cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "upstream call failed",
 				slog.String("route", r.Pattern), slog.String("error", err.Error()))
-			if errors.Is(err, context.DeadlineExceeded) {
-				httpx.WriteError(w, r, err)
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+				paved.WriteError(w, r, errUpstreamTimeout)
 				return
 			}
-			httpx.WriteError(w, r, errUpstream)
+			paved.WriteError(w, r, errUpstream)
 		},
 	}
 
 	mux := http.NewServeMux()
-	for _, pattern := range apiRoutes {
+	for _, rt := range apiRoutes {
 		var h http.Handler = proxy
 		switch {
 		case cfg.instances == nil:
-		case pattern == "GET /instances/{id}":
+		case rt.pattern == "GET /instances/{id}":
 			// Cached briefly, inside the rate limits: one upstream call
 			// per instance however many clients ask, Age on every
 			// response, 304 for a matching If-None-Match.
 			h = cfg.instances.Middleware(proxy)
-		case pattern == "POST /instances/{id}/terminate":
+		case rt.pattern == "POST /instances/{id}/terminate":
 			h = invalidates(cfg.instances, proxy)
 		}
-		mux.Handle(pattern, perRoute(h))
+		mux.Handle(rt.pattern, perRoute(withDeadline(cfg.timeouts.timeout(rt), h)))
 	}
 	// The upstream's fault switch, reachable through the gateway for the
 	// demo, without the per-route policies.
-	adminProxy := &httputil.ReverseProxy{
+	adminProxy := withDeadline(adminTimeout, &httputil.ReverseProxy{
 		Rewrite:      proxy.Rewrite,
 		Transport:    cfg.admin,
 		ErrorLog:     proxy.ErrorLog,
 		ErrorHandler: proxy.ErrorHandler,
-	}
+	})
 	for _, pattern := range []string{"GET /admin/faults", "POST /admin/faults", "DELETE /admin/faults"} {
 		mux.Handle(pattern, adminProxy)
 	}
@@ -126,7 +132,7 @@ func newGateway(cfg gatewayConfig) http.Handler {
 	if cfg.metrics != nil {
 		mux.Handle("GET /metrics", cfg.metrics)
 	}
-	return outer(problemRoutes(mux))
+	return outer(paved.ProblemMux(mux)) // 404 and 405 as problem+json
 }
 
 // accessLog logs one line per request: route, status, size and duration,
@@ -137,7 +143,7 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			rw := httpx.Wrap(w)
+			rw := paved.NewResponseWriter(w)
 			next.ServeHTTP(rw, r)
 			level := slog.LevelInfo
 			if rw.Status() >= 500 {
@@ -155,11 +161,18 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
+// statusError is an error that declares its HTTP status, the contract of
+// paved's error vocabulary.
+type statusError interface {
+	error
+	HTTPStatus() int
+}
+
 // invalidates serves next and, when it succeeds, drops the cached
 // GET /instances/{id}, so the next read sees the change at once.
 func invalidates(rc *cache.ResponseCache, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rw := httpx.Wrap(w)
+		rw := paved.NewResponseWriter(w)
 		next.ServeHTTP(rw, r)
 		if rw.Status() < 400 {
 			rc.Invalidate("/instances/" + r.PathValue("id"))

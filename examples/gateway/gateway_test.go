@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -20,6 +21,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/tracing"
 )
 
@@ -318,6 +320,10 @@ func TestGatewayStartErrors(t *testing.T) {
 		{"bad duration", []string{"-shutdown-timeout", "soon"}, 2, "invalid value"},
 		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use"},
 		{"bad address", []string{"-addr", "nonsense"}, 1, "missing port"},
+		{"route timeout for no route", []string{"-route-timeout", "GET /nope=1s"}, 2, `no route "GET /nope"`},
+		{"route timeout without a duration", []string{"-route-timeout", "GET /instances"}, 2, "want PATTERN=DURATION"},
+		{"route timeout not a duration", []string{"-route-timeout", "GET /instances=soon"}, 2, "is not a positive duration"},
+		{"route timeout zero", []string{"-route-timeout", "GET /instances=0s"}, 2, "is not a positive duration"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -567,4 +573,118 @@ func TestGatewayRateLimit(t *testing.T) {
 	if len(list.Items) != 1+3 {
 		t.Fatalf("%d dev instances, want 4 (1 seeded + 3 launched)", len(list.Items))
 	}
+}
+
+// blockingUpstream is an upstream that holds every request until the
+// caller gives up, counting them and telling the test each arrival.
+func blockingUpstream(t *testing.T) (u *url.URL, hits *atomic.Int64, arrived chan struct{}) {
+	t.Helper()
+	hits = new(atomic.Int64)
+	arrived = make(chan struct{}, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.Copy(io.Discard, r.Body) // the server notices a closed connection only after the body
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	return mustParseURL(t, srv.URL), hits, arrived
+}
+
+// TestGatewayClientCancelIsNeverSuccess is the regression test for an
+// error path that wrote nothing: when the client canceled, the proxy's
+// error handler returned without writing and net/http sent an implicit
+// 200 OK with an empty body, which the access log recorded as a success.
+func TestGatewayClientCancelIsNeverSuccess(t *testing.T) {
+	for _, method := range []string{"GET", "POST"} {
+		t.Run(method, func(t *testing.T) {
+			upstream, _, arrived := blockingUpstream(t)
+			logs := &syncBuffer{}
+			transport := &http.Transport{}
+			defer transport.CloseIdleConnections()
+			h := newGateway(gatewayConfig{upstream: upstream, transport: transport, admin: transport,
+				logger: tracing.NewLogger(logs), tracer: tracing.Default()})
+
+			ctx, cancel := context.WithCancel(t.Context())
+			req := httptest.NewRequestWithContext(ctx, method, "/instances", strings.NewReader(`{"compartment":"dev"}`))
+			rw := paved.NewResponseWriter(httptest.NewRecorder())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				h.ServeHTTP(rw, req)
+			}()
+			<-arrived // the upstream has the request
+			cancel()  // and the client goes away
+			<-done
+			if !rw.WroteHeader() || rw.Status() != paved.StatusClientClosedRequest {
+				t.Fatalf("after the client canceled: written %v, status %d; want 499 written", rw.WroteHeader(), rw.Status())
+			}
+			if !strings.Contains(logs.String(), `"status":499`) {
+				t.Fatalf("the access log does not show 499:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestGatewayRouteDeadline is the regression test for proxied calls with
+// no overall deadline: a request to a stalled upstream waited for every
+// retry's own timeout (3 x 10s). Now the route's deadline ends the call,
+// its retries included, with 504.
+func TestGatewayRouteDeadline(t *testing.T) {
+	upstream, hits, _ := blockingUpstream(t)
+	logs := &syncBuffer{}
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	toUpstream, err := newUpstreamTransport(upstreamConfig{base: base, tracer: tracing.Default(),
+		logger: tracing.NewLogger(logs), openDuration: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const deadline = 100 * time.Millisecond
+	h := newGateway(gatewayConfig{upstream: upstream, transport: toUpstream, admin: base,
+		logger: tracing.NewLogger(logs), tracer: tracing.Default(),
+		timeouts: routeTimeouts{"GET /instances/{id}": deadline}})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second} // fails, not hangs, without a deadline
+	defer client.CloseIdleConnections()
+	start := time.Now()
+	resp, err := client.Get(srv.URL + "/instances/inst-0001")
+	if err != nil {
+		t.Fatalf("no answer within 5s: %v", err)
+	}
+	elapsed := time.Since(start)
+	var p problem
+	json.NewDecoder(resp.Body).Decode(&p)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || p.Status != 504 || p.Detail != "context deadline exceeded" {
+		t.Fatalf("got %d %+v, want 504 problem", resp.StatusCode, p)
+	}
+	if elapsed < deadline || elapsed > 2*time.Second {
+		t.Fatalf("answered after %v, want just after the %v deadline", elapsed, deadline)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("%d upstream attempts, want 1: no retry starts past the deadline", n)
+	}
+	// The other routes keep their own deadlines.
+	if got := (routeTimeouts{"GET /instances/{id}": deadline}).timeout(apiRoutes[0]); got != 5*time.Second {
+		t.Fatalf("GET /instances deadline %v, want its default 5s", got)
+	}
+}
+
+// TestGatewayRouteTimeoutFlag sets a route's deadline on the command line
+// and slows the upstream past it.
+func TestGatewayRouteTimeoutFlag(t *testing.T) {
+	g := startGateway(t, "-route-timeout", "GET /instances=200ms")
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"delay":"3s"}`, nil); resp.StatusCode != 200 {
+		t.Fatalf("fault switch: %d", resp.StatusCode)
+	}
+	start := time.Now()
+	var p problem
+	resp := g.do(t, "GET", "/instances", "", "", &p)
+	if resp.StatusCode != 504 || p.Status != 504 || time.Since(start) > 2*time.Second {
+		t.Fatalf("slow upstream: %d %+v after %v; want 504 after about 200ms", resp.StatusCode, p, time.Since(start))
+	}
+	g.do(t, "DELETE", "/admin/faults", "", "", nil)
 }

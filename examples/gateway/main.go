@@ -4,6 +4,7 @@
 //
 //	go run ./examples/gateway            # listens on 127.0.0.1:8080
 //	go run ./examples/gateway -addr 127.0.0.1:9090
+//	go run ./examples/gateway -route-timeout 'GET /instances=2s'   # a route's deadline, retries included
 //
 // It prints the URL and ready-made curl commands, logs every request with
 // its trace and correlation ids (colour on a terminal, JSON otherwise),
@@ -31,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 
+	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/tracing"
 	"github.com/paved-go/paved/tracing/telemetry"
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` the gateway listens on")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	breakerOpen := fs.Duration("breaker-open", 10*time.Second, "how long the upstream breaker stays open before probing")
+	timeouts := routeTimeouts{}
+	fs.Var(timeouts, "route-timeout", "a route's deadline for the whole upstream call, retries included, as `PATTERN=DURATION` (repeatable; default 5s for reads, 10s for writes)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -114,10 +118,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	upstreamURL := &url.URL{Scheme: "http", Host: upLn.Addr().String()}
 
-	// The gateway's own connection pool to the upstream, with timeouts, not
-	// the process-wide http.DefaultTransport.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.ResponseHeaderTimeout = 10 * time.Second
+	// paved's default base transport: a connection pool sized for
+	// service-to-service calls. Each route's deadline bounds its calls,
+	// retries included, so no per-connection timeout is set here.
+	transport := paved.DefaultTransport()
 
 	toUpstream, err := newUpstreamTransport(upstreamConfig{
 		base: transport, tracer: tracer, logger: logger, openDuration: *breakerOpen,
@@ -169,6 +173,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			logger:    logger,
 			tracer:    tracer,
 			metrics:   promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+			timeouts:  timeouts,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/paved-go/paved/internal/httpx"
+	"github.com/paved-go/paved"
 )
 
 // The upstream is the demo "compute instances" service the gateway fronts.
@@ -177,7 +177,7 @@ func newUpstream(s *store, f *faults) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, inst)
 	})
-	return problemRoutes(mux)
+	return paved.ProblemMux(mux)
 }
 
 func (req launchRequest) validate() error {
@@ -241,9 +241,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
-	httpx.WriteProblem(w, httpx.Problem{
-		Status:        status,
-		Detail:        detail,
-		CorrelationID: httpx.CorrelationID(r.Context()),
-	})
+	paved.WriteProblem(w, r, paved.Problem{Status: status, Detail: detail})
 }

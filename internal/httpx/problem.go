@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"encoding/json"
 	"math"
 	"net/http"
 	"strconv"
@@ -16,44 +17,118 @@ const ContentTypeProblem = "application/problem+json"
 // more specific type is defined.
 type Problem struct {
 	Type     string // a URI reference; "" means "about:blank"
-	Title    string // "" means http.StatusText(Status)
-	Status   int
+	Title    string // "" means StatusText(Status)
+	Status   int    // a 4xx or 5xx code; anything else is sent as 500
 	Detail   string // human-readable; never secrets or stack traces
 	Instance string // optional URI reference of this occurrence
 	// CorrelationID is the request's correlation id, written as the
 	// "correlation_id" extension member when not empty.
 	CorrelationID string
+	// Extensions are further members of the object (RFC 9457 section
+	// 3.2), written in order after the standard ones. A member whose
+	// name is not ValidExtensionName, is reserved (a standard member or
+	// correlation_id), repeats an earlier name, or whose value does not
+	// encode as JSON is left out.
+	Extensions []Extension
+}
+
+// Extension is one extension member of a Problem: a name and a value
+// that encodes as JSON (encoding/json rules; strings, bools, integers and
+// nil take a path without reflection).
+type Extension struct {
+	Name  string
+	Value any
+}
+
+// ProblemStatus returns the status a problem with status code s is sent
+// with: s when it is a client or server error (4xx, 5xx), else 500. A
+// problem describes an error, so it never goes out as a success, a
+// redirect or a 1xx, and the status member always equals the response's
+// status (RFC 9457 section 3.1.2).
+func ProblemStatus(s int) int {
+	if s < 400 || s > 599 {
+		return http.StatusInternalServerError
+	}
+	return s
+}
+
+// StatusText is http.StatusText that also names
+// StatusClientClosedRequest.
+func StatusText(code int) string {
+	if code == StatusClientClosedRequest {
+		return "Client Closed Request"
+	}
+	return http.StatusText(code)
+}
+
+// ValidExtensionName reports whether name is fit for an extension member
+// (RFC 9457 section 4): a letter, then letters, digits or underscores, at
+// least three characters in all, so it serializes in formats other than
+// JSON too.
+func ValidExtensionName(name string) bool {
+	if len(name) < 3 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '_'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// reserved reports whether name is a member the writer itself owns.
+func reserved(name string) bool {
+	switch name {
+	case "type", "title", "status", "detail", "instance", "correlation_id":
+		return true
+	}
+	return false
 }
 
 // WriteProblem sends p as the whole response: status, an
 // application/problem+json body and no-store caching. Headers the caller
-// set before (Retry-After, WWW-Authenticate, Allow) are kept.
+// set before (Retry-After, WWW-Authenticate, Allow) are kept. When w is a
+// *ResponseWriter that already sent its header, nothing is written: the
+// status of a response cannot change once sent, and a problem appended to
+// a body already under way would corrupt it.
 func WriteProblem(w http.ResponseWriter, p Problem) {
+	if rw, ok := w.(*ResponseWriter); ok && rw.WroteHeader() {
+		return
+	}
+	status := ProblemStatus(p.Status)
 	h := w.Header()
 	h.Del("Content-Length")
 	h.Set("Content-Type", ContentTypeProblem)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(p.Status)
+	w.WriteHeader(status)
 	_, _ = w.Write(p.AppendJSON(make([]byte, 0, 256)))
 }
 
 // AppendJSON appends p as a JSON object to b.
 func (p Problem) AppendJSON(b []byte) []byte {
+	status := ProblemStatus(p.Status)
 	typ := p.Type
 	if typ == "" {
 		typ = "about:blank"
 	}
 	title := p.Title
 	if title == "" {
-		title = http.StatusText(p.Status)
+		title = StatusText(status)
 	}
 	b = append(b, `{"type":`...)
 	b = appendString(b, typ)
-	b = append(b, `,"title":`...)
-	b = appendString(b, title)
+	if title != "" {
+		b = append(b, `,"title":`...)
+		b = appendString(b, title)
+	}
 	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(p.Status), 10)
+	b = strconv.AppendInt(b, int64(status), 10)
 	if p.Detail != "" {
 		b = append(b, `,"detail":`...)
 		b = appendString(b, p.Detail)
@@ -66,7 +141,51 @@ func (p Problem) AppendJSON(b []byte) []byte {
 		b = append(b, `,"correlation_id":`...)
 		b = appendString(b, p.CorrelationID)
 	}
+	for i, e := range p.Extensions {
+		if !ValidExtensionName(e.Name) || reserved(e.Name) || repeated(p.Extensions[:i], e.Name) {
+			continue
+		}
+		mark := len(b)
+		b = append(b, ',')
+		b = appendString(b, e.Name)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = appendValue(b, e.Value); !ok {
+			b = b[:mark]
+		}
+	}
 	return append(b, '}')
+}
+
+func repeated(before []Extension, name string) bool {
+	for _, e := range before {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// appendValue appends v as JSON, reporting false (with b possibly
+// extended, for the caller to cut) when v does not encode.
+func appendValue(b []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), true
+	case string:
+		return appendString(b, v), true
+	case bool:
+		return strconv.AppendBool(b, v), true
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), true
+	case int64:
+		return strconv.AppendInt(b, v, 10), true
+	}
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return b, false
+	}
+	return append(b, enc...), true
 }
 
 // WriteError answers r with the problem err maps to (StatusOf), setting

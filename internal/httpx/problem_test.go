@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -254,4 +255,41 @@ func TestCeilSeconds(t *testing.T) {
 			t.Errorf("CeilSeconds(%v, %d) = %d, want %d", tc.d, tc.least, got, tc.want)
 		}
 	}
+}
+
+// TestWriteProblemStatusAndExtensions checks what core packages rely on:
+// a problem never goes out as anything but a 4xx or 5xx, its status
+// member agrees with the response, and unusable extension members are
+// left out rather than breaking the object.
+func TestWriteProblemStatusAndExtensions(t *testing.T) {
+	tests := []struct {
+		name     string
+		p        httpx.Problem
+		wantCode int
+		wantBody string
+	}{
+		{"success status becomes 500", httpx.Problem{Status: 200}, 500, `{"type":"about:blank","title":"Internal Server Error","status":500}`},
+		{"499 has a title", httpx.Problem{Status: httpx.StatusClientClosedRequest}, 499, `{"type":"about:blank","title":"Client Closed Request","status":499}`},
+		{"extensions in order, bad ones left out", httpx.Problem{Status: 429, Extensions: []httpx.Extension{
+			{Name: "quota", Value: "launch"}, {Name: "status", Value: 200}, {Name: "x", Value: 1}, {Name: "nan", Value: math.NaN()}, {Name: "limit", Value: 2},
+		}}, 429, `{"type":"about:blank","title":"Too Many Requests","status":429,"quota":"launch","limit":2}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			httpx.WriteProblem(w, tc.p)
+			if w.Code != tc.wantCode || w.Body.String() != tc.wantBody {
+				t.Fatalf("got %d %s, want %d %s", w.Code, w.Body, tc.wantCode, tc.wantBody)
+			}
+		})
+	}
+	t.Run("nothing after the header is out", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		rw := httpx.Wrap(w)
+		rw.WriteHeader(http.StatusOK)
+		httpx.WriteProblem(rw, httpx.Problem{Status: 503})
+		if w.Code != 200 || w.Body.Len() != 0 {
+			t.Fatalf("got %d %q", w.Code, w.Body)
+		}
+	})
 }

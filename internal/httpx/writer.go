@@ -83,7 +83,15 @@ func (w *ResponseWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	n, err := io.Copy(w.ResponseWriter, r)
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		// Called directly: io.Copy would prefer r's WriteTo (a
+		// strings.Reader, a bytes.Buffer), bypassing sendfile underneath.
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(w.ResponseWriter, r)
+	}
 	w.bytes += n
 	return n, err
 }

@@ -35,15 +35,18 @@ type config struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
 	propagators    propagation.TextMapPropagator
-	logger         *slog.Logger
-	err            error
+	// customPropagators: WithPropagators replaced the default, so which
+	// fields carry context is unknown.
+	customPropagators bool
+	logger            *slog.Logger
+	err               error
 }
 
 func newConfig(opts ...Option) (config, error) {
 	c := config{
 		header:      DefaultHeader,
 		spans:       true,
-		propagators: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		propagators: defaultPropagators,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -56,6 +59,10 @@ func newConfig(opts ...Option) (config, error) {
 	c.header = http.CanonicalHeaderKey(c.header)
 	return c, nil
 }
+
+// defaultPropagators is W3C Trace Context, with paved's conformance fixes
+// (TraceContext), and W3C Baggage.
+var defaultPropagators = propagation.NewCompositeTextMapPropagator(TraceContext{}, propagation.Baggage{})
 
 func (c *config) fail(err error) {
 	if c.err == nil {
@@ -77,9 +84,12 @@ func WithHeader(name string) Option {
 }
 
 // WithSpans turns OpenTelemetry spans and HTTP/gRPC metrics (otelhttp,
-// otelgrpc) on or off (default on). Off leaves correlation ids only, at a
-// fraction of the cost: incoming trace context is then not read, and
-// outgoing calls carry whatever trace context the caller's context has.
+// otelgrpc) on or off (default on). Off leaves correlation ids and
+// propagation only, at a fraction of the cost: an incoming traceparent,
+// tracestate and baggage are still read (when the request has a
+// traceparent) and sent on unchanged with outgoing calls, as W3C Trace
+// Context asks of a service that does not trace, so the caller's trace
+// is not broken and logs carry its trace id.
 func WithSpans(on bool) Option {
 	return optionFunc(func(c *config) { c.spans = on })
 }
@@ -115,9 +125,10 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 }
 
 // WithPropagators sets how trace context and baggage cross process
-// boundaries. The default is W3C Trace Context and W3C Baggage, whatever
-// the global propagator is; pass otel.GetTextMapPropagator() to follow the
-// global one instead.
+// boundaries. The default is W3C Trace Context (TraceContext, which fixes
+// where propagation.TraceContext does not conform) and W3C Baggage,
+// whatever the global propagator is; pass otel.GetTextMapPropagator() to
+// follow the global one instead. A propagator given here is used as is.
 func WithPropagators(p propagation.TextMapPropagator) Option {
 	return optionFunc(func(c *config) {
 		if p == nil {
@@ -125,6 +136,7 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 			return
 		}
 		c.propagators = p
+		c.customPropagators = true
 	})
 }
 

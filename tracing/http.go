@@ -54,7 +54,9 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 		if extract && t.hasTraceContext(r.Header) {
 			r = r.WithContext(t.cfg.propagators.Extract(r.Context(), headerCarrier(r.Header)))
 		}
-		inner.ServeHTTP(w, httpx.RequestWithCorrelationID(r, vals[0]))
+		r = httpx.RequestWithCorrelationID(r, vals[0])
+		inner.ServeHTTP(w, r)
+		noteRequest(r)
 	})
 }
 
@@ -94,6 +96,7 @@ func spanAttrs(next http.Handler) http.Handler {
 			span.SetAttributes(attribute.String(AttrCorrelationID, httpx.CorrelationID(r.Context())))
 		}
 		next.ServeHTTP(w, r)
+		noteRequest(r) // otelhttp's request copy, which the ServeMux saw
 	})
 }
 

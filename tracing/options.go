@@ -39,6 +39,9 @@ type config struct {
 	// fields carry context is unknown.
 	customPropagators bool
 	logger            *slog.Logger
+	accessQuery       bool
+	accessHeaders     []string // canonical names
+	accessLevel       func(status int) slog.Level
 	err               error
 }
 
@@ -47,6 +50,7 @@ func newConfig(opts ...Option) (config, error) {
 		header:      DefaultHeader,
 		spans:       true,
 		propagators: defaultPropagators,
+		accessLevel: DefaultAccessLogLevel,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -141,10 +145,48 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 }
 
 // WithLogger sets the logger for the tracer's own messages, such as a
-// client-supplied correlation id being replaced (default slog.Default(),
-// read at each use).
+// client-supplied correlation id being replaced, and for AccessLog's
+// records (default, and for nil, slog.Default(), read at each use).
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithAccessLogQuery makes AccessLog log the query string (default off),
+// with the values of parameters that commonly carry secrets (token,
+// access_token, api_key, key, password, secret, code, signature, ...)
+// replaced by Redacted.
+func WithAccessLogQuery(on bool) Option {
+	return optionFunc(func(c *config) { c.accessQuery = on })
+}
+
+// WithAccessLogHeaders makes AccessLog log the named request headers
+// (default none) in a group "headers", several values joined with ", ".
+// Authorization, Proxy-Authorization, Cookie, Set-Cookie and X-Api-Key are
+// logged as Redacted, whatever the names. An invalid header name is an
+// error from New.
+func WithAccessLogHeaders(names ...string) Option {
+	return optionFunc(func(c *config) {
+		for _, n := range names {
+			if !httpguts.ValidHeaderFieldName(n) {
+				c.fail(fmt.Errorf("tracing: WithAccessLogHeaders: %q is not a valid header name", n))
+				return
+			}
+			c.accessHeaders = append(c.accessHeaders, http.CanonicalHeaderKey(n))
+		}
+	})
+}
+
+// WithAccessLogLevel sets the level of an access log record from its
+// status (default DefaultAccessLogLevel: Error for 5xx, Warn for 4xx,
+// Info otherwise). A nil function is an error from New.
+func WithAccessLogLevel(level func(status int) slog.Level) Option {
+	return optionFunc(func(c *config) {
+		if level == nil {
+			c.fail(errors.New("tracing: WithAccessLogLevel: nil function"))
+			return
+		}
+		c.accessLevel = level
+	})
 }
 
 func (c *config) log() *slog.Logger {

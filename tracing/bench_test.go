@@ -101,3 +101,26 @@ func BenchmarkHandler(b *testing.B) {
 	run("raw", slog.NewJSONHandler(io.Discard, nil))
 	run("paved", tracing.NewHandler(slog.NewJSONHandler(io.Discard, nil)))
 }
+
+// BenchmarkAccessLog is the cost of one access log record written as
+// JSON to io.Discard, beside the same handler without it.
+func BenchmarkAccessLog(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	tr, _ := tracing.New(tracing.WithSpans(false), tracing.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"raw", bare},
+		{"paved", tr.AccessLog(bare)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/instances", nil)
+			w := &discardWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.h.ServeHTTP(w, req)
+			}
+		})
+	}
+}

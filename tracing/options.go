@@ -53,9 +53,10 @@ func newConfig(opts ...Option) (config, error) {
 		accessLevel: DefaultAccessLogLevel,
 	}
 	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
+		if o == nil {
+			return c, errors.New("tracing: nil Option")
 		}
+		o.apply(&c)
 	}
 	if c.err != nil {
 		return c, c.err
@@ -99,9 +100,16 @@ func WithSpans(on bool) Option {
 }
 
 // WithFilter skips spans for requests for which keep returns false, such
-// as health checks; they still get a correlation id.
+// as health checks; they still get a correlation id. A nil function is an
+// error from New.
 func WithFilter(keep func(*http.Request) bool) Option {
-	return optionFunc(func(c *config) { c.filter = keep })
+	return optionFunc(func(c *config) {
+		if keep == nil {
+			c.fail(errors.New("tracing: WithFilter: nil function"))
+			return
+		}
+		c.filter = keep
+	})
 }
 
 // WithTracerProvider sets the TracerProvider for spans (default: the

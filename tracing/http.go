@@ -121,11 +121,16 @@ func (t *Tracer) otelhttpOptions(server bool) []otelhttp.Option {
 // Transport returns an http.RoundTripper that sends the request context's
 // correlation id (header and baggage member correlation_id) and W3C
 // traceparent/tracestate with every request, and with spans on, records a
-// client span through otelhttp. A nil base means paved's default base transport (see paved.DefaultTransport).
+// client span through otelhttp. A nil base means paved's default base
+// transport (see paved.DefaultTransport).
+//
 // The context's correlation id replaces a correlation header already on
 // the request (a reverse proxy copies the inbound one, which may be the
 // invalid value Middleware replaced); without an id in the context the
-// request's own header passes untouched.
+// request's own header passes untouched. In the same way, when the
+// context has a trace, traceparent and tracestate fields already on the
+// request are replaced by exactly one of each (with the default
+// propagators; see TraceContext). The caller's request is never modified.
 func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = httpx.DefaultTransport()

@@ -86,10 +86,7 @@ func (TraceContext) Extract(ctx context.Context, carrier propagation.TextMapCarr
 func fieldValues(carrier propagation.TextMapCarrier, key, canonical string) []string {
 	switch c := carrier.(type) {
 	case propagation.HeaderCarrier:
-		if v, ok := c[canonical]; ok {
-			return v
-		}
-		return http.Header(c).Values(key) // a header map built by hand
+		return c[canonical] // what http.Header.Values would find, without canonicalizing key
 	case propagation.ValuesGetter:
 		return c.Values(key)
 	}

@@ -66,10 +66,11 @@ func AccessLog(next http.Handler) http.Handler { return defaultTracer.AccessLog(
 // AccessLog and the ServeMux that replaces the request (r.WithContext)
 // hides the route unless Middleware sits below it. A second AccessLog
 // inside the first one passes requests through without logging them
-// again.
+// again, and so does AccessLog for requests WithFilter skips (health
+// checks, metrics scrapes).
 func (t *Tracer) AccessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.Context().Value(accessKey{}).(*accessRecord); ok {
+		if _, ok := r.Context().Value(accessKey{}).(*accessRecord); ok || (t.cfg.filter != nil && !t.cfg.filter(r)) {
 			next.ServeHTTP(w, r)
 			return
 		}

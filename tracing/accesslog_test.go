@@ -253,6 +253,18 @@ func TestAccessLogNoLeaks(t *testing.T) {
 	}
 }
 
+func TestAccessLogFilter(t *testing.T) {
+	var logs logCapture
+	tr, _ := tracing.New(tracing.WithSpans(false), tracing.WithLogger(jsonLogger(&logs, false)),
+		tracing.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))
+	h := tr.AccessLog(http.NotFoundHandler())
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/healthz", nil))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/work", nil))
+	if got := logs.one(t); got["status"] != float64(404) {
+		t.Errorf("status %v", got["status"])
+	}
+}
+
 func TestAccessLogOnce(t *testing.T) {
 	var logs logCapture
 	tr, _ := tracing.New(tracing.WithSpans(false), tracing.WithLogger(jsonLogger(&logs, false)))

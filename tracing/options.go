@@ -99,9 +99,9 @@ func WithSpans(on bool) Option {
 	return optionFunc(func(c *config) { c.spans = on })
 }
 
-// WithFilter skips spans for requests for which keep returns false, such
-// as health checks; they still get a correlation id. A nil function is an
-// error from New.
+// WithFilter skips spans and access log records (AccessLog) for requests
+// for which keep returns false, such as health checks; they still get a
+// correlation id. A nil function is an error from New.
 func WithFilter(keep func(*http.Request) bool) Option {
 	return optionFunc(func(c *config) {
 		if keep == nil {

@@ -58,7 +58,9 @@
 // Error for 5xx, Warn for 4xx and Info otherwise. The path, query string
 // and headers stay out unless WithAccessLogQuery or WithAccessLogHeaders
 // ask for them, and then Authorization, Proxy-Authorization, Cookie,
-// Set-Cookie, X-Api-Key and secret-looking query parameters are redacted:
+// Set-Cookie, X-Api-Key and secret-looking query parameters are redacted.
+// WithFilter keeps health checks out of access logs as it keeps them out
+// of spans:
 //
 //	handler := tr.AccessLog(tr.Middleware(mux))
 //

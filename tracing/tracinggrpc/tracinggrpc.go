@@ -205,12 +205,15 @@ func (s *serverStream) Context() context.Context { return s.ctx }
 // context's id replaces one already in the metadata: a service that
 // forwards its incoming metadata copies the caller's, which may be the
 // invalid value the server side replaced. For the same reason, trace
-// context fields copied from the caller are dropped when ctx has a trace
-// of its own, so only that one is sent.
+// context fields copied from the caller are dropped when trace context
+// goes out from ctx (spans on, or ctx has a trace), so only that one is
+// sent.
 func (ic *Interceptors) outgoing(ctx context.Context) context.Context {
 	id := tracing.CorrelationID(ctx)
-	traced := trace.SpanContextFromContext(ctx).IsValid()
-	stale := traced && (len(metadata.ValueFromOutgoingContext(ctx, "traceparent")) > 0 ||
+	// Trace context goes out from ctx: with spans on, otelgrpc's client
+	// span; with spans off, ctx's own trace, if any.
+	replaced := ic.spans || trace.SpanContextFromContext(ctx).IsValid()
+	stale := replaced && (len(metadata.ValueFromOutgoingContext(ctx, "traceparent")) > 0 ||
 		len(metadata.ValueFromOutgoingContext(ctx, "tracestate")) > 0)
 	if id == "" && ic.spans && !stale {
 		return ctx
@@ -222,7 +225,7 @@ func (ic *Interceptors) outgoing(ctx context.Context) context.Context {
 	if id != "" {
 		md.Set(ic.key, id)
 	}
-	if traced {
+	if replaced {
 		md.Delete("traceparent")
 		md.Delete("tracestate")
 	}

@@ -426,3 +426,21 @@ func TestClientDropsCopiedTraceContext(t *testing.T) {
 		}
 	}
 }
+
+// TestClientDropsCopiedTraceContextNewTrace checks the same for a call
+// that starts a trace (spans on, no trace in the caller's context): the
+// copied tracestate must not ride along with the new traceparent.
+func TestClientDropsCopiedTraceContextNewTrace(t *testing.T) {
+	e := start(t)
+	ctx := metadata.NewOutgoingContext(context.Background(), metadata.Pairs("traceparent", w3cParent, "tracestate", "stale=1"))
+	if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	s := <-e.calls
+	if got := s.md.Get("traceparent"); len(got) != 1 || got[0] == w3cParent {
+		t.Errorf("traceparent %q, want the client span's", got)
+	}
+	if got := s.md.Get("tracestate"); len(got) != 0 {
+		t.Errorf("stale tracestate %q sent", got)
+	}
+}

@@ -91,10 +91,11 @@ func WithHeader(name string) Option {
 // WithSpans turns OpenTelemetry spans and HTTP/gRPC metrics (otelhttp,
 // otelgrpc) on or off (default on). Off leaves correlation ids and
 // propagation only, at a fraction of the cost: an incoming traceparent,
-// tracestate and baggage are still read (when the request has a
-// traceparent) and sent on unchanged with outgoing calls, as W3C Trace
-// Context asks of a service that does not trace, so the caller's trace
-// is not broken and logs carry its trace id.
+// tracestate and baggage are still read (only when the request has a
+// traceparent or baggage field, with the default propagators) and sent on
+// unchanged with outgoing calls, as W3C Trace Context asks of a service
+// that does not trace, so the caller's trace is not broken and logs carry
+// its trace id.
 func WithSpans(on bool) Option {
 	return optionFunc(func(c *config) { c.spans = on })
 }

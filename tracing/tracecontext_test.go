@@ -339,6 +339,38 @@ func TestTraceContext_3_5_OutgoingFields(t *testing.T) {
 	}
 }
 
+// TestTraceContext_3_5_OutgoingNewTrace checks the same for a call that
+// starts a trace (spans on, no trace in the context): fields copied onto
+// the request do not ride along with the new traceparent.
+func TestTraceContext_3_5_OutgoingNewTrace(t *testing.T) {
+	got := make(chan http.Header, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Clone() }))
+	defer up.Close()
+	tr := modes(t)["spans on"]
+	client := &http.Client{Transport: tr.Transport(nil)}
+	defer client.CloseIdleConnections()
+
+	req, _ := http.NewRequest("GET", up.URL, nil)
+	req.Header.Add("traceparent", tcParent)
+	req.Header.Add("traceparent", tcParent)
+	req.Header.Add("tracestate", "stale=1")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	hdr := <-got
+	if tp := hdr.Values("Traceparent"); len(tp) != 1 || strings.Contains(tp[0], tcTraceID) {
+		t.Errorf("traceparent fields %q, want one of a new trace", tp)
+	}
+	if ts := hdr.Values("Tracestate"); len(ts) != 0 {
+		t.Errorf("tracestate fields %q, want none", ts)
+	}
+	if len(req.Header.Values("Traceparent")) != 2 {
+		t.Error("the caller's request was modified")
+	}
+}
+
 // FuzzTracestateFields checks that two tracestate fields mean what the
 // one field joining them with a comma means (RFC 9110 §5.3), and that
 // what is kept is a valid list of at most 32 members.

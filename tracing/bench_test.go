@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
@@ -51,6 +53,36 @@ func BenchmarkMiddleware(b *testing.B) {
 	run("paved/spans-sdk", sdkSpans.Middleware(bare), "abc-123")
 }
 
+// BenchmarkSpans serves into a fresh httptest.ResponseRecorder per
+// request, as users' tests do, with no-op providers: "raw" is otelhttp
+// alone, "paved" is Middleware with spans on (otelhttp plus the
+// correlation id), "paved/ids-only" is Middleware with spans off.
+func BenchmarkSpans(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	tp, mp := tracenoop.NewTracerProvider(), noop.NewMeterProvider()
+	raw := otelhttp.NewHandler(bare, "", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp),
+		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))
+	spans, _ := tracing.New(tracing.WithTracerProvider(tp), tracing.WithMeterProvider(mp))
+	ids, _ := tracing.New(tracing.WithSpans(false))
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"raw", raw},
+		{"paved", spans.Middleware(bare)},
+		{"paved/ids-only", ids.Middleware(bare)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/instances", nil)
+			req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
+	}
+}
+
 func BenchmarkHandler(b *testing.B) {
 	tp := sdktrace.NewTracerProvider()
 	b.Cleanup(func() { tp.Shutdown(context.Background()) })
@@ -68,4 +100,27 @@ func BenchmarkHandler(b *testing.B) {
 	}
 	run("raw", slog.NewJSONHandler(io.Discard, nil))
 	run("paved", tracing.NewHandler(slog.NewJSONHandler(io.Discard, nil)))
+}
+
+// BenchmarkAccessLog is the cost of one access log record written as
+// JSON to io.Discard, beside the same handler without it.
+func BenchmarkAccessLog(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	tr, _ := tracing.New(tracing.WithSpans(false), tracing.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"raw", bare},
+		{"paved", tr.AccessLog(bare)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/instances", nil)
+			w := &discardWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.h.ServeHTTP(w, req)
+			}
+		})
+	}
 }

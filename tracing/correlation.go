@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"time"
+	"unsafe"
 
 	"github.com/paved-go/paved/internal/httpx"
 )
@@ -63,13 +64,32 @@ var idChar = func() (t [256]bool) {
 // runtime's ChaCha8 generator, seeded from the operating system, which
 // needs no lock and no system call: the id costs one allocation.
 func NewCorrelationID() string {
+	var s [36]byte
+	formatUUIDv7(&s)
+	return string(s[:])
+}
+
+// newCorrelationValues returns a new id as a one-element header value,
+// the slice and the id's bytes in one allocation: Middleware sets it on
+// the response as is. The bytes are never written again, so the string
+// over them stays immutable.
+func newCorrelationValues() []string {
+	p := new(struct {
+		v [1]string
+		b [36]byte
+	})
+	formatUUIDv7(&p.b)
+	p.v[0] = unsafe.String(&p.b[0], len(p.b))
+	return p.v[:]
+}
+
+func formatUUIDv7(s *[36]byte) {
 	var u [16]byte
 	ms := uint64(time.Now().UnixMilli())
 	r1, r2 := rand.Uint64(), rand.Uint64()
 	binary.BigEndian.PutUint64(u[0:8], ms<<16|r1&0x0fff|0x7000)                   // unix_ts_ms, ver 7, rand_a
 	binary.BigEndian.PutUint64(u[8:16], r2&0x3fffffffffffffff|0x8000000000000000) // variant 10, rand_b
 
-	var s [36]byte
 	hex.Encode(s[0:8], u[0:4])
 	s[8] = '-'
 	hex.Encode(s[9:13], u[4:6])
@@ -79,5 +99,4 @@ func NewCorrelationID() string {
 	hex.Encode(s[19:23], u[8:10])
 	s[23] = '-'
 	hex.Encode(s[24:], u[10:])
-	return string(s[:])
 }

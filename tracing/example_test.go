@@ -9,6 +9,9 @@ import (
 	"net/http/httptest"
 	"os"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paved-go/paved/tracing"
 )
 
@@ -60,4 +63,25 @@ func ExampleTransport() {
 	resp.Body.Close()
 	// Output:
 	// upstream got job-7 correlation_id=job-7
+}
+
+func ExampleTraceContext() {
+	// A request whose tracestate arrived as two fields, the first empty:
+	// OpenTelemetry's own propagator keeps only the first.
+	h := http.Header{}
+	h.Add("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	h.Add("Tracestate", "")
+	h.Add("Tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
+
+	ctx := tracing.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(h))
+	sc := trace.SpanContextFromContext(ctx)
+	fmt.Println(sc.TraceID(), sc.TraceState())
+
+	// Two traceparent fields: the request starts a new trace.
+	h.Add("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	ctx = tracing.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(h))
+	fmt.Println(trace.SpanContextFromContext(ctx).IsValid())
+	// Output:
+	// 4bf92f3577b34da6a3ce929d0e0e4736 congo=t61rcWkgMzE,rojo=00f067aa0ba902b7
+	// false
 }

@@ -5,7 +5,6 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paved-go/paved/internal/httpx"
@@ -30,6 +29,10 @@ func Transport(base http.RoundTripper) http.RoundTripper { return defaultTracer.
 // methods outside RFC 9110 named "HTTP", so names stay low-cardinality;
 // they carry the correlation id as attribute paved.correlation_id.
 //
+// With spans off, an incoming traceparent, tracestate and baggage are
+// still read into the request context (see WithSpans), so Transport sends
+// them on and logs carry the caller's trace id.
+//
 // Put Middleware outside the ServeMux and outside middleware that logs, so
 // their log lines carry the ids. The pattern is read from the request
 // Middleware passed on, so middleware between it and the ServeMux that
@@ -40,29 +43,50 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 		inner = otelhttp.NewHandler(spanAttrs(next), "", t.otelhttpOptions(true)...)
 	}
 	header := t.cfg.header
+	extract := !t.cfg.spans // otelhttp extracts when spans are on
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if httpx.CorrelationID(r.Context()) != "" { // an outer Tracer did the work
 			inner.ServeHTTP(w, r)
 			return
 		}
-		primary := r.Header[header]
-		var fallback []string
-		if len(primary) == 0 {
-			fallback = r.Header[requestIDHeader]
+		vals := t.correlationValues(r.Header[header], r.Header)
+		w.Header()[header] = vals
+		if extract && t.hasTraceContext(r.Header) {
+			r = r.WithContext(t.cfg.propagators.Extract(r.Context(), headerCarrier(r.Header)))
 		}
-		id, fresh := t.Incoming(primary, fallback)
-		switch {
-		case fresh:
-			w.Header()[header] = []string{id}
-		case len(primary) == 1:
-			// The request's own one-element slice: no allocation. Header
-			// methods replace or grow slices, never write into them.
-			w.Header()[header] = primary
-		default:
-			w.Header()[header] = fallback
-		}
-		inner.ServeHTTP(w, httpx.RequestWithCorrelationID(r, id))
+		r = httpx.RequestWithCorrelationID(r, vals[0])
+		inner.ServeHTTP(w, r)
+		noteRequest(r)
 	})
+}
+
+// correlationValues returns the header value to answer with: the
+// request's own one-element slice when it holds a valid id (no
+// allocation; Header methods replace or grow slices, never write into
+// them), or a new id's.
+func (t *Tracer) correlationValues(primary []string, h http.Header) []string {
+	vals := primary
+	if len(vals) == 0 {
+		vals = h[requestIDHeader]
+	}
+	if len(vals) == 1 && ValidCorrelationID(vals[0]) {
+		return vals
+	}
+	if len(vals) > 0 {
+		t.cfg.log().Debug("tracing: replaced an invalid or repeated correlation id",
+			"header_values", len(vals))
+	}
+	return newCorrelationValues()
+}
+
+// hasTraceContext reports whether a request may carry trace context:
+// with the default propagators, a traceparent or baggage field; with
+// others, always.
+func (t *Tracer) hasTraceContext(h http.Header) bool {
+	if t.cfg.customPropagators {
+		return true
+	}
+	return len(h[traceparentHeader]) > 0 || len(h["Baggage"]) > 0
 }
 
 // spanAttrs runs inside otelhttp's span and adds the correlation id to it.
@@ -72,6 +96,7 @@ func spanAttrs(next http.Handler) http.Handler {
 			span.SetAttributes(attribute.String(AttrCorrelationID, httpx.CorrelationID(r.Context())))
 		}
 		next.ServeHTTP(w, r)
+		noteRequest(r) // otelhttp's request copy, which the ServeMux saw
 	})
 }
 
@@ -96,11 +121,16 @@ func (t *Tracer) otelhttpOptions(server bool) []otelhttp.Option {
 // Transport returns an http.RoundTripper that sends the request context's
 // correlation id (header and baggage member correlation_id) and W3C
 // traceparent/tracestate with every request, and with spans on, records a
-// client span through otelhttp. A nil base means paved's default base transport (see paved.DefaultTransport).
+// client span through otelhttp. A nil base means paved's default base
+// transport (see paved.DefaultTransport).
+//
 // The context's correlation id replaces a correlation header already on
 // the request (a reverse proxy copies the inbound one, which may be the
 // invalid value Middleware replaced); without an id in the context the
-// request's own header passes untouched.
+// request's own header passes untouched. In the same way, when the
+// context has a trace, traceparent and tracestate fields already on the
+// request are replaced by exactly one of each (with the default
+// propagators; see TraceContext). The caller's request is never modified.
 func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = httpx.DefaultTransport()
@@ -137,7 +167,7 @@ func (rt *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r2.Header[rt.t.cfg.header] = []string{id}
 	}
 	if rt.inject {
-		rt.t.cfg.propagators.Inject(r2.Context(), propagation.HeaderCarrier(r2.Header))
+		rt.t.cfg.propagators.Inject(r2.Context(), headerCarrier(r2.Header))
 	}
 	return rt.next.RoundTrip(r2)
 }

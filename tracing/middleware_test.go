@@ -121,6 +121,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"nil tracer provider", tracing.WithTracerProvider(nil)},
 		{"nil meter provider", tracing.WithMeterProvider(nil)},
 		{"nil propagators", tracing.WithPropagators(nil)},
+		{"nil filter", tracing.WithFilter(nil)},
+		{"nil option", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

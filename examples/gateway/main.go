@@ -28,10 +28,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
-
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/tracing"
@@ -77,15 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// OpenTelemetry: local by default; OTLP export when the standard
 	// OTEL_EXPORTER_OTLP_ENDPOINT is set. Metrics are also served in the
 	// Prometheus format on /metrics.
-	registry := prometheus.NewRegistry()
-	promExporter, err := otelprom.New(otelprom.WithRegisterer(registry))
-	if err != nil {
-		fmt.Fprintf(stderr, "gateway: metrics: %v\n", err)
-		return 1
-	}
 	shutdownTelemetry, err := telemetry.Setup(ctx,
 		telemetry.WithServiceName("paved-gateway"),
-		telemetry.WithMetricReader(promExporter))
+		telemetry.WithPrometheus())
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: telemetry: %v\n", err)
 		return 1
@@ -172,7 +162,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			instances: instances,
 			logger:    logger,
 			tracer:    tracer,
-			metrics:   promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+			metrics:   telemetry.MetricsHandler(),
 			timeouts:  timeouts,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -1,9 +1,10 @@
 // Package telemetry sets up OpenTelemetry for a whole process in one call:
 // the global tracer, meter and logger providers and the W3C propagators.
 //
-//	shutdown, err := telemetry.Setup(ctx, telemetry.WithServiceName("gateway"))
+//	shutdown, err := telemetry.Setup(ctx, telemetry.WithServiceName("gateway"), telemetry.WithPrometheus())
 //	if err != nil { ... }
 //	defer shutdown(context.Background())
+//	mux.Handle("GET /metrics", telemetry.MetricsHandler())
 //
 // With the standard OTEL_EXPORTER_OTLP_ENDPOINT (or a per-signal
 // OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT, or OTEL_*_EXPORTER)
@@ -12,6 +13,16 @@
 // OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER). Without them it stays
 // local: spans are still created and sampled, so logs carry real trace
 // ids, but nothing leaves the process unless WithStdout asks for it.
+//
+// WithPrometheus also serves every metric of the MeterProvider Setup
+// installs (the paved.* metrics of every package, otelhttp's and
+// otelgrpc's) in the Prometheus text format: MetricsHandler returns the
+// http.Handler for a /metrics route. Mount it behind whatever protects
+// the service's admin routes; it carries no secrets but tells a lot about
+// the service.
+//
+// The propagator Setup installs is tracing.TraceContext with W3C Baggage,
+// so code that uses the global propagator gets paved's conformance fixes.
 //
 // It lives apart from package tracing because the OTLP exporters bring in
 // gRPC, which paved's core packages never import.
@@ -22,17 +33,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/paved-go/paved/tracing"
 )
 
 // Option configures Setup.
@@ -46,6 +64,7 @@ type config struct {
 	serviceName string
 	stdout      io.Writer
 	readers     []sdkmetric.Reader
+	prometheus  bool
 	getenv      func(string) string
 }
 
@@ -71,6 +90,37 @@ func WithMetricReader(r sdkmetric.Reader) Option {
 			c.readers = append(c.readers, r)
 		}
 	})
+}
+
+// WithPrometheus adds a Prometheus exporter to the MeterProvider Setup
+// installs, whatever else is configured, and makes MetricsHandler serve
+// it. The metrics are registered in a registry of their own, not in
+// prometheus.DefaultRegisterer, so nothing else a process registers
+// there leaks onto /metrics and setting up twice cannot collide.
+func WithPrometheus() Option {
+	return optionFunc(func(c *config) { c.prometheus = true })
+}
+
+// metrics is what MetricsHandler serves: the Prometheus handler of the
+// last successful Setup, or nil.
+var metrics atomic.Pointer[http.Handler]
+
+// MetricsHandler returns an http.Handler that serves, in the Prometheus
+// text format, the metrics of the MeterProvider the last successful Setup
+// with WithPrometheus installed. The handler may be mounted before Setup
+// runs: until then, or when the last Setup had no WithPrometheus, it
+// answers 404 Not Found. It is safe for concurrent use.
+func MetricsHandler() http.Handler { return metricsHandler{} }
+
+type metricsHandler struct{}
+
+func (metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := metrics.Load()
+	if h == nil {
+		http.Error(w, "telemetry: no Prometheus exporter set up (telemetry.WithPrometheus)", http.StatusNotFound)
+		return
+	}
+	(*h).ServeHTTP(w, r)
 }
 
 // Setup installs the global providers and propagators and returns a
@@ -130,6 +180,16 @@ func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) 
 
 	// Metrics.
 	readers := cfg.readers
+	var promHandler http.Handler
+	if cfg.prometheus {
+		reg := prometheus.NewRegistry()
+		exp, err := otelprom.New(otelprom.WithRegisterer(reg))
+		if err != nil {
+			return fail(fmt.Errorf("telemetry: prometheus exporter: %w", err))
+		}
+		readers = append(readers, exp)
+		promHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	}
 	if cfg.exports("METRICS") {
 		r, err := autoexport.NewMetricReader(ctx)
 		if err != nil {
@@ -165,9 +225,17 @@ func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) 
 	if lp != nil {
 		otel.SetLoggerProvider(lp)
 	}
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(tracing.TraceContext{}, propagation.Baggage{}))
+	var served *http.Handler
+	if promHandler != nil {
+		served = &promHandler
+	}
+	metrics.Store(served)
 
 	return func(ctx context.Context) error {
+		if served != nil {
+			metrics.CompareAndSwap(served, nil) // a later Setup's handler stays
+		}
 		var errs []error
 		for i := len(shutdowns) - 1; i >= 0; i-- {
 			if err := shutdowns[i](ctx); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -198,5 +199,55 @@ func TestSetupMalformedResourceAttributes(t *testing.T) {
 	}
 	if attrs["team"] != "core" || attrs["service.name"] != "unit" {
 		t.Fatalf("resource %v, want team=core and service.name=unit", attrs)
+	}
+}
+
+// scrape returns the status and body of GET /metrics on MetricsHandler.
+func scrape(t *testing.T) (int, string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	telemetry.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	return w.Code, w.Body.String()
+}
+
+func TestMetricsHandler(t *testing.T) {
+	clearOTelEnv(t)
+	if code, _ := scrape(t); code != http.StatusNotFound {
+		t.Fatalf("before Setup: %d, want 404", code)
+	}
+
+	stop := setup(t, telemetry.WithServiceName("unit"), telemetry.WithPrometheus())
+	c, err := otelx.RateLimitDecisions(nil, "api") // nil: the global provider Setup installed
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(context.Background(), "limited")
+	code, body := scrape(t)
+	if code != http.StatusOK {
+		t.Fatalf("after Setup: %d %s", code, body)
+	}
+	var found bool
+	for line := range strings.Lines(body) {
+		if strings.HasPrefix(line, "paved_ratelimit_decisions_total{") &&
+			strings.Contains(line, `decision="limited"`) && strings.Contains(line, `paved_ratelimit_policy="api"`) &&
+			strings.HasSuffix(strings.TrimSpace(line), " 1") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("paved_ratelimit_decisions_total{decision=\"limited\",paved_ratelimit_policy=\"api\"} 1 not served:\n%s", body)
+	}
+	if !strings.Contains(body, `service_name="unit"`) {
+		t.Errorf("target_info lacks service_name=\"unit\":\n%s", body)
+	}
+
+	stop()
+	if code, _ := scrape(t); code != http.StatusNotFound {
+		t.Fatalf("after shutdown: %d, want 404", code)
+	}
+
+	setup(t) // a later Setup without Prometheus serves nothing
+	if code, _ := scrape(t); code != http.StatusNotFound {
+		t.Fatalf("Setup without WithPrometheus: %d, want 404", code)
 	}
 }

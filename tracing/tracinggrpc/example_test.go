@@ -16,18 +16,27 @@ import (
 	"github.com/paved-go/paved/tracing/tracinggrpc"
 )
 
-func ExampleServerOptions() {
-	tr, _ := tracing.New(tracing.WithSpans(false))
+func ExampleNew() {
+	tr, err := tracing.New(tracing.WithSpans(false))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ic, err := tracinggrpc.New(tr)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	// Server: correlation ids (and, with spans on, otelgrpc spans).
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(tracinggrpc.ServerOptions(tr)...)
+	srv := grpc.NewServer(ic.ServerOptions()...)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go srv.Serve(lis)
 	defer srv.Stop()
 
 	// Client: the context's correlation id goes out with every call.
-	conn, err := grpc.NewClient("passthrough:///bufnet", append(tracinggrpc.DialOptions(tr),
+	conn, err := grpc.NewClient("passthrough:///bufnet", append(ic.DialOptions(),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {

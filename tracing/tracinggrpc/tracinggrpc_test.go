@@ -2,7 +2,11 @@ package tracinggrpc_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +38,7 @@ type seen struct {
 
 type env struct {
 	client healthpb.HealthClient
+	plain  healthpb.HealthClient // a client without tracing: sends its metadata as is
 	rec    *tracetest.SpanRecorder
 	calls  chan seen
 }
@@ -48,10 +53,20 @@ func start(t *testing.T, opts ...tracing.Option) *env {
 // startWith is start with more server options after tracing's own.
 func startWith(t *testing.T, extra []grpc.ServerOption, opts ...tracing.Option) *env {
 	t.Helper()
+	return startIC(t, extra, nil, opts...)
+}
+
+// startIC is startWith with options for tracinggrpc.New.
+func startIC(t *testing.T, extra []grpc.ServerOption, icOpts []tracinggrpc.Option, opts ...tracing.Option) *env {
+	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	tr, err := tracing.New(append([]tracing.Option{tracing.WithTracerProvider(tp)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, err := tracinggrpc.New(tr, icOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +81,7 @@ func startWith(t *testing.T, extra []grpc.ServerOption, opts ...tracing.Option) 
 		}
 	}
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(append(append(tracinggrpc.ServerOptions(tr), extra...),
+	srv := grpc.NewServer(append(append(ic.ServerOptions(), extra...),
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			capture(ctx)
 			return h(ctx, req)
@@ -80,14 +95,18 @@ func startWith(t *testing.T, extra []grpc.ServerOption, opts ...tracing.Option) 
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 
-	conn, err := grpc.NewClient("passthrough:///bufnet", append(tracinggrpc.DialOptions(tr),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
-	if err != nil {
-		t.Fatal(err)
+	dial := func(opts ...grpc.DialOption) healthpb.HealthClient {
+		conn, err := grpc.NewClient("passthrough:///bufnet", append(opts,
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+			grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return healthpb.NewHealthClient(conn)
 	}
-	t.Cleanup(func() { conn.Close() })
-	e.client = healthpb.NewHealthClient(conn)
+	e.client = dial(ic.DialOptions()...)
+	e.plain = dial()
 	return e
 }
 
@@ -240,10 +259,13 @@ func TestClientReplacesCopiedMetadata(t *testing.T) {
 // already resolved (by an outer tracing interceptor, or tracing.Middleware
 // in front of grpc.Server.ServeHTTP) is not sent back a second time.
 func TestNestedServerInterceptorsOneHeader(t *testing.T) {
-	tr := tracing.Default()
+	ic, err := tracinggrpc.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := startWith(t, []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(tracinggrpc.UnaryServerInterceptor(tr)),
-		grpc.ChainStreamInterceptor(tracinggrpc.StreamServerInterceptor(tr)),
+		grpc.ChainUnaryInterceptor(ic.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(ic.StreamServerInterceptor()),
 	})
 	ctx := tracing.WithCorrelationID(context.Background(), "once")
 	var header metadata.MD
@@ -271,5 +293,154 @@ func TestNestedServerInterceptorsOneHeader(t *testing.T) {
 	}
 	if got := header.Get("x-correlation-id"); len(got) != 1 || got[0] != "once" {
 		t.Errorf("stream response header x-correlation-id = %q, want [once]", got)
+	}
+}
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name    string
+		tr      *tracing.Tracer
+		opts    []tracinggrpc.Option
+		wantErr bool
+	}{
+		{name: "nil tracer is the default", tr: nil},
+		{name: "nil logger is the default", tr: tracing.Default(), opts: []tracinggrpc.Option{tracinggrpc.WithLogger(nil)}},
+		{name: "nil option", tr: tracing.Default(), opts: []tracinggrpc.Option{nil}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ic, err := tracinggrpc.New(tc.tr, tc.opts...)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("New: %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if !strings.HasPrefix(err.Error(), "tracinggrpc: ") {
+					t.Errorf("error %q lacks the package prefix", err)
+				}
+				return
+			}
+			if ic.UnaryServerInterceptor() == nil || ic.StreamServerInterceptor() == nil ||
+				ic.UnaryClientInterceptor() == nil || ic.StreamClientInterceptor() == nil ||
+				ic.ServerHandler() == nil || ic.ClientHandler() == nil ||
+				len(ic.ServerOptions()) != 3 || len(ic.DialOptions()) != 3 {
+				t.Fatal("missing interceptors or options")
+			}
+		})
+	}
+}
+
+// TestWithLogger checks that a replaced correlation id is reported to the
+// logger given to New.
+func TestWithLogger(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := startIC(t, nil, []tracinggrpc.Option{tracinggrpc.WithLogger(logger)})
+	ctx := metadata.NewOutgoingContext(context.Background(), metadata.Pairs("x-correlation-id", "bad id!"))
+	if _, err := e.plain.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	<-e.calls
+	if got := buf.String(); !strings.Contains(got, "replaced an invalid or repeated correlation id") || strings.Contains(got, "bad id!") {
+		t.Fatalf("log %q: want the replacement reported without the bad value", got)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const (
+	w3cTraceID = "12345678901234567890123456789012"
+	w3cParent  = "00-" + w3cTraceID + "-1234567890123456-01"
+)
+
+// TestTraceContextMetadata checks W3C Trace Context §3.2 and §3.3.1.1 on
+// gRPC metadata, with spans on (otelgrpc reads it) and off (the
+// interceptors do): repeated tracestate entries are one list, repeated
+// traceparent entries start a new trace.
+func TestTraceContextMetadata(t *testing.T) {
+	other := "00-" + strings.Repeat("ab", 16) + "-1234567890123456-01"
+	tests := []struct {
+		name      string
+		md        metadata.MD
+		continued bool
+		state     string
+	}{
+		{"one traceparent", metadata.Pairs("traceparent", w3cParent), true, ""},
+		{"tracestate entries combined", metadata.Pairs("traceparent", w3cParent, "tracestate", "", "tracestate", "foo=1", "tracestate", "bar=2"), true, "foo=1,bar=2"},
+		{"duplicate key across entries dropped", metadata.Pairs("traceparent", w3cParent, "tracestate", "foo=1", "tracestate", "foo=2"), true, ""},
+		{"two traceparent entries restart", metadata.Pairs("traceparent", w3cParent, "traceparent", other, "tracestate", "foo=1"), false, ""},
+	}
+	for _, spans := range []bool{true, false} {
+		e := start(t, tracing.WithSpans(spans))
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("spans %v/%s", spans, tc.name), func(t *testing.T) {
+				ctx := metadata.NewOutgoingContext(context.Background(), tc.md)
+				if _, err := e.plain.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+					t.Fatal(err)
+				}
+				s := <-e.calls
+				if got := s.span.TraceID().String() == w3cTraceID; got != tc.continued {
+					t.Errorf("trace %s continued %v, want %v", s.span.TraceID(), got, tc.continued)
+				}
+				if got := s.span.TraceState().String(); got != tc.state {
+					t.Errorf("tracestate %q, want %q", got, tc.state)
+				}
+			})
+		}
+	}
+}
+
+// TestClientDropsCopiedTraceContext checks that a service forwarding its
+// incoming metadata sends one traceparent and tracestate, its own.
+func TestClientDropsCopiedTraceContext(t *testing.T) {
+	for _, spans := range []bool{true, false} {
+		e := start(t, tracing.WithSpans(spans))
+		tp := sdktrace.NewTracerProvider()
+		defer tp.Shutdown(context.Background())
+		ctx, span := tp.Tracer("caller").Start(context.Background(), "call")
+		ctx = metadata.NewOutgoingContext(ctx, metadata.Pairs("traceparent", w3cParent, "traceparent", w3cParent, "tracestate", "stale=1"))
+		if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		span.End()
+		s := <-e.calls
+		if got := s.md.Get("traceparent"); len(got) != 1 || got[0][3:35] != span.SpanContext().TraceID().String() {
+			t.Errorf("spans %v: traceparent %q, want one of trace %s", spans, got, span.SpanContext().TraceID())
+		}
+		if got := s.md.Get("tracestate"); len(got) != 0 {
+			t.Errorf("spans %v: stale tracestate %q sent", spans, got)
+		}
+	}
+}
+
+// TestClientDropsCopiedTraceContextNewTrace checks the same for a call
+// that starts a trace (spans on, no trace in the caller's context): the
+// copied tracestate must not ride along with the new traceparent.
+func TestClientDropsCopiedTraceContextNewTrace(t *testing.T) {
+	e := start(t)
+	ctx := metadata.NewOutgoingContext(context.Background(), metadata.Pairs("traceparent", w3cParent, "tracestate", "stale=1"))
+	if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	s := <-e.calls
+	if got := s.md.Get("traceparent"); len(got) != 1 || got[0] == w3cParent {
+		t.Errorf("traceparent %q, want the client span's", got)
+	}
+	if got := s.md.Get("tracestate"); len(got) != 0 {
+		t.Errorf("stale tracestate %q sent", got)
 	}
 }

@@ -511,15 +511,49 @@ func TestGatewayBreaker(t *testing.T) {
 	}
 }
 
+// An open breaker ends the retries at once: with a 5s open time, below
+// the retrier's cap on server hints, a request during an outage is
+// answered 503 with Retry-After at once instead of sleeping until the
+// half-open probe.
+func TestGatewayOpenBreakerAnswersAtOnce(t *testing.T) {
+	g := startGateway(t, "-breaker-open", "5s")
+	trip(t, g)
+	var p problem
+	start := time.Now()
+	resp := g.do(t, "GET", "/instances/inst-0002", "", "", &p)
+	took := time.Since(start)
+	if resp.StatusCode != 503 || p.Detail != "breaker: open" {
+		t.Fatalf("during the outage: %d %+v, want 503 breaker: open", resp.StatusCode, p)
+	}
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 5 {
+		t.Fatalf("Retry-After %q, want the seconds until half-open (1..5)", resp.Header.Get("Retry-After"))
+	}
+	if took >= 4*time.Second {
+		t.Fatalf("the rejection took %v: the retries waited for the half-open probe", took)
+	}
+}
+
 func TestGatewayBreakerRecovers(t *testing.T) {
 	g := startGateway(t, "-breaker-open", "200ms")
 	trip(t, g)
 	g.do(t, "DELETE", "/admin/faults", "", "", nil)
-	// The retry waits out the breaker's short open time (within its 2s
-	// hint cap), the probe reaches the healed upstream and succeeds.
-	var inst Instance
-	if resp := g.do(t, "GET", "/instances/inst-0001", "", "", &inst); resp.StatusCode != 200 || inst.ID != "inst-0001" {
-		t.Fatalf("after healing: %d %+v", resp.StatusCode, inst)
+	// While the breaker is open, a request is answered at once with 503
+	// and Retry-After: the retries do not wait for the half-open probe.
+	// Once the open time has passed, the probe reaches the healed upstream
+	// and the breaker closes.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp := g.do(t, "GET", "/instances/inst-0001", "", "", nil)
+		if resp.StatusCode == 200 {
+			return
+		}
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("while open: %d, Retry-After %q, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the breaker did not close within 10s of the upstream healing")
+		}
+		time.Sleep(50 * time.Millisecond) // poll: the open time is 200ms
 	}
 }
 

@@ -53,8 +53,7 @@ func newUpstreamTransport(cfg upstreamConfig) (http.RoundTripper, error) {
 	r, err := retry.New("upstream",
 		retry.WithLogger(cfg.logger),
 		retry.WithBackoff(retry.FullJitter(50*time.Millisecond, time.Second)),
-		retry.WithMaxServerDelay(2*time.Second),
-		retry.WithWaitForHalfOpen(true)) // a breaker opening for under 2s is waited out, not answered 503
+		retry.WithMaxServerDelay(2*time.Second))
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"time"
 
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/cache"
@@ -52,7 +51,7 @@ func newGateway(cfg gatewayConfig) http.Handler {
 	// response carry the correlation and trace ids.
 	outer := paved.Chain(
 		cfg.tracer.Middleware,
-		accessLog(cfg.logger),
+		cfg.tracer.AccessLog, // route, status, bytes, duration; no paths, queries or headers
 	)
 	// Per API operation: rate limits (429 before any upstream work).
 	perRoute := paved.Chain(cfg.limits)
@@ -133,32 +132,6 @@ func newGateway(cfg gatewayConfig) http.Handler {
 		mux.Handle("GET /metrics", cfg.metrics)
 	}
 	return outer(paved.ProblemMux(mux)) // 404 and 405 as problem+json
-}
-
-// accessLog logs one line per request: route, status, size and duration,
-// and (through the tracing log handler) the trace and correlation ids. It
-// logs no query strings, client addresses, headers or bodies, which may
-// carry personal data or credentials.
-func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			rw := paved.NewResponseWriter(w)
-			next.ServeHTTP(rw, r)
-			level := slog.LevelInfo
-			if rw.Status() >= 500 {
-				level = slog.LevelWarn
-			}
-			logger.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method),
-				slog.String("route", r.Pattern),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", rw.Status()),
-				slog.Int64("bytes", rw.BytesWritten()),
-				slog.Duration("duration", time.Since(start)),
-			)
-		})
-	}
 }
 
 // statusError is an error that declares its HTTP status, the contract of

@@ -15,22 +15,22 @@ func TestParseCacheControl(t *testing.T) {
 		lines []string
 		want  directives
 	}{
-		{"empty", nil, directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1}},
+		{"empty", nil, directives{minFresh: -1, maxStale: -1, maxAge: -1, sMaxAge: -1, swr: -1, sie: -1}},
 		{"typical", []string{"public, max-age=60, stale-while-revalidate=30"},
-			directives{maxAge: time.Minute, sMaxAge: -1, swr: 30 * time.Second, sie: -1, public: true}},
-		{"case and spaces", []string{" Max-Age = 5 ,\tNO-STORE"}, directives{maxAge: 5 * time.Second, sMaxAge: -1, swr: -1, sie: -1, noStore: true}},
+			directives{minFresh: -1, maxStale: -1, maxAge: time.Minute, sMaxAge: -1, swr: 30 * time.Second, sie: -1, public: true}},
+		{"case and spaces", []string{" Max-Age = 5 ,\tNO-STORE"}, directives{minFresh: -1, maxStale: -1, maxAge: 5 * time.Second, sMaxAge: -1, swr: -1, sie: -1, noStore: true}},
 		{"several lines", []string{"private", "s-maxage=10", "stale-if-error=1"},
-			directives{maxAge: -1, sMaxAge: 10 * time.Second, swr: -1, sie: time.Second, private: true}},
-		{"quoted value", []string{`max-age="7"`}, directives{maxAge: 7 * time.Second, sMaxAge: -1, swr: -1, sie: -1}},
+			directives{minFresh: -1, maxStale: -1, maxAge: -1, sMaxAge: 10 * time.Second, swr: -1, sie: time.Second, private: true}},
+		{"quoted value", []string{`max-age="7"`}, directives{minFresh: -1, maxStale: -1, maxAge: 7 * time.Second, sMaxAge: -1, swr: -1, sie: -1}},
 		{"comma in a quoted list", []string{`no-cache="Set-Cookie, X-A", max-age=3`},
-			directives{maxAge: 3 * time.Second, sMaxAge: -1, swr: -1, sie: -1, noCache: true}},
-		{"first occurrence wins", []string{"max-age=1, max-age=9"}, directives{maxAge: time.Second, sMaxAge: -1, swr: -1, sie: -1}},
-		{"invalid is stale", []string{"max-age=-1"}, directives{maxAge: 0, sMaxAge: -1, swr: -1, sie: -1}},
-		{"missing value", []string{"max-age"}, directives{maxAge: 0, sMaxAge: -1, swr: -1, sie: -1}},
-		{"overflow caps at 2^31", []string{"max-age=99999999999999999999999"}, directives{maxAge: maxDelta * time.Second, sMaxAge: -1, swr: -1, sie: -1}},
-		{"must-revalidate", []string{"must-revalidate"}, directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1, mustRevalidate: true}},
-		{"proxy-revalidate", []string{"proxy-revalidate"}, directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1, proxyRevalidate: true}},
-		{"unknown ignored", []string{"immutable, x-ext=\"a,b\", max-age=2"}, directives{maxAge: 2 * time.Second, sMaxAge: -1, swr: -1, sie: -1}},
+			directives{minFresh: -1, maxStale: -1, maxAge: 3 * time.Second, sMaxAge: -1, swr: -1, sie: -1, noCache: true}},
+		{"first occurrence wins", []string{"max-age=1, max-age=9"}, directives{minFresh: -1, maxStale: -1, maxAge: time.Second, sMaxAge: -1, swr: -1, sie: -1}},
+		{"invalid is stale", []string{"max-age=-1"}, directives{minFresh: -1, maxStale: -1, maxAge: 0, sMaxAge: -1, swr: -1, sie: -1}},
+		{"missing value", []string{"max-age"}, directives{minFresh: -1, maxStale: -1, maxAge: 0, sMaxAge: -1, swr: -1, sie: -1}},
+		{"overflow caps at 2^31", []string{"max-age=99999999999999999999999"}, directives{minFresh: -1, maxStale: -1, maxAge: maxDelta * time.Second, sMaxAge: -1, swr: -1, sie: -1}},
+		{"must-revalidate", []string{"must-revalidate"}, directives{minFresh: -1, maxStale: -1, maxAge: -1, sMaxAge: -1, swr: -1, sie: -1, mustRevalidate: true}},
+		{"proxy-revalidate", []string{"proxy-revalidate"}, directives{minFresh: -1, maxStale: -1, maxAge: -1, sMaxAge: -1, swr: -1, sie: -1, proxyRevalidate: true}},
+		{"unknown ignored", []string{"immutable, x-ext=\"a,b\", max-age=2"}, directives{minFresh: -1, maxStale: -1, maxAge: 2 * time.Second, sMaxAge: -1, swr: -1, sie: -1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,7 +47,7 @@ func TestParseCacheControl(t *testing.T) {
 // referenceParse is a plain split-based parser, right for input without
 // quotes.
 func referenceParse(lines []string) directives {
-	d := directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1}
+	d := directives{minFresh: -1, maxStale: -1, maxAge: -1, sMaxAge: -1, swr: -1, sie: -1}
 	for _, line := range lines {
 		for part := range strings.SplitSeq(line, ",") {
 			name, value, _ := strings.Cut(part, "=")

@@ -64,6 +64,7 @@ type config struct {
 	maxBytes     int64
 	etag         bool
 	errorHandler func(http.ResponseWriter, *http.Request, error)
+	http         httpConfig // the rest, in http.go
 
 	cacheOnly string // the first Cache-only option given, for NewResponseCache's error
 	httpOnly  string // the first ResponseCache-only option given, for New's error

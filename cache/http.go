@@ -388,7 +388,18 @@ func (rc *ResponseCache) loader(next http.Handler, r *http.Request, se *entry[*r
 			p = rc.newResponse(rec, lr, fr, requested, now)
 			p.fwdStatus = p.status
 		}
-		t.setHeader(rc.forwardHeader(rec.header))
+		fh := rc.forwardHeader(rec.header)
+		if p.fwdStatus == http.StatusNotModified {
+			// The client gets the updated stored response, with the
+			// 304's own fields over it.
+			for k, v := range p.header {
+				if _, ok := fh[k]; !ok {
+					fh[k] = v
+				}
+			}
+			fh["Content-Length"] = p.header["Content-Length"]
+		}
+		t.setHeader(fh)
 		if serverError(p.status) && (!p.stored || stale != nil && !stale.noStale && now.Before(se.sie)) {
 			// A failure: not stored, so that the stale response it
 			// would replace can still be served (stale-if-error).

@@ -426,10 +426,7 @@ func (p *response) notModifiedFor(r *http.Request) bool {
 // whole seconds are unchanged.
 func (p *response) hitHeadersAt(rc *ResponseCache, now time.Time, ttl time.Duration) *hitHeaders {
 	age := ageSeconds(p.currentAge(now))
-	ttlSec := int64(ttl / time.Second)
-	if ttl < 0 && ttl%time.Second != 0 {
-		ttlSec-- // floor, so a just-stale response says -1, not 0
-	}
+	ttlSec := int64(ttl.Round(time.Second) / time.Second)
 	if hh := p.hitHeaders.Load(); hh != nil && hh.age == age && hh.ttl == ttlSec {
 		return hh
 	}

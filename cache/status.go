@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 )
@@ -106,7 +107,7 @@ func (rc *ResponseCache) forwardStatus(fwd string, p *response, collapsed bool) 
 		if p.neverFresh {
 			ttl = min(ttl, 0)
 		}
-		b.WriteString(strconv.FormatInt(int64(ttl.Seconds()), 10))
+		b.WriteString(strconv.FormatInt(int64(ttl.Round(time.Second)/time.Second), 10))
 	}
 	if collapsed {
 		b.WriteString("; collapsed")

@@ -222,6 +222,9 @@ func sfBareItem(s string) (kind sfKind, n int64, rest string, ok bool) {
 // sfNumber parses an Integer (up to 15 digits) or a Decimal (up to 12
 // digits, ".", 1 to 3 digits).
 func sfNumber(s string) (kind sfKind, n int64, rest string, ok bool) {
+	if s == "" {
+		return 0, 0, s, false
+	}
 	i, neg := 0, false
 	if s[0] == '-' {
 		neg, i = true, 1

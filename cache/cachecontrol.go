@@ -14,6 +14,7 @@ type directives struct {
 
 	noStore, noCache, private, public, mustRevalidate bool
 	onlyIfCached                                      bool // request only
+	mustUnderstand                                    bool
 
 	// proxyRevalidate is must-revalidate for a shared cache, except that
 	// it does not let a response to a request with Authorization be
@@ -68,6 +69,8 @@ func parseCacheControl(lines []string) directives {
 					value = "2147483648" // no limit (RFC 9111 section 5.2.1.2)
 				}
 				setDelta(&d.maxStale, value)
+			case strings.EqualFold(name, "must-understand"):
+				d.mustUnderstand = true
 			case strings.EqualFold(name, "only-if-cached"):
 				d.onlyIfCached = true
 			}

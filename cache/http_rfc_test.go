@@ -335,6 +335,12 @@ func TestRFC9111Section3(t *testing.T) {
 			steps: []rfcStep{{status: 299, calls: 1}, {status: 299, body: "v1", calls: 1}}},
 		{name: "302 without freshness is not heuristically cacheable", opts: []cache.Option{cache.WithTTL(time.Minute)}, script: status(302, "Location", "/x"),
 			steps: []rfcStep{{status: 302, calls: 1}, {status: 302, calls: 2}}},
+		{name: "must-understand overrides no-store for a known status", script: status(200, "Cache-Control", "max-age=60, must-understand, no-store"),
+			steps: []rfcStep{{calls: 1}, {calls: 1}}},
+		{name: "must-understand keeps an unknown status out", script: status(299, "Cache-Control", "max-age=60, must-understand"),
+			steps: []rfcStep{{status: 299, calls: 1}, {status: 299, calls: 2}}},
+		{name: "only-if-cached", script: status(200, "Cache-Control", "max-age=60"),
+			steps: []rfcStep{{req: []string{"Cache-Control", "only-if-cached"}, status: 504, calls: 0}, {calls: 1}, {req: []string{"Cache-Control", "only-if-cached"}, calls: 1}}},
 		{name: "206 never", script: status(206, "Cache-Control", "max-age=60", "Content-Range", "bytes 0-1/10"),
 			steps: []rfcStep{{status: 206, calls: 1}, {status: 206, calls: 2}}},
 	}

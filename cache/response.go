@@ -128,6 +128,17 @@ func heuristicStatus(code int) bool {
 	return false
 }
 
+// understoodStatus reports the final statuses RFC 9110 section 15
+// defines, whose caching rules this cache knows.
+func understoodStatus(code int) bool {
+	switch {
+	case code >= 200 && code <= 206, code >= 300 && code <= 308 && code != 306,
+		code >= 400 && code <= 417, code == 421, code == 422, code == 426, code >= 500 && code <= 505:
+		return true
+	}
+	return false
+}
+
 // serverError reports the statuses RFC 5861 counts as errors for
 // stale-if-error.
 func serverError(code int) bool {
@@ -149,6 +160,16 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 		p.status = http.StatusOK
 	}
 	cc, targeted := rc.directivesOf(h)
+	misunderstood := false
+	if cc.mustUnderstand {
+		// RFC 9111 section 5.2.2.3: no-store is for caches that do not
+		// know the status's rules; one that does not is kept out.
+		if understoodStatus(p.status) {
+			cc.noStore = false
+		} else {
+			misunderstood = true
+		}
+	}
 	vary, star := varyNames(h["Vary"])
 	p.vary = vary
 	p.varyKey = varyValues(vary, r.Header)
@@ -206,7 +227,7 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 	// Section 3: a final status other than 206 and 304 may be stored
 	// when the response states its freshness or is public; the
 	// heuristically cacheable statuses may be stored without either.
-	storable = storable && p.status >= 200 && p.status != http.StatusPartialContent && p.status != http.StatusNotModified &&
+	storable = storable && !misunderstood && p.status >= 200 && p.status != http.StatusPartialContent && p.status != http.StatusNotModified &&
 		(explicit || cc.public || heuristicStatus(p.status))
 	if !explicit && storable {
 		switch {

@@ -73,6 +73,8 @@ func parseTargeted(lines []string) (d directives, ok bool) {
 			d.mustRevalidate = flag
 		case "proxy-revalidate":
 			d.proxyRevalidate = flag
+		case "must-understand":
+			d.mustUnderstand = flag
 		}
 		s = strings.TrimLeft(rest, " \t")
 		if s == "" {

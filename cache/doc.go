@@ -85,7 +85,8 @@
 //   - A stale response with a validator is revalidated: the handler gets
 //     If-None-Match (its ETag, strong or weak) and If-Modified-Since (its
 //     Last-Modified); a 304 updates the stored fields (all but
-//     Content-Length) and freshness and the stored body is sent. A 304
+//     Content-Length) and freshness, and those of the other Vary variants
+//     with the same strong ETag, and the stored body is sent. A 304
 //     whose validator names another representation is not used: the
 //     request is sent again unconditionally.
 //   - stale-while-revalidate and stale-if-error in the response override
@@ -159,7 +160,7 @@
 //	            s-maxage, no-cache
 //	4.3.1       validators sent on revalidation                       yes (not the computed ETag)
 //	4.3.2       answer If-None-Match / If-Modified-Since from store   yes; If-Match etc. pass through
-//	4.3.4       update every stored response a 304 selects            the one revalidated only
+//	4.3.4       update every stored response a 304 selects            yes (variants by strong ETag)
 //	4.3.5       update from HEAD responses                            no: HEAD is answered from GET
 //	4.4         invalidate on unsafe methods, Location,               yes
 //	            Content-Location
@@ -176,11 +177,10 @@
 //	RFC 9213    targeted fields                                       yes
 //
 // Deliberately not done: partial content (combining ranges is a
-// store of its own for little gain behind an API gateway), updates from
-// HEAD responses (the cache never sends HEAD upstream), and updating
-// other Vary variants than the one revalidated on a 304 (each is
-// revalidated when it is next used, at the cost of one conditional
-// request).
+// store of its own for little gain behind an API gateway), and updates
+// from HEAD responses (the cache never sends HEAD upstream). A 304 with
+// only a weak ETag or Last-Modified updates the response revalidated,
+// not its other Vary variants, which revalidate when next used.
 //
 // # Observability
 //

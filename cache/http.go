@@ -373,6 +373,9 @@ func (rc *ResponseCache) loader(next http.Handler, r *http.Request, se *entry[*r
 		var p *response
 		if conditional && rec.status == http.StatusNotModified {
 			p = rc.revalidated(stale, rec, lr, fr, requested, now)
+			if p != nil {
+				rc.updateVariants(key, stale, rec.header, lr, requested, now)
+			}
 			if p == nil {
 				// The 304 is not about the stored response (section
 				// 4.3.4): ask again without conditions.
@@ -440,6 +443,47 @@ func (rc *ResponseCache) revalidated(old *response, rec *recorder, r *http.Reque
 	p := rc.newResponse(upd, r, fr, requested, now)
 	p.fwdStatus = http.StatusNotModified
 	return p
+}
+
+// updateVariants applies a 304 that carries a strong ETag to the other
+// stored Vary variants of key's URL with that same ETag (RFC 9111
+// section 4.3.4: every stored response a strong validator selects),
+// so they need no request of their own. It visits every stored key, and
+// runs only once some response varies.
+func (rc *ResponseCache) updateVariants(key reqKey, old *response, h http.Header, r *http.Request, requested, now time.Time) {
+	et := h["Etag"]
+	if !rc.anyVary.Load() || len(et) == 0 || strings.HasPrefix(et[0], "W/") {
+		return
+	}
+	own := key
+	own.vary = old.varyKey
+	type variant struct {
+		key reqKey
+		p   *response
+	}
+	var found []variant
+	for i := range rc.c.shards {
+		s := &rc.c.shards[i]
+		s.mu.Lock()
+		for _, k := range s.lru.Keys() {
+			if k.index || k == own || k.host != key.host || k.path != key.path || k.rawPath != key.rawPath || k.query != key.query {
+				continue
+			}
+			if e, ok := s.lru.Peek(k); ok && e.val.etag == et[0] && !e.val.ownETag {
+				found = append(found, variant{k, e.val})
+			}
+		}
+		s.mu.Unlock()
+	}
+	for _, v := range found {
+		var fr freshness
+		p := rc.revalidated(v.p, &recorder{header: h}, r, &fr, requested, now)
+		if p == nil || !p.stored {
+			continue
+		}
+		p.vary, p.varyKey, p.keyParam = v.p.vary, v.p.varyKey, v.p.keyParam
+		rc.c.setFresh(v.key, p, &fr, now)
+	}
 }
 
 // selects reports whether a 304 with fields h selects the stored

@@ -300,6 +300,23 @@ func TestRFC9111Section4_3(t *testing.T) {
 			steps: []rfcStep{{body: "v1", calls: 1}, {body: "v3", calls: 3}},
 		},
 		{
+			name: "a 304 with a strong ETag updates every Vary variant with it",
+			script: func(n int, w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("If-None-Match") == `"x"` {
+					reply(w, 304, "", "ETag", `"x"`, "Cache-Control", "max-age=60", "X-Updated", strconv.Itoa(n))
+					return
+				}
+				reply(w, 200, "v"+strconv.Itoa(n), "Cache-Control", "max-age=0", "ETag", `"x"`, "Vary", "Accept-Language")
+			},
+			steps: []rfcStep{
+				{req: []string{"Accept-Language", "en"}, body: "v1", calls: 1},
+				{req: []string{"Accept-Language", "fr"}, body: "v2", calls: 2},
+				{req: []string{"Accept-Language", "en"}, body: "v1", calls: 3, has: []string{"X-Updated: 3"}},
+				{req: []string{"Accept-Language", "fr"}, body: "v2", calls: 3, has: []string{"X-Updated: 3", "Age"}},
+				{req: []string{"Accept-Language", "en"}, body: "v1", calls: 3, has: []string{"Age"}},
+			},
+		},
+		{
 			name:   "a changed representation replaces the stored one",
 			script: versioned("Cache-Control", "max-age=0", "ETag", `"x"`),
 			steps:  []rfcStep{{body: "v1", calls: 1}, {body: "v2", calls: 2}},

@@ -94,6 +94,7 @@ func (rc *ResponseCache) forwardStatus(fwd string, p *response, collapsed bool) 
 		return ""
 	}
 	var b strings.Builder
+	b.Grow(len(rc.statusName) + len(p.keyParam) + 64)
 	b.WriteString(rc.statusName)
 	b.WriteString("; fwd=")
 	b.WriteString(fwd)

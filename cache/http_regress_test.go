@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/paved-go/paved/cache"
 )
@@ -179,6 +180,35 @@ func TestNewResponseCacheRejectsBadHTTPOptions(t *testing.T) {
 			if _, err := cache.New[string, int]("x", tc.opt); err == nil {
 				t.Fatal("New accepted a ResponseCache option")
 			}
+		})
+	}
+}
+
+// TestHTTPSetTTL: a handler's SetTTL is the lifetime of a response that
+// states none; SetTTL(ctx, 0) keeps it out of the store even with a
+// validator.
+func TestHTTPSetTTL(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ttl    time.Duration
+		stored bool
+	}{{"positive", time.Minute, true}, {"zero", 0, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				calls := 0
+				h := newResponseCache(t).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					calls++
+					cache.SetTTL(r.Context(), tc.ttl)
+					w.Header().Set("ETag", `"e"`)
+					io.WriteString(w, "x")
+				}))
+				do(h, "GET", "/a")
+				time.Sleep(30 * time.Second)
+				do(h, "GET", "/a")
+				if stored := calls == 1; stored != tc.stored {
+					t.Fatalf("%d handler calls", calls)
+				}
+			})
 		})
 	}
 }

@@ -233,6 +233,7 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 		switch {
 		case fr.ttlSet: // the handler called SetTTL
 			lifetime = fr.ttl
+			storable = lifetime > 0 // SetTTL(ctx, 0): not stored
 		case rc.cfg.ttlSet:
 			lifetime = rc.cfg.ttl
 		case rc.cfg.http.heuristic > 0 && p.lastMod != "" && p.modified.Before(dateValue):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -448,43 +449,45 @@ func (rc *ResponseCache) revalidated(old *response, rec *recorder, r *http.Reque
 // updateVariants applies a 304 that carries a strong ETag to the other
 // stored Vary variants of key's URL with that same ETag (RFC 9111
 // section 4.3.4: every stored response a strong validator selects),
-// so they need no request of their own. It visits every stored key, and
-// runs only once some response varies.
+// so they need no request of their own. It finds them through the URL's
+// Vary record, which lists up to maxListedVariants of them.
 func (rc *ResponseCache) updateVariants(key reqKey, old *response, h http.Header, r *http.Request, requested, now time.Time) {
 	et := h["Etag"]
 	if !rc.anyVary.Load() || len(et) == 0 || strings.HasPrefix(et[0], "W/") {
 		return
 	}
-	own := key
-	own.vary = old.varyKey
-	type variant struct {
-		key reqKey
-		p   *response
+	idx := key
+	idx.vary, idx.index = "", true
+	rec, ok := rc.c.Peek(idx)
+	if !ok {
+		return
 	}
-	var found []variant
-	for i := range rc.c.shards {
-		s := &rc.c.shards[i]
-		s.mu.Lock()
-		for _, k := range s.lru.Keys() {
-			if k.index || k == own || k.host != key.host || k.path != key.path || k.rawPath != key.rawPath || k.query != key.query {
-				continue
-			}
-			if e, ok := s.lru.Peek(k); ok && e.val.etag == et[0] && !e.val.ownETag {
-				found = append(found, variant{k, e.val})
-			}
+	for _, vk := range rec.variants {
+		if vk == old.varyKey {
+			continue
 		}
+		k := key
+		k.vary = vk
+		s := rc.c.shard(k)
+		s.mu.Lock()
+		e, ok := s.lru.Peek(k)
 		s.mu.Unlock()
-	}
-	for _, v := range found {
+		if !ok || e.val.etag != et[0] || e.val.ownETag {
+			continue
+		}
 		var fr freshness
-		p := rc.revalidated(v.p, &recorder{header: h}, r, &fr, requested, now)
+		p := rc.revalidated(e.val, &recorder{header: h}, r, &fr, requested, now)
 		if p == nil || !p.stored {
 			continue
 		}
-		p.vary, p.varyKey, p.keyParam = v.p.vary, v.p.varyKey, v.p.keyParam
-		rc.c.setFresh(v.key, p, &fr, now)
+		p.vary, p.varyKey, p.keyParam = e.val.vary, e.val.varyKey, e.val.keyParam
+		rc.c.setFresh(k, p, &fr, now)
 	}
 }
+
+// maxListedVariants bounds the variants a Vary record lists for
+// updateVariants; more may be stored, and revalidate on their own.
+const maxListedVariants = 16
 
 // selects reports whether a 304 with fields h selects the stored
 // response old for update (RFC 9111 section 4.3.4): a strong ETag must
@@ -519,7 +522,14 @@ func (rc *ResponseCache) place(key reqKey, p *response, fr *freshness, now time.
 	idx := key
 	idx.vary, idx.index = "", true
 	if len(p.vary) > 0 {
-		rc.c.setFresh(idx, &response{index: true, vary: p.vary}, &freshness{ttl: forever, ttlSet: true}, now)
+		rec := &response{index: true, vary: p.vary}
+		if old, ok := rc.c.Peek(idx); ok && equalNames(old.vary, p.vary) {
+			rec.variants = old.variants
+		}
+		if !slices.Contains(rec.variants, p.varyKey) && len(rec.variants) < maxListedVariants {
+			rec.variants = append(slices.Clip(rec.variants), p.varyKey)
+		}
+		rc.c.setFresh(idx, rec, &freshness{ttl: forever, ttlSet: true}, now)
 		rc.anyVary.Store(true)
 	} else if rc.anyVary.Load() {
 		rc.c.Delete(idx)

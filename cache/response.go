@@ -47,8 +47,9 @@ type response struct {
 	// s-maxage or no-cache forbid serving it stale (RFC 9111 section
 	// 4.2.4).
 	neverFresh, noStale bool
-	streamed            bool // the body went straight to the requesting client (over WithMaxBodyBytes)
-	index               bool // a Vary record, not a response
+	streamed            bool     // the body went straight to the requesting client (over WithMaxBodyBytes)
+	index               bool     // a Vary record, not a response
+	variants            []string // a Vary record's stored variants' Vary values, some of them
 
 	hitHeaders atomic.Pointer[hitHeaders]
 }
@@ -469,6 +470,9 @@ func responseCost(k reqKey, p *response) int64 {
 	n += int64(len(k.host) + len(k.path) + len(k.rawPath) + len(k.query) + len(k.vary) + len(p.varyKey) + len(p.keyParam))
 	for _, name := range p.vary {
 		n += int64(len(name)) + 16
+	}
+	for _, v := range p.variants {
+		n += int64(len(v)) + 16
 	}
 	for k, v := range p.header {
 		n += int64(len(k)) + 32

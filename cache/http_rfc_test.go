@@ -374,7 +374,7 @@ func TestRFC9111Section4_2_2(t *testing.T) {
 	}
 	tests := []rfcCase{
 		{name: "off by default: stored only to revalidate", script: lastModified(time.Hour),
-			steps: []rfcStep{{calls: 1}, {calls: 2}}},
+			steps: []rfcStep{{calls: 1, has: []string{"Cache-Status: test; fwd=uri-miss; stored; ttl=*"}}, {calls: 2, has: []string{"Cache-Status: test; fwd=stale*"}}}},
 		{name: "10% of the time since Last-Modified", opts: []cache.Option{cache.WithHeuristicFreshness(time.Hour)}, script: lastModified(time.Hour),
 			steps: []rfcStep{{calls: 1}, {calls: 1, has: []string{"Age"}}}},
 		{name: "not for a status that is not heuristically cacheable", opts: []cache.Option{cache.WithHeuristicFreshness(time.Hour)},

@@ -241,6 +241,8 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 			// Section 4.2.2: a fraction of the time since the last
 			// change, capped.
 			lifetime = min(dateValue.Sub(p.modified)/10, rc.cfg.http.heuristic)
+		default:
+			lifetime = 0 // stale at once: kept only to revalidate or serve stale
 		}
 	}
 	p.noStale = cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge >= 0 || cc.noCache

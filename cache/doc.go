@@ -149,7 +149,7 @@
 //	3           store only final, understood statuses; explicit       yes
 //	            freshness or public for non-heuristic ones
 //	3.1         no hop-by-hop or Connection-named fields stored       yes, plus per-request fields
-//	3.2, 4.3.4  update stored fields from a 304                       yes, the revalidated response
+//	3.2         update stored fields from a 304 (not Content-Length)  yes
 //	3.3, 3.4    store and combine partial content (206)               no: Range passes through
 //	3.5         Authorization: only public, s-maxage, must-revalidate yes
 //	4.1         Vary: select by the nominated request fields; * never yes (values compared as sent)
@@ -165,8 +165,8 @@
 //	4.4         invalidate on unsafe methods, Location,               yes
 //	            Content-Location
 //	5.1         Age: first value of a list; invalid ignored           yes
-//	5.2.1       request max-age, max-stale, min-fresh, no-cache,      yes
-//	            no-store, only-if-cached
+//	5.2.1       request max-age, max-stale, min-fresh, no-cache,      yes (no-store: not served from
+//	            no-store, only-if-cached                              the store either)
 //	5.2.2       response directives, qualified no-cache/private as    yes (qualified forms unqualified)
 //	            unqualified
 //	5.2.2.3     must-understand                                       yes
@@ -180,7 +180,9 @@
 // store of its own for little gain behind an API gateway), and updates
 // from HEAD responses (the cache never sends HEAD upstream). A 304 with
 // only a weak ETag or Last-Modified updates the response revalidated,
-// not its other Vary variants, which revalidate when next used.
+// not its other Vary variants, which revalidate when next used. An
+// unsafe request visits every stored key once any response has varied
+// (a URL's variants are found by scanning), a cost paid on writes only.
 //
 // # Observability
 //

@@ -22,8 +22,10 @@ import (
 // into ours.
 type response struct {
 	status      int
-	header      http.Header // the stored fields (see storedField): no Age, no per-request fields
+	header      http.Header // the stored fields (see defaultUnstored): no Age, no per-request fields
 	notModified http.Header // the fields a 304 repeats (RFC 9110 section 15.4.5)
+	fields      []field     // header as a list, faster to copy out than to range over the map
+	nmFields    []field     // notModified as a list
 	body        []byte
 	etag        string    // the ETag, or ""
 	ownETag     bool      // etag was computed here, not sent by the handler: never sent upstream
@@ -287,6 +289,7 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 		p.notModified["Set-Cookie"] = v
 	}
 
+	p.fields, p.nmFields = fieldsOf(p.header), fieldsOf(p.notModified)
 	if !p.stored {
 		fr.noStore = true
 		return p
@@ -321,6 +324,20 @@ func (rc *ResponseCache) directivesOf(h http.Header) (d directives, targeted boo
 		}
 	}
 	return parseCacheControl(h["Cache-Control"]), false
+}
+
+// field is one header field of a stored response.
+type field struct {
+	name  string
+	value []string
+}
+
+func fieldsOf(h http.Header) []field {
+	fs := make([]field, 0, len(h))
+	for k, v := range h {
+		fs = append(fs, field{k, v})
+	}
+	return fs
 }
 
 // singleDate parses a field that must hold one HTTP-date: several lines
@@ -397,14 +414,19 @@ type how struct {
 func (rc *ResponseCache) write(w http.ResponseWriter, r *http.Request, p *response, now time.Time, hw how) {
 	h := w.Header()
 	notModified := p.status/100 == 2 && p.notModifiedFor(r)
-	src := p.header
-	if notModified {
-		src = p.notModified
-	} else if hw.header != nil {
-		src = hw.header
-	}
-	for k, v := range src {
-		h[k] = v
+	switch {
+	case notModified:
+		for _, f := range p.nmFields {
+			h[f.name] = f.value
+		}
+	case hw.header != nil:
+		for k, v := range hw.header {
+			h[k] = v
+		}
+	default:
+		for _, f := range p.fields {
+			h[f.name] = f.value
+		}
 	}
 	if hw.header != nil && p.ownETag && !notModified {
 		h["Etag"] = p.header["Etag"] // computed for the store: the first client may revalidate too
@@ -477,7 +499,7 @@ func responseCost(k reqKey, p *response) int64 {
 		n += int64(len(v)) + 16
 	}
 	for k, v := range p.header {
-		n += int64(len(k)) + 32
+		n += int64(len(k)) + 64 // the map entry and the fields list entry
 		for _, s := range v {
 			n += int64(len(s)) + 16
 		}

@@ -10,8 +10,11 @@ import (
 // absent.
 type directives struct {
 	maxAge, sMaxAge, swr, sie time.Duration
+	minFresh, maxStale        time.Duration // request only
 
 	noStore, noCache, private, public, mustRevalidate bool
+	onlyIfCached                                      bool // request only
+	mustUnderstand                                    bool
 
 	// proxyRevalidate is must-revalidate for a shared cache, except that
 	// it does not let a response to a request with Authorization be
@@ -33,7 +36,7 @@ const maxDelta = 1 << 31
 // field names ("private=\"Set-Cookie\"") count as unqualified: this cache
 // never stores a response without some of its fields.
 func parseCacheControl(lines []string) directives {
-	d := directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1}
+	d := directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1, minFresh: -1, maxStale: -1}
 	for _, line := range lines {
 		for line != "" {
 			var name, value string
@@ -59,6 +62,17 @@ func parseCacheControl(lines []string) directives {
 				d.mustRevalidate = true
 			case strings.EqualFold(name, "proxy-revalidate"):
 				d.proxyRevalidate = true
+			case strings.EqualFold(name, "min-fresh"):
+				setDelta(&d.minFresh, value)
+			case strings.EqualFold(name, "max-stale"):
+				if value == "" && d.maxStale < 0 {
+					value = "2147483648" // no limit (RFC 9111 section 5.2.1.2)
+				}
+				setDelta(&d.maxStale, value)
+			case strings.EqualFold(name, "must-understand"):
+				d.mustUnderstand = true
+			case strings.EqualFold(name, "only-if-cached"):
+				d.onlyIfCached = true
 			}
 		}
 	}
@@ -192,4 +206,43 @@ func ageSeconds(d time.Duration) int64 {
 		return 0
 	}
 	return min(int64(d/time.Second), maxDelta)
+}
+
+// pragmaNoCache reports whether Pragma field lines hold the no-cache
+// directive (RFC 9111 section 5.4): case-insensitively, anywhere in the
+// list, on any line. Extension pragmas (name=value) do not count.
+func pragmaNoCache(lines []string) bool {
+	for _, line := range lines {
+		for line != "" {
+			var name, value string
+			name, value, line = nextDirective(line)
+			if value == "" && strings.EqualFold(name, "no-cache") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseAge reads an Age field (RFC 9111 section 5.1): the first member
+// of the first line, when a list or several lines arrive, must be
+// delta-seconds; anything else is ignored (ok false).
+func parseAge(lines []string) (age time.Duration, ok bool) {
+	if len(lines) == 0 {
+		return 0, false
+	}
+	v := lines[0]
+	if i := strings.IndexByte(v, ','); i >= 0 {
+		v = v[:i]
+	}
+	v = trimOWS(v)
+	if v == "" {
+		return 0, false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false
+		}
+	}
+	return time.Duration(parseDelta(v)) * time.Second, true
 }

@@ -1,6 +1,7 @@
 // Package cache is cache-aside done right for a service under load: a
-// generic in-process cache that never stampedes its backend, and an HTTP
-// response cache for a service's own GET handlers.
+// generic in-process cache that never stampedes its backend, and a shared
+// HTTP cache (RFC 9111) for a service's own GET handlers or an upstream
+// behind a reverse proxy.
 //
 //	users, err := cache.New[int, User]("users", cache.WithStaleWhileRevalidate(10*time.Second))
 //	...
@@ -57,39 +58,131 @@
 //
 // # HTTP responses
 //
-// ResponseCache.Middleware caches the GET and HEAD responses of the
-// handler it wraps, by the rules of RFC 9111 that matter for an API:
+// ResponseCache.Middleware is a shared HTTP cache (RFC 9111) in front of
+// a handler: a service's own GET handlers, or an httputil.ReverseProxy
+// caching an upstream at the edge.
 //
 //   - The key is the method-independent target: host, path and query,
 //     plus the request's values of the fields the response names in Vary.
 //     HEAD is answered from the GET response, and a HEAD miss loads GET.
-//   - A response is stored for its s-maxage, else max-age, else Expires
-//     minus Date, less its own Age; a response stating none is stored for
-//     WithTTL when that option is given, and otherwise not at all.
-//     stale-while-revalidate and stale-if-error in the response override
-//     the options; must-revalidate (or proxy-revalidate) turns both off.
-//   - Never stored: no-store, no-cache and private responses, responses
-//     with Set-Cookie, Vary: *, statuses other than 200, 203, 204, 300,
-//     301, 308, 404, 405, 410, 414 and 501, bodies over WithMaxBodyBytes
-//     (1 MiB), and responses to requests with Authorization unless public,
-//     s-maxage or must-revalidate allow it.
-//   - Request Cache-Control: no-cache (or Pragma: no-cache) skips the
-//     stored response, max-age=N skips one older than N seconds, and
-//     no-store bypasses the cache. The new response is stored as usual.
-//   - Served responses carry Age. If-None-Match that matches the ETag
-//     (the handler's, or a strong one computed from the body, WithETag) is
-//     answered 304 Not Modified, by the cache: conditional fields never
-//     reach the handler.
-//   - Concurrent misses share one handler call. Its response goes to the
-//     others only if it may be stored (by the rules above): a response
-//     with Set-Cookie, or private, is sent to the request that asked for
-//     it, and the others call the handler themselves.
+//     The Vary names learned per URL are stored as records in the same
+//     LRU as the responses and count against WithMaxBytes like them.
+//   - Any final status except 206 and 304 is stored when the response
+//     has explicit freshness (s-maxage, else max-age, else Expires minus
+//     Date, less its age) or is public; 200, 203, 204, 300, 301, 308,
+//     404, 405, 410, 414 and 501 also without. A response with no
+//     explicit freshness lives for SetTTL (from the handler), else
+//     WithTTL, else WithHeuristicFreshness (10% of the time since
+//     Last-Modified, capped; off by default), else it is stored stale,
+//     only to be revalidated, when it has a validator, and not at all
+//     when it has none.
+//   - Never stored: no-store and private responses, responses with
+//     Set-Cookie, Vary: *, bodies over WithMaxBodyBytes (1 MiB, streamed
+//     to the client past the cap), and responses to requests with
+//     Authorization unless public, s-maxage or must-revalidate allow it.
+//     no-cache responses are stored only to be revalidated before each
+//     use.
+//   - A stale response with a validator is revalidated: the handler gets
+//     If-None-Match (its ETag, strong or weak) and If-Modified-Since (its
+//     Last-Modified); a 304 updates the stored fields (all but
+//     Content-Length) and freshness, and those of the other Vary variants
+//     with the same strong ETag, and the stored body is sent. A 304
+//     whose validator names another representation is not used: the
+//     request is sent again unconditionally.
+//   - stale-while-revalidate and stale-if-error in the response override
+//     WithStaleWhileRevalidate and WithStaleIfError; must-revalidate,
+//     proxy-revalidate, s-maxage (which implies proxy-revalidate here)
+//     and no-cache forbid serving stale at all, on errors included.
+//   - Targeted fields (RFC 9213): the first of WithTargetedCacheControl's
+//     fields (default CDN-Cache-Control) that parses as a Structured Field
+//     Dictionary replaces Cache-Control and Expires for this cache.
+//   - Request Cache-Control: no-cache (or Pragma: no-cache, in any case
+//     or list, when the request has no Cache-Control) revalidates,
+//     max-age=N revalidates a response older than N seconds, min-fresh,
+//     max-stale and only-if-cached do what RFC 9111 says, and no-store
+//     bypasses the cache.
+//   - Unsafe methods (all but GET, HEAD, OPTIONS and TRACE, unknown ones
+//     included) pass through; a 2xx or 3xx answer invalidates the target
+//     URI and the same-origin URIs in Location and Content-Location,
+//     every Vary variant, before the answer is sent, and calls
+//     WithInvalidationHook so a fleet can drop them together
+//     (InvalidateURI on the other instances).
+//   - Range requests, and requests with If-Match, If-Unmodified-Since or
+//     If-Range, pass through untouched: ranges are not combined here, a
+//     stored 200 never answers a Range request and a 206 is never stored.
+//   - Responses from the store carry Age; forwarded ones carry only the
+//     handler's. If-None-Match that matches the ETag (the handler's, or a
+//     strong one computed from the body, WithETag), or without it
+//     If-Modified-Since not before Last-Modified, is answered 304 by the
+//     cache: the client's conditional fields never reach the handler.
+//   - Stored fields: everything but hop-by-hop fields, those named in
+//     Connection, Age and Cache-Status (computed), and the per-request
+//     fields X-Correlation-Id, X-Request-Id, Traceparent, Tracestate,
+//     Server-Timing and the RateLimit ones (WithUnstoredFields adds
+//     more). A stored response therefore never replaces what an outer
+//     middleware set for the request at hand. The request that loaded a
+//     response gets the handler's fields as written.
+//   - Cache-Status (RFC 9211, WithCacheStatus, on by default): "hit" and
+//     "ttl" from the store, "fwd" (uri-miss, vary-miss, stale, request,
+//     method, bypass) with "fwd-status", "stored", "ttl" and "collapsed"
+//     from the handler; "key" with WithCacheStatusKey. Upstream members
+//     come first.
+//   - Concurrent misses share one handler call, and its answer, 5xx
+//     included (a failing backend sees one call, not one per client); an
+//     answer that is private, has Set-Cookie or no-store goes to its own
+//     request only, and the others call the handler themselves.
+//     Interim responses (103 Early Hints) reach the request that started
+//     the load as the handler writes them.
 //
-// The handler runs in the load's goroutine and writes to a buffer, so
-// streaming responses (server-sent events, Flush) do not belong behind
-// the cache, and its request context is detached from the client. Mark
-// per-user responses private (or Vary on the credential): a response to a
-// cookie-authenticated request is stored like any other.
+// The handler runs in the load's goroutine and writes to a buffer up to
+// WithMaxBodyBytes, so long streams (server-sent events) do not belong
+// behind the cache, and its request context is detached from the client.
+// Mark per-user responses private (or Vary on the credential): a response
+// to a cookie-authenticated request is stored like any other.
+//
+// # RFC 9111 conformance
+//
+// The requirements of RFC 9111 for a shared cache, and the SHOULDs of the
+// best proxy caches:
+//
+//	Section     Requirement                                           Here
+//	3           store only final, understood statuses; explicit       yes
+//	            freshness or public for non-heuristic ones
+//	3.1         no hop-by-hop or Connection-named fields stored       yes, plus per-request fields
+//	3.2         update stored fields from a 304 (not Content-Length)  yes
+//	3.3, 3.4    store and combine partial content (206)               no: Range passes through
+//	3.5         Authorization: only public, s-maxage, must-revalidate yes
+//	4.1         Vary: select by the nominated request fields; * never yes (values compared as sent)
+//	4.2.1       s-maxage, max-age, Expires - Date, in that order      yes
+//	4.2.2       heuristic freshness only without explicit freshness   yes, opt-in
+//	4.2.3       Age calculation with apparent and corrected age       yes
+//	4.2.4       no stale under must-revalidate, proxy-revalidate,     yes
+//	            s-maxage, no-cache
+//	4.3.1       validators sent on revalidation                       yes (not the computed ETag)
+//	4.3.2       answer If-None-Match / If-Modified-Since from store   yes; If-Match etc. pass through
+//	4.3.4       update every stored response a 304 selects            yes (variants by strong ETag)
+//	4.3.5       update from HEAD responses                            no: HEAD is answered from GET
+//	4.4         invalidate on unsafe methods, Location,               yes
+//	            Content-Location
+//	5.1         Age: first value of a list; invalid ignored           yes
+//	5.2.1       request max-age, max-stale, min-fresh, no-cache,      yes (no-store: not served from
+//	            no-store, only-if-cached                              the store either)
+//	5.2.2       response directives, qualified no-cache/private as    yes (qualified forms unqualified)
+//	            unqualified
+//	5.2.2.3     must-understand                                       yes
+//	5.3         Expires: strict HTTP-date, invalid = expired          yes
+//	5.4         Pragma: no-cache without Cache-Control                yes
+//	RFC 9110    1xx forwarded; Date added when missing                yes
+//	RFC 9211    Cache-Status                                          yes
+//	RFC 9213    targeted fields                                       yes
+//
+// Deliberately not done: partial content (combining ranges is a
+// store of its own for little gain behind an API gateway), and updates
+// from HEAD responses (the cache never sends HEAD upstream). A 304 with
+// only a weak ETag or Last-Modified updates the response revalidated,
+// not its other Vary variants, which revalidate when next used. An
+// unsafe request visits every stored key once any response has varied
+// (a URL's variants are found by scanning), a cost paid on writes only.
 //
 // # Observability
 //

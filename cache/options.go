@@ -64,6 +64,7 @@ type config struct {
 	maxBytes     int64
 	etag         bool
 	errorHandler func(http.ResponseWriter, *http.Request, error)
+	http         httpConfig // the rest, in http.go
 
 	cacheOnly string // the first Cache-only option given, for NewResponseCache's error
 	httpOnly  string // the first ResponseCache-only option given, for New's error
@@ -176,9 +177,10 @@ func WithShards(n int) Option {
 // WithTTL sets how long a loaded or Set value stays fresh (default 1
 // minute), before jitter. A loader can override it per entry with SetTTL.
 //
-// For a ResponseCache it is the lifetime of a response that states none
-// (no max-age, s-maxage or Expires); without WithTTL such responses are
-// not stored, as RFC 9111 asks of a cache that uses no heuristics.
+// For a ResponseCache it is the lifetime of a heuristically cacheable
+// response that states none (no max-age, s-maxage or Expires); without
+// WithTTL (or WithHeuristicFreshness) such responses are stored stale, to
+// be revalidated, when they have a validator, and otherwise not at all.
 func WithTTL(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if positive(c, "WithTTL", d) {
@@ -216,7 +218,8 @@ func WithStaleWhileRevalidate(d time.Duration) Option {
 // expires when loading a new one fails (default 0: off). A load that
 // fails with a negative error (see WithNegativeCache) is not a failure
 // here. For a ResponseCache a 500, 502, 503 or 504 response is a failure,
-// and a response's own stale-if-error directive takes precedence.
+// a response's own stale-if-error directive takes precedence, and
+// must-revalidate, proxy-revalidate, s-maxage and no-cache forbid it.
 func WithStaleIfError(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if nonNegative(c, "WithStaleIfError", d) {

@@ -10,48 +10,84 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/paved-go/paved/internal/httpx"
 )
 
 // response is an HTTP response recorded from a handler, to be stored and
-// sent to other requests. Nothing in it changes once it is built, except
-// the cached Age value; header value slices are clipped, so a handler
-// further out that appends to one copies it instead of writing into ours.
+// sent to other requests, or the Vary names learned for a URL (index).
+// Nothing in it changes once it is built, except the cached per-second
+// Age and Cache-Status values; header value slices are clipped, so a
+// handler further out that appends to one copies it instead of writing
+// into ours.
 type response struct {
 	status      int
-	header      http.Header // sent with the body; no Age, no hop-by-hop fields
+	header      http.Header // the stored fields (see defaultUnstored): no Age, no per-request fields
 	notModified http.Header // the fields a 304 repeats (RFC 9110 section 15.4.5)
+	fields      []field     // header as a list, faster to copy out than to range over the map
+	nmFields    []field     // notModified as a list
 	body        []byte
-	etag        string        // the ETag, or ""
-	date        time.Time     // when the handler finished
-	initialAge  time.Duration // the handler's own Age
+	etag        string    // the ETag, or ""
+	ownETag     bool      // etag was computed here, not sent by the handler: never sent upstream
+	lastMod     string    // the Last-Modified line, or ""
+	modified    time.Time // Last-Modified, else Date, else date: for If-Modified-Since
+	date        time.Time // response_time: when the handler finished
+	initialAge  time.Duration
+	ttl         time.Duration // freshness lifetime less initialAge, as stored (before jitter)
+	fwdStatus   int           // the status the handler answered: 304 when p was revalidated
+	ageIn       []string      // the handler's Age lines, repeated on forwarded answers
+	upstream    []string      // the handler's Cache-Status lines; ours goes after them
+	keyParam    string        // Cache-Status key parameter, or ""
 	vary        []string      // canonical names from Vary
 	varyKey     string        // those fields' values in the request that produced it
-	shared      bool          // may be sent to requests other than the one that produced it
-	age         atomic.Pointer[ageValue]
+
+	// shareable: may answer the requests that joined its load, besides
+	// the one that produced it. stored: kept for later requests.
+	shareable, stored bool
+	// neverFresh: stored only to be revalidated (no-cache, or no
+	// lifetime left); noStale: must-revalidate, proxy-revalidate,
+	// s-maxage or no-cache forbid serving it stale (RFC 9111 section
+	// 4.2.4).
+	neverFresh, noStale bool
+	streamed            bool     // the body went straight to the requesting client (over WithMaxBodyBytes)
+	index               bool     // a Vary record, not a response
+	variants            []string // a Vary record's stored variants' Vary values, some of them
+
+	hitHeaders atomic.Pointer[hitHeaders]
 }
 
-type ageValue struct {
-	seconds int64
-	header  []string
+// hitHeaders are the Age and Cache-Status values sent with p from the
+// store, rebuilt only when a whole second passes.
+type hitHeaders struct {
+	age, ttl int64
+	ageLine  []string
+	status   []string
 }
 
 // recorder is the ResponseWriter a loading handler writes to. It buffers
-// the whole response: a body over the limit is still kept for the request
-// that asked for it, but marks the response as not to be shared.
+// the body up to the limit; past it, it sends what it has and the rest
+// straight to the requesting client through the tap (if it still waits)
+// and keeps nothing. Informational (1xx) responses go through the tap
+// at once.
 type recorder struct {
 	header http.Header
 	status int
 	body   []byte
 	limit  int64
 	over   bool
+	tap    *tap
 }
 
 func (w *recorder) Header() http.Header { return w.header }
 
-// WriteHeader records the status. Informational (1xx) responses are
-// dropped: they cannot reach the client from the load's goroutine.
 func (w *recorder) WriteHeader(code int) {
-	if w.status != 0 || code < 200 {
+	if w.status != 0 || code < 100 {
+		return
+	}
+	if code < 200 {
+		if code != http.StatusSwitchingProtocols && w.tap != nil {
+			w.tap.interim(w.header, code)
+		}
 		return
 	}
 	w.status = code
@@ -61,22 +97,46 @@ func (w *recorder) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	w.body = append(w.body, p...)
-	if int64(len(w.body)) > w.limit {
-		w.over = true
+	if w.over {
+		w.tap.body(p)
+		return len(p), nil
 	}
+	if int64(len(w.body))+int64(len(p)) > w.limit {
+		w.over = true
+		w.tap.start(w.header, w.status, w.body)
+		w.body = nil
+		w.tap.body(p)
+		return len(p), nil
+	}
+	w.body = append(w.body, p...)
 	return len(p), nil
 }
 
-// Flush does nothing: the response is sent once the handler returns.
-func (w *recorder) Flush() {}
+// Flush passes on to the client once the response is streamed, and
+// otherwise does nothing: a buffered response is sent when the handler
+// returns.
+func (w *recorder) Flush() {
+	if w.over {
+		w.tap.flush()
+	}
+}
 
-// cacheableStatus reports the status codes RFC 9110 section 15.1 calls
-// heuristically cacheable, less 206 (ranges are not cached here). Other
-// responses are neither stored nor shared, whatever their Cache-Control.
-func cacheableStatus(code int) bool {
+// heuristicStatus reports the statuses RFC 9110 section 15.1 calls
+// heuristically cacheable, less 206 (ranges are not stored here).
+func heuristicStatus(code int) bool {
 	switch code {
 	case 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// understoodStatus reports the final statuses RFC 9110 section 15
+// defines, whose caching rules this cache knows.
+func understoodStatus(code int) bool {
+	switch {
+	case code >= 200 && code <= 206, code >= 300 && code <= 308 && code != 306,
+		code >= 400 && code <= 417, code == 421, code == 422, code == 426, code >= 500 && code <= 505:
 		return true
 	}
 	return false
@@ -88,56 +148,130 @@ func serverError(code int) bool {
 	return code == 500 || code == 502 || code == 503 || code == 504
 }
 
-var hopByHop = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
-	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-}
-
 // notModifiedFields are the fields a 304 carries (RFC 9110 section
 // 15.4.5), as net/http's ServeContent sends them.
 var notModifiedFields = []string{"Cache-Control", "Content-Location", "Date", "Etag", "Expires", "Vary"}
 
-// newResponse builds the response a handler wrote to rec for r, and
-// decides with RFC 9111's rules whether it may be shared and for how
-// long, recording that in fr for the cache.
-func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshness, now time.Time) *response {
+// newResponse builds the response a handler wrote to rec for r, which
+// it sent at requested and finished at now, and decides with RFC 9111's
+// rules whether it may be shared and stored and for how long, recording
+// that in fr for the cache.
+func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshness, requested, now time.Time) *response {
 	h := rec.header
 	p := &response{status: rec.status, body: rec.body, date: now}
 	if p.status == 0 {
 		p.status = http.StatusOK
 	}
-	cc := parseCacheControl(h["Cache-Control"])
+	cc, targeted := rc.directivesOf(h)
+	misunderstood := false
+	if cc.mustUnderstand {
+		// RFC 9111 section 5.2.2.3: no-store is for caches that do not
+		// know the status's rules; one that does not is kept out.
+		if understoodStatus(p.status) {
+			cc.noStore = false
+		} else {
+			misunderstood = true
+		}
+	}
 	vary, star := varyNames(h["Vary"])
 	p.vary = vary
 	p.varyKey = varyValues(vary, r.Header)
-	p.shared = cacheableStatus(p.status) && !cc.noStore && !cc.noCache && !cc.private && !star &&
-		len(h["Set-Cookie"]) == 0 && !rec.over &&
+	p.shareable = !cc.noStore && !cc.noCache && !cc.private && !star && !rec.over &&
+		len(h["Set-Cookie"]) == 0 &&
 		(len(r.Header["Authorization"]) == 0 || cc.public || cc.sMaxAge >= 0 || cc.mustRevalidate)
 
-	p.header = make(http.Header, len(h)+2)
-	for k, v := range h {
-		if !hopByHop[k] && k != "Age" {
-			p.header[k] = slices.Clip(v)
-		}
+	p.header = make(http.Header, len(h)+1)
+	rc.copyStored(p.header, h)
+	p.ageIn = slices.Clip(h["Age"])
+	p.upstream = slices.Clip(h["Cache-Status"])
+
+	// RFC 9111 section 4.2.3.
+	dateValue, hasDate := singleDate(h["Date"])
+	if !hasDate {
+		// RFC 9110 section 6.6.1: a recipient with a clock adds Date
+		// to a response it caches or forwards without one.
+		dateValue = now
+		p.header["Date"] = []string{now.UTC().Format(http.TimeFormat)}
 	}
-	if a := h["Age"]; len(a) > 0 {
-		p.initialAge = time.Duration(parseDelta(trimOWS(a[0]))) * time.Second
-	}
+	ageValue, _ := parseAge(h["Age"])
+	apparent := max(now.Sub(dateValue), 0)
+	corrected := ageValue + max(now.Sub(requested), 0)
+	p.initialAge = max(apparent, corrected)
+
 	if bodyAllowed(p.status) {
 		p.header["Content-Length"] = []string{strconv.Itoa(len(p.body))}
 	} else {
 		p.body = nil
 	}
-	if p.shared && cap(p.body) > len(p.body) {
+	if lm := h["Last-Modified"]; len(lm) == 1 {
+		p.lastMod = lm[0]
+	}
+	p.modified = dateValue
+	if t, ok := singleDate(h["Last-Modified"]); ok {
+		p.modified = t
+	}
+
+	// Freshness (RFC 9111 section 4.2.1), explicit first.
+	lifetime := time.Duration(-1)
+	switch {
+	case cc.sMaxAge >= 0:
+		lifetime = cc.sMaxAge
+	case cc.maxAge >= 0:
+		lifetime = cc.maxAge
+	case !targeted && len(h["Expires"]) > 0:
+		lifetime = 0 // invalid: already expired (section 5.3)
+		if exp, ok := singleDate(h["Expires"]); ok {
+			lifetime = max(exp.Sub(dateValue), 0)
+		}
+	}
+	explicit := lifetime >= 0
+	storable := p.shareable || cc.noCache && !cc.noStore && !cc.private && !star && !rec.over &&
+		len(h["Set-Cookie"]) == 0 && (len(r.Header["Authorization"]) == 0 || cc.public || cc.sMaxAge >= 0 || cc.mustRevalidate)
+	// Section 3: a final status other than 206 and 304 may be stored
+	// when the response states its freshness or is public; the
+	// heuristically cacheable statuses may be stored without either.
+	storable = storable && !misunderstood && p.status >= 200 && p.status != http.StatusPartialContent && p.status != http.StatusNotModified &&
+		(explicit || cc.public || heuristicStatus(p.status))
+	if !explicit && storable {
+		switch {
+		case fr.ttlSet: // the handler called SetTTL
+			lifetime = fr.ttl
+			storable = lifetime > 0 // SetTTL(ctx, 0): not stored
+		case rc.cfg.ttlSet:
+			lifetime = rc.cfg.ttl
+		case rc.cfg.http.heuristic > 0 && p.lastMod != "" && p.modified.Before(dateValue):
+			// Section 4.2.2: a fraction of the time since the last
+			// change, capped.
+			lifetime = min(dateValue.Sub(p.modified)/10, rc.cfg.http.heuristic)
+		default:
+			lifetime = 0 // stale at once: kept only to revalidate or serve stale
+		}
+	}
+	p.noStale = cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge >= 0 || cc.noCache
+	validator := len(h["Etag"]) > 0 || p.lastMod != ""
+	p.ttl = lifetime - p.initialAge
+	switch {
+	case !storable:
+	case cc.noCache:
+		p.stored = validator // kept to be revalidated before each use
+		p.neverFresh = true
+	case p.ttl > 0:
+		p.stored = true
+	case lifetime >= 0 && (validator || !p.noStale && (cc.swr > 0 || cc.sie > 0 || rc.cfg.swr > 0 || rc.cfg.sie > 0)):
+		p.stored = true // stale at once, kept to revalidate or to serve stale
+		p.neverFresh = true
+	}
+	if p.shareable && p.stored && cap(p.body) > len(p.body) {
 		// The recorder's buffer grew by doubling; a stored body must take
 		// what WithMaxBytes counts for it, not up to half as much again.
 		p.body = bytes.Clone(p.body)
 	}
 	if et := p.header["Etag"]; len(et) > 0 {
 		p.etag = et[0]
-	} else if p.shared && rc.cfg.etag && p.status == http.StatusOK {
+	} else if p.stored && rc.cfg.etag && p.status == http.StatusOK {
 		sum := sha256.Sum256(p.body)
 		p.etag = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+		p.ownETag = true
 		p.header["Etag"] = []string{p.etag}
 	}
 	p.notModified = make(http.Header, len(notModifiedFields)+1)
@@ -146,33 +280,25 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 			p.notModified[k] = v
 		}
 	}
+	if p.etag == "" && p.lastMod != "" {
+		p.notModified["Last-Modified"] = p.header["Last-Modified"]
+	}
 	if v, ok := p.header["Set-Cookie"]; ok {
 		// Not representation metadata: the handler asked to set it on
 		// this client, which is the only one such a response reaches.
 		p.notModified["Set-Cookie"] = v
 	}
 
-	if !p.shared {
+	p.fields, p.nmFields = fieldsOf(p.header), fieldsOf(p.notModified)
+	if !p.stored {
 		fr.noStore = true
 		return p
 	}
-	lifetime := time.Duration(-1)
-	switch {
-	case cc.sMaxAge >= 0:
-		lifetime = cc.sMaxAge
-	case cc.maxAge >= 0:
-		lifetime = cc.maxAge
-	case len(h["Expires"]) > 0:
-		lifetime = expiresLifetime(h, now)
+	fr.ttl, fr.ttlSet = max(p.ttl, time.Nanosecond), true
+	if p.neverFresh {
+		fr.ttl = time.Nanosecond
 	}
-	switch {
-	case lifetime >= 0:
-		fr.ttl, fr.ttlSet = lifetime-p.initialAge, true
-	case fr.ttlSet: // the handler called SetTTL
-	case !rc.cfg.ttlSet:
-		fr.noStore = true // no freshness stated, none configured: shared with waiters only
-	}
-	if cc.mustRevalidate || cc.proxyRevalidate {
+	if p.noStale {
 		fr.swr, fr.swrSet, fr.sie, fr.sieSet = 0, true, 0, true
 	} else {
 		if cc.swr >= 0 {
@@ -185,18 +311,42 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 	return p
 }
 
-// expiresLifetime is Expires minus Date (or now), per RFC 9111 section
-// 4.2.1; an invalid Expires means already expired.
-func expiresLifetime(h http.Header, now time.Time) time.Duration {
-	exp, err := http.ParseTime(h.Get("Expires"))
-	if err != nil {
-		return 0
+// directivesOf returns the cache directives of a response: those of the
+// first targeted field with a valid, non-empty value (RFC 9213 section
+// 2.2), which also makes Expires ignored (targeted true), or else those
+// of Cache-Control.
+func (rc *ResponseCache) directivesOf(h http.Header) (d directives, targeted bool) {
+	for _, name := range rc.targeted {
+		if lines := h[name]; len(lines) > 0 {
+			if d, ok := parseTargeted(lines); ok {
+				return d, true
+			}
+		}
 	}
-	date := now
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
-		date = d
+	return parseCacheControl(h["Cache-Control"]), false
+}
+
+// field is one header field of a stored response.
+type field struct {
+	name  string
+	value []string
+}
+
+func fieldsOf(h http.Header) []field {
+	fs := make([]field, 0, len(h))
+	for k, v := range h {
+		fs = append(fs, field{k, v})
 	}
-	return max(exp.Sub(date), 0)
+	return fs
+}
+
+// singleDate parses a field that must hold one HTTP-date: several lines
+// or an invalid date give ok false.
+func singleDate(lines []string) (time.Time, bool) {
+	if len(lines) != 1 {
+		return time.Time{}, false
+	}
+	return httpx.ParseHTTPDate(lines[0])
 }
 
 func bodyAllowed(status int) bool {
@@ -242,45 +392,61 @@ func varyValues(names []string, h http.Header) string {
 	return b.String()
 }
 
-// currentAge is p's age at now: the time since the handler produced it
-// plus the age the handler gave it (RFC 9111 section 4.2.3, with the
-// handler in-process, so no transit delay).
+// currentAge is p's age at now (RFC 9111 section 4.2.3): its corrected
+// initial age plus the time it has been stored.
 func (p *response) currentAge(now time.Time) time.Duration {
 	return max(now.Sub(p.date), 0) + p.initialAge
 }
 
-// ageHeader returns the Age field value for a response served at now,
-// reusing the last one built while the age in seconds is unchanged.
-func (p *response) ageHeader(now time.Time) []string {
-	s := ageSeconds(p.currentAge(now))
-	if a := p.age.Load(); a != nil && a.seconds == s {
-		return a.header
-	}
-	a := &ageValue{seconds: s, header: []string{strconv.FormatInt(s, 10)}}
-	p.age.Store(a)
-	return a.header
+// how says in what capacity a response is sent.
+type how struct {
+	fromStore bool
+	ttl       time.Duration // from the store: the time left fresh (negative: stale)
+	status    string        // forwarded: our Cache-Status member
+	header    http.Header   // forwarded to the request that loaded it: the handler's own fields
 }
 
 // write sends p as the answer to r: 304 Not Modified when r's
-// If-None-Match matches p's ETag, headers only for HEAD, otherwise the
-// whole response. Shared responses carry Age.
-func (p *response) write(w http.ResponseWriter, r *http.Request, now time.Time) {
+// conditional fields match (RFC 9110 section 13.2.2: If-None-Match,
+// else If-Modified-Since), headers only for HEAD, otherwise the whole
+// response. Responses from the store carry Age; forwarded ones carry the
+// handler's Age, if any.
+func (rc *ResponseCache) write(w http.ResponseWriter, r *http.Request, p *response, now time.Time, hw how) {
 	h := w.Header()
-	if inm := r.Header["If-None-Match"]; len(inm) > 0 && p.etag != "" && p.status/100 == 2 && noneMatch(inm, p.etag) {
-		for k, v := range p.notModified {
+	notModified := p.status/100 == 2 && p.notModifiedFor(r)
+	switch {
+	case notModified:
+		for _, f := range p.nmFields {
+			h[f.name] = f.value
+		}
+	case hw.header != nil:
+		for k, v := range hw.header {
 			h[k] = v
 		}
-		if p.shared {
-			h["Age"] = p.ageHeader(now)
+	default:
+		for _, f := range p.fields {
+			h[f.name] = f.value
 		}
+	}
+	if hw.header != nil && p.ownETag && !notModified {
+		h["Etag"] = p.header["Etag"] // computed for the store: the first client may revalidate too
+	}
+	switch {
+	case hw.fromStore:
+		hh := p.hitHeadersAt(rc, now, hw.ttl)
+		h["Age"] = hh.ageLine
+		if hh.status != nil {
+			h["Cache-Status"] = hh.status
+		}
+	case hw.status != "":
+		h["Cache-Status"] = append(slices.Clip(p.upstream), hw.status)
+	}
+	if !hw.fromStore && hw.header == nil && len(p.ageIn) > 0 {
+		h["Age"] = p.ageIn // forwarded to a waiter as the handler said
+	}
+	if notModified {
 		w.WriteHeader(http.StatusNotModified)
 		return
-	}
-	for k, v := range p.header {
-		h[k] = v
-	}
-	if p.shared {
-		h["Age"] = p.ageHeader(now)
 	}
 	w.WriteHeader(p.status)
 	if r.Method != http.MethodHead && len(p.body) > 0 {
@@ -288,14 +454,52 @@ func (p *response) write(w http.ResponseWriter, r *http.Request, now time.Time) 
 	}
 }
 
+// notModifiedFor evaluates r's If-None-Match, or without one its
+// If-Modified-Since, against p (RFC 9110 section 13.2.2 and RFC 9111
+// section 4.3.2).
+func (p *response) notModifiedFor(r *http.Request) bool {
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		return p.etag != "" && noneMatch(inm, p.etag)
+	}
+	if ims := r.Header["If-Modified-Since"]; len(ims) == 1 {
+		t, ok := httpx.ParseHTTPDate(ims[0])
+		return ok && !p.modified.After(t)
+	}
+	return false
+}
+
+// hitHeadersAt returns the Age and Cache-Status lines for p sent from
+// the store at now with ttl left, reusing the last ones built while the
+// whole seconds are unchanged.
+func (p *response) hitHeadersAt(rc *ResponseCache, now time.Time, ttl time.Duration) *hitHeaders {
+	age := ageSeconds(p.currentAge(now))
+	ttlSec := int64(ttl.Round(time.Second) / time.Second)
+	if hh := p.hitHeaders.Load(); hh != nil && hh.age == age && hh.ttl == ttlSec {
+		return hh
+	}
+	hh := &hitHeaders{age: age, ttl: ttlSec, ageLine: []string{strconv.FormatInt(age, 10)}}
+	if rc.statusName != "" {
+		s := rc.statusName + "; hit; ttl=" + strconv.FormatInt(ttlSec, 10) + p.keyParam
+		hh.status = append(slices.Clip(p.upstream), s)
+	}
+	p.hitHeaders.Store(hh)
+	return hh
+}
+
 // responseCost is what a stored response counts against WithMaxBytes:
-// its body, its key and Vary values (as long as the client made them), and
-// an estimate of its headers.
+// its body, its key and Vary values (as long as the client made them),
+// an estimate of its headers, and of the structures holding it.
 func responseCost(k reqKey, p *response) int64 {
-	n := int64(len(p.body)) + 64
-	n += int64(len(k.host) + len(k.path) + len(k.rawPath) + len(k.query) + len(k.vary) + len(p.varyKey))
+	n := int64(len(p.body)) + 512
+	n += int64(len(k.host) + len(k.path) + len(k.rawPath) + len(k.query) + len(k.vary) + len(p.varyKey) + len(p.keyParam))
+	for _, name := range p.vary {
+		n += int64(len(name)) + 16
+	}
+	for _, v := range p.variants {
+		n += int64(len(v)) + 16
+	}
 	for k, v := range p.header {
-		n += int64(len(k)) + 16
+		n += int64(len(k)) + 64 // the map entry and the fields list entry
 		for _, s := range v {
 			n += int64(len(s)) + 16
 		}

@@ -7,14 +7,14 @@ import (
 )
 
 // TestGatewayInstanceCache: GET /instances/{id} is served from the
-// response cache (Age, ETag, 304 for If-None-Match), and terminating the
-// instance drops the cached copy.
+// response cache (Age on the second, ETag, 304 for If-None-Match), and
+// terminating the instance drops the cached copy.
 func TestGatewayInstanceCache(t *testing.T) {
 	g := startGateway(t)
 	var first Instance
 	resp := g.do(t, "GET", "/instances/inst-0001", "", "", &first)
 	etag := resp.Header.Get("ETag")
-	if resp.StatusCode != 200 || resp.Header.Get("Age") == "" || etag == "" {
+	if resp.StatusCode != 200 || etag == "" {
 		t.Fatalf("first GET: %d, Age %q, ETag %q", resp.StatusCode, resp.Header.Get("Age"), etag)
 	}
 	var again Instance

@@ -203,8 +203,10 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		}
 		return time.Duration(min(secs, int64(1<<33))) * time.Second, true
 	}
-	t, err := http.ParseTime(v)
-	if err != nil {
+	// The same strict HTTP-date grammar (RFC 9110 section 5.6.7) the
+	// response cache uses for Expires and Date.
+	t, ok := httpx.ParseHTTPDateAt(v, now)
+	if !ok {
 		return 0, false
 	}
 	return min(max(t.Sub(now), 0), 1<<33*time.Second), true

@@ -2,6 +2,7 @@ package breaker_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -151,4 +152,120 @@ func BenchmarkMiddleware(b *testing.B) {
 			paved.ServeHTTP(w, req)
 		}
 	})
+}
+
+// statusWriter is the status-recording wrapper a hand-rolled middleware
+// would write.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+var errServerStatus = errors.New("server error")
+
+// rawMiddleware is a hand-rolled gobreaker middleware: the primitive the
+// package's Middleware replaces.
+func rawMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}], next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done, err := cb.Allow()
+		if err != nil {
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		if sw.status >= 500 {
+			done(errServerStatus)
+			return
+		}
+		done(nil)
+	})
+}
+
+func rawSettings(name string) gobreaker.Settings {
+	return gobreaker.Settings{
+		Name:        name,
+		MaxRequests: breaker.DefaultProbes,
+		Timeout:     breaker.DefaultOpenDuration,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			n := c.TotalSuccesses + c.TotalFailures
+			return n >= breaker.DefaultMinCalls && float64(c.TotalFailures)/float64(n) >= breaker.DefaultFailureRate
+		},
+	}
+}
+
+// BenchmarkMiddlewareRecorder serves a request into a fresh
+// httptest.ResponseRecorder, as a handler test or a server would: raw is
+// a hand-rolled gobreaker TwoStepCircuitBreaker middleware, paved is
+// (*Breaker).Middleware; the -mux pair puts each behind a ServeMux route,
+// paved with the zero-config per-route breaker.Middleware. bare is the
+// handler alone, so overheads can be read as differences.
+func BenchmarkMiddlewareRecorder(b *testing.B) {
+	ok := []byte(`{"id":"i-1"}`)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(ok)
+	})
+	const pattern = "GET /instances/{id}"
+	req := httptest.NewRequest("GET", "/instances/i-1", nil)
+
+	bareMux := http.NewServeMux()
+	bareMux.Handle(pattern, h)
+	rawMux := http.NewServeMux()
+	rawMux.Handle(pattern, rawMiddleware(gobreaker.NewTwoStepCircuitBreaker[struct{}](rawSettings(pattern)), h))
+	pavedMux := http.NewServeMux()
+	pavedMux.Handle(pattern, breaker.Middleware(h))
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"bare", h},
+		{"raw", rawMiddleware(gobreaker.NewTwoStepCircuitBreaker[struct{}](rawSettings("raw")), h)},
+		{"paved", mustNew(b, "paved").Middleware(h)},
+		{"bare-mux", bareMux},
+		{"raw-mux", rawMux},
+		{"paved-mux", pavedMux},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				bc.h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTransport compares a bare RoundTripper with the same one behind
+// (*Breaker).Transport, with and without a slow-call threshold, which adds
+// the httptrace.ClientTrace that times a call from the written request.
+func BenchmarkTransport(b *testing.B) {
+	resp := &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}
+	base := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
+	req := httptest.NewRequest("GET", "http://upstream.test/items", nil)
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"raw", base},
+		{"paved", mustNew(b, "paved").Transport(base)},
+		{"paved-slow-threshold", mustNew(b, "slow", breaker.WithSlowCallThreshold(time.Second)).Transport(base)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.rt.RoundTrip(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

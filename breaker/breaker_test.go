@@ -33,8 +33,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"growth cap", "b", []breaker.Option{breaker.WithOpenDurationGrowth(2, time.Second)}, "cap 1s is below the open duration 30s"},
 		{"probes", "b", []breaker.Option{breaker.WithHalfOpenProbes(0)}, "WithHalfOpenProbes: 0"},
 		{"slow threshold", "b", []breaker.Option{breaker.WithSlowCallThreshold(-1)}, "WithSlowCallThreshold: -1ns is negative"},
-		{"nil meter provider", "b", []breaker.Option{breaker.WithMeterProvider(nil)}, "WithMeterProvider: nil provider"},
-		{"nil tracer provider", "b", []breaker.Option{breaker.WithTracerProvider(nil)}, "WithTracerProvider: nil provider"},
 		{"nil error handler", "b", []breaker.Option{breaker.WithErrorHandler(nil)}, "WithErrorHandler: nil handler"},
 		{"registry option", "b", []breaker.Option{breaker.WithMaxKeys(5)}, "WithMaxKeys is an option of NewRegistry"},
 		{"first error wins", "b", []breaker.Option{breaker.WithOpenDuration(0), breaker.WithHalfOpenProbes(0)}, "WithOpenDuration"},

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
 
 	"github.com/paved-go/paved/internal/httpx"
 )
@@ -119,7 +122,7 @@ func hostKey(r *http.Request) string {
 }
 
 func (b *Breaker) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	rw := httpx.Wrap(w)
+	rw, owned := httpx.Acquire(w)
 	isFailure := b.cfg.failureStatus
 	if isFailure == nil {
 		isFailure = serverFailure
@@ -130,15 +133,17 @@ func (b *Breaker) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 			return &StatusError{StatusCode: st}
 		}
 		return nil
-	})
-	if res != resRejected {
-		return
+	}, nil)
+	if res == resRejected {
+		if h := b.cfg.errorHandler; h != nil {
+			h(rw, r, err)
+		} else {
+			httpx.WriteError(rw, r, err)
+		}
 	}
-	if h := b.cfg.errorHandler; h != nil {
-		h(rw, r, err)
-		return
+	if owned { // not on a panic: whoever recovers it may still hold rw
+		httpx.Release(rw)
 	}
-	httpx.WriteError(rw, r, err)
 }
 
 // Transport returns a RoundTripper that sends each request through the
@@ -189,17 +194,28 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if isFailure == nil {
 		isFailure = clientFailure
 	}
+	// Only with a slow-call threshold: the trace costs a few allocations
+	// (measured in BenchmarkTransport), and without one nothing reads it.
+	var clk *uploadClock
+	req := r
+	if b.cfg.slow > 0 {
+		clk = newUploadClock()
+		req = r.WithContext(httptrace.WithClientTrace(r.Context(), &clk.trace))
+	}
 	var resp *http.Response
 	res, err := b.run(r.Context(), b.cfg.classify, func(context.Context) error {
+		if clk != nil {
+			clk.start = time.Now()
+		}
 		var err error
-		if resp, err = t.base.RoundTrip(r); err != nil {
+		if resp, err = t.base.RoundTrip(req); err != nil {
 			return err
 		}
 		if isFailure(resp.StatusCode) {
 			return &StatusError{StatusCode: resp.StatusCode}
 		}
 		return nil
-	})
+	}, clk)
 	if res == resRejected && r.Body != nil {
 		r.Body.Close() // a RoundTripper closes the body, even unsent
 	}
@@ -222,4 +238,39 @@ func (t *transport) CloseIdleConnections() {
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// uploadClock times a Transport call for the slow-call check from the
+// moment the request, body included, is written until the response
+// headers arrive, so a caller slow to send a large body does not make the
+// dependency look slow. The trace hooks may run on the transport's own
+// goroutines, even after RoundTrip returned, hence the atomics.
+type uploadClock struct {
+	trace   httptrace.ClientTrace
+	start   time.Time    // set before the base RoundTrip starts
+	wrote   atomic.Int64 // 1 + time from start until the request was written; 0 before
+	sending atomic.Bool  // the request headers are written
+}
+
+func newUploadClock() *uploadClock {
+	c := &uploadClock{}
+	c.trace.WroteHeaders = func() { c.sending.Store(true) }
+	c.trace.WroteRequest = func(httptrace.WroteRequestInfo) {
+		c.wrote.Store(int64(time.Since(c.start)) + 1)
+	}
+	return c
+}
+
+// took is how long the dependency took to answer, as of end.
+func (c *uploadClock) took(end time.Time) time.Duration {
+	if w := c.wrote.Load(); w > 0 {
+		return end.Sub(c.start) - time.Duration(w-1)
+	}
+	if c.sending.Load() {
+		// Answered while the body was still being sent (a 413, a 401):
+		// the dependency did not keep the caller waiting.
+		return 0
+	}
+	// A base RoundTripper that reports no httptrace events: the whole call.
+	return end.Sub(c.start)
 }

@@ -140,7 +140,9 @@ func (b *Breaker) Name() string { return b.name }
 // A rejected call returns an *OpenError (errors.Is ErrOpen or
 // ErrTooManyRequests) without running fn; otherwise Do returns fn's error.
 // With WithFallback, a rejection or a failed call returns what the fallback
-// returns instead. A panic in fn counts as a failure and is re-raised.
+// returns instead. A panic in fn counts as a failure and is re-raised;
+// a panic with http.ErrAbortHandler (the client is gone) is ignored and
+// re-raised.
 func (b *Breaker) Do(ctx context.Context, fn func(context.Context) error) error {
 	res, err := b.run(ctx, b.cfg.classify, fn, nil)
 	if b.cfg.fallback != nil && fallbackApplies(err, res) {

@@ -31,7 +31,8 @@
 //     included, is a failure (WithClassifier changes this). A call slower
 //     than WithSlowCallThreshold counts as a failure even if it succeeded;
 //     by default there is no threshold. A panic is a failure and is
-//     re-raised.
+//     re-raised, except http.ErrAbortHandler, net/http's way to abort a
+//     response whose client is gone, which is ignored and re-raised.
 //
 // # Per key, HTTP and gRPC
 //
@@ -41,14 +42,37 @@
 //
 // Registry.Middleware protects a server's own handlers, one breaker per
 // ServeMux pattern: 5xx responses and panics are failures, 4xx are not,
-// and a rejected request gets 503 application/problem+json with
-// Retry-After, the seconds until the breaker half-opens. Registry.Transport
-// protects outgoing calls, one breaker per host: transport errors,
-// timeouts, 5xx and 429 are failures, a rejected request returns an error
-// without touching the network, and WithTransportFallback can answer it
-// instead, for example with the last good response. Middleware and
-// Transport are the zero-configuration forms. Package breakergrpc has the
-// gRPC interceptors.
+// and a request whose client went away is ignored, whatever the handler
+// answered: its context was canceled (httputil.ReverseProxy then answers
+// 502), or the handler panicked with http.ErrAbortHandler (as
+// ReverseProxy does when the client hangs up mid-body; the panic goes on
+// to net/http once counted). A rejected request gets 503
+// application/problem+json with Retry-After, the seconds until the
+// breaker half-opens. Registry.Transport protects outgoing calls, one
+// breaker per host: transport errors, timeouts, 5xx and 429 are failures,
+// a rejected request returns an error without touching the network, and
+// WithTransportFallback can answer it instead, for example with the last
+// good response. Middleware and Transport are the zero-configuration
+// forms. Package breakergrpc has the gRPC interceptors, built by
+// breakergrpc.New(registry), which judge gRPC codes as these adapters
+// judge the HTTP statuses they map to.
+//
+// # Slow calls
+//
+// WithSlowCallThreshold times what the dependency is responsible for. Do
+// and Call time fn; Middleware times the handler, reading of the request
+// body included. Transport times the call until the response headers
+// arrive, less the time the caller took to send the request body: from
+// the request headers written to the whole request written
+// (net/http/httptrace's WroteHeaders and WroteRequest). So a caller slow
+// to upload a large body does not make the dependency look slow, while
+// the dependency's own time, getting a connection to it included, counts
+// the same for a GET and a POST. A response that arrives while the body
+// is still being sent is timed until the headers were written; with a
+// base RoundTripper that reports no httptrace events, Transport times the
+// whole RoundTrip. The trace costs a request with a body a few
+// allocations, only when a threshold is set; a request without one needs
+// no trace.
 //
 // On the client side, put retries outside the breaker
 // (retry(breaker(base))), so an open breaker ends the retries at once.
@@ -64,9 +88,16 @@
 // Each breaker records paved.breaker.calls by outcome (success, failure,
 // slow, ignored, rejected) and paved.breaker.state (closed, open,
 // half_open) through the MeterProvider of WithMeterProvider (default: the
-// global one), adds a breaker.rejected event to the current span for each
-// rejection, and logs each transition once at Warn (WithLogger; never per
+// global one), adds a breaker.rejected event to the span already in the
+// call's context for each rejection (a breaker starts no spans, so it
+// takes no TracerProvider), and logs each transition once at Warn
+// (WithLogger, default slog.Default() at the time of logging; never per
 // call). WithOnStateChange callbacks run in order, outside every lock.
+//
+// paved.breaker.state is an observable gauge read at each collection: a
+// Registry reports the breakers it holds, so a breaker it forgets stops
+// reporting instead of reading its last state forever, and an open
+// breaker past its open duration reads half_open, as State does.
 //
 // # On gobreaker
 //

@@ -79,8 +79,12 @@ func Transport(base http.RoundTripper) http.RoundTripper {
 // the ServeMux, on each route; outside one, every request shares the key
 // "*"). Responses with a failure status (5xx) and panics are failures,
 // 4xx responses are successes, and requests whose client went away are
-// ignored. A rejected request never reaches next: it gets the error
-// handler's answer, by default 503 problem+json with Retry-After.
+// ignored: their context was canceled, or next panicked with
+// http.ErrAbortHandler, which then propagates. A rejected request never
+// reaches next: it gets the error handler's answer, by default 503
+// problem+json with Retry-After. Middleware allocates nothing per request
+// of its own: its status-recording ResponseWriter comes from a pool, or
+// is the one an outer paved middleware already installed.
 func (reg *Registry) Middleware(next http.Handler) http.Handler {
 	key := reg.cfg.requestKey
 	if key == nil {
@@ -154,7 +158,10 @@ func (b *Breaker) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 // WithTransportFallback answers it. A nil base means paved's default base transport (see paved.DefaultTransport).
 //
 // The outcome is decided when the response headers arrive: a failure
-// while reading the body is not counted.
+// while reading the body is not counted. With WithSlowCallThreshold, a
+// call is timed until the response headers arrive, less the time the
+// caller took to send the request body, so a slow upload does not count
+// as a slow dependency; see the package doc.
 func (reg *Registry) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = httpx.DefaultTransport()
@@ -194,11 +201,12 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if isFailure == nil {
 		isFailure = clientFailure
 	}
-	// Only with a slow-call threshold: the trace costs a few allocations
-	// (measured in BenchmarkTransport), and without one nothing reads it.
+	// Only with a slow-call threshold and a body to upload: the trace
+	// costs a few allocations (BenchmarkTransport), and without a body
+	// there is no upload to leave out.
 	var clk *uploadClock
 	req := r
-	if b.cfg.slow > 0 {
+	if b.cfg.slow > 0 && r.Body != nil && r.Body != http.NoBody {
 		clk = newUploadClock()
 		req = r.WithContext(httptrace.WithClientTrace(r.Context(), &clk.trace))
 	}
@@ -240,37 +248,37 @@ func (t *transport) CloseIdleConnections() {
 	}
 }
 
-// uploadClock times a Transport call for the slow-call check from the
-// moment the request, body included, is written until the response
-// headers arrive, so a caller slow to send a large body does not make the
-// dependency look slow. The trace hooks may run on the transport's own
-// goroutines, even after RoundTrip returned, hence the atomics.
+// uploadClock times a Transport call for the slow-call check without
+// the time the caller took to send the request body, from the request
+// headers written to the request written (httptrace's WroteHeaders and
+// WroteRequest), so a caller slow to upload does not make the dependency
+// look slow. The hooks may run on the transport's own goroutines, even
+// after RoundTrip returned, hence the atomics.
 type uploadClock struct {
 	trace   httptrace.ClientTrace
 	start   time.Time    // set before the base RoundTrip starts
-	wrote   atomic.Int64 // 1 + time from start until the request was written; 0 before
-	sending atomic.Bool  // the request headers are written
+	headers atomic.Int64 // 1 + time from start until the headers were written; 0 before
+	wrote   atomic.Int64 // 1 + time from start until the body was written; 0 before
 }
 
 func newUploadClock() *uploadClock {
 	c := &uploadClock{}
-	c.trace.WroteHeaders = func() { c.sending.Store(true) }
-	c.trace.WroteRequest = func(httptrace.WroteRequestInfo) {
-		c.wrote.Store(int64(time.Since(c.start)) + 1)
-	}
+	c.trace.WroteHeaders = func() { c.headers.Store(int64(time.Since(c.start)) + 1) }
+	c.trace.WroteRequest = func(httptrace.WroteRequestInfo) { c.wrote.Store(int64(time.Since(c.start)) + 1) }
 	return c
 }
 
-// took is how long the dependency took to answer, as of end.
+// took is how long the dependency took, as of end: the whole call less
+// the upload of the body.
 func (c *uploadClock) took(end time.Time) time.Duration {
-	if w := c.wrote.Load(); w > 0 {
-		return end.Sub(c.start) - time.Duration(w-1)
+	total := end.Sub(c.start)
+	h := c.headers.Load()
+	if h == 0 { // a base RoundTripper that reports no httptrace events
+		return total
 	}
-	if c.sending.Load() {
-		// Answered while the body was still being sent (a 413, a 401):
-		// the dependency did not keep the caller waiting.
-		return 0
+	upload := total - time.Duration(h-1) // answered while the body was still being sent
+	if w := c.wrote.Load(); w != 0 {
+		upload = time.Duration(w - h)
 	}
-	// A base RoundTripper that reports no httptrace events: the whole call.
-	return end.Sub(c.start)
+	return max(total-upload, 0)
 }

@@ -222,7 +222,10 @@ func WithHalfOpenProbes(n int) Option {
 
 // WithSlowCallThreshold counts a call that took longer than d as a failure
 // (outcome "slow") even when it succeeded. Zero, the default, disables the
-// check; it costs two clock reads per call when enabled.
+// check; it costs two clock reads per call when enabled. Transport leaves
+// out the time the caller takes to send a request body (see the package
+// doc), which costs a request with a body an httptrace.ClientTrace and a
+// few allocations.
 func WithSlowCallThreshold(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < 0 {

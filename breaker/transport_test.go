@@ -261,11 +261,11 @@ func (b *slowBody) Read(p []byte) (int, error) {
 	return 1, nil
 }
 
-// TestTransportSlowCallClockStartsWhenTheRequestIsWritten is the gateway's
-// case: valid launches uploaded slowly (2.7 s each) and answered 201 at
-// once must not count as slow calls and open the upstream breaker; an
-// upstream slow to answer still counts.
-func TestTransportSlowCallClockStartsWhenTheRequestIsWritten(t *testing.T) {
+// TestTransportSlowCallsLeaveOutTheUpload is the gateway's case: valid
+// launches uploaded slowly (2.7 s each) and answered 201 at once must not
+// count as slow calls and open the upstream breaker; an upstream slow to
+// answer still counts, with a body or without.
+func TestTransportSlowCallsLeaveOutTheUpload(t *testing.T) {
 	tests := []struct {
 		name       string
 		upload     time.Duration // the caller takes this long to send the body

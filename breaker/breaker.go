@@ -3,7 +3,6 @@ package breaker
 import (
 	"context"
 	"errors"
-	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -140,9 +139,7 @@ func (b *Breaker) Name() string { return b.name }
 // A rejected call returns an *OpenError (errors.Is ErrOpen or
 // ErrTooManyRequests) without running fn; otherwise Do returns fn's error.
 // With WithFallback, a rejection or a failed call returns what the fallback
-// returns instead. A panic in fn counts as a failure and is re-raised;
-// a panic with http.ErrAbortHandler (the client is gone) is ignored and
-// re-raised.
+// returns instead. A panic in fn counts as a failure and is re-raised.
 func (b *Breaker) Do(ctx context.Context, fn func(context.Context) error) error {
 	res, err := b.run(ctx, b.cfg.classify, fn, nil)
 	if b.cfg.fallback != nil && fallbackApplies(err, res) {
@@ -213,28 +210,13 @@ func (b *Breaker) run(ctx context.Context, classify Classifier, fn func(context.
 	}
 	var err error
 	res := resRejected
-	aborted := false
 	defer func() {
 		if res == resPanicked { // gobreaker counted the failure and re-panics
 			b.finish(ctx, resPanicked)
 		}
 	}()
-	_, gerr := b.cb.Execute(func() (_ struct{}, marker error) {
+	_, gerr := b.cb.Execute(func() (struct{}, error) {
 		res = resPanicked
-		defer func() {
-			if res != resPanicked {
-				return
-			}
-			// The client is gone (or the handler gave up on it on
-			// purpose): net/http's abort says nothing about this
-			// service's health, and no stack trace is lost by
-			// re-raising it once the outcome is counted.
-			if p := recover(); p == http.ErrAbortHandler {
-				aborted, res, marker = true, resIgnored, errCountedIgnored
-			} else if p != nil {
-				panic(p)
-			}
-		}()
 		var start time.Time
 		if b.cfg.slow > 0 && clk == nil {
 			start = time.Now()
@@ -243,10 +225,6 @@ func (b *Breaker) run(ctx context.Context, classify Classifier, fn func(context.
 		res = b.judge(ctx, classify, err, start, clk)
 		return struct{}{}, res.marker()
 	})
-	if aborted {
-		b.finish(ctx, resIgnored)
-		panic(http.ErrAbortHandler)
-	}
 	if res == resRejected { // gobreaker refused: open, or half-open and full
 		if gerr == gobreaker.ErrTooManyRequests {
 			return b.reject(ctx, classify, fn, StateHalfOpen, halfOpenRetryAfter, clk)
@@ -265,6 +243,9 @@ func (b *Breaker) run(ctx context.Context, classify Classifier, fn func(context.
 // Classifier says, then successes over the slow-call threshold as slow,
 // timed from start, or by clk when it is not nil.
 func (b *Breaker) judge(ctx context.Context, classify Classifier, err error, start time.Time, clk *uploadClock) result {
+	if err == errAborted {
+		return resIgnored
+	}
 	switch classify(ctx, err) {
 	case Ignored:
 		return resIgnored

@@ -131,13 +131,36 @@ func (b *Breaker) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	if isFailure == nil {
 		isFailure = serverFailure
 	}
-	res, err := b.run(r.Context(), b.cfg.classify, func(context.Context) error {
+	aborted := false
+	res, err := b.run(r.Context(), b.cfg.classify, func(context.Context) (err error) {
+		returned := false
+		defer func() {
+			if returned {
+				return
+			}
+			// The client is gone (or next gave up on it on purpose): the
+			// abort says nothing about this service's health. net/http
+			// prints no stack for it, so nothing is lost by re-raising it
+			// once the call is counted. Other panics go on at once, their
+			// stack intact, and count as failures.
+			switch p := recover(); p {
+			case nil: // runtime.Goexit
+			case http.ErrAbortHandler:
+				aborted, err = true, errAborted
+			default:
+				panic(p)
+			}
+		}()
 		next.ServeHTTP(rw, r)
+		returned = true
 		if st := rw.Status(); isFailure(st) {
 			return &StatusError{StatusCode: st}
 		}
 		return nil
 	}, nil)
+	if aborted {
+		panic(http.ErrAbortHandler)
+	}
 	if res == resRejected {
 		if h := b.cfg.errorHandler; h != nil {
 			h(rw, r, err)

@@ -267,3 +267,32 @@ func TestTimeWindowRollsBuckets(t *testing.T) {
 		}
 	})
 }
+
+// TestNilProvidersAreDefaults: a nil MeterProvider or Logger means the
+// default, never an error or a panic at the first call.
+func TestNilProvidersAreDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  breaker.Option
+	}{
+		{"nil meter provider", breaker.WithMeterProvider(nil)},
+		{"nil logger", breaker.WithLogger(nil)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := breaker.New("b", tc.opt, breaker.WithConsecutiveFailures(1))
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			if err := b.Do(context.Background(), fail); err != errBoom {
+				t.Fatalf("Do = %v", err)
+			}
+			if st := b.State(); st != breaker.StateOpen {
+				t.Fatalf("state %v", st)
+			}
+			if _, err := breaker.NewRegistry(tc.opt); err != nil {
+				t.Fatalf("NewRegistry: %v", err)
+			}
+		})
+	}
+}

@@ -31,8 +31,7 @@
 //     included, is a failure (WithClassifier changes this). A call slower
 //     than WithSlowCallThreshold counts as a failure even if it succeeded;
 //     by default there is no threshold. A panic is a failure and is
-//     re-raised, except http.ErrAbortHandler, net/http's way to abort a
-//     response whose client is gone, which is ignored and re-raised.
+//     re-raised (Middleware ignores http.ErrAbortHandler, below).
 //
 // # Per key, HTTP and gRPC
 //
@@ -57,6 +56,9 @@
 // breakergrpc.New(registry), which judge gRPC codes as these adapters
 // judge the HTTP statuses they map to.
 //
+// On the client side, put retries outside the breaker
+// (retry(breaker(base))), so an open breaker ends the retries at once.
+//
 // # Slow calls
 //
 // WithSlowCallThreshold times what the dependency is responsible for. Do
@@ -73,9 +75,6 @@
 // whole RoundTrip. The trace costs a request with a body a few
 // allocations, only when a threshold is set; a request without one needs
 // no trace.
-//
-// On the client side, put retries outside the breaker
-// (retry(breaker(base))), so an open breaker ends the retries at once.
 //
 // # Trying it out: dry run
 //

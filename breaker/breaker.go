@@ -3,12 +3,15 @@ package breaker
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paved-go/paved/internal/otelx"
@@ -35,8 +38,8 @@ type Breaker struct {
 	reopens int    // consecutive re-opens, for WithOpenDurationGrowth
 	tripped Counts // the window that made it trip, for the log line
 
-	calls *otelx.Counter
-	gauge *otelx.StateGauge
+	calls  *otelx.Counter
+	series *otelx.StateSeries // nil: no paved.breaker.state of its own
 
 	pending     atomic.Bool // transitions wait in queue
 	nmu         sync.Mutex  // guards queue and dispatching
@@ -66,15 +69,28 @@ func New(name string, opts ...Option) (*Breaker, error) {
 	if err != nil {
 		return nil, errors.New("breaker: " + err.Error())
 	}
-	gauge, err := otelx.BreakerState(cfg.mp, name)
+	b := newBreaker(name, cfg, calls, otelx.NewBreakerStateSeries(name))
+	// The callback holds b weakly, so registering it does not keep b
+	// alive; once b is collected its series stop and the callback goes.
+	wb := weak.Make(b)
+	reg, err := otelx.BreakerStates(cfg.mp, func(o otelx.StateObserver) {
+		if b := wb.Value(); b != nil {
+			b.observe(o, time.Now())
+		}
+	})
 	if err != nil {
 		return nil, errors.New("breaker: " + err.Error())
 	}
-	return newBreaker(name, cfg, calls, gauge), nil
+	if reg != nil {
+		runtime.AddCleanup(b, unregister, reg)
+	}
+	return b, nil
 }
 
-func newBreaker(name string, cfg *config, calls *otelx.Counter, gauge *otelx.StateGauge) *Breaker {
-	b := &Breaker{name: name, cfg: cfg, calls: calls, gauge: gauge}
+func unregister(reg metric.Registration) { _ = reg.Unregister() }
+
+func newBreaker(name string, cfg *config, calls *otelx.Counter, series *otelx.StateSeries) *Breaker {
+	b := &Breaker{name: name, cfg: cfg, calls: calls, series: series}
 	st := gobreaker.Settings{
 		Name:        name,
 		MaxRequests: uint32(cfg.probes),
@@ -96,8 +112,24 @@ func newBreaker(name string, cfg *config, calls *otelx.Counter, gauge *otelx.Sta
 		b.window = newCountWindow(cfg.countWindow)
 	}
 	b.cb = gobreaker.NewCircuitBreaker[struct{}](st)
-	b.gauge.Set(context.Background(), StateClosed.String())
 	return b
+}
+
+// observe reports b's state to paved.breaker.state. It reads atomics
+// only: it runs on the metric reader's goroutine, and must not deliver
+// transitions (user callbacks) there. An open breaker past its open
+// duration reports half-open, as State does.
+func (b *Breaker) observe(o otelx.StateObserver, now time.Time) {
+	if b.series == nil {
+		return
+	}
+	st := State(b.state.Load())
+	if st == StateOpen {
+		if op := b.open.Load(); op == nil || !now.Before(op.until) {
+			st = StateHalfOpen
+		}
+	}
+	o.Observe(b.series, int(st))
 }
 
 // Name returns the breaker's name.
@@ -109,7 +141,7 @@ func (b *Breaker) Name() string { return b.name }
 // With WithFallback, a rejection or a failed call returns what the fallback
 // returns instead. A panic in fn counts as a failure and is re-raised.
 func (b *Breaker) Do(ctx context.Context, fn func(context.Context) error) error {
-	res, err := b.run(ctx, b.cfg.classify, fn)
+	res, err := b.run(ctx, b.cfg.classify, fn, nil)
 	if b.cfg.fallback != nil && fallbackApplies(err, res) {
 		return b.cfg.fallback(ctx, err)
 	}
@@ -123,7 +155,7 @@ func (b *Breaker) DoWith(ctx context.Context, classify Classifier, fn func(conte
 	if classify == nil {
 		classify = b.cfg.classify
 	}
-	_, err := b.run(ctx, classify, fn)
+	_, err := b.run(ctx, classify, fn, nil)
 	return err
 }
 
@@ -136,7 +168,7 @@ func Call[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, e
 		var err error
 		v, err = fn(ctx)
 		return err
-	})
+	}, nil)
 	if b.cfg.fallback != nil && fallbackApplies(err, res) {
 		var zero T
 		return zero, b.cfg.fallback(ctx, err)
@@ -153,7 +185,7 @@ func CallWithFallback[T any](ctx context.Context, b *Breaker, fn func(context.Co
 		var err error
 		v, err = fn(ctx)
 		return err
-	})
+	}, nil)
 	if fallback != nil && fallbackApplies(err, res) {
 		return fallback(ctx, err)
 	}
@@ -166,12 +198,14 @@ func fallbackApplies(err error, res result) bool {
 
 // run is the one path every call takes. It returns how the call counted
 // and fn's error or the rejection; in dry-run mode a call the breaker
-// would have rejected runs and returns its own outcome.
-func (b *Breaker) run(ctx context.Context, classify Classifier, fn func(context.Context) error) (result, error) {
+// would have rejected runs and returns its own outcome. A non-nil clk
+// times the call for the slow-call check instead of run's own clock reads
+// around fn (Transport starts it once the request is written).
+func (b *Breaker) run(ctx context.Context, classify Classifier, fn func(context.Context) error, clk *uploadClock) (result, error) {
 	if o := b.open.Load(); o != nil {
 		now := time.Now()
 		if now.Before(o.until) {
-			return b.reject(ctx, classify, fn, StateOpen, o.until.Sub(now))
+			return b.reject(ctx, classify, fn, StateOpen, o.until.Sub(now), clk)
 		}
 	}
 	var err error
@@ -184,45 +218,57 @@ func (b *Breaker) run(ctx context.Context, classify Classifier, fn func(context.
 	_, gerr := b.cb.Execute(func() (struct{}, error) {
 		res = resPanicked
 		var start time.Time
-		if b.cfg.slow > 0 {
+		if b.cfg.slow > 0 && clk == nil {
 			start = time.Now()
 		}
 		err = fn(ctx)
-		res = b.judge(ctx, classify, err, start)
+		res = b.judge(ctx, classify, err, start, clk)
 		return struct{}{}, res.marker()
 	})
 	if res == resRejected { // gobreaker refused: open, or half-open and full
 		if gerr == gobreaker.ErrTooManyRequests {
-			return b.reject(ctx, classify, fn, StateHalfOpen, halfOpenRetryAfter)
+			return b.reject(ctx, classify, fn, StateHalfOpen, halfOpenRetryAfter, clk)
 		}
 		var d time.Duration
 		if o := b.open.Load(); o != nil {
 			d = max(time.Until(o.until), 0)
 		}
-		return b.reject(ctx, classify, fn, StateOpen, d)
+		return b.reject(ctx, classify, fn, StateOpen, d, clk)
 	}
 	b.finish(ctx, res)
 	return res, err
 }
 
 // judge classifies a finished call: ignored and failed calls as the
-// Classifier says, then successes over the slow-call threshold as slow.
-func (b *Breaker) judge(ctx context.Context, classify Classifier, err error, start time.Time) result {
+// Classifier says, then successes over the slow-call threshold as slow,
+// timed from start, or by clk when it is not nil.
+func (b *Breaker) judge(ctx context.Context, classify Classifier, err error, start time.Time, clk *uploadClock) result {
+	if err == errAborted {
+		return resIgnored
+	}
 	switch classify(ctx, err) {
 	case Ignored:
 		return resIgnored
 	case Failure:
 		return resFailure
 	}
-	if b.cfg.slow > 0 && time.Since(start) > b.cfg.slow {
-		return resSlow
+	if b.cfg.slow > 0 {
+		var took time.Duration
+		if clk != nil {
+			took = clk.took(time.Now())
+		} else {
+			took = time.Since(start)
+		}
+		if took > b.cfg.slow {
+			return resSlow
+		}
 	}
 	return resSuccess
 }
 
 // reject answers a call the breaker does not let through: an *OpenError,
 // or in dry-run mode the call's own result, run outside gobreaker.
-func (b *Breaker) reject(ctx context.Context, classify Classifier, fn func(context.Context) error, st State, retryAfter time.Duration) (result, error) {
+func (b *Breaker) reject(ctx context.Context, classify Classifier, fn func(context.Context) error, st State, retryAfter time.Duration, clk *uploadClock) (result, error) {
 	b.finish(ctx, resRejected)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		otelx.AddEvent(ctx, otelx.EventBreakerRejected,
@@ -234,11 +280,11 @@ func (b *Breaker) reject(ctx context.Context, classify Classifier, fn func(conte
 		return resRejected, &OpenError{Name: b.name, State: st, RetryAfter: retryAfter}
 	}
 	var start time.Time
-	if b.cfg.slow > 0 {
+	if b.cfg.slow > 0 && clk == nil {
 		start = time.Now()
 	}
 	err := fn(ctx)
-	return b.judge(ctx, classify, err, start), err
+	return b.judge(ctx, classify, err, start, clk), err
 }
 
 // finish records a call's outcome and delivers any state change it caused.

@@ -33,8 +33,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"growth cap", "b", []breaker.Option{breaker.WithOpenDurationGrowth(2, time.Second)}, "cap 1s is below the open duration 30s"},
 		{"probes", "b", []breaker.Option{breaker.WithHalfOpenProbes(0)}, "WithHalfOpenProbes: 0"},
 		{"slow threshold", "b", []breaker.Option{breaker.WithSlowCallThreshold(-1)}, "WithSlowCallThreshold: -1ns is negative"},
-		{"nil meter provider", "b", []breaker.Option{breaker.WithMeterProvider(nil)}, "WithMeterProvider: nil provider"},
-		{"nil tracer provider", "b", []breaker.Option{breaker.WithTracerProvider(nil)}, "WithTracerProvider: nil provider"},
 		{"nil error handler", "b", []breaker.Option{breaker.WithErrorHandler(nil)}, "WithErrorHandler: nil handler"},
 		{"registry option", "b", []breaker.Option{breaker.WithMaxKeys(5)}, "WithMaxKeys is an option of NewRegistry"},
 		{"first error wins", "b", []breaker.Option{breaker.WithOpenDuration(0), breaker.WithHalfOpenProbes(0)}, "WithOpenDuration"},
@@ -268,4 +266,33 @@ func TestTimeWindowRollsBuckets(t *testing.T) {
 			t.Fatalf("state %v", st)
 		}
 	})
+}
+
+// TestNilProvidersAreDefaults: a nil MeterProvider or Logger means the
+// default, never an error or a panic at the first call.
+func TestNilProvidersAreDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  breaker.Option
+	}{
+		{"nil meter provider", breaker.WithMeterProvider(nil)},
+		{"nil logger", breaker.WithLogger(nil)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := breaker.New("b", tc.opt, breaker.WithConsecutiveFailures(1))
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			if err := b.Do(context.Background(), fail); err != errBoom {
+				t.Fatalf("Do = %v", err)
+			}
+			if st := b.State(); st != breaker.StateOpen {
+				t.Fatalf("state %v", st)
+			}
+			if _, err := breaker.NewRegistry(tc.opt); err != nil {
+				t.Fatalf("NewRegistry: %v", err)
+			}
+		})
+	}
 }

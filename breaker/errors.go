@@ -133,6 +133,11 @@ var resultNames = [...]string{"success", "failure", "slow", "ignored", "rejected
 
 func (r result) String() string { return resultNames[r] }
 
+// errAborted is what Middleware's call returns when the handler panicked
+// with http.ErrAbortHandler: the client is gone, so the call is ignored
+// whatever the Classifier says, and Middleware re-raises the panic.
+var errAborted = errors.New("breaker: handler aborted")
+
 // Markers handed to gobreaker for the outcome we computed, so its
 // IsSuccessful/IsExcluded see our classification, not the caller's error.
 var (

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
 
 	"github.com/paved-go/paved/internal/httpx"
 )
@@ -76,8 +79,12 @@ func Transport(base http.RoundTripper) http.RoundTripper {
 // the ServeMux, on each route; outside one, every request shares the key
 // "*"). Responses with a failure status (5xx) and panics are failures,
 // 4xx responses are successes, and requests whose client went away are
-// ignored. A rejected request never reaches next: it gets the error
-// handler's answer, by default 503 problem+json with Retry-After.
+// ignored: their context was canceled, or next panicked with
+// http.ErrAbortHandler, which then propagates. A rejected request never
+// reaches next: it gets the error handler's answer, by default 503
+// problem+json with Retry-After. Middleware allocates nothing per request
+// of its own: its status-recording ResponseWriter comes from a pool, or
+// is the one an outer paved middleware already installed.
 func (reg *Registry) Middleware(next http.Handler) http.Handler {
 	key := reg.cfg.requestKey
 	if key == nil {
@@ -119,26 +126,51 @@ func hostKey(r *http.Request) string {
 }
 
 func (b *Breaker) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	rw := httpx.Wrap(w)
+	rw, owned := httpx.Acquire(w)
 	isFailure := b.cfg.failureStatus
 	if isFailure == nil {
 		isFailure = serverFailure
 	}
-	res, err := b.run(r.Context(), b.cfg.classify, func(context.Context) error {
+	aborted := false
+	res, err := b.run(r.Context(), b.cfg.classify, func(context.Context) (err error) {
+		returned := false
+		defer func() {
+			if returned {
+				return
+			}
+			// The client is gone (or next gave up on it on purpose): the
+			// abort says nothing about this service's health. net/http
+			// prints no stack for it, so nothing is lost by re-raising it
+			// once the call is counted. Other panics go on at once, their
+			// stack intact, and count as failures.
+			switch p := recover(); p {
+			case nil: // runtime.Goexit
+			case http.ErrAbortHandler:
+				aborted, err = true, errAborted
+			default:
+				panic(p)
+			}
+		}()
 		next.ServeHTTP(rw, r)
+		returned = true
 		if st := rw.Status(); isFailure(st) {
 			return &StatusError{StatusCode: st}
 		}
 		return nil
-	})
-	if res != resRejected {
-		return
+	}, nil)
+	if aborted {
+		panic(http.ErrAbortHandler)
 	}
-	if h := b.cfg.errorHandler; h != nil {
-		h(rw, r, err)
-		return
+	if res == resRejected {
+		if h := b.cfg.errorHandler; h != nil {
+			h(rw, r, err)
+		} else {
+			httpx.WriteError(rw, r, err)
+		}
 	}
-	httpx.WriteError(rw, r, err)
+	if owned { // not on a panic: whoever recovers it may still hold rw
+		httpx.Release(rw)
+	}
 }
 
 // Transport returns a RoundTripper that sends each request through the
@@ -149,7 +181,10 @@ func (b *Breaker) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 // WithTransportFallback answers it. A nil base means paved's default base transport (see paved.DefaultTransport).
 //
 // The outcome is decided when the response headers arrive: a failure
-// while reading the body is not counted.
+// while reading the body is not counted. With WithSlowCallThreshold, a
+// call is timed until the response headers arrive, less the time the
+// caller took to send the request body, so a slow upload does not count
+// as a slow dependency; see the package doc.
 func (reg *Registry) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = httpx.DefaultTransport()
@@ -189,17 +224,29 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if isFailure == nil {
 		isFailure = clientFailure
 	}
+	// Only with a slow-call threshold and a body to upload: the trace
+	// costs a few allocations (BenchmarkTransport), and without a body
+	// there is no upload to leave out.
+	var clk *uploadClock
+	req := r
+	if b.cfg.slow > 0 && r.Body != nil && r.Body != http.NoBody {
+		clk = newUploadClock()
+		req = r.WithContext(httptrace.WithClientTrace(r.Context(), &clk.trace))
+	}
 	var resp *http.Response
 	res, err := b.run(r.Context(), b.cfg.classify, func(context.Context) error {
+		if clk != nil {
+			clk.start = time.Now()
+		}
 		var err error
-		if resp, err = t.base.RoundTrip(r); err != nil {
+		if resp, err = t.base.RoundTrip(req); err != nil {
 			return err
 		}
 		if isFailure(resp.StatusCode) {
 			return &StatusError{StatusCode: resp.StatusCode}
 		}
 		return nil
-	})
+	}, clk)
 	if res == resRejected && r.Body != nil {
 		r.Body.Close() // a RoundTripper closes the body, even unsent
 	}
@@ -222,4 +269,39 @@ func (t *transport) CloseIdleConnections() {
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// uploadClock times a Transport call for the slow-call check without
+// the time the caller took to send the request body, from the request
+// headers written to the request written (httptrace's WroteHeaders and
+// WroteRequest), so a caller slow to upload does not make the dependency
+// look slow. The hooks may run on the transport's own goroutines, even
+// after RoundTrip returned, hence the atomics.
+type uploadClock struct {
+	trace   httptrace.ClientTrace
+	start   time.Time    // set before the base RoundTrip starts
+	headers atomic.Int64 // 1 + time from start until the headers were written; 0 before
+	wrote   atomic.Int64 // 1 + time from start until the body was written; 0 before
+}
+
+func newUploadClock() *uploadClock {
+	c := &uploadClock{}
+	c.trace.WroteHeaders = func() { c.headers.Store(int64(time.Since(c.start)) + 1) }
+	c.trace.WroteRequest = func(httptrace.WroteRequestInfo) { c.wrote.Store(int64(time.Since(c.start)) + 1) }
+	return c
+}
+
+// took is how long the dependency took, as of end: the whole call less
+// the upload of the body.
+func (c *uploadClock) took(end time.Time) time.Duration {
+	total := end.Sub(c.start)
+	h := c.headers.Load()
+	if h == 0 { // a base RoundTripper that reports no httptrace events
+		return total
+	}
+	upload := total - time.Duration(h-1) // answered while the body was still being sent
+	if w := c.wrote.Load(); w != 0 {
+		upload = time.Duration(w - h)
+	}
+	return max(total-upload, 0)
 }

@@ -3,10 +3,14 @@ package breaker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -126,39 +130,159 @@ func TestMiddlewareRetryAfter(t *testing.T) {
 	})
 }
 
-func TestMiddlewareCountsPanicsAndIgnoresGoneClients(t *testing.T) {
-	b := mustNew(t, "t", breaker.WithConsecutiveFailures(2))
-	var panicking atomic.Bool
-	h := b.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if panicking.Load() {
-			panic(http.ErrAbortHandler)
-		}
-		w.WriteHeader(http.StatusInternalServerError)
-	}))
-	// A client that went away: its 500 is not the server's fault.
-	ctx, cancel := context.WithCancel(context.Background())
+// TestMiddlewarePanicsAndGoneClients checks how a handler's end counts:
+// a client that went away (its request context canceled, or the
+// http.ErrAbortHandler panic net/http and httputil.ReverseProxy use for
+// it) is ignored, other panics are failures, and every panic reaches the
+// caller.
+func TestMiddlewarePanicsAndGoneClients(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
-	for range 5 {
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx))
+	boom := errors.New("boom")
+	tests := []struct {
+		name      string
+		ctx       context.Context
+		handler   func(w http.ResponseWriter)
+		wantPanic any
+		want      map[string]int64
+	}{
+		{"gone client's 502", canceled, func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, nil, map[string]int64{"ignored": 3}},
+		{"abort handler", context.Background(), func(http.ResponseWriter) { panic(http.ErrAbortHandler) }, http.ErrAbortHandler, map[string]int64{"ignored": 3}},
+		{"abort after headers", context.Background(), func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusOK)
+			panic(http.ErrAbortHandler)
+		}, http.ErrAbortHandler, map[string]int64{"ignored": 3}},
+		{"other panic", context.Background(), func(http.ResponseWriter) { panic(boom) }, boom, map[string]int64{"failure": 3}},
+		{"live client's 502", context.Background(), func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, nil, map[string]int64{"failure": 3}},
 	}
-	if c := b.Counts(); c.Calls != 0 {
-		t.Fatalf("gone clients counted: %+v", c)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMeter(t)
+			b := mustNew(t, "t", breaker.WithConsecutiveFailures(4), breaker.WithMeterProvider(m))
+			h := b.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tc.handler(w) }))
+			for range 3 {
+				func() {
+					defer func() {
+						if p := recover(); p != tc.wantPanic {
+							t.Fatalf("recovered %v, want %v", p, tc.wantPanic)
+						}
+					}()
+					h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(tc.ctx))
+				}()
+			}
+			if got := m.calls(t, "t"); !maps.Equal(got, tc.want) {
+				t.Fatalf("calls %v, want %v", got, tc.want)
+			}
+		})
 	}
-	panicking.Store(true)
-	for range 2 {
-		func() {
-			defer func() {
-				if p := recover(); p != http.ErrAbortHandler {
-					t.Fatalf("recovered %v, want the handler's panic", p)
+}
+
+// TestMiddlewareIgnoresHangUpsThroughReverseProxy is the gateway's case:
+// clients hanging up on a proxied route, before the response headers
+// (ReverseProxy answers 502 to a canceled request) or while the body
+// streams (ReverseProxy panics with http.ErrAbortHandler), must not open
+// the route's breaker for the next client.
+func TestMiddlewareIgnoresHangUpsThroughReverseProxy(t *testing.T) {
+	tests := []struct {
+		name        string
+		afterHeader bool // hang up once the headers arrived, else before
+		wantPanic   any
+	}{
+		{"before headers", false, nil},
+		{"while the body streams", true, http.ErrAbortHandler},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hung := make(chan struct{})       // closed when the hang-ups are over
+			arrived := make(chan struct{}, 1) // a hanging request reached the upstream
+			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("hang") == "" {
+					_, _ = io.WriteString(w, "launched")
+					return
 				}
-			}()
-			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-		}()
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
-	if w.Code != 503 {
-		t.Fatalf("after two panics: %d, want 503", w.Code)
+				arrived <- struct{}{}
+				if tc.afterHeader {
+					_, _ = io.WriteString(w, "partial")
+					w.(http.Flusher).Flush()
+				}
+				select {
+				case <-hung:
+				case <-r.Context().Done():
+				}
+			}))
+			defer upstream.Close()
+			target, _ := url.Parse(upstream.URL)
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			proxy.ErrorLog = log.New(io.Discard, "", 0)
+
+			m := newMeter(t)
+			reg := mustRegistry(t, breaker.WithMeterProvider(m))
+			ended := make(chan any, 1)
+			mux := http.NewServeMux()
+			mux.Handle("GET /launch", reg.Middleware(proxy))
+			gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				defer func() {
+					p := recover()
+					ended <- p
+					if p != nil {
+						panic(p)
+					}
+				}()
+				mux.ServeHTTP(w, r)
+			}))
+			gateway.Config.ErrorLog = log.New(io.Discard, "", 0)
+			defer gateway.Close()
+
+			for i := range 12 {
+				ctx, cancel := context.WithCancel(context.Background())
+				req, _ := http.NewRequestWithContext(ctx, "GET", gateway.URL+"/launch?hang=1", nil)
+				// progress gets the status the client saw, once it read
+				// the partial body when the upstream streams one.
+				progress := make(chan int, 1)
+				go func() {
+					resp, err := gateway.Client().Do(req)
+					if err != nil {
+						progress <- 0
+						return
+					}
+					defer resp.Body.Close()
+					if resp.StatusCode == http.StatusOK && tc.afterHeader {
+						_, _ = io.ReadFull(resp.Body, make([]byte, len("partial")))
+					}
+					progress <- resp.StatusCode
+				}()
+				if tc.afterHeader {
+					if code := <-progress; code != http.StatusOK {
+						t.Fatalf("hang-up %d: the gateway answered %d", i, code)
+					}
+					<-arrived
+				} else {
+					select {
+					case <-arrived:
+					case code := <-progress:
+						t.Fatalf("hang-up %d: the gateway answered %d", i, code)
+					}
+				}
+				cancel()
+				if p := <-ended; p != tc.wantPanic {
+					t.Fatalf("hang-up %d: gateway handler ended with %v, want %v", i, p, tc.wantPanic)
+				}
+			}
+			close(hung)
+			resp, err := gateway.Client().Get(gateway.URL + "/launch")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			<-ended
+			if resp.StatusCode != http.StatusOK || string(body) != "launched" {
+				t.Fatalf("after 12 hang-ups: %d %q, want 200 launched", resp.StatusCode, body)
+			}
+			if got, want := m.calls(t, "GET /launch"), map[string]int64{"ignored": 12, "success": 1}; !maps.Equal(got, want) {
+				t.Fatalf("calls %v, want %v", got, want)
+			}
+		})
 	}
 }
 

@@ -2,7 +2,6 @@ package breaker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Option configures a Breaker (New) or every breaker of a Registry
@@ -57,7 +55,6 @@ type config struct {
 
 	logger *slog.Logger
 	mp     metric.MeterProvider
-	tp     trace.TracerProvider
 
 	errorHandler      func(http.ResponseWriter, *http.Request, error)
 	transportFallback func(*http.Request, error) (*http.Response, error)
@@ -225,7 +222,10 @@ func WithHalfOpenProbes(n int) Option {
 
 // WithSlowCallThreshold counts a call that took longer than d as a failure
 // (outcome "slow") even when it succeeded. Zero, the default, disables the
-// check; it costs two clock reads per call when enabled.
+// check; it costs two clock reads per call when enabled. Transport leaves
+// out the time the caller takes to send a request body (see the package
+// doc), which costs a request with a body an httptrace.ClientTrace and a
+// few allocations.
 func WithSlowCallThreshold(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < 0 {
@@ -273,27 +273,10 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMeterProvider sets the MeterProvider for paved.breaker.calls and
-// paved.breaker.state (default: the global one).
+// paved.breaker.state (default, and for nil, the global one at
+// construction). There is no WithTracerProvider: a breaker starts no
+// spans; its breaker.rejected events go on the span already in the call's
+// context, whichever provider started it.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp == nil {
-			c.fail(errors.New("breaker: WithMeterProvider: nil provider"))
-			return
-		}
-		c.mp = mp
-	})
-}
-
-// WithTracerProvider is accepted so every paved package takes the same
-// options. A breaker starts no spans of its own: it adds a breaker.rejected
-// event to the span already in the call's context, whichever provider
-// started it, so tp is not used.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
-		if tp == nil {
-			c.fail(errors.New("breaker: WithTracerProvider: nil provider"))
-			return
-		}
-		c.tp = tp
-	})
+	return optionFunc(func(c *config) { c.mp = mp })
 }

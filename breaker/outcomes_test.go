@@ -298,7 +298,7 @@ func TestStateChangesAreReportedOnce(t *testing.T) {
 func TestRejectionAddsSpanEvent(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	b := mustNew(t, "t", breaker.WithConsecutiveFailures(1), breaker.WithTracerProvider(tp))
+	b := mustNew(t, "t", breaker.WithConsecutiveFailures(1))
 	ctx, span := tp.Tracer("test").Start(context.Background(), "call")
 	_ = b.Do(ctx, fail)
 	_ = b.Do(ctx, succeed)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
@@ -139,8 +141,32 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 		if r.calls, err = otelx.BreakerCalls(cfg.mp, cfg.metricName); err != nil {
 			return nil, errors.New("breaker: " + err.Error())
 		}
+		return r, nil
+	}
+	// One callback observes every breaker the registry still holds, so a
+	// forgotten breaker's paved.breaker.state series ends with it. It
+	// holds r weakly, so it does not keep a dropped Registry alive.
+	wr := weak.Make(r)
+	reg, err := otelx.BreakerStates(cfg.mp, func(o otelx.StateObserver) {
+		if r := wr.Value(); r != nil {
+			r.observe(o)
+		}
+	})
+	if err != nil {
+		return nil, errors.New("breaker: " + err.Error())
+	}
+	if reg != nil {
+		runtime.AddCleanup(r, unregister, reg)
 	}
 	return r, nil
+}
+
+func (r *Registry) observe(o otelx.StateObserver) {
+	now := time.Now()
+	r.m.Range(func(_, v any) bool {
+		v.(*entry).b.observe(o, now)
+		return true
+	})
 }
 
 // Get returns the breaker for key, creating it on first use.
@@ -261,11 +287,7 @@ func (r *Registry) newBreaker(key string) *Breaker {
 	if err != nil {
 		r.cfg.log().Error("breaker: metrics unavailable", slog.String("breaker", key), slog.String("error", err.Error()))
 	}
-	gauge, err := otelx.BreakerState(r.cfg.mp, key)
-	if err != nil {
-		r.cfg.log().Error("breaker: metrics unavailable", slog.String("breaker", key), slog.String("error", err.Error()))
-	}
-	return newBreaker(key, r.cfg, calls, gauge)
+	return newBreaker(key, r.cfg, calls, otelx.NewBreakerStateSeries(key))
 }
 
 // holdsOpen reports whether forgetting b could let through calls it would

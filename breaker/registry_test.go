@@ -223,3 +223,57 @@ func TestRegistryParkedKeyInUseReturnsToLRU(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistryDroppedBreakerLeavesNoStateSeries checks that a breaker the
+// registry forgets while its state is open stops reporting
+// paved.breaker.state, instead of reading open=1 forever.
+func TestRegistryDroppedBreakerLeavesNoStateSeries(t *testing.T) {
+	tests := []struct {
+		name string
+		// drop makes the registry forget "a", which is open.
+		drop func(reg *breaker.Registry)
+	}{
+		{"idle past its open time", func(reg *breaker.Registry) {
+			time.Sleep(breaker.DefaultOpenDuration + time.Second)
+			reg.Get("b")
+		}},
+		{"parked list full", func(reg *breaker.Registry) {
+			_ = reg.Get("b").Do(context.Background(), fail) // parks a
+			_ = reg.Get("c").Do(context.Background(), fail) // parks b, forgets a
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := newMeter(t)
+				reg := mustRegistry(t, breaker.WithMaxKeys(1), breaker.WithConsecutiveFailures(1), breaker.WithMeterProvider(m))
+				_ = reg.Get("a").Do(context.Background(), fail)
+				if got, want := m.states(t, "a"), map[string]int64{"closed": 0, "open": 1, "half_open": 0}; !maps.Equal(got, want) {
+					t.Fatalf("open breaker: state %v, want %v", got, want)
+				}
+				tc.drop(reg)
+				if got := m.states(t, "a"); len(got) != 0 {
+					t.Fatalf("forgotten breaker still reports state %v", got)
+				}
+				if got := m.states(t, "b"); got["open"]+got["closed"] != 1 {
+					t.Fatalf("live breaker b reports %v", got)
+				}
+			})
+		})
+	}
+}
+
+// TestStateGaugeHalfOpensWithTime checks that paved.breaker.state reads
+// half_open once the open duration has passed, as State does, even with
+// no call since.
+func TestStateGaugeHalfOpensWithTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMeter(t)
+		b := mustNew(t, "a", breaker.WithConsecutiveFailures(1), breaker.WithMeterProvider(m))
+		_ = b.Do(context.Background(), fail)
+		time.Sleep(breaker.DefaultOpenDuration)
+		if got, want := m.states(t, "a"), map[string]int64{"closed": 0, "open": 0, "half_open": 1}; !maps.Equal(got, want) {
+			t.Fatalf("state %v, want %v", got, want)
+		}
+	})
+}

@@ -53,7 +53,7 @@ type transition struct {
 
 // onTransition is gobreaker's OnStateChange hook. gobreaker calls it with
 // its mutex held, so it only records and queues: the user's callback, the
-// log line and the gauge run later, from flush, outside every lock.
+// log line run later, from flush, outside every lock.
 func (b *Breaker) onTransition(_ string, from, to gobreaker.State) {
 	tr := transition{from: fromGobreaker(from), to: fromGobreaker(to)}
 	switch tr.to {
@@ -131,10 +131,8 @@ var transitionMessages = [...]string{
 	StateHalfOpen: "breaker half-open",
 }
 
-// report logs one transition at Warn, sets the state gauge and calls the
-// user's callback.
+// report logs one transition at Warn and calls the user's callback.
 func (b *Breaker) report(ctx context.Context, tr transition) {
-	b.gauge.Set(ctx, tr.to.String())
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs,
 		slog.String("breaker", b.name),

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -203,5 +206,116 @@ func TestPackageTransport(t *testing.T) {
 	}
 	if !errors.Is(last, breaker.ErrOpen) {
 		t.Fatalf("after 10 failures: %v, want ErrOpen", last)
+	}
+}
+
+// pipeListener serves connections made by dialing it, over net.Pipe, so
+// a real http.Server and http.Transport run inside a synctest bubble.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
+
+func (l *pipeListener) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// slowBody is a request body a caller sends in chunks, one every gap.
+type slowBody struct {
+	chunks int
+	gap    time.Duration
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if b.chunks == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(b.gap)
+	b.chunks--
+	p[0] = 'x'
+	return 1, nil
+}
+
+// TestTransportSlowCallsLeaveOutTheUpload is the gateway's case: valid
+// launches uploaded slowly (2.7 s each) and answered 201 at once must not
+// count as slow calls and open the upstream breaker; an upstream slow to
+// answer still counts, with a body or without.
+func TestTransportSlowCallsLeaveOutTheUpload(t *testing.T) {
+	tests := []struct {
+		name       string
+		upload     time.Duration // the caller takes this long to send the body
+		answer     time.Duration // the upstream takes this long to answer once it has it
+		calls      int
+		wantStatus int
+		want       map[string]int64
+	}{
+		{"slow upload, fast answer", 2700 * time.Millisecond, 0, 12, http.StatusCreated, map[string]int64{"success": 12}},
+		{"no body, slow answer", 0, 1500 * time.Millisecond, 3, http.StatusCreated, map[string]int64{"slow": 3}},
+		{"slow upload, slow answer", 2700 * time.Millisecond, 1500 * time.Millisecond, 3, http.StatusCreated, map[string]int64{"slow": 3}},
+		{"upload and answer under the threshold, together over it", 900 * time.Millisecond, 500 * time.Millisecond, 3, http.StatusCreated, map[string]int64{"success": 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				lis := newPipeListener()
+				srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					time.Sleep(tc.answer)
+					w.WriteHeader(http.StatusCreated)
+				})}
+				go func() { _ = srv.Serve(lis) }()
+				base := &http.Transport{DialContext: lis.DialContext}
+				defer func() {
+					base.CloseIdleConnections()
+					_ = srv.Close()
+				}()
+
+				m := newMeter(t)
+				b := mustNew(t, "upstream", breaker.WithMeterProvider(m), breaker.WithSlowCallThreshold(time.Second))
+				client := &http.Client{Transport: b.Transport(base)}
+				for i := range tc.calls {
+					var body io.Reader
+					if tc.upload > 0 {
+						body = &slowBody{chunks: 27, gap: tc.upload / 27}
+					}
+					resp, err := client.Post("http://upstream.test/launches", "application/octet-stream", body)
+					if err != nil {
+						t.Fatalf("call %d: %v", i, err)
+					}
+					resp.Body.Close()
+					if resp.StatusCode != tc.wantStatus {
+						t.Fatalf("call %d: status %d, want %d", i, resp.StatusCode, tc.wantStatus)
+					}
+				}
+				if got := m.calls(t, "upstream"); !maps.Equal(got, tc.want) {
+					t.Fatalf("calls %v, want %v", got, tc.want)
+				}
+			})
+		})
 	}
 }

@@ -1,6 +1,16 @@
 // Package breakergrpc puts paved circuit breakers in front of gRPC calls:
 // unary and stream interceptors for servers (protecting the service's own
-// handlers) and clients (protecting calls to a dependency).
+// handlers, one breaker per method) and clients (protecting calls to a
+// dependency, one breaker per ClientConn target).
+//
+//	ic, err := breakergrpc.New(reg) // reg from breaker.NewRegistry; nil for defaults
+//	...
+//	srv := grpc.NewServer(
+//		grpc.ChainUnaryInterceptor(ic.UnaryServerInterceptor()),
+//		grpc.ChainStreamInterceptor(ic.StreamServerInterceptor()))
+//	conn, err := grpc.NewClient(target,
+//		grpc.WithChainUnaryInterceptor(ic.UnaryClientInterceptor()),
+//		grpc.WithChainStreamInterceptor(ic.StreamClientInterceptor()))
 //
 // A rejected call never reaches the handler or the network and fails with
 // codes.Unavailable carrying a google.rpc.RetryInfo detail with the time
@@ -9,23 +19,59 @@
 // On the client the error still unwraps to *breaker.OpenError, so
 // errors.Is(err, breaker.ErrOpen) works.
 //
-// Which codes count as failures is configurable (WithFailureCodes); by
-// default Unavailable, DeadlineExceeded, Internal, Unknown and
-// ResourceExhausted do. Other codes (InvalidArgument, NotFound,
-// PermissionDenied, ...) are successes, since the peer answered, and a
-// call whose caller canceled its context is ignored; on clients, so is any
-// call that ended Canceled (a closed ClientConn, for one).
+// # Which calls fail
 //
-//	reg, err := breaker.NewRegistry()
-//	...
-//	conn, err := grpc.NewClient(target,
-//		grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(reg)),
-//		grpc.WithChainStreamInterceptor(breakergrpc.StreamClientInterceptor(reg)))
+// A code counts as the HTTP status it maps to (grpc-gateway's mapping)
+// counts in package breaker's HTTP adapters, so a service judged over
+// HTTP and over gRPC opens on the same calls. On servers that is 5xx,
+// as breaker.Middleware does; on clients 5xx and 429, as breaker.Transport
+// does:
+//
+//	code                 HTTP  server    client
+//	OK                   200   success   success
+//	Canceled             499   ignored   ignored
+//	Unknown              500   failure   failure
+//	InvalidArgument      400   success   success
+//	DeadlineExceeded     504   failure*  failure
+//	NotFound             404   success   success
+//	AlreadyExists        409   success   success
+//	PermissionDenied     403   success   success
+//	ResourceExhausted    429   success   failure
+//	FailedPrecondition   400   success   success
+//	Aborted              409   success   success
+//	OutOfRange           400   success   success
+//	Unimplemented        501   failure   failure
+//	Internal             500   failure   failure
+//	Unavailable          503   failure   failure
+//	DataLoss             500   failure   failure
+//	Unauthenticated      401   success   success
+//
+// On a server a call whose client is gone is ignored, whatever the
+// handler returned: its context was canceled, or its deadline, the
+// client's grpc-timeout, has passed (*), so the client gave up and a
+// client with too short a deadline cannot open a method for everyone.
+// DeadlineExceeded counts when the handler returns it while the call is
+// still live: its own calls downstream timed out. ResourceExhausted is a
+// success on servers, as 429 is for breaker.Middleware: one rate-limited
+// client must not open the method for every other one; a client counts
+// it, because its dependency is pushing back. On a client, a call that
+// ended Canceled (the caller's context, or a ClientConn the caller closed)
+// is ignored. Unimplemented counts as 501 does over HTTP; a method that
+// answers it to every call opens its breaker, which then answers
+// Unavailable. WithFailureCodes replaces the failure codes of both sides.
+//
+// # Handlers that hang
+//
+// A handler that hangs until every client gives up is never counted,
+// since every such call is ignored: bound handlers with their own
+// timeouts, whose DeadlineExceeded counts, or catch slowness with
+// breaker.WithSlowCallThreshold on calls that do finish.
 package breakergrpc
 
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -35,7 +81,8 @@ import (
 	"github.com/paved-go/paved/internal/grpcx"
 )
 
-// Option configures an interceptor.
+// Option configures the interceptors of New. Invalid options make New
+// return an error.
 type Option interface{ apply(*config) }
 
 type optionFunc func(*config)
@@ -43,67 +90,138 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	failures uint32 // bit i set: codes.Code(i) is a failure
-	key      func(ctx context.Context, fullMethod string) string
+	server, client uint32 // bit i set: codes.Code(i) is a failure
+	key            func(ctx context.Context, fullMethod string) string
+	err            error
 }
 
-// defaultFailureCodes are the codes counted as failures unless
-// WithFailureCodes says otherwise.
-var defaultFailureCodes = []codes.Code{
-	codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Unknown, codes.ResourceExhausted,
-}
-
-func newConfig(opts []Option) *config {
-	c := &config{}
-	WithFailureCodes(defaultFailureCodes...).apply(c)
-	for _, o := range opts {
-		if o != nil {
-			o.apply(c)
-		}
+func (c *config) fail(err error) {
+	if c.err == nil {
+		c.err = err
 	}
-	return c
 }
 
-// WithFailureCodes sets the status codes that count as failures, replacing
-// the default Unavailable, DeadlineExceeded, Internal, Unknown and
-// ResourceExhausted. OK never does.
+// bits returns the bit set of cs.
+func bits(cs ...codes.Code) uint32 {
+	var b uint32
+	for _, c := range cs {
+		b |= 1 << c
+	}
+	return b
+}
+
+// The codes whose HTTP status is 5xx, and 429 besides on clients; see the
+// package doc.
+var (
+	defaultServerFailures = bits(codes.Unknown, codes.DeadlineExceeded, codes.Unimplemented,
+		codes.Internal, codes.Unavailable, codes.DataLoss)
+	defaultClientFailures = defaultServerFailures | bits(codes.ResourceExhausted)
+)
+
+// maxCode is the highest code gRPC defines.
+const maxCode = codes.Unauthenticated
+
+// WithFailureCodes sets the status codes that count as failures on both
+// servers and clients, replacing the defaults of the package doc. Each
+// must be a code gRPC defines, other than OK; an empty list, OK or an
+// undefined code is an error from New.
 func WithFailureCodes(cs ...codes.Code) Option {
 	return optionFunc(func(c *config) {
-		c.failures = 0
+		if len(cs) == 0 {
+			c.fail(errors.New("breakergrpc: WithFailureCodes: no codes"))
+			return
+		}
 		for _, code := range cs {
-			if code > codes.OK && code < 32 {
-				c.failures |= 1 << code
+			if code == codes.OK || code > maxCode {
+				c.fail(fmt.Errorf("breakergrpc: WithFailureCodes: %v cannot be a failure: not a gRPC error code", code))
+				return
 			}
 		}
+		c.server, c.client = bits(cs...), bits(cs...)
 	})
 }
 
 // WithKey sets the registry key of a call (default: the full method name
 // on servers, "/pkg.Service/Method"; the ClientConn's target on clients,
-// one breaker per dependency). A nil key keeps the default.
+// one breaker per dependency). A nil key is an error from New.
 func WithKey(key func(ctx context.Context, fullMethod string) string) Option {
-	return optionFunc(func(c *config) { c.key = key })
+	return optionFunc(func(c *config) {
+		if key == nil {
+			c.fail(errors.New("breakergrpc: WithKey: nil function"))
+			return
+		}
+		c.key = key
+	})
 }
 
-// classify judges a call by its status code; see the package doc.
-func (c *config) classify(ctx context.Context, err error) breaker.Outcome {
+// Interceptors are the four gRPC interceptors of one breaker.Registry.
+// They are safe for concurrent use; build them once with New.
+type Interceptors struct {
+	reg *breaker.Registry
+	cfg *config
+}
+
+// New returns the interceptors for the breakers of r configured by opts.
+// A nil r means a new breaker.Registry with the package defaults
+// (breaker.NewRegistry()): one default breaker per method on servers and
+// per target on clients. New fails on an invalid option.
+func New(r *breaker.Registry, opts ...Option) (*Interceptors, error) {
+	c := &config{server: defaultServerFailures, client: defaultClientFailures}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	if r == nil {
+		var err error
+		if r, err = breaker.NewRegistry(); err != nil {
+			return nil, fmt.Errorf("breakergrpc: %w", err)
+		}
+	}
+	return &Interceptors{reg: r, cfg: c}, nil
+}
+
+// serverClassify judges a handler's call; see the package doc.
+func (c *config) serverClassify(ctx context.Context, err error) breaker.Outcome {
 	if err == nil {
 		return breaker.Success
 	}
-	if errors.Is(ctx.Err(), context.Canceled) {
+	if ctx.Err() != nil { // the client canceled or its deadline passed: gone
 		return breaker.Ignored
 	}
-	if code := grpcx.Code(err); code >= 32 || c.failures&(1<<code) != 0 {
+	if c.server&(1<<codeOf(err)) != 0 {
 		return breaker.Failure
 	}
 	return breaker.Success
 }
 
-func registryOrDefault(r *breaker.Registry) *breaker.Registry {
-	if r == nil {
-		r, _ = breaker.NewRegistry() // cannot fail without options
+// codeOf is err's gRPC code, with codes gRPC does not define read as
+// Unknown, as gRPC's own clients do.
+func codeOf(err error) codes.Code {
+	if c := grpcx.Code(err); c <= maxCode {
+		return c
 	}
-	return r
+	return codes.Unknown
+}
+
+// clientClassify judges an outgoing call: one that ended Canceled (the
+// caller's context, or a ClientConn the caller closed) says nothing about
+// the peer.
+func (c *config) clientClassify(ctx context.Context, err error) breaker.Outcome {
+	if err == nil {
+		return breaker.Success
+	}
+	code := codeOf(err)
+	if code == codes.Canceled || errors.Is(ctx.Err(), context.Canceled) {
+		return breaker.Ignored
+	}
+	if c.client&(1<<code) != 0 {
+		return breaker.Failure
+	}
+	return breaker.Success
 }
 
 // rejected reports whether err is a breaker's own rejection of the call.
@@ -112,13 +230,11 @@ func rejected(err error) bool {
 	return ok
 }
 
-// UnaryServerInterceptor protects unary handlers with r's breaker for each
-// call (keyed by full method name by default). A nil r means a new
-// Registry with default options.
-func UnaryServerInterceptor(r *breaker.Registry, opts ...Option) grpc.UnaryServerInterceptor {
-	r = registryOrDefault(r)
-	c := newConfig(opts)
-	classify := c.classify
+// UnaryServerInterceptor protects unary handlers with the registry's
+// breaker for each call (keyed by full method name by default).
+func (ic *Interceptors) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	r, c := ic.reg, ic.cfg
+	classify := c.serverClassify
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		key := info.FullMethod
 		if c.key != nil {
@@ -140,10 +256,9 @@ func UnaryServerInterceptor(r *breaker.Registry, opts ...Option) grpc.UnaryServe
 // StreamServerInterceptor protects stream handlers like
 // UnaryServerInterceptor; a stream's outcome is its handler's final
 // status, so a slow-call threshold would count long-lived streams as slow.
-func StreamServerInterceptor(r *breaker.Registry, opts ...Option) grpc.StreamServerInterceptor {
-	r = registryOrDefault(r)
-	c := newConfig(opts)
-	classify := c.classify
+func (ic *Interceptors) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	r, c := ic.reg, ic.cfg
+	classify := c.serverClassify
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx := ss.Context()
 		key := info.FullMethod
@@ -160,23 +275,12 @@ func StreamServerInterceptor(r *breaker.Registry, opts ...Option) grpc.StreamSer
 	}
 }
 
-// clientClassify is classify for calls this process makes: a call that
-// ended Canceled (the caller's context, or a ClientConn the caller
-// closed) says nothing about the peer, so it is ignored.
-func (c *config) clientClassify(ctx context.Context, err error) breaker.Outcome {
-	if status.Code(err) == codes.Canceled {
-		return breaker.Ignored
-	}
-	return c.classify(ctx, err)
-}
-
-// UnaryClientInterceptor protects outgoing unary calls with r's breaker
-// for each call (keyed by the ClientConn's target by default). A rejected
-// call fails with codes.Unavailable without being sent. A nil r means a
-// new Registry with default options.
-func UnaryClientInterceptor(r *breaker.Registry, opts ...Option) grpc.UnaryClientInterceptor {
-	r = registryOrDefault(r)
-	c := newConfig(opts)
+// UnaryClientInterceptor protects outgoing unary calls with the
+// registry's breaker for each call (keyed by the ClientConn's target by
+// default). A rejected call fails with codes.Unavailable without being
+// sent.
+func (ic *Interceptors) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	r, c := ic.reg, ic.cfg
 	classify := c.clientClassify
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		err := r.Get(c.clientKey(ctx, cc, method)).DoWith(ctx, classify, func(ctx context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -30,7 +31,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // echo is a tiny hand-written service (no protoc needed): the request
 // value is the number of the status code to answer with; 0 echoes it.
-type echo struct{ hits atomic.Int64 }
+// The value "wait" makes Say wait until the call's context is done and
+// answer its error, reporting on arrived that it is waiting.
+type echo struct {
+	hits    atomic.Int64
+	arrived chan struct{}
+}
 
 const (
 	sayMethod  = "/paved.test.Echo/Say"
@@ -47,8 +53,16 @@ func msg(c codes.Code) *wrapperspb.StringValue {
 	return wrapperspb.String(strconv.Itoa(int(c)))
 }
 
-func (s *echo) say(_ context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+func (s *echo) say(ctx context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
 	s.hits.Add(1)
+	if in.Value == "wait" {
+		select {
+		case s.arrived <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 	if c := code(in.Value); c != codes.OK {
 		return nil, status.Error(c, "injected")
 	}
@@ -98,7 +112,7 @@ func start(t *testing.T, srvOpts []grpc.ServerOption, dialOpts ...grpc.DialOptio
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(srvOpts...)
-	e := &echo{}
+	e := &echo{arrived: make(chan struct{}, 1)}
 	srv.RegisterService(&echoDesc, e)
 	go func() { _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient(target, append(dialOpts,
@@ -148,6 +162,15 @@ func newRegistry(t *testing.T, opts ...breaker.Option) *breaker.Registry {
 	return r
 }
 
+func newInterceptors(t *testing.T, reg *breaker.Registry, opts ...breakergrpc.Option) *breakergrpc.Interceptors {
+	t.Helper()
+	ic, err := breakergrpc.New(reg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ic
+}
+
 // checkRejected asserts what a client sees for a rejected call: code
 // Unavailable, the breaker's message and a RetryInfo of at most 30s.
 func checkRejected(t *testing.T, err error) {
@@ -180,9 +203,10 @@ func checkPushback(t *testing.T, md metadata.MD) {
 
 func TestServerInterceptors(t *testing.T) {
 	reg := newRegistry(t, breaker.WithConsecutiveFailures(2))
+	ic := newInterceptors(t, reg)
 	e, conn := start(t, []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(breakergrpc.UnaryServerInterceptor(reg)),
-		grpc.ChainStreamInterceptor(breakergrpc.StreamServerInterceptor(reg)),
+		grpc.ChainUnaryInterceptor(ic.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(ic.StreamServerInterceptor()),
 	})
 	ctx := context.Background()
 
@@ -234,9 +258,10 @@ func TestServerInterceptors(t *testing.T) {
 
 func TestClientInterceptors(t *testing.T) {
 	reg := newRegistry(t, breaker.WithConsecutiveFailures(2))
+	ic := newInterceptors(t, reg, breakergrpc.WithKey(func(_ context.Context, m string) string { return m }))
 	e, conn := start(t, nil,
-		grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(reg, breakergrpc.WithKey(func(_ context.Context, m string) string { return m }))),
-		grpc.WithChainStreamInterceptor(breakergrpc.StreamClientInterceptor(reg, breakergrpc.WithKey(func(_ context.Context, m string) string { return m }))))
+		grpc.WithChainUnaryInterceptor(ic.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(ic.StreamClientInterceptor()))
 	ctx := context.Background()
 
 	t.Run("unary", func(t *testing.T) {
@@ -287,9 +312,10 @@ func TestClientInterceptors(t *testing.T) {
 	})
 }
 
-// TestFailureCodes sends one call per code through a fresh breaker and
-// checks whether it counted as a failure.
-func TestFailureCodes(t *testing.T) {
+// TestClientFailureCodes sends one call per code through a fresh client
+// breaker and checks how it counted: 5xx equivalents and
+// ResourceExhausted (429) fail, as in breaker.Transport.
+func TestClientFailureCodes(t *testing.T) {
 	tests := []struct {
 		name   string
 		opts   []breakergrpc.Option
@@ -301,6 +327,8 @@ func TestFailureCodes(t *testing.T) {
 		{"deadline exceeded", nil, codes.DeadlineExceeded, false, failed},
 		{"internal", nil, codes.Internal, false, failed},
 		{"unknown", nil, codes.Unknown, false, failed},
+		{"data loss", nil, codes.DataLoss, false, failed},
+		{"unimplemented", nil, codes.Unimplemented, false, failed},
 		{"resource exhausted", nil, codes.ResourceExhausted, false, failed},
 		{"invalid argument", nil, codes.InvalidArgument, false, succeeded},
 		{"not found", nil, codes.NotFound, false, succeeded},
@@ -308,13 +336,14 @@ func TestFailureCodes(t *testing.T) {
 		{"unauthenticated", nil, codes.Unauthenticated, false, succeeded},
 		{"ok", nil, codes.OK, false, succeeded},
 		{"canceled by the caller", nil, codes.OK, true, breaker.Counts{}},
+		{"canceled answered", nil, codes.Canceled, false, breaker.Counts{}},
 		{"custom: not found fails", []breakergrpc.Option{breakergrpc.WithFailureCodes(codes.NotFound)}, codes.NotFound, false, failed},
 		{"custom: internal succeeds", []breakergrpc.Option{breakergrpc.WithFailureCodes(codes.NotFound)}, codes.Internal, false, succeeded},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := newRegistry(t)
-			_, conn := start(t, nil, grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(reg, tc.opts...)))
+			_, conn := start(t, nil, grpc.WithChainUnaryInterceptor(newInterceptors(t, reg, tc.opts...).UnaryClientInterceptor()))
 			ctx, cancel := context.WithCancel(context.Background())
 			if tc.cancel {
 				cancel()
@@ -328,16 +357,135 @@ func TestFailureCodes(t *testing.T) {
 	}
 }
 
+// TestServerOutcomes checks how a handler's call counts on the server:
+// as its HTTP equivalent counts in breaker.Middleware (5xx fail; 429 and
+// other 4xx do not, so one rate-limited client cannot open a method for
+// everyone), and a call whose client is gone, canceled or past its
+// deadline, is ignored whatever the handler answered.
+func TestServerOutcomes(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  []breakergrpc.Option
+		value string        // the request: a code number, or "wait"
+		limit time.Duration // > 0: the client's deadline
+		hangs bool          // the client cancels once the handler waits
+		want  breaker.Counts
+	}{
+		{"unavailable", nil, "14", 0, false, failed},
+		{"internal", nil, "13", 0, false, failed},
+		{"unknown", nil, "2", 0, false, failed},
+		{"data loss", nil, "15", 0, false, failed},
+		{"unimplemented", nil, "12", 0, false, failed},
+		{"handler's own deadline exceeded", nil, "4", 0, false, failed},
+		{"resource exhausted", nil, "8", 0, false, succeeded},
+		{"invalid argument", nil, "3", 0, false, succeeded},
+		{"not found", nil, "5", 0, false, succeeded},
+		{"failed precondition", nil, "9", 0, false, succeeded},
+		{"aborted", nil, "10", 0, false, succeeded},
+		{"unauthenticated", nil, "16", 0, false, succeeded},
+		{"canceled answered to a live client", nil, "1", 0, false, succeeded},
+		{"ok", nil, "0", 0, false, succeeded},
+		{"client canceled", nil, "wait", 0, true, breaker.Counts{}},
+		{"client deadline passed", nil, "wait", 50 * time.Millisecond, false, breaker.Counts{}},
+		{"custom: resource exhausted fails", []breakergrpc.Option{breakergrpc.WithFailureCodes(codes.ResourceExhausted)}, "8", 0, false, failed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := newRegistry(t)
+			ended := make(chan struct{}, 1) // the breaker's interceptor returned
+			signal := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+				defer func() { ended <- struct{}{} }()
+				return h(ctx, req)
+			}
+			e, conn := start(t, []grpc.ServerOption{grpc.ChainUnaryInterceptor(signal, newInterceptors(t, reg, tc.opts...).UnaryServerInterceptor())})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.limit > 0 {
+				ctx, cancel = context.WithTimeout(ctx, tc.limit)
+				defer cancel()
+			}
+			errc := make(chan error, 1)
+			go func() {
+				errc <- conn.Invoke(ctx, sayMethod, wrapperspb.String(tc.value), new(wrapperspb.StringValue))
+			}()
+			if tc.hangs {
+				<-e.arrived
+				cancel()
+			}
+			<-ended
+			<-errc
+			if c := reg.Get(sayMethod).Counts(); c != tc.want {
+				t.Fatalf("counts %+v, want %+v", c, tc.want)
+			}
+		})
+	}
+}
+
+// TestServerRateLimitedClientDoesNotOpenTheMethod is the case:
+// one client answered ResourceExhausted over and over (by a rate limiter
+// in the handler) must not open the method for the next client.
+func TestServerRateLimitedClientDoesNotOpenTheMethod(t *testing.T) {
+	reg := newRegistry(t)
+	ic := newInterceptors(t, reg)
+	_, conn := start(t, []grpc.ServerOption{grpc.ChainUnaryInterceptor(ic.UnaryServerInterceptor())})
+	ctx := context.Background()
+	for range 20 {
+		if err := say(ctx, conn, codes.ResourceExhausted); status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("limited call: %v", err)
+		}
+	}
+	if err := say(ctx, conn, codes.OK); err != nil {
+		t.Fatalf("next client after 20 limited calls: %v", err)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []breakergrpc.Option
+		wantErr string
+	}{
+		{"no failure codes", []breakergrpc.Option{breakergrpc.WithFailureCodes()}, "breakergrpc: WithFailureCodes: no codes"},
+		{"ok as a failure", []breakergrpc.Option{breakergrpc.WithFailureCodes(codes.Internal, codes.OK)}, "breakergrpc: WithFailureCodes: OK cannot be a failure"},
+		{"undefined code", []breakergrpc.Option{breakergrpc.WithFailureCodes(codes.Code(17))}, "breakergrpc: WithFailureCodes: Code(17) cannot be a failure"},
+		{"code out of range", []breakergrpc.Option{breakergrpc.WithFailureCodes(codes.Code(99))}, "breakergrpc: WithFailureCodes: Code(99) cannot be a failure"},
+		{"nil key", []breakergrpc.Option{breakergrpc.WithKey(nil)}, "breakergrpc: WithKey: nil function"},
+		{"first error wins", []breakergrpc.Option{breakergrpc.WithKey(nil), breakergrpc.WithFailureCodes()}, "breakergrpc: WithKey"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ic, err := breakergrpc.New(nil, tc.opts...)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+				t.Fatalf("New = %v, %v; want an error starting %q", ic, err, tc.wantErr)
+			}
+		})
+	}
+}
+
 var (
 	failed    = breaker.Counts{Calls: 1, Failures: 1, ConsecutiveFailures: 1}
 	succeeded = breaker.Counts{Calls: 1, ConsecutiveSuccesses: 1}
 )
 
+// TestNilRegistry: New(nil) serves with default breakers, one per method
+// on the server: ten failures of one method open it, not the others.
 func TestNilRegistry(t *testing.T) {
-	_, conn := start(t, []grpc.ServerOption{grpc.ChainUnaryInterceptor(breakergrpc.UnaryServerInterceptor(nil))},
-		grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(nil)))
-	if err := say(context.Background(), conn, codes.OK); err != nil {
-		t.Fatal(err)
+	ic := newInterceptors(t, nil)
+	e, conn := start(t, []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(ic.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(ic.StreamServerInterceptor()),
+	})
+	ctx := context.Background()
+	for range 10 {
+		_ = say(ctx, conn, codes.Internal)
+	}
+	hits := e.hits.Load()
+	checkRejected(t, say(ctx, conn, codes.OK))
+	if e.hits.Load() != hits {
+		t.Fatal("a rejected call reached the handler")
+	}
+	if err := chatOnce(ctx, conn, codes.OK); err != nil {
+		t.Fatalf("the stream method has its own breaker: %v", err)
 	}
 }
 
@@ -356,7 +504,7 @@ func TestStreamClientEndsWhenConnCloses(t *testing.T) {
 		defer srv.Stop()
 		dial := func() *grpc.ClientConn {
 			conn, err := grpc.NewClient(target,
-				grpc.WithStreamInterceptor(breakergrpc.StreamClientInterceptor(reg)),
+				grpc.WithStreamInterceptor(newInterceptors(t, reg).StreamClientInterceptor()),
 				grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 				grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
@@ -406,7 +554,7 @@ func TestStreamClientEndsWhenConnCloses(t *testing.T) {
 // would let it close a half-open breaker).
 func TestUnaryClientOnClosedConnIsIgnored(t *testing.T) {
 	reg := newRegistry(t)
-	_, conn := start(t, nil, grpc.WithChainUnaryInterceptor(breakergrpc.UnaryClientInterceptor(reg)))
+	_, conn := start(t, nil, grpc.WithChainUnaryInterceptor(newInterceptors(t, reg).UnaryClientInterceptor()))
 	_ = conn.Close()
 	if err := say(context.Background(), conn, codes.OK); status.Code(err) != codes.Canceled {
 		t.Fatalf("call on a closed conn: %v", err)

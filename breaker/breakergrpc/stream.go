@@ -9,25 +9,22 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-
-	"github.com/paved-go/paved/breaker"
 )
 
-// StreamClientInterceptor protects outgoing streams with r's breaker (keyed
-// by the ClientConn's target by default). A stream counts as one call,
+// StreamClientInterceptor protects outgoing streams with the registry's
+// breaker (keyed by the ClientConn's target by default). A stream counts as one call,
 // from its creation until gRPC finishes it: RecvMsg returns io.EOF (a
 // success) or an error, SendMsg fails, the stream's context is done, or
 // the ClientConn is closed (ignored, like a canceled call). Until then it
 // holds its place in the breaker, as a probe when half-open. As gRPC
 // itself asks, read every stream to its end, cancel its context or close
-// the ClientConn. A nil r means a new Registry with default options.
+// the ClientConn.
 //
 // A breaker call cannot outlive the function it runs, so each stream's
 // call is held open by one goroutine, which ends with the stream; gRPC
 // reports the end through a grpc.OnFinish call option the interceptor adds.
-func StreamClientInterceptor(r *breaker.Registry, opts ...Option) grpc.StreamClientInterceptor {
-	r = registryOrDefault(r)
-	c := newConfig(opts)
+func (ic *Interceptors) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	r, c := ic.reg, ic.cfg
 	classify := c.clientClassify
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		b := r.Get(c.clientKey(ctx, cc, method))

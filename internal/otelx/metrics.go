@@ -109,28 +109,68 @@ func (g *Gauge) Record(ctx context.Context, v int64) {
 	g.g.Record(ctx, v, g.opts...)
 }
 
-// StateGauge records which of a fixed set of states a subject is in: 1 for
-// the current state and 0 for the others, so a dashboard can plot or
-// alert on state == 1. A nil *StateGauge is a no-op.
-type StateGauge struct {
-	g      metric.Int64Gauge
-	on     bool
-	states []string
-	opts   [][]metric.RecordOption
+// StateSeries holds the attribute sets of one subject's
+// paved.breaker.state series, built once so observing allocates nothing.
+type StateSeries struct {
+	opts [len(breakerStates)][]metric.ObserveOption
 }
 
-// Set records state as current.
-func (s *StateGauge) Set(ctx context.Context, state string) {
-	if s == nil || !s.on {
-		return
+// breakerStates are the state attribute values of paved.breaker.state,
+// indexed by the breaker package's State values.
+var breakerStates = [...]string{"closed", "open", "half_open"}
+
+// NewBreakerStateSeries returns the series of breaker's paved.breaker.state.
+func NewBreakerStateSeries(breaker string) *StateSeries {
+	s := &StateSeries{}
+	for i, st := range breakerStates {
+		s.opts[i] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(
+			attribute.String(AttrBreakerName, breaker), attribute.String("state", st)))}
 	}
-	for i, st := range s.states {
+	return s
+}
+
+// StateObserver reports subjects' states during one collection.
+type StateObserver struct {
+	o metric.Observer
+	g metric.Int64ObservableGauge
+}
+
+// Observe reports state (an index into closed, open, half_open) as the
+// current one of s: 1 for it, 0 for the others.
+func (o StateObserver) Observe(s *StateSeries, state int) {
+	for i := range s.opts {
 		var v int64
-		if st == state {
+		if i == state {
 			v = 1
 		}
-		s.g.Record(ctx, v, s.opts[i]...)
+		o.o.ObserveInt64(o.g, v, s.opts[i]...)
 	}
+}
+
+// BreakerStates registers observe as a source of paved.breaker.state, an
+// observable gauge: at each collection observe reports every breaker it
+// knows, so a breaker it no longer reports has no series any more, rather
+// than its last state forever. It returns the registration, to be
+// unregistered when the breakers are gone, or nil for a no-op provider.
+// observe runs on the reader's goroutine, concurrently with calls.
+func BreakerStates(mp metric.MeterProvider, observe func(StateObserver)) (metric.Registration, error) {
+	const name = "paved.breaker.state"
+	m, on := meter(mp)
+	if !on {
+		return nil, nil
+	}
+	g, err := m.Int64ObservableGauge(name, metric.WithUnit("{state}"), metric.WithDescription("1 for the state a circuit breaker is in, 0 for the others."))
+	if err != nil {
+		return nil, wrapMetricErr(name, err)
+	}
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		observe(StateObserver{o, g})
+		return nil
+	}, g)
+	if err != nil {
+		return nil, wrapMetricErr(name, err)
+	}
+	return reg, nil
 }
 
 // Histogram records one subject's durations in seconds. A nil *Histogram
@@ -164,23 +204,6 @@ const (
 func BreakerCalls(mp metric.MeterProvider, breaker string) (*Counter, error) {
 	return newCounter(mp, "paved.breaker.calls", "{call}", "Calls through a circuit breaker, by outcome.",
 		attribute.String(AttrBreakerName, breaker), "outcome", "success", "failure", "slow", "ignored", "rejected")
-}
-
-// BreakerState returns paved.breaker.state for one breaker; states are
-// closed, open and half_open.
-func BreakerState(mp metric.MeterProvider, breaker string) (*StateGauge, error) {
-	const name = "paved.breaker.state"
-	m, on := meter(mp)
-	g, err := m.Int64Gauge(name, metric.WithUnit("{state}"), metric.WithDescription("1 for the state a circuit breaker is in, 0 for the others."))
-	if err != nil {
-		return nil, wrapMetricErr(name, err)
-	}
-	s := &StateGauge{g: g, on: on, states: []string{"closed", "open", "half_open"}}
-	for _, st := range s.states {
-		s.opts = append(s.opts, []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
-			attribute.String(AttrBreakerName, breaker), attribute.String("state", st)))})
-	}
-	return s, nil
 }
 
 // RateLimitDecisions returns paved.ratelimit.decisions for one policy;

@@ -120,14 +120,29 @@ func TestGaugesAndHistogram(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	ctx := context.Background()
 
-	state, _ := otelx.BreakerState(mp, "b")
-	state.Set(ctx, "closed")
-	state.Set(ctx, "open")
+	series, other := otelx.NewBreakerStateSeries("b"), otelx.NewBreakerStateSeries("c")
+	live := true
+	reg, err := otelx.BreakerStates(mp, func(o otelx.StateObserver) {
+		if live {
+			o.Observe(series, 1) // open
+		}
+		o.Observe(other, 0)
+	})
+	if err != nil || reg == nil {
+		t.Fatalf("BreakerStates = %v, %v", reg, err)
+	}
 	_, points := collect(t, r, "paved.breaker.state")
 	for st, want := range map[string]int64{"closed": 0, "open": 1, "half_open": 0} {
-		if got := points[set("paved.breaker.name", "b", "state", st)]; got != want {
-			t.Errorf("state %s = %d, want %d", st, got, want)
+		if got, ok := points[set("paved.breaker.name", "b", "state", st)]; !ok || got != want {
+			t.Errorf("state %s = %d (reported: %v), want %d", st, got, ok, want)
 		}
+	}
+	live = false // a subject no longer observed has no series
+	if _, points := collect(t, r, "paved.breaker.state"); len(points) != 3 || points[set("paved.breaker.name", "c", "state", "closed")] != 1 {
+		t.Errorf("with b no longer observed: %v, want only c's 3 series", points)
+	}
+	if err := reg.Unregister(); err != nil {
+		t.Fatal(err)
 	}
 
 	q, _ := otelx.AuditQueueSize(mp, "file")
@@ -162,8 +177,9 @@ func TestNoopAndNilInstruments(t *testing.T) {
 	nc.Add(ctx, "success")
 	var ng *otelx.Gauge
 	ng.Record(ctx, 1)
-	var ns *otelx.StateGauge
-	ns.Set(ctx, "open")
+	if reg, err := otelx.BreakerStates(noop.NewMeterProvider(), func(otelx.StateObserver) {}); reg != nil || err != nil {
+		t.Errorf("BreakerStates on a no-op provider = %v, %v; want nil, nil", reg, err)
+	}
 	var nh *otelx.Histogram
 	nh.Record(ctx, time.Second)
 	if n := testing.AllocsPerRun(100, func() { c.Add(ctx, "failure") }); n != 0 {

@@ -29,11 +29,6 @@ const (
 // AccessLogMessage is the message of every access log record.
 const AccessLogMessage = "http request"
 
-// StatusClientClosedRequest (499, as nginx names it) is the status an
-// access log records for a request whose client went away before the
-// handler finished.
-const StatusClientClosedRequest = 499
-
 // Redacted replaces the value of a secret header or query parameter in
 // access logs.
 const Redacted = "[REDACTED]"
@@ -150,7 +145,7 @@ func (t *Tracer) logAccess(r *http.Request, rw *httpx.ResponseWriter, rec *acces
 	// The server's own context, not an inner one a layer may have
 	// cancelled on its way out.
 	if errors.Is(r.Context().Err(), context.Canceled) {
-		status = StatusClientClosedRequest
+		status = httpx.StatusClientClosedRequest // paved.StatusClientClosedRequest
 	}
 	level := t.cfg.accessLevel(status)
 	logger := t.cfg.log()

@@ -15,6 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/tracing"
 )
 
@@ -182,7 +183,7 @@ func TestAccessLogClientGone(t *testing.T) {
 	})))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/slow", nil).WithContext(ctx))
 	got := logs.one(t)
-	if got["status"] != float64(tracing.StatusClientClosedRequest) || got["level"] != "WARN" {
+	if got["status"] != float64(paved.StatusClientClosedRequest) || got["level"] != "WARN" {
 		t.Errorf("status %v level %v, want 499 WARN", got["status"], got["level"])
 	}
 }

@@ -11,7 +11,7 @@ import (
 // client canceled. The client is gone and never sees it; access logs and
 // metrics do, so a canceled call is not counted as a success or as a
 // server failure.
-const StatusClientClosedRequest = 499
+const StatusClientClosedRequest = httpx.StatusClientClosedRequest
 
 // Error is an error with a fixed HTTP status, for a service's own
 // sentinel errors: compare them with errors.Is, wrap them with %w, and
@@ -26,10 +26,11 @@ const StatusClientClosedRequest = 499
 // The message of such an error is shown to clients (as the problem's
 // detail and the gRPC status message), so it must not carry secrets or
 // internals; the text that other code wraps around it never is.
-type Error struct {
-	msg    string
-	status int
-}
+//
+// Error is the type of paved's own sentinel errors (breaker.ErrOpen,
+// ratelimit.ErrLimited, ...): its methods are Error() string, the
+// message, and HTTPStatus() int, the status.
+type Error = httpx.Error
 
 // NewError returns an error whose message is msg and whose HTTP status is
 // status. msg should start with the name of the package or service that
@@ -37,15 +38,7 @@ type Error struct {
 // 5xx code is answered as 500 by WriteError.
 //
 //	var ErrShipped = paved.NewError(http.StatusConflict, "orders: already shipped")
-func NewError(status int, msg string) *Error {
-	return &Error{msg: msg, status: status}
-}
-
-// Error returns the message.
-func (e *Error) Error() string { return e.msg }
-
-// HTTPStatus reports the HTTP status the error maps to.
-func (e *Error) HTTPStatus() int { return e.status }
+func NewError(status int, msg string) *Error { return httpx.NewError(status, msg) }
 
 // HTTPStatus reports the HTTP status a client should see for err, the
 // same mapping WriteError uses: nil is 200; the first error in err's chain

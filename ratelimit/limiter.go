@@ -25,6 +25,10 @@ type Decision struct {
 	// ResetAfter is how long until the bucket is full again (zero when it
 	// is full).
 	ResetAfter time.Duration
+	// Overflow reports that a Keyed limiter decided on its shared overflow
+	// bucket: the key had no bucket of its own because every slot held a
+	// bucket still refilling (see Keyed).
+	Overflow bool
 }
 
 // Quota is a token bucket's shape: it refills at Limit tokens per second
@@ -110,7 +114,8 @@ func (l *Limiter) WaitN(ctx context.Context, n int) error {
 	return wait(ctx, l.lim, n, l.maxWait)
 }
 
-// Decide implements Decider: it is AllowN, whatever the key.
+// Decide implements Decider: it is AllowN, whatever the key, so a Policy
+// with a Limiter needs no key function.
 func (l *Limiter) Decide(_ context.Context, _ string, n int) (Decision, error) {
 	return decide(l.lim, l.quota, time.Now(), n), nil
 }

@@ -317,7 +317,17 @@ func parseHost(s string) (netip.Addr, string, bool) {
 		err  error
 		host = s
 	)
-	switch colon := strings.IndexByte(s, ':'); {
+	colon := strings.IndexByte(s, ':')
+	// The common case, an IPv4 peer with a port, parsed by hand: through
+	// netip it cost a fifth of a keyed decision.
+	if colon < 0 {
+		if a, ok := parseIPv4(s); ok {
+			return a, s, true
+		}
+	} else if a, ok := parseIPv4(s[:colon]); ok && isPort(s[colon+1:]) {
+		return a, s[:colon], true
+	}
+	switch {
 	case strings.HasPrefix(s, "["):
 		if strings.HasSuffix(s, "]") {
 			a, err = netip.ParseAddr(s[1 : len(s)-1])
@@ -355,6 +365,54 @@ func AddrKey(a netip.Addr) string {
 		return LocalKey
 	}
 	return addrKey(a.Unmap().WithZone(""), "")
+}
+
+// parseIPv4 parses s if it is an IPv4 address in the canonical dotted
+// decimal form, the only one netip.ParseAddr accepts (no leading zeros),
+// and reports false for anything else, which is then left to netip.
+func parseIPv4(s string) (netip.Addr, bool) {
+	var b [4]byte
+	field, digits, v := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && v == 0 { // a leading zero
+				return netip.Addr{}, false
+			}
+			v = v*10 + int(c-'0')
+			digits++
+			if v > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && field < 3:
+			b[field] = byte(v)
+			field, digits, v = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	b[3] = byte(v)
+	return netip.AddrFrom4(b), true
+}
+
+// isPort reports whether s is a port netip.ParseAddrPort accepts: 1 to 5
+// decimal digits, at most 65535.
+func isPort(s string) bool {
+	if len(s) == 0 || len(s) > 5 {
+		return false
+	}
+	v := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		v = v*10 + int(s[i]-'0')
+	}
+	return v <= 65535
 }
 
 // addrKey returns the bucket key of a client address: IPv4 addresses as

@@ -363,3 +363,22 @@ func FuzzForwarded(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRemoteAddr checks ClientIP, whose parser of IPv4 peers is its own,
+// against the reference parser for any RemoteAddr: the key of the address
+// netip finds, or LocalKey when it finds none.
+func FuzzRemoteAddr(f *testing.F) {
+	for _, s := range []string{"198.51.100.7:40000", "1.2.3.4", "01.2.3.4:1", "1.2.3.4:65536", "1.2.3.4:", "256.1.1.1:1",
+		"1.2.3:4", "1.2.3.4.5", "[::1]:80", "::ffff:1.2.3.4", "@", "", "0.0.0.0:0", "1.2.3.4:00080"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, remote string) {
+		want := ratelimit.LocalKey
+		if a, ok := refParse(remote); ok {
+			want = refKey(a)
+		}
+		if got, err := ratelimit.ClientIP(&http.Request{RemoteAddr: remote}); err != nil || got != want {
+			t.Fatalf("ClientIP of %q = %q, %v, want %q", remote, got, err, want)
+		}
+	})
+}

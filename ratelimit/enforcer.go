@@ -23,6 +23,7 @@ import (
 type Enforcer struct {
 	name         string
 	lim          Decider
+	quick        allower // set by Policies when no header needs a full allowed Decision
 	anonymousKey string
 	anonymous    bool
 	dryRun       bool
@@ -102,7 +103,15 @@ func (e *Enforcer) Check(ctx context.Context, operation, key string) (Decision, 
 		}
 		key = e.anonymousKey
 	}
-	d, err := e.lim.Decide(ctx, key, 1)
+	var (
+		d   Decision
+		err error
+	)
+	if e.quick != nil {
+		d = e.quick.allowOne(key)
+	} else {
+		d, err = e.lim.Decide(ctx, key, 1)
+	}
 	if err != nil {
 		e.log(ctx, slog.LevelWarn, "ratelimit: limiter failed; request let through", operation,
 			slog.String("error", err.Error()))

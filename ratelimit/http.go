@@ -73,7 +73,7 @@ func NewPolicies(def Policy, opts ...Option) (*Policies, error) {
 		ps.onError = httpx.WriteError
 	}
 	eopts := c.enforcerOptions()
-	if ps.def, err = compile(def, eopts, "NewPolicies: default policy"); err != nil {
+	if ps.def, err = compile(def, eopts, ps.headers, "NewPolicies: default policy"); err != nil {
 		return nil, err
 	}
 	limited := ps.def != nil
@@ -84,7 +84,7 @@ func NewPolicies(def Policy, opts ...Option) (*Policies, error) {
 		if _, dup := ps.routes[rt.pattern]; dup {
 			return nil, errors.New("ratelimit: WithRoute: pattern " + rt.pattern + " given twice")
 		}
-		p, err := compile(rt.policy, eopts, "WithRoute "+rt.pattern)
+		p, err := compile(rt.policy, eopts, ps.headers, "WithRoute "+rt.pattern)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +111,7 @@ func checkPattern(pattern string) (err error) {
 	return nil
 }
 
-func compile(p Policy, opts []Option, what string) (*httpPolicy, error) {
+func compile(p Policy, opts []Option, headers bool, what string) (*httpPolicy, error) {
 	if p.Limiter == nil {
 		return nil, nil
 	}
@@ -122,6 +122,9 @@ func compile(p Policy, opts []Option, what string) (*httpPolicy, error) {
 	e, err := newEnforcer(&c, p.Name, p.Limiter, what)
 	if err != nil {
 		return nil, err
+	}
+	if a, ok := p.Limiter.(allower); ok && !headers {
+		e.quick = a // an allowed request needs no more than that
 	}
 	q := p.Limiter.Quota()
 	hp := &httpPolicy{

@@ -80,6 +80,14 @@ func (k *Keyed) decideAt(key string, t time.Time, n int) Decision {
 	return d
 }
 
+func (k *Keyed) allowOne(key string) Decision {
+	t := time.Now()
+	lim, overflow := k.store.get(key, t)
+	d := allowOne(lim, k.quota, t)
+	d.Overflow = overflow
+	return d
+}
+
 // Wait blocks until key's bucket has a token or fails at once: it returns
 // a *LimitError when the wait would overrun ctx's deadline (or the
 // WithMaxWait bound), and ctx.Err() when ctx is done while waiting.

@@ -123,6 +123,25 @@ func (l *Limiter) Decide(_ context.Context, _ string, n int) (Decision, error) {
 // Quota returns the limiter's quota.
 func (l *Limiter) Quota() Quota { return l.quota }
 
+// allower is implemented by the in-memory limiters for callers that send
+// no RateLimit header and so need nothing of an allowed Decision but
+// Allowed (and Overflow): taking one token then locks the bucket once
+// instead of twice. A limited Decision is complete.
+type allower interface {
+	allowOne(key string) Decision
+}
+
+func (l *Limiter) allowOne(string) Decision { return allowOne(l.lim, l.quota, time.Now()) }
+
+// allowOne takes one token from lim at t if it holds one, and reports
+// the rest of the Decision only when it does not.
+func allowOne(lim *rate.Limiter, q Quota, t time.Time) Decision {
+	if q.Limit == rate.Inf || lim.AllowN(t, 1) {
+		return Decision{Allowed: true}
+	}
+	return q.limited(lim.TokensAt(t), 1)
+}
+
 // decide takes n tokens from lim at t if it holds them. It reads the
 // bucket first, so a call that is limited costs one lock of lim and an
 // allowed one two; a concurrent caller taking tokens in between is caught

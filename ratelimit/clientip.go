@@ -51,6 +51,11 @@ var (
 // forged, so they are ignored. When every address is trusted the
 // left-most one is the client; when the client's entry is not an address
 // ("unknown", an obfuscated name), the proxy that reported it is used.
+//
+// A peer without an IP address (a Unix socket, an in-process listener) is
+// on the same host as the server: when Trusted names any network it is
+// trusted too, as the local proxy such a socket usually serves, and its
+// header is read; with nothing to read, the request is keyed LocalKey.
 type Proxies struct {
 	// Trusted lists the networks of the proxies, such as the load
 	// balancer's subnet.

@@ -23,7 +23,8 @@ import (
 type Enforcer struct {
 	name         string
 	lim          Decider
-	quick        allower // set by Policies when no header needs a full allowed Decision
+	local        localDecider // lim, when it is an in-memory limiter
+	full         bool         // an allowed Decision is needed in full (false: Policies without headers)
 	anonymousKey string
 	anonymous    bool
 	dryRun       bool
@@ -63,9 +64,12 @@ func newEnforcer(c *config, name string, lim Decider, what string) (*Enforcer, e
 	if err != nil {
 		return nil, errors.New("ratelimit: " + err.Error())
 	}
+	local, _ := lim.(localDecider)
 	return &Enforcer{
 		name:         name,
 		lim:          lim,
+		local:        local,
+		full:         true,
 		anonymousKey: c.anonymousKey,
 		anonymous:    c.anonymous,
 		dryRun:       c.dryRun,
@@ -104,11 +108,12 @@ func (e *Enforcer) Check(ctx context.Context, operation, key string) (Decision, 
 		key = e.anonymousKey
 	}
 	var (
-		d   Decision
-		err error
+		d        Decision
+		overflow bool
+		err      error
 	)
-	if e.quick != nil {
-		d = e.quick.allowOne(key)
+	if e.local != nil {
+		d, overflow = e.local.decideLocal(key, e.full)
 	} else {
 		d, err = e.lim.Decide(ctx, key, 1)
 	}
@@ -117,7 +122,7 @@ func (e *Enforcer) Check(ctx context.Context, operation, key string) (Decision, 
 			slog.String("error", err.Error()))
 		return Decision{}, nil
 	}
-	if d.Overflow {
+	if overflow {
 		e.overflow.Add(ctx, "")
 	}
 	if d.Allowed {

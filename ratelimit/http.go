@@ -123,9 +123,7 @@ func compile(p Policy, opts []Option, headers bool, what string) (*httpPolicy, e
 	if err != nil {
 		return nil, err
 	}
-	if a, ok := p.Limiter.(allower); ok && !headers {
-		e.quick = a // an allowed request needs no more than that
-	}
+	e.full = headers // without headers, an allowed request needs no more than that
 	q := p.Limiter.Quota()
 	hp := &httpPolicy{
 		Enforcer:  e,

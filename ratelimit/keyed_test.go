@@ -37,6 +37,14 @@ func TestKeyedKeysAreIndependent(t *testing.T) {
 	}
 }
 
+// allowAt is k.AllowAt that also reports whether the decision was made on
+// the overflow bucket, for callers that are alone on k.
+func allowAt(k *ratelimit.Keyed, key string, at time.Time, n int) (ratelimit.Decision, bool) {
+	before := k.Overflows()
+	d := k.AllowNAt(key, at, n)
+	return d, k.Overflows() != before
+}
+
 func TestKeyedEviction(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -97,8 +105,8 @@ func TestKeyedEvictionDoesNotReset(t *testing.T) {
 			}
 			var own, overflow int
 			for i := range maxKeys + 50 {
-				d := k.AllowAt("rotated-"+strconv.Itoa(i), t0.Add(time.Duration(i)*ms))
-				if d.Overflow {
+				d, inOverflow := allowAt(k, "rotated-"+strconv.Itoa(i), t0.Add(time.Duration(i)*ms), 1)
+				if inOverflow {
 					overflow++
 					continue
 				}
@@ -107,15 +115,15 @@ func TestKeyedEvictionDoesNotReset(t *testing.T) {
 				}
 				own++
 			}
-			if d := k.AllowAt("attacker", t0.Add(time.Minute)); d.Allowed || d.Overflow || d.RetryAfter < 58*time.Minute {
+			if d, inOverflow := allowAt(k, "attacker", t0.Add(time.Minute), 1); d.Allowed || inOverflow || d.RetryAfter < 58*time.Minute {
 				t.Fatalf("attacker after %d other keys: %+v, want its own drained bucket, retry after 59m", maxKeys+50, d)
 			}
-			if exact && (own != maxKeys-1 || overflow != 51) || own+overflow != maxKeys+50 || k.Len() > maxKeys || k.Len() != own+1 {
+			if exact && (own != maxKeys-1 || overflow != 51) || own+overflow != maxKeys+50 || k.Len() > maxKeys || k.Len() != own+1 || k.Overflows() != uint64(overflow) {
 				t.Fatalf("%d keys with a bucket of their own, %d in overflow, Len %d; want %d, 51, %d", own, overflow, k.Len(), maxKeys-1, maxKeys)
 			}
 			// An hour on, every bucket has refilled: new keys get their own
 			// again, and the attacker's full bucket is the first to make way.
-			if d := k.AllowAt("late", t0.Add(2*time.Hour)); !d.Allowed || d.Overflow {
+			if d, inOverflow := allowAt(k, "late", t0.Add(2*time.Hour), 1); !d.Allowed || inOverflow {
 				t.Fatalf("new key once every bucket refilled: %+v, want a full bucket of its own", d)
 			}
 		})
@@ -128,12 +136,12 @@ func TestKeyedOverflowIsShared(t *testing.T) {
 	k, _ := ratelimit.NewKeyed(rate.Every(time.Hour), 1, ratelimit.WithMaxKeys(1))
 	k.AllowAt("a", t0)
 	want := []ratelimit.Decision{
-		{Allowed: true, ResetAfter: time.Hour, Overflow: true},
-		{RetryAfter: time.Hour, ResetAfter: time.Hour, Overflow: true},
+		{Allowed: true, ResetAfter: time.Hour},
+		{RetryAfter: time.Hour, ResetAfter: time.Hour},
 	}
 	for i, key := range []string{"b", "c"} {
-		if d := k.AllowAt(key, t0); d != want[i] {
-			t.Fatalf("%s: %+v, want %+v", key, d, want[i])
+		if d, inOverflow := allowAt(k, key, t0, 1); d != want[i] || !inOverflow {
+			t.Fatalf("%s: %+v (overflow %v), want %+v in the overflow bucket", key, d, inOverflow, want[i])
 		}
 	}
 }
@@ -150,7 +158,7 @@ func TestKeyedKeepsKeysInUse(t *testing.T) {
 	at := t0.Add(time.Second) // idle has refilled
 	for round := range 5 * maxKeys / 10 {
 		for i := range 10 {
-			if d := k.AllowNAt("new-"+strconv.Itoa(round*10+i), at, 0); d.Overflow {
+			if _, inOverflow := allowAt(k, "new-"+strconv.Itoa(round*10+i), at, 0); inOverflow {
 				t.Fatalf("round %d: new key in overflow with full buckets to forget", round)
 			}
 		}
@@ -242,7 +250,7 @@ func TestKeyedChurn(t *testing.T) {
 			prefix := strconv.Itoa(g) + "-"
 			for i := range keys {
 				at := t0.Add(time.Duration(i) * ms) // a bucket refills in 1ms
-				if d := k.AllowAt(prefix+strconv.Itoa(i), at); !d.Allowed && !d.Overflow {
+				if d := k.AllowAt(prefix+strconv.Itoa(i), at); !d.Allowed && k.Overflows() == 0 {
 					t.Errorf("new key %s%d: %+v, want a full bucket", prefix, i, d)
 					return
 				}
@@ -313,13 +321,13 @@ func TestKeyedLongKeysAreBounded(t *testing.T) {
 		t.Fatalf("Len() = %d, want %d", n, maxKeys)
 	}
 	at := t0.Add(time.Hour)
-	if d := k.AllowAt(long+"a", at); !d.Allowed || d.Overflow {
+	if d, inOverflow := allowAt(k, long+"a", at, 1); !d.Allowed || inOverflow {
 		t.Fatalf("new long key: %+v, want a full bucket of its own", d)
 	}
 	if d := k.AllowAt(long+"a", at); d.Allowed {
 		t.Fatalf("long key again: %+v, want its empty bucket", d)
 	}
-	if d := k.AllowAt(long+"b", at); !d.Allowed || d.Overflow {
+	if d, inOverflow := allowAt(k, long+"b", at, 1); !d.Allowed || inOverflow {
 		t.Fatalf("another long key: %+v, want a bucket of its own", d)
 	}
 }
@@ -430,8 +438,8 @@ func TestKeyedWaitGivesTokensBack(t *testing.T) {
 				default:
 					time.Sleep(100 * ms)
 					if tc.evict {
-						if d := k.Allow("b"); !d.Overflow {
-							t.Errorf("new key b: %+v, want the overflow bucket", d)
+						if k.Allow("b"); k.Overflows() != 1 {
+							t.Error("new key b did not get the overflow bucket")
 						}
 					}
 					time.Sleep(200 * ms)

@@ -25,10 +25,6 @@ type Decision struct {
 	// ResetAfter is how long until the bucket is full again (zero when it
 	// is full).
 	ResetAfter time.Duration
-	// Overflow reports that a Keyed limiter decided on its shared overflow
-	// bucket: the key had no bucket of its own because every slot held a
-	// bucket still refilling (see Keyed).
-	Overflow bool
 }
 
 // Quota is a token bucket's shape: it refills at Limit tokens per second
@@ -123,15 +119,22 @@ func (l *Limiter) Decide(_ context.Context, _ string, n int) (Decision, error) {
 // Quota returns the limiter's quota.
 func (l *Limiter) Quota() Quota { return l.quota }
 
-// allower is implemented by the in-memory limiters for callers that send
-// no RateLimit header and so need nothing of an allowed Decision but
-// Allowed (and Overflow): taking one token then locks the bucket once
-// instead of twice. A limited Decision is complete.
-type allower interface {
-	allowOne(key string) Decision
+// localDecider is implemented by the in-memory limiters, for the
+// Enforcer: one token's decision that also reports whether the key shared
+// a Keyed's overflow bucket, and that, unless full, fills in an allowed
+// Decision's Allowed only: a caller that sends no RateLimit header needs
+// no more, and taking the token then locks the bucket once, not twice. A
+// limited Decision is always complete.
+type localDecider interface {
+	decideLocal(key string, full bool) (d Decision, overflow bool)
 }
 
-func (l *Limiter) allowOne(string) Decision { return allowOne(l.lim, l.quota, time.Now()) }
+func (l *Limiter) decideLocal(_ string, full bool) (Decision, bool) {
+	if full {
+		return decide(l.lim, l.quota, time.Now(), 1), false
+	}
+	return allowOne(l.lim, l.quota, time.Now()), false
+}
 
 // allowOne takes one token from lim at t if it holds one, and reports
 // the rest of the Decision only when it does not.

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -43,8 +44,9 @@ type store struct {
 	mask     uint64
 	limit    rate.Limit
 	burst    int
-	overflow *rate.Limiter
-	shards   []shard
+	overflow  *rate.Limiter
+	overflows atomic.Uint64 // decisions on overflow
+	shards    []shard
 }
 
 type shard struct {
@@ -121,12 +123,12 @@ func newStore(maxKeys int, q Quota) *store {
 }
 
 // get returns key's limiter at time now, adding a full one if key has
-// none, or the overflow limiter, reporting so, when there is no room for
+// none, or, counting it, the overflow limiter when there is no room for
 // it. No lock is held when it returns. A nil store, the store of an
 // infinite limit, returns nil, which decide never uses.
-func (s *store) get(key string, now time.Time) (*rate.Limiter, bool) {
+func (s *store) get(key string, now time.Time) *rate.Limiter {
 	if s == nil {
-		return nil, false
+		return nil
 	}
 	if len(key) > maxKeyLen {
 		key = digestKey(key)
@@ -137,7 +139,7 @@ func (s *store) get(key string, now time.Time) (*rate.Limiter, bool) {
 	fresh := ok && sh.adds-e.moved <= sh.stale
 	sh.mu.RUnlock()
 	if fresh {
-		return e.lim, false
+		return e.lim
 	}
 
 	sh.mu.Lock()
@@ -146,7 +148,8 @@ func (s *store) get(key string, now time.Time) (*rate.Limiter, bool) {
 	switch {
 	case !ok:
 		if sh.lru.Len() >= sh.size && !sh.makeRoom(now, float64(s.burst)) {
-			return s.overflow, true
+			s.overflows.Add(1)
+			return s.overflow
 		}
 		sh.adds++
 		e = entry{lim: rate.NewLimiter(s.limit, s.burst), moved: sh.adds}
@@ -157,7 +160,7 @@ func (s *store) get(key string, now time.Time) (*rate.Limiter, bool) {
 		e.moved = sh.adds
 		sh.lru.Add(key, e) // moves it to the front
 	}
-	return e.lim, false
+	return e.lim
 }
 
 // makeRoom forgets the first of the shard's least recently used keys whose

@@ -40,10 +40,10 @@ import (
 // that raced with its key's eviction lands on the old limiter, as if it
 // had come just before the eviction.
 type store struct {
-	seed     maphash.Seed
-	mask     uint64
-	limit    rate.Limit
-	burst    int
+	seed      maphash.Seed
+	mask      uint64
+	limit     rate.Limit
+	burst     int
 	overflow  *rate.Limiter
 	overflows atomic.Uint64 // decisions on overflow
 	shards    []shard

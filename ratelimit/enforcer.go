@@ -24,7 +24,6 @@ type Enforcer struct {
 	name         string
 	lim          Decider
 	local        localDecider // lim, when it is an in-memory limiter
-	full         bool         // an allowed Decision is needed in full (false: Policies without headers)
 	anonymousKey string
 	anonymous    bool
 	dryRun       bool
@@ -69,7 +68,6 @@ func newEnforcer(c *config, name string, lim Decider, what string) (*Enforcer, e
 		name:         name,
 		lim:          lim,
 		local:        local,
-		full:         true,
 		anonymousKey: c.anonymousKey,
 		anonymous:    c.anonymous,
 		dryRun:       c.dryRun,
@@ -101,6 +99,20 @@ func (e *Enforcer) Name() string { return e.name }
 // lines of one Enforcer are at most about one a second, each counting the
 // ones it suppressed; they carry the policy and operation, never the key.
 func (e *Enforcer) Check(ctx context.Context, operation, key string) (Decision, error) {
+	return e.check(ctx, operation, key, true)
+}
+
+// Allow is Check for callers that send no rate-limit headers and so need
+// no Decision, such as a gRPC server: with an in-memory limiter, taking a
+// token from a bucket that holds one then locks the bucket once, not
+// twice. It returns what Check would.
+func (e *Enforcer) Allow(ctx context.Context, operation, key string) error {
+	_, err := e.check(ctx, operation, key, false)
+	return err
+}
+
+// check is Check; an allowed Decision is complete only when full.
+func (e *Enforcer) check(ctx context.Context, operation, key string, full bool) (Decision, error) {
 	if key == "" {
 		if !e.anonymous {
 			return Decision{}, e.noKey(ctx, operation)
@@ -113,7 +125,7 @@ func (e *Enforcer) Check(ctx context.Context, operation, key string) (Decision, 
 		err      error
 	)
 	if e.local != nil {
-		d, overflow = e.local.decideLocal(key, e.full)
+		d, overflow = e.local.decideLocal(key, full)
 	} else {
 		d, err = e.lim.Decide(ctx, key, 1)
 	}

@@ -73,7 +73,7 @@ func NewPolicies(def Policy, opts ...Option) (*Policies, error) {
 		ps.onError = httpx.WriteError
 	}
 	eopts := c.enforcerOptions()
-	if ps.def, err = compile(def, eopts, ps.headers, "NewPolicies: default policy"); err != nil {
+	if ps.def, err = compile(def, eopts, "NewPolicies: default policy"); err != nil {
 		return nil, err
 	}
 	limited := ps.def != nil
@@ -84,7 +84,7 @@ func NewPolicies(def Policy, opts ...Option) (*Policies, error) {
 		if _, dup := ps.routes[rt.pattern]; dup {
 			return nil, errors.New("ratelimit: WithRoute: pattern " + rt.pattern + " given twice")
 		}
-		p, err := compile(rt.policy, eopts, ps.headers, "WithRoute "+rt.pattern)
+		p, err := compile(rt.policy, eopts, "WithRoute "+rt.pattern)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +111,7 @@ func checkPattern(pattern string) (err error) {
 	return nil
 }
 
-func compile(p Policy, opts []Option, headers bool, what string) (*httpPolicy, error) {
+func compile(p Policy, opts []Option, what string) (*httpPolicy, error) {
 	if p.Limiter == nil {
 		return nil, nil
 	}
@@ -123,7 +123,6 @@ func compile(p Policy, opts []Option, headers bool, what string) (*httpPolicy, e
 	if err != nil {
 		return nil, err
 	}
-	e.full = headers // without headers, an allowed request needs no more than that
 	q := p.Limiter.Quota()
 	hp := &httpPolicy{
 		Enforcer:  e,
@@ -185,20 +184,35 @@ func (ps *Policies) serve(next http.Handler, w http.ResponseWriter, r *http.Requ
 			key = "" // not the error's text: it may quote the header it failed on
 		}
 	}
-	d, err := p.Check(r.Context(), r.Pattern, key)
-	if err == nil {
-		if d.Allowed && ps.headers && p.advertise {
-			p.setHeaders(w.Header(), d)
+	if !ps.headers || !p.advertise {
+		// Without headers to send, an allowed request needs no Decision,
+		// which saves the in-memory limiters a lock.
+		if err := p.Allow(r.Context(), r.Pattern, key); err != nil {
+			ps.reject(w, r, err)
+			return
 		}
 		next.ServeHTTP(w, r)
 		return
 	}
-	if le, ok := err.(*LimitError); ok {
-		h := w.Header()
-		if ps.headers && p.advertise {
-			p.setHeaders(h, d)
+	d, err := p.Check(r.Context(), r.Pattern, key)
+	if err != nil {
+		if _, limited := err.(*LimitError); limited {
+			p.setHeaders(w.Header(), d)
 		}
-		h.Set("Retry-After", httpx.RetryAfterSeconds(le.RetryAfter))
+		ps.reject(w, r, err)
+		return
+	}
+	if d.Allowed {
+		p.setHeaders(w.Header(), d)
+	}
+	next.ServeHTTP(w, r)
+}
+
+// reject answers a request the policy rejected with err, a *LimitError or
+// ErrNoKey.
+func (ps *Policies) reject(w http.ResponseWriter, r *http.Request, err error) {
+	if le, ok := err.(*LimitError); ok {
+		w.Header().Set("Retry-After", httpx.RetryAfterSeconds(le.RetryAfter))
 	}
 	ps.onError(w, r, err)
 }

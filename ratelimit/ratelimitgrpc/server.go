@@ -156,6 +156,5 @@ func (i *Interceptors) check(ctx context.Context, fullMethod string) error {
 			key = "" // not the error's text: it may quote the metadata it failed on
 		}
 	}
-	_, err := p.Check(ctx, fullMethod, key)
-	return err
+	return p.Allow(ctx, fullMethod, key) // gRPC sends no rate-limit headers
 }

@@ -153,7 +153,14 @@ func compile(p Policy, opts []Option, what string) (*httpPolicy, error) {
 // one Warn line saying that the route policies never apply. Stacking two
 // middlewares (per client address, then per API key) applies both
 // policies, and both show in the headers.
+//
+// On a nil *Policies (a NewPolicies error ignored) it limits nothing: it
+// logs that at Error (slog.Default()) and returns next.
 func (ps *Policies) Middleware(next http.Handler) http.Handler {
+	if ps == nil {
+		slog.Error("ratelimit: Middleware of a nil *Policies: requests are not rate limited")
+		return next
+	}
 	if _, mux := next.(*http.ServeMux); mux && ps.routes != nil {
 		ps.warnNoPattern()
 	}

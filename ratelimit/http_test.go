@@ -487,3 +487,19 @@ func TestOneBucketNeedsNoKey(t *testing.T) {
 		}
 	}
 }
+
+// TestNilPolicies checks that the middleware of a nil *Policies, what a
+// caller who ignored NewPolicies's error holds, passes requests through
+// and says so at Error, instead of panicking at the first request.
+func TestNilPolicies(t *testing.T) {
+	var logs strings.Builder
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	var p *ratelimit.Policies
+	next := &served{}
+	h := p.Middleware(next)
+	check(t, 1, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 200})
+	if next.n != 1 || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("handler ran %d times, logs %q; want 1 and an error line", next.n, logs.String())
+	}
+}

@@ -119,3 +119,31 @@ func TestStreamClientInterceptorPaces(t *testing.T) {
 		}
 	})
 }
+
+// TestNilInterceptors checks that interceptors of nil values, what a
+// caller who ignored New's or NewClient's error holds, let calls through
+// instead of panicking at the first call.
+func TestNilInterceptors(t *testing.T) {
+	var server *ratelimitgrpc.Interceptors
+	var pacing *ratelimitgrpc.ClientInterceptors
+	e := start(t, serverSetup{
+		unary:  server.UnaryServerInterceptor(),
+		stream: server.StreamServerInterceptor(),
+		dial: []grpc.DialOption{
+			grpc.WithUnaryInterceptor(pacing.UnaryClientInterceptor()),
+			grpc.WithStreamInterceptor(pacing.StreamClientInterceptor()),
+		},
+	})
+	for range 3 {
+		if err := check(e, t.Context(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, err := e.client.Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Recv(); err != nil {
+		t.Fatal(err)
+	}
+}

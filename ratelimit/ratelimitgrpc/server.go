@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -103,7 +104,16 @@ func compile(c *config, p Policy) (*policy, error) {
 // and the failure is logged. Decisions are counted in
 // paved.ratelimit.decisions and limited ones add a ratelimit.limited span
 // event.
+//
+// On a nil *Interceptors (a New error ignored) the interceptors limit
+// nothing, and an Error log line (slog.Default()) says so.
 func (i *Interceptors) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	if i == nil {
+		logNil("UnaryServerInterceptor of a nil *Interceptors: calls are not rate limited")
+		return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			return handler(ctx, req)
+		}
+	}
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if err := i.check(ctx, info.FullMethod); err != nil {
 			return nil, grpcx.ServerError(ctx, err)
@@ -115,6 +125,12 @@ func (i *Interceptors) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // StreamServerInterceptor is UnaryServerInterceptor for streams: a stream
 // takes one token when it opens, whatever it carries afterwards.
 func (i *Interceptors) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	if i == nil {
+		logNil("StreamServerInterceptor of a nil *Interceptors: streams are not rate limited")
+		return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+			return handler(srv, ss)
+		}
+	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if err := i.check(ss.Context(), info.FullMethod); err != nil {
 			return grpcx.StreamServerError(ss, err)
@@ -158,3 +174,7 @@ func (i *Interceptors) check(ctx context.Context, fullMethod string) error {
 	}
 	return p.Allow(ctx, fullMethod, key) // gRPC sends no rate-limit headers
 }
+
+// logNil logs an adapter of a nil value, which limits nothing: an error
+// its constructor returned was ignored.
+func logNil(msg string) { slog.Error("ratelimitgrpc: " + msg) }

@@ -161,17 +161,20 @@ func BenchmarkMiddleware(b *testing.B) {
 			h.ServeHTTP(w, r)
 		}
 	}
-	paved := func(b *testing.B, opts ...ratelimit.Option) http.Handler {
-		k, _ := ratelimit.NewKeyed(benchLimit, benchBurst)
-		mw, err := ratelimit.Middleware(ratelimit.Policy{Name: "api", Limiter: k}, opts...)
+	paved := func(b *testing.B, lim ratelimit.Decider, opts ...ratelimit.Option) http.Handler {
+		p, err := ratelimit.NewPolicies(ratelimit.Policy{Name: "api", Limiter: lim}, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return mw(handler)
+		return p.Middleware(handler)
 	}
+	one, _ := ratelimit.New(benchLimit, benchBurst)
+	perIP, _ := ratelimit.NewKeyed(benchLimit, benchBurst)
 	b.Run("raw", func(b *testing.B) { run(b, handler) })
-	b.Run("paved/headers=off", func(b *testing.B) { run(b, paved(b, ratelimit.WithHeaders(false))) })
-	b.Run("paved/headers=on", func(b *testing.B) { run(b, paved(b)) })
+	b.Run("paved/one-bucket/headers=off", func(b *testing.B) { run(b, paved(b, one, ratelimit.WithHeaders(false))) })
+	b.Run("paved/one-bucket/headers=on", func(b *testing.B) { run(b, paved(b, one)) })
+	b.Run("paved/per-IP/headers=off", func(b *testing.B) { run(b, paved(b, perIP, ratelimit.WithHeaders(false))) })
+	b.Run("paved/per-IP/headers=on", func(b *testing.B) { run(b, paved(b, perIP)) })
 }
 
 var sinkKey string

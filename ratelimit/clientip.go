@@ -35,7 +35,7 @@ func (h ProxyHeader) String() string {
 }
 
 var (
-	errNoPeer      = errors.New("ratelimit: RemoteAddr is not an IP address")
+	errNoPeer      = errors.New("ratelimit: the request's peer has no IP address and no trusted proxy named the client")
 	errProxyHeader = errors.New("ratelimit: unknown ProxyHeader")
 )
 
@@ -51,6 +51,11 @@ var (
 // forged, so they are ignored. When every address is trusted the
 // left-most one is the client; when the client's entry is not an address
 // ("unknown", an obfuscated name), the proxy that reported it is used.
+//
+// A peer without an IP address (a Unix socket, an in-process listener) is
+// on the same host as the server: when Trusted names any network it is
+// trusted too, as the local proxy such a socket usually serves, and its
+// header is read; with nothing to read, the request is keyed LocalKey.
 type Proxies struct {
 	// Trusted lists the networks of the proxies, such as the load
 	// balancer's subnet.
@@ -59,18 +64,38 @@ type Proxies struct {
 	Header ProxyHeader
 }
 
+// LocalKey is the key ClientIP gives a request whose peer has no IP
+// address: a server on a Unix socket ("@" or a path in RemoteAddr) or
+// behind an in-process listener ("" or a pipe's name). Every such caller
+// shares its bucket, unless trusted proxies report the client (see
+// Proxies).
+const LocalKey = "local"
+
 // ClientIP is a KeyFunc that keys requests by the address of the
 // connection's peer (RemoteAddr), ignoring forwarding headers: the right
 // choice when clients connect directly. Behind proxies use
 // Proxies.ClientIP. IPv4 clients are keyed by address; IPv6 clients by
-// their /64 network, since one subscriber usually holds a whole /64.
-func ClientIP(r *http.Request) (string, error) { return Proxies{}.ClientIP(r) }
+// their /64 network, since one subscriber usually holds a whole /64. A
+// peer without an IP address is keyed LocalKey. ClientIP never fails.
+func ClientIP(r *http.Request) (string, error) {
+	peer, text, ok := parseHost(r.RemoteAddr)
+	if !ok {
+		return LocalKey, nil
+	}
+	return addrKey(peer, text), nil
+}
 
 // ClientIP is a KeyFunc that keys requests by the client's address as p
-// finds it (see ClientAddr): IPv4 clients by address, IPv6 clients by
-// their /64 network. The key of an IPv4 client costs no allocation.
+// finds it (see ClientAddr), as AddrKey makes the key: IPv4 clients by
+// address, IPv6 clients by their /64 network, LocalKey for a local peer
+// whose proxies reported no client. The key of an IPv4 client costs no
+// allocation. It fails only when p trusts proxies but its Header is none
+// of the ProxyHeader constants.
 func (p Proxies) ClientIP(r *http.Request) (string, error) {
 	a, text, err := p.clientAddr(r)
+	if err == errNoPeer {
+		return LocalKey, nil
+	}
 	if err != nil {
 		return "", err
 	}
@@ -78,9 +103,12 @@ func (p Proxies) ClientIP(r *http.Request) (string, error) {
 }
 
 // ClientAddr returns the address of the client that sent r: RemoteAddr's,
-// or the one trusted proxies report (see Proxies). It fails when
-// RemoteAddr is not an IP address (a Unix socket), and when p trusts
-// proxies but its Header is none of the ProxyHeader constants.
+// or the one trusted proxies report (see Proxies). A peer without an IP
+// address (a Unix socket, an in-process listener) is on the same host:
+// when p trusts any network it is trusted too, as the local proxy such a
+// socket usually serves, and its header is read. ClientAddr fails when no
+// client address is found that way, and when p trusts proxies but its
+// Header is none of the ProxyHeader constants.
 func (p Proxies) ClientAddr(r *http.Request) (netip.Addr, error) {
 	a, _, err := p.clientAddr(r)
 	return a, err
@@ -88,11 +116,13 @@ func (p Proxies) ClientAddr(r *http.Request) (netip.Addr, error) {
 
 // Client returns the client's address given the address of the peer that
 // sent a request and the values of p.Header that the request carried, in
-// order, for transports other than net/http (gRPC metadata, say). With an
-// unknown Header it returns the peer.
+// order, for transports other than net/http (gRPC metadata, say). A peer
+// that is not a valid address is local, and trusted when p trusts any
+// network, as in ClientAddr; the result is then not valid when the
+// values name no client. With an unknown Header it returns the peer.
 func (p Proxies) Client(peer netip.Addr, values []string) netip.Addr {
 	peer = peer.Unmap().WithZone("")
-	if int(p.Header) >= len(proxyHeaders) {
+	if int(p.Header) >= len(proxyHeaders) || len(p.Trusted) == 0 {
 		return peer
 	}
 	a, _ := p.client(peer, "", values)
@@ -101,16 +131,19 @@ func (p Proxies) Client(peer netip.Addr, values []string) netip.Addr {
 
 func (p Proxies) clientAddr(r *http.Request) (netip.Addr, string, error) {
 	peer, text, ok := parseHost(r.RemoteAddr)
-	if !ok {
-		return netip.Addr{}, "", errNoPeer
-	}
 	if len(p.Trusted) == 0 {
+		if !ok {
+			return netip.Addr{}, "", errNoPeer
+		}
 		return peer, text, nil
 	}
 	if int(p.Header) >= len(proxyHeaders) {
 		return netip.Addr{}, "", errProxyHeader
 	}
 	a, text := p.client(peer, text, r.Header[proxyHeaders[p.Header]])
+	if !a.IsValid() {
+		return netip.Addr{}, "", errNoPeer
+	}
 	return a, text, nil
 }
 
@@ -124,14 +157,14 @@ func (p Proxies) trusts(a netip.Addr) bool {
 }
 
 // client walks the hops the header lists from the right, past every
-// trusted one: the answer is the first untrusted hop, or the trusted hop
+// trusted one (an invalid peer is a local one, and trusted): the answer is the first untrusted hop, or the trusted hop
 // (or peer) just right of an unreadable one, or the left-most hop when all
 // are trusted. Walking from the right reads only what the trusted proxies
 // wrote, up to the client's own address: a client can put anything on the
 // left of a header (an unbalanced quote, say), and it must not change how
 // the elements the proxies appended are read.
 func (p Proxies) client(peer netip.Addr, peerText string, values []string) (netip.Addr, string) {
-	if !p.trusts(peer) {
+	if peer.IsValid() && !p.trusts(peer) {
 		return peer, peerText
 	}
 	last, lastText := peer, peerText // the left-most trusted hop so far
@@ -289,7 +322,17 @@ func parseHost(s string) (netip.Addr, string, bool) {
 		err  error
 		host = s
 	)
-	switch colon := strings.IndexByte(s, ':'); {
+	colon := strings.IndexByte(s, ':')
+	// The common case, an IPv4 peer with a port, parsed by hand: through
+	// netip it cost a fifth of a keyed decision.
+	if colon < 0 {
+		if a, ok := parseIPv4(s); ok {
+			return a, s, true
+		}
+	} else if a, ok := parseIPv4(s[:colon]); ok && isPort(s[colon+1:]) {
+		return a, s[:colon], true
+	}
+	switch {
 	case strings.HasPrefix(s, "["):
 		if strings.HasSuffix(s, "]") {
 			a, err = netip.ParseAddr(s[1 : len(s)-1])
@@ -317,8 +360,69 @@ func parseHost(s string) (netip.Addr, string, bool) {
 	return a.Unmap().WithZone(""), "", true
 }
 
+// AddrKey returns the bucket key ClientIP gives a client address: an IPv4
+// address (or IPv4-mapped IPv6 address) as is, an IPv6 address as its /64
+// network ("2001:db8:1:2::/64"), and the invalid Addr, a peer without an
+// address, LocalKey. Adapters for other transports key their callers with
+// it so that one caller has one key everywhere.
+func AddrKey(a netip.Addr) string {
+	if !a.IsValid() {
+		return LocalKey
+	}
+	return addrKey(a.Unmap().WithZone(""), "")
+}
+
+// parseIPv4 parses s if it is an IPv4 address in the canonical dotted
+// decimal form, the only one netip.ParseAddr accepts (no leading zeros),
+// and reports false for anything else, which is then left to netip.
+func parseIPv4(s string) (netip.Addr, bool) {
+	var b [4]byte
+	field, digits, v := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && v == 0 { // a leading zero
+				return netip.Addr{}, false
+			}
+			v = v*10 + int(c-'0')
+			digits++
+			if v > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && field < 3:
+			b[field] = byte(v)
+			field, digits, v = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	b[3] = byte(v)
+	return netip.AddrFrom4(b), true
+}
+
+// isPort reports whether s is a port netip.ParseAddrPort accepts: 1 to 5
+// decimal digits, at most 65535.
+func isPort(s string) bool {
+	if len(s) == 0 || len(s) > 5 {
+		return false
+	}
+	v := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		v = v*10 + int(s[i]-'0')
+	}
+	return v <= 65535
+}
+
 // addrKey returns the bucket key of a client address: IPv4 addresses as
-// is, IPv6 addresses as their /64 network.
+// is, IPv6 addresses as their /64 network. text is a's canonical form
+// when the caller has it, which saves formatting it.
 func addrKey(a netip.Addr, text string) string {
 	if a.Is4() {
 		if text != "" {

@@ -24,8 +24,9 @@ func TestClientAddr(t *testing.T) {
 		proxies ratelimit.Proxies
 		remote  string
 		header  http.Header
-		want    string // the client's address; "" means an error
-		wantKey string // "" means the same as want
+		want    string // the client's address; "" means ClientAddr fails
+		wantKey string // "" means the same as want, or LocalKey when want is ""
+		keyErr  bool   // ClientIP fails too
 	}{
 		// Direct connections.
 		{name: "IPv4 peer", remote: "203.0.113.7:5555", want: "203.0.113.7"},
@@ -35,7 +36,9 @@ func TestClientAddr(t *testing.T) {
 		{name: "IPv4-mapped IPv6 is IPv4", remote: "[::ffff:198.51.100.1]:80", want: "198.51.100.1"},
 		{name: "no port", remote: "198.51.100.1", want: "198.51.100.1"},
 		{name: "unix socket", remote: "@", want: ""},
-		{name: "empty", remote: "", want: ""},
+		{name: "unix socket path", remote: "/run/app.sock", want: ""},
+		{name: "in-process listener", remote: "", want: ""},
+		{name: "pipe", remote: "pipe", want: ""},
 		{name: "bad port", remote: "198.51.100.1:http", want: ""},
 		{name: "IPv4 in brackets", remote: "[198.51.100.1]:80", want: ""},
 
@@ -89,7 +92,14 @@ func TestClientAddr(t *testing.T) {
 		{name: "X-Real-IP ignores XFF", proxies: realIP, remote: "10.0.0.1:1", header: http.Header{"X-Forwarded-For": {"6.6.6.6"}, "X-Real-Ip": {"198.51.100.9"}}, want: "198.51.100.9"},
 		{name: "X-Real-IP not an address", proxies: realIP, remote: "10.0.0.1:1", header: h("X-Real-IP", "nope"), want: "10.0.0.1"},
 
-		{name: "unknown ProxyHeader", proxies: ratelimit.Proxies{Trusted: trusted, Header: 9}, remote: "10.0.0.1:1", want: ""},
+		// A local peer (Unix socket, in-process listener) is trusted when
+		// any proxy is.
+		{name: "unix socket behind a trusted proxy", proxies: xff, remote: "@", header: h("X-Forwarded-For", "198.51.100.9, 10.0.0.2"), want: "198.51.100.9"},
+		{name: "unix socket, proxy sent no header", proxies: xff, remote: "@", want: ""},
+		{name: "unix socket, proxy wrote unknown", proxies: xff, remote: "@", header: h("X-Forwarded-For", "unknown"), want: ""},
+		{name: "unix socket, Forwarded", proxies: fwd, remote: "", header: h("Forwarded", "for=198.51.100.9"), want: "198.51.100.9"},
+
+		{name: "unknown ProxyHeader", proxies: ratelimit.Proxies{Trusted: trusted, Header: 9}, remote: "10.0.0.1:1", want: "", keyErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,9 +110,23 @@ func TestClientAddr(t *testing.T) {
 			}
 			a, err := tc.proxies.ClientAddr(r)
 			key, keyErr := tc.proxies.ClientIP(r)
+			if len(tc.proxies.Trusted) == 0 {
+				if direct, err := ratelimit.ClientIP(r); direct != key || (err != nil) != (keyErr != nil) {
+					t.Fatalf("ClientIP = %q, %v; Proxies{}.ClientIP = %q, %v", direct, err, key, keyErr)
+				}
+			}
 			if tc.want == "" {
-				if err == nil || keyErr == nil {
-					t.Fatalf("ClientAddr = %v, %v; ClientIP = %q, %v; want errors", a, err, key, keyErr)
+				if err == nil {
+					t.Fatalf("ClientAddr = %v, want an error", a)
+				}
+				if tc.keyErr {
+					if keyErr == nil {
+						t.Fatalf("ClientIP = %q, want an error", key)
+					}
+					return
+				}
+				if keyErr != nil || key != ratelimit.LocalKey {
+					t.Fatalf("ClientIP = %q, %v, want LocalKey %q", key, keyErr, ratelimit.LocalKey)
 				}
 				return
 			}
@@ -185,7 +209,7 @@ func refWalk(peer netip.Addr, hops []hop) (netip.Addr, bool) {
 		}
 		return false
 	}
-	if !isTrusted(peer) {
+	if peer.IsValid() && !isTrusted(peer) { // a peer without an address is local, and trusted
 		return peer, true
 	}
 	last := peer
@@ -202,6 +226,9 @@ func refWalk(peer netip.Addr, hops []hop) (netip.Addr, bool) {
 }
 
 func refKey(a netip.Addr) string {
+	if !a.IsValid() {
+		return ratelimit.LocalKey
+	}
 	if a.Is4() {
 		return a.String()
 	}
@@ -228,16 +255,7 @@ func FuzzClientIP(f *testing.F) {
 			p := ratelimit.Proxies{Trusted: trusted, Header: header}
 			r := &http.Request{RemoteAddr: remote, Header: http.Header{header.String(): {value}}}
 			got, err := p.ClientAddr(r)
-			peer, peerOK := refParse(remote)
-			if !peerOK {
-				if err == nil {
-					t.Fatalf("RemoteAddr %q: ClientAddr = %v, want an error", remote, got)
-				}
-				continue
-			}
-			if err != nil {
-				t.Fatalf("RemoteAddr %q: %v", remote, err)
-			}
+			peer, _ := refParse(remote)
 			var hops []hop
 			for _, item := range strings.Split(value, ",") {
 				if item = strings.TrimSpace(item); item != "" {
@@ -245,14 +263,19 @@ func FuzzClientIP(f *testing.F) {
 					hops = append(hops, hop{a, ok})
 				}
 			}
-			if want := refClient(peer, hops); got != want {
-				t.Fatalf("%s: %q from %q: ClientAddr = %v, want %v", header, value, remote, got, want)
+			want := refClient(peer, hops)
+			if !want.IsValid() {
+				if err == nil {
+					t.Fatalf("%s: %q from local peer %q: ClientAddr = %v, want an error", header, value, remote, got)
+				}
+			} else if err != nil || got != want {
+				t.Fatalf("%s: %q from %q: ClientAddr = %v, %v, want %v", header, value, remote, got, err, want)
 			}
-			if key, err := p.ClientIP(r); err != nil || key != refKey(got) {
-				t.Fatalf("ClientIP = %q, %v, want %q", key, err, refKey(got))
+			if key, err := p.ClientIP(r); err != nil || key != refKey(want) {
+				t.Fatalf("ClientIP = %q, %v, want %q", key, err, refKey(want))
 			}
-			if !(ratelimit.Proxies{Trusted: trusted, Header: header}).Client(peer, nil).IsValid() {
-				t.Fatal("Client without header values returned an invalid address")
+			if got := p.Client(peer, nil); got != peer {
+				t.Fatalf("Client without header values = %v, want the peer %v", got, peer)
 			}
 		}
 	})
@@ -337,6 +360,25 @@ func FuzzForwarded(f *testing.F) {
 			t.Fatalf("Forwarded: %s\nClientAddr = %v, %v, want %v: the forged left part changed the answer", forged, got, err, want)
 		} else if !stopped && (err != nil || !got.IsValid()) {
 			t.Fatalf("Forwarded: %q: ClientAddr = %v, %v", forged, got, err)
+		}
+	})
+}
+
+// FuzzRemoteAddr checks ClientIP, whose parser of IPv4 peers is its own,
+// against the reference parser for any RemoteAddr: the key of the address
+// netip finds, or LocalKey when it finds none.
+func FuzzRemoteAddr(f *testing.F) {
+	for _, s := range []string{"198.51.100.7:40000", "1.2.3.4", "01.2.3.4:1", "1.2.3.4:65536", "1.2.3.4:", "256.1.1.1:1",
+		"1.2.3:4", "1.2.3.4.5", "[::1]:80", "::ffff:1.2.3.4", "@", "", "0.0.0.0:0", "1.2.3.4:00080"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, remote string) {
+		want := ratelimit.LocalKey
+		if a, ok := refParse(remote); ok {
+			want = refKey(a)
+		}
+		if got, err := ratelimit.ClientIP(&http.Request{RemoteAddr: remote}); err != nil || got != want {
+			t.Fatalf("ClientIP of %q = %q, %v, want %q", remote, got, err, want)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +13,42 @@ import (
 
 	"github.com/paved-go/paved/ratelimit"
 )
+
+// Example limits an API per API key, with a tighter limit on launches,
+// mounted inside the ServeMux so that the route policy sees r.Pattern.
+func Example() {
+	// Per API key: 100 requests a minute on the API, and 2 launches a
+	// minute on POST /instances.
+	api, _ := ratelimit.NewKeyed(rate.Every(600*time.Millisecond), 100)
+	launch, _ := ratelimit.NewKeyed(rate.Every(30*time.Second), 2)
+	limits, err := ratelimit.NewPolicies(
+		ratelimit.Policy{Name: "api", Limiter: api, Key: ratelimit.APIKey},
+		ratelimit.WithRoute("POST /instances", ratelimit.Policy{Name: "launch", Limiter: launch, Key: ratelimit.APIKey}),
+		ratelimit.WithAnonymousKey("anonymous"), // callers without a key share one bucket
+	)
+	if err != nil {
+		panic(err)
+	}
+	created := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
+	mux := http.NewServeMux()
+	mux.Handle("POST /instances", limits.Middleware(created)) // inside the mux, so r.Pattern is set
+
+	for range 3 {
+		r := httptest.NewRequest("POST", "/instances", nil)
+		r.Header.Set("X-API-Key", "demo")
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Printf("%d RateLimit-Policy: %s RateLimit: %s", w.Code, w.Header().Get("RateLimit-Policy"), w.Header().Get("RateLimit"))
+		if ra := w.Header().Get("Retry-After"); ra != "" {
+			fmt.Printf(" Retry-After: %s", ra)
+		}
+		fmt.Println()
+	}
+	// Output:
+	// 201 RateLimit-Policy: "launch";q=2;w=60 RateLimit: "launch";r=1;t=30
+	// 201 RateLimit-Policy: "launch";q=2;w=60 RateLimit: "launch";r=0;t=60
+	// 429 RateLimit-Policy: "launch";q=2;w=60 RateLimit: "launch";r=0;t=30 Retry-After: 30
+}
 
 func ExampleKeyed() {
 	// One bucket per client: 1 request a second, bursts of 2.
@@ -33,47 +70,13 @@ func ExampleKeyed() {
 	// a second later: allowed=true
 }
 
-func ExampleMiddleware() {
-	// Per API key: 100 requests a minute on the API, and 2 launches a
-	// minute on POST /instances.
-	api, _ := ratelimit.NewKeyed(rate.Every(600*time.Millisecond), 100)
-	launch, _ := ratelimit.NewKeyed(rate.Every(30*time.Second), 2)
-	limit, err := ratelimit.Middleware(
-		ratelimit.Policy{Name: "api", Limiter: api, Key: ratelimit.APIKey},
-		ratelimit.WithRoute("POST /instances", ratelimit.Policy{Name: "launch", Limiter: launch, Key: ratelimit.APIKey}),
-		ratelimit.WithAnonymousKey("anonymous"), // callers without a key share one bucket
-	)
-	if err != nil {
-		panic(err)
-	}
-	created := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
-	mux := http.NewServeMux()
-	mux.Handle("POST /instances", limit(created)) // inside the mux, so r.Pattern is set
-
-	for range 3 {
-		r := httptest.NewRequest("POST", "/instances", nil)
-		r.Header.Set("X-API-Key", "demo")
-		w := httptest.NewRecorder()
-		mux.ServeHTTP(w, r)
-		fmt.Printf("%d RateLimit-Policy: %s RateLimit: %s", w.Code, w.Header().Get("RateLimit-Policy"), w.Header().Get("RateLimit"))
-		if ra := w.Header().Get("Retry-After"); ra != "" {
-			fmt.Printf(" Retry-After: %s", ra)
-		}
-		fmt.Println()
-	}
-	// Output:
-	// 201 RateLimit-Policy: "launch";q=2;w=60 RateLimit: "launch";r=1;t=30
-	// 201 RateLimit-Policy: "launch";q=2;w=60 RateLimit: "launch";r=0;t=60
-	// 429 RateLimit-Policy: "launch";q=2;w=60 RateLimit: "launch";r=0;t=30 Retry-After: 30
-}
-
-func ExampleTransport() {
+func ExampleLimiter_Transport() {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer upstream.Close()
 
 	// At most one call a minute to the upstream; fail fast rather than wait.
 	limiter, _ := ratelimit.New(rate.Every(time.Minute), 1, ratelimit.WithMaxWait(0))
-	client := &http.Client{Transport: ratelimit.Transport(nil, limiter)}
+	client := &http.Client{Transport: limiter.Transport(nil)}
 	defer client.CloseIdleConnections()
 	for range 2 {
 		resp, err := client.Get(upstream.URL)
@@ -87,6 +90,35 @@ func ExampleTransport() {
 	// Output:
 	// 200
 	// limited: true
+}
+
+// ExampleEnforcer applies a policy to messages of a queue consumer, a
+// transport of its own: the Enforcer counts, traces and logs the
+// decisions as the HTTP middleware does.
+func ExampleEnforcer() {
+	perTenant, _ := ratelimit.NewKeyed(rate.Every(time.Minute), 2)
+	enforcer, err := ratelimit.NewEnforcer("jobs", perTenant)
+	if err != nil {
+		panic(err)
+	}
+	for _, tenant := range []string{"acme", "acme", "acme", "globex", ""} {
+		_, err := enforcer.Check(context.Background(), "jobs.submit", tenant)
+		var le *ratelimit.LimitError
+		switch {
+		case err == nil:
+			fmt.Println(tenant, "processed")
+		case errors.As(err, &le):
+			fmt.Println(tenant, "requeued, retry after", le.RetryAfter.Round(time.Second))
+		default:
+			fmt.Printf("%q rejected: %v\n", tenant, err)
+		}
+	}
+	// Output:
+	// acme processed
+	// acme processed
+	// acme requeued, retry after 1m0s
+	// globex processed
+	// "" rejected: ratelimit: request has no rate limit key
 }
 
 func ExampleProxies() {

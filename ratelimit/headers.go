@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/paved-go/paved/internal/httpx"
 )
@@ -38,24 +39,47 @@ func policyValue(name string, q Quota) string {
 	return string(b)
 }
 
-// rateLimitPrefix returns the start of a policy's RateLimit item, up to
-// the value of r.
-func rateLimitPrefix(name string) string {
-	return string(append(appendSFString(make([]byte, 0, len(name)+8), name), ";r="...))
+// valueCache holds a policy's RateLimit field values already formatted,
+// so that the common ones are sent without allocating: most requests come
+// from callers far from their limit, whose buckets are near full, and they
+// get the same few values (r a little under the burst, t a second or two).
+// It is direct-mapped and lock-free; a miss formats the value and replaces
+// the slot's entry, so the cache never holds more than len(slots) values.
+type valueCache struct {
+	prefix string // `"name";r=`
+	slots  [64]atomic.Pointer[cachedValue]
 }
 
-// rateLimitValue returns the RateLimit item for d.
-func rateLimitValue(prefix string, d Decision) string {
-	var buf [96]byte
-	b := append(buf[:0], prefix...)
-	t := httpx.CeilSeconds(d.ResetAfter, 0)
+// cachedValue is one formatted RateLimit item. vs has no spare capacity,
+// so a later Add to the header copies it instead of writing into it.
+type cachedValue struct {
+	r, t int64
+	vs   [1]string
+}
+
+func newValueCache(name string) *valueCache {
+	return &valueCache{prefix: string(append(appendSFString(make([]byte, 0, len(name)+8), name), ";r="...))}
+}
+
+// get returns the RateLimit field value for d, as a one-element slice
+// shared with other responses: callers must not write into it.
+func (c *valueCache) get(d Decision) []string {
+	r, t := int64(d.Remaining), httpx.CeilSeconds(d.ResetAfter, 0)
 	if !d.Allowed {
 		t = httpx.CeilSeconds(d.RetryAfter, 1)
 	}
-	b = strconv.AppendInt(b, int64(d.Remaining), 10)
+	slot := &c.slots[(uint64(r)*0x9e3779b97f4a7c15+uint64(t))>>58]
+	if v := slot.Load(); v != nil && v.r == r && v.t == t {
+		return v.vs[:]
+	}
+	var buf [96]byte
+	b := append(buf[:0], c.prefix...)
+	b = strconv.AppendInt(b, r, 10)
 	b = append(b, ";t="...)
 	b = strconv.AppendInt(b, t, 10)
-	return string(b)
+	v := &cachedValue{r: r, t: t, vs: [1]string{string(b)}}
+	slot.Store(v)
+	return v.vs[:]
 }
 
 // validPolicyName reports whether name can be a policy name: not empty and

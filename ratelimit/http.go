@@ -1,19 +1,14 @@
 package ratelimit
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
-	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/time/rate"
 
 	"github.com/paved-go/paved/internal/httpx"
-	"github.com/paved-go/paved/internal/otelx"
 )
 
 // Policy is a named rate limit for HTTP requests: the limiter that holds
@@ -26,74 +21,83 @@ type Policy struct {
 	// Limiter holds the buckets, usually a *Keyed. A nil Limiter limits
 	// nothing.
 	Limiter Decider
-	// Key picks a request's bucket. nil means ClientIP.
+	// Key picks a request's bucket. nil means ClientIP, except with a
+	// *Limiter, whose one bucket serves every caller: no key is computed
+	// for it, and no request is rejected for having none.
 	Key KeyFunc
 }
 
-// Middleware returns middleware that takes a token for every request from
-// the bucket its policy's key picks: the policy WithRoute gives the
-// request's route (r.Pattern), or else def. An allowed request goes on to
-// the next handler with RateLimit and RateLimit-Policy headers set; a
-// limited one gets 429 problem+json with Retry-After and the same headers
-// (see WithErrorHandler). A request whose key function fails or returns ""
-// gets 400 and ErrNoKey, unless WithAnonymousKey names a shared bucket.
-// When the limiter itself fails (a store is unreachable) the request is
-// let through and the failure logged: a broken limiter never takes the
-// service down.
-//
-// Every decision counts in paved.ratelimit.decisions, and a limited one
-// adds a ratelimit.limited event to the request's span. Stacking two
-// middlewares (per client address, then per API key) applies both
-// policies, and both show in the headers.
-//
-// It accepts WithRoute, WithAnonymousKey, WithDryRun, WithHeaders,
-// WithErrorHandler, WithFilter, WithLogger, WithMeterProvider and
-// WithTracerProvider.
-func Middleware(def Policy, opts ...Option) (func(http.Handler) http.Handler, error) {
-	c, err := newConfig(forMiddleware, opts)
+// Policies is a default Policy and its per-route overrides, ready to
+// serve as HTTP middleware. Build it with NewPolicies; it is safe for
+// concurrent use, and one Policies may wrap many handlers, which then
+// share its buckets.
+type Policies struct {
+	def     *httpPolicy            // nil: only the routes are limited
+	routes  map[string]*httpPolicy // by pattern; a nil policy exempts the route
+	filter  func(*http.Request) bool
+	headers bool
+	onError func(http.ResponseWriter, *http.Request, error)
+	logger  *slog.Logger // nil: slog.Default()
+	warned  atomic.Bool  // the routes-outside-the-mux warning was logged
+}
+
+// httpPolicy is a Policy ready to serve: its enforcer, and its header
+// values built once.
+type httpPolicy struct {
+	*Enforcer
+	key       KeyFunc // nil: the limiter has one bucket and needs no key
+	advertise bool    // false for an unlimited quota, which has nothing to say
+	policyHdr []string
+	values    *valueCache
+}
+
+// NewPolicies returns the policies that limit HTTP requests: the policy
+// WithRoute gives a request's route (r.Pattern), or else def. A def with
+// a nil Limiter limits only the routes; at least one policy must have a
+// limiter. Every policy's name must be printable ASCII and not empty. It
+// accepts WithRoute, WithAnonymousKey, WithDryRun, WithHeaders,
+// WithErrorHandler, WithFilter, WithLogger and WithMeterProvider; there is
+// no package-level Middleware, because no rate is a safe default.
+func NewPolicies(def Policy, opts ...Option) (*Policies, error) {
+	c, err := newConfig(forPolicies, opts)
 	if err != nil {
 		return nil, err
 	}
-	l := &limits{
-		filter:       c.filter,
-		anonymousKey: c.anonymousKey,
-		anonymous:    c.anonymous,
-		dryRun:       c.dryRun,
-		headers:      c.headers && !c.dryRun,
-		events:       c.spanEvents(),
-		onError:      c.errorHandler,
-		logger:       c.logger,
+	ps := &Policies{
+		filter:  c.filter,
+		headers: c.headers && !c.dryRun,
+		onError: c.errorHandler,
+		logger:  c.logger,
 	}
-	if l.onError == nil {
-		l.onError = httpx.WriteError
+	if ps.onError == nil {
+		ps.onError = httpx.WriteError
 	}
-	if l.def, err = compile(&c, def, "default policy"); err != nil {
+	eopts := c.enforcerOptions()
+	if ps.def, err = compile(def, eopts, "NewPolicies: default policy"); err != nil {
 		return nil, err
 	}
-	limited := l.def != nil
+	limited := ps.def != nil
 	for _, rt := range c.routes {
 		if err := checkPattern(rt.pattern); err != nil {
 			return nil, err
 		}
-		if _, dup := l.routes[rt.pattern]; dup {
+		if _, dup := ps.routes[rt.pattern]; dup {
 			return nil, errors.New("ratelimit: WithRoute: pattern " + rt.pattern + " given twice")
 		}
-		p, err := compile(&c, rt.policy, "route "+rt.pattern)
+		p, err := compile(rt.policy, eopts, "WithRoute "+rt.pattern)
 		if err != nil {
 			return nil, err
 		}
-		if l.routes == nil {
-			l.routes = make(map[string]*policy, len(c.routes))
+		if ps.routes == nil {
+			ps.routes = make(map[string]*httpPolicy, len(c.routes))
 		}
-		l.routes[rt.pattern] = p
+		ps.routes[rt.pattern] = p
 		limited = limited || p != nil
 	}
 	if !limited {
-		return nil, errors.New("ratelimit: Middleware: no policy has a limiter")
+		return nil, errors.New("ratelimit: NewPolicies: no policy has a limiter")
 	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.serve(next, w, r) })
-	}, nil
+	return ps, nil
 }
 
 // checkPattern reports whether pattern is one http.ServeMux accepts.
@@ -107,161 +111,133 @@ func checkPattern(pattern string) (err error) {
 	return nil
 }
 
-// policy is a Policy ready to serve: its header values and metric built
-// once.
-type policy struct {
-	name       string
-	lim        Decider
-	key        KeyFunc
-	advertise  bool     // false for an unlimited quota, which has nothing to say
-	policyHdr  []string // the RateLimit-Policy value, shared by every response
-	rlPrefix   string   // `"name";r=`
-	decisions  *otelx.Counter
-	attr       attribute.KeyValue
-	nextLog    atomic.Int64 // unix nanoseconds before which nothing is logged
-	suppressed atomic.Int64 // log lines skipped since the last one
-}
-
-func compile(c *config, p Policy, what string) (*policy, error) {
+func compile(p Policy, opts []Option, what string) (*httpPolicy, error) {
 	if p.Limiter == nil {
 		return nil, nil
 	}
-	if !validPolicyName(p.Name) {
-		return nil, errors.New("ratelimit: " + what + ": name must be printable ASCII and not empty")
-	}
-	decisions, err := otelx.RateLimitDecisions(c.meterProvider, p.Name)
+	c, err := newConfig(forEnforcer, opts)
 	if err != nil {
-		return nil, fmt.Errorf("ratelimit: %w", err)
+		return nil, err
+	}
+	e, err := newEnforcer(&c, p.Name, p.Limiter, what)
+	if err != nil {
+		return nil, err
 	}
 	q := p.Limiter.Quota()
-	cp := &policy{
-		name:      p.Name,
-		lim:       p.Limiter,
+	hp := &httpPolicy{
+		Enforcer:  e,
 		key:       p.Key,
 		advertise: q.Limit != rate.Inf && q.Limit > 0 && q.Burst > 0,
 		policyHdr: []string{policyValue(p.Name, q)},
-		rlPrefix:  rateLimitPrefix(p.Name),
-		decisions: decisions,
-		attr:      attribute.String(otelx.AttrRateLimitPolicy, p.Name),
+		values:    newValueCache(p.Name),
 	}
-	if cp.key == nil {
-		cp.key = ClientIP
+	if _, one := p.Limiter.(*Limiter); hp.key == nil && !one {
+		hp.key = ClientIP
 	}
-	return cp, nil
+	return hp, nil
 }
 
-type limits struct {
-	def          *policy            // nil: only the routes are limited
-	routes       map[string]*policy // by pattern; a nil policy exempts the route
-	filter       func(*http.Request) bool
-	anonymousKey string
-	anonymous    bool
-	dryRun       bool
-	headers      bool
-	events       bool
-	onError      func(http.ResponseWriter, *http.Request, error)
-	logger       *slog.Logger // nil: slog.Default()
+// Middleware returns next limited by the policies: every request takes a
+// token from the bucket its policy's key picks. An allowed request goes on
+// to next with RateLimit and RateLimit-Policy headers set; a limited one
+// gets 429 problem+json with Retry-After and the same headers (see
+// WithErrorHandler). A request whose key function fails or returns "" gets
+// 400 and ErrNoKey, unless WithAnonymousKey names a shared bucket. When the
+// limiter itself fails (a store is unreachable) the request is let through
+// and the failure logged: a broken limiter never takes the service down.
+//
+// Route policies (WithRoute) match r.Pattern, which only the handlers an
+// http.ServeMux routes to see, so mount the middleware inside the mux, on
+// each route: mux.Handle("POST /instances", p.Middleware(launch)). Wrapped
+// around the mux, it applies the default policy to every request and logs
+// one Warn line saying that the route policies never apply. Stacking two
+// middlewares (per client address, then per API key) applies both
+// policies, and both show in the headers.
+//
+// On a nil *Policies (a NewPolicies error ignored) it limits nothing: it
+// logs that at Error (slog.Default()) and returns next.
+func (ps *Policies) Middleware(next http.Handler) http.Handler {
+	if ps == nil {
+		slog.Error("ratelimit: Middleware of a nil *Policies: requests are not rate limited")
+		return next
+	}
+	if _, mux := next.(*http.ServeMux); mux && ps.routes != nil {
+		ps.warnNoPattern()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ps.serve(next, w, r) })
 }
 
-func (l *limits) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
-	p := l.def
-	if l.routes != nil {
-		if rp, ok := l.routes[r.Pattern]; ok {
+// oneBucket is the key of requests to a policy whose limiter has one
+// bucket: the limiter ignores it, and it is never empty.
+const oneBucket = "*"
+
+func (ps *Policies) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	p := ps.def
+	if ps.routes != nil {
+		if rp, ok := ps.routes[r.Pattern]; ok {
 			p = rp
+		} else if r.Pattern == "" && !ps.warned.Load() {
+			ps.warnNoPattern()
 		}
 	}
-	if p == nil || (l.filter != nil && !l.filter(r)) {
+	if p == nil || (ps.filter != nil && !ps.filter(r)) {
 		next.ServeHTTP(w, r)
 		return
 	}
-	key, err := p.key(r)
-	if err != nil || key == "" {
-		if !l.anonymous {
-			if l.dryRun {
-				l.log(r.Context(), p, slog.LevelInfo, "ratelimit: dry run: request has no key and would be rejected", r)
-				next.ServeHTTP(w, r)
-				return
-			}
-			if err != nil {
-				// Not the error's text: it may quote the header it failed on.
-				l.log(r.Context(), p, slog.LevelDebug, "ratelimit: key function failed; request rejected", r)
-			}
-			l.onError(w, r, ErrNoKey)
+	key := oneBucket
+	if p.key != nil {
+		var err error
+		if key, err = p.key(r); err != nil {
+			key = "" // not the error's text: it may quote the header it failed on
+		}
+	}
+	if !ps.headers || !p.advertise {
+		// Without headers to send, an allowed request needs no Decision,
+		// which saves the in-memory limiters a lock.
+		if err := p.Allow(r.Context(), r.Pattern, key); err != nil {
+			ps.reject(w, r, err)
 			return
 		}
-		key = l.anonymousKey
-	}
-	ctx := r.Context()
-	d, err := p.lim.Decide(ctx, key, 1)
-	if err != nil {
-		l.log(ctx, p, slog.LevelWarn, "ratelimit: limiter failed; request let through", r,
-			slog.String("error", err.Error()))
 		next.ServeHTTP(w, r)
+		return
+	}
+	d, err := p.Check(r.Context(), r.Pattern, key)
+	if err != nil {
+		if _, limited := err.(*LimitError); limited {
+			p.setHeaders(w.Header(), d)
+		}
+		ps.reject(w, r, err)
 		return
 	}
 	if d.Allowed {
-		p.decisions.Add(ctx, "allowed")
-		if l.headers && p.advertise {
-			p.setHeaders(w.Header(), d)
-		}
-		next.ServeHTTP(w, r)
-		return
+		p.setHeaders(w.Header(), d)
 	}
-	p.decisions.Add(ctx, "limited")
-	if l.events {
-		otelx.AddEvent(ctx, otelx.EventRateLimitLimited, p.attr,
-			attribute.Bool("paved.ratelimit.dry_run", l.dryRun),
-			attribute.Int64("paved.ratelimit.retry_after_ms", d.RetryAfter.Milliseconds()))
-	}
-	if l.dryRun {
-		l.log(ctx, p, slog.LevelInfo, "ratelimit: dry run: request would be limited", r,
-			slog.Duration("retry_after", d.RetryAfter))
-		next.ServeHTTP(w, r)
-		return
-	}
-	h := w.Header()
-	if l.headers && p.advertise {
-		p.setHeaders(h, d)
-	}
-	h.Set("Retry-After", httpx.RetryAfterSeconds(d.RetryAfter))
-	l.onError(w, r, &LimitError{Policy: p.name, RetryAfter: d.RetryAfter})
+	next.ServeHTTP(w, r)
 }
 
-func (p *policy) setHeaders(h http.Header, d Decision) {
-	addValues(h, headerRateLimitPolicy, p.policyHdr)
-	v := rateLimitValue(p.rlPrefix, d)
-	if old := h[headerRateLimit]; len(old) > 0 {
-		h[headerRateLimit] = append(old, v)
-		return
+// reject answers a request the policy rejected with err, a *LimitError or
+// ErrNoKey.
+func (ps *Policies) reject(w http.ResponseWriter, r *http.Request, err error) {
+	if le, ok := err.(*LimitError); ok {
+		w.Header().Set("Retry-After", httpx.RetryAfterSeconds(le.RetryAfter))
 	}
-	h[headerRateLimit] = []string{v}
+	ps.onError(w, r, err)
 }
 
-// logInterval is the least time between two log lines of one policy:
-// logging every limited request would let a flood of them flood the logs
-// too. The metrics count every decision.
-const logInterval = time.Second
-
-// log logs msg with the policy and route (never the key) unless the
-// policy logged less than logInterval ago, in which case it only counts
-// the line as suppressed.
-func (l *limits) log(ctx context.Context, p *policy, level slog.Level, msg string, r *http.Request, attrs ...slog.Attr) {
-	logger := l.logger
+// warnNoPattern logs, once, that the route policies cannot apply.
+func (ps *Policies) warnNoPattern() {
+	if ps.warned.Swap(true) {
+		return
+	}
+	logger := ps.logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if !logger.Enabled(ctx, level) {
-		return
-	}
-	now := time.Now().UnixNano()
-	next := p.nextLog.Load()
-	if now < next || !p.nextLog.CompareAndSwap(next, now+int64(logInterval)) {
-		p.suppressed.Add(1)
-		return
-	}
-	attrs = append(attrs,
-		slog.String("policy", p.name),
-		slog.String("route", r.Pattern),
-		slog.Int64("suppressed", p.suppressed.Swap(0)))
-	logger.LogAttrs(ctx, level, msg, attrs...)
+	logger.Warn("ratelimit: the middleware sees requests without a ServeMux pattern, so its WithRoute policies never apply; " +
+		"mount it inside the ServeMux, on each route: mux.Handle(pattern, policies.Middleware(h))")
+}
+
+func (p *httpPolicy) setHeaders(h http.Header, d Decision) {
+	addValues(h, headerRateLimitPolicy, p.policyHdr)
+	addValues(h, headerRateLimit, p.values.get(d))
 }

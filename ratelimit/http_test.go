@@ -1,11 +1,16 @@
 package ratelimit_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,11 +66,11 @@ func keyed(t *testing.T, limit rate.Limit, burst int) *ratelimit.Keyed {
 
 func middleware(t *testing.T, def ratelimit.Policy, opts ...ratelimit.Option) func(http.Handler) http.Handler {
 	t.Helper()
-	mw, err := ratelimit.Middleware(def, opts...)
+	p, err := ratelimit.NewPolicies(def, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mw
+	return p.Middleware
 }
 
 type problem struct {
@@ -299,20 +304,20 @@ func TestMiddlewareOptions(t *testing.T) {
 		{"route with a bad name", good, []ratelimit.Option{ratelimit.WithRoute("GET /", ratelimit.Policy{Name: "a\nb", Limiter: k})}},
 		{"bad pattern", good, []ratelimit.Option{ratelimit.WithRoute("GET /{", good)}},
 		{"pattern twice", good, []ratelimit.Option{ratelimit.WithRoute("GET /a", good), ratelimit.WithRoute("GET /a", good)}},
-		{"limiter option", good, []ratelimit.Option{ratelimit.WithCapacity(5)}},
+		{"limiter option", good, []ratelimit.Option{ratelimit.WithMaxKeys(5)}},
+		{"wait option", good, []ratelimit.Option{ratelimit.WithMaxWait(0)}},
 		{"empty anonymous key", good, []ratelimit.Option{ratelimit.WithAnonymousKey("")}},
 		{"nil error handler", good, []ratelimit.Option{ratelimit.WithErrorHandler(nil)}},
 		{"nil meter provider", good, []ratelimit.Option{ratelimit.WithMeterProvider(nil)}},
-		{"nil tracer provider", good, []ratelimit.Option{ratelimit.WithTracerProvider(nil)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := ratelimit.Middleware(tc.def, tc.opts...); err == nil {
-				t.Fatal("Middleware accepted it")
+			if _, err := ratelimit.NewPolicies(tc.def, tc.opts...); err == nil {
+				t.Fatal("NewPolicies accepted it")
 			}
 		})
 	}
-	if _, err := ratelimit.Middleware(ratelimit.Policy{}, ratelimit.WithRoute("POST /instances", good)); err != nil {
+	if _, err := ratelimit.NewPolicies(ratelimit.Policy{}, ratelimit.WithRoute("POST /instances", good)); err != nil {
 		t.Fatalf("only a route limited: %v", err)
 	}
 }
@@ -341,5 +346,160 @@ func TestMiddlewareOverHTTP(t *testing.T) {
 	if last.Header.Get("Retry-After") == "" || last.Header.Get("RateLimit") != `"default";r=0;t=`+last.Header.Get("Retry-After") ||
 		last.Header.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("429 headers: %v", last.Header)
+	}
+}
+
+// TestWithRouteOutsideMuxWarns mounts policies with a route policy around
+// the ServeMux, where r.Pattern is still empty, so the route policy cannot
+// apply: the default policy limits every request, and one Warn line says
+// where to mount the middleware instead. Inside the mux nothing is logged.
+func TestWithRouteOutsideMuxWarns(t *testing.T) {
+	tests := []struct {
+		name     string
+		mount    func(p *ratelimit.Policies, mux *http.ServeMux) http.Handler
+		wantWarn bool
+		// statuses of three POST /instances from one client: the route
+		// policy allows one an hour, the default three.
+		want []int
+	}{
+		{
+			name:  "around the mux",
+			mount: func(p *ratelimit.Policies, mux *http.ServeMux) http.Handler { return p.Middleware(mux) },
+			// The default policy applies: the route policy is never seen.
+			wantWarn: true, want: []int{200, 200, 200},
+		},
+		{
+			name: "around a router that is not a ServeMux",
+			mount: func(p *ratelimit.Policies, mux *http.ServeMux) http.Handler {
+				return p.Middleware(http.HandlerFunc(mux.ServeHTTP))
+			},
+			wantWarn: true, want: []int{200, 200, 200},
+		},
+		{
+			name: "inside the mux, on the route",
+			mount: func(p *ratelimit.Policies, _ *http.ServeMux) http.Handler {
+				mux := http.NewServeMux()
+				mux.Handle("POST /instances", p.Middleware(&served{}))
+				return mux
+			},
+			want: []int{200, 429, 429},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			p, err := ratelimit.NewPolicies(
+				ratelimit.Policy{Name: "api", Limiter: keyed(t, rate.Every(time.Hour), 3)},
+				ratelimit.WithRoute("POST /instances", ratelimit.Policy{Name: "launch", Limiter: keyed(t, rate.Every(time.Hour), 1)}),
+				ratelimit.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("POST /instances", &served{})
+			h := tc.mount(p, mux)
+			for i, status := range tc.want {
+				if w := call(h, "POST", "/instances", "198.51.100.1:1", ""); w.Code != status {
+					t.Fatalf("request %d: status %d, want %d", i, w.Code, status)
+				}
+			}
+			warns := strings.Count(logs.String(), "level=WARN")
+			if want := map[bool]int{true: 1, false: 0}[tc.wantWarn]; warns != want || (want == 1 && !strings.Contains(logs.String(), "inside the ServeMux")) {
+				t.Fatalf("logs %q: %d Warn lines, want %d saying where to mount it", logs.String(), warns, want)
+			}
+		})
+	}
+}
+
+// TestUnixSocket serves the middleware on a Unix socket, where RemoteAddr
+// holds no IP address ("@"): requests are keyed LocalKey and share one
+// bucket instead of being rejected with 400, and behind a trusted proxy
+// that reaches the server over the socket, the proxy's header keys them.
+func TestUnixSocket(t *testing.T) {
+	lb := ratelimit.Proxies{Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	tests := []struct {
+		name string
+		key  ratelimit.KeyFunc
+		xff  []string // X-Forwarded-For of each request; nil sends none
+		want []int
+	}{
+		{name: "client IP, the default", want: []int{200, 200, 429}},
+		{name: "client IP behind no proxy", key: lb.ClientIP, want: []int{200, 200, 429}},
+		{name: "client IP from a trusted proxy's header", key: lb.ClientIP, xff: []string{"198.51.100.1", "198.51.100.2", "198.51.100.1", "198.51.100.1"}, want: []int{200, 200, 200, 429}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "s")
+			lis, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Skipf("no Unix sockets here: %v", err)
+			}
+			var remotes []string
+			inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { remotes = append(remotes, r.RemoteAddr) })
+			h := middleware(t, ratelimit.Policy{Name: "local", Limiter: keyed(t, rate.Every(time.Hour), 2), Key: tc.key})(inner)
+			srv := &http.Server{Handler: h}
+			done := make(chan struct{})
+			go func() { defer close(done); srv.Serve(lis) }()
+			defer func() { srv.Close(); <-done }()
+			client := &http.Client{Transport: &http.Transport{
+				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+				},
+			}}
+			defer client.CloseIdleConnections()
+			for i, status := range tc.want {
+				req, _ := http.NewRequest("GET", "http://unix/", nil)
+				if tc.xff != nil {
+					req.Header.Set("X-Forwarded-For", tc.xff[i])
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != status {
+					t.Fatalf("request %d: status %d, want %d (RemoteAddrs seen: %q)", i, resp.StatusCode, status, remotes)
+				}
+			}
+		})
+	}
+}
+
+// TestInProcessRequests serves requests whose RemoteAddr is empty or not
+// an address, as in-process callers and test harnesses make them.
+func TestInProcessRequests(t *testing.T) {
+	for _, remote := range []string{"", "@", "pipe"} {
+		h := middleware(t, ratelimit.Policy{Name: "p", Limiter: keyed(t, rate.Every(time.Hour), 1)})(&served{})
+		check(t, 1, call(h, "GET", "/", remote, ""), want{200, []string{`"p";r=0;t=3600`}, []string{`"p";q=1;w=3600`}, ""})
+		check(t, 2, call(h, "GET", "/", "other-"+remote, ""), want{429, []string{`"p";r=0;t=3600`}, []string{`"p";q=1;w=3600`}, "3600"})
+	}
+}
+
+// TestOneBucketNeedsNoKey checks that a policy on a *Limiter, one bucket
+// for everyone, computes no key: a request that a key function could not
+// key is limited by the bucket, not rejected.
+func TestOneBucketNeedsNoKey(t *testing.T) {
+	h := middleware(t, ratelimit.Policy{Name: "global", Limiter: mustNew(t, rate.Every(time.Hour), 2)})(&served{})
+	for i, status := range []int{200, 200, 429} {
+		if w := call(h, "GET", "/", "not an address", ""); w.Code != status {
+			t.Fatalf("request %d: status %d, want %d", i, w.Code, status)
+		}
+	}
+}
+
+// TestNilPolicies checks that the middleware of a nil *Policies, what a
+// caller who ignored NewPolicies's error holds, passes requests through
+// and says so at Error, instead of panicking at the first request.
+func TestNilPolicies(t *testing.T) {
+	var logs strings.Builder
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	var p *ratelimit.Policies
+	next := &served{}
+	h := p.Middleware(next)
+	check(t, 1, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 200})
+	if next.n != 1 || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("handler ran %d times, logs %q; want 1 and an error line", next.n, logs.String())
 	}
 }

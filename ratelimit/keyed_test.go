@@ -37,37 +37,47 @@ func TestKeyedKeysAreIndependent(t *testing.T) {
 	}
 }
 
+// allowAt is k.AllowAt that also reports whether the decision was made on
+// the overflow bucket, for callers that are alone on k.
+func allowAt(k *ratelimit.Keyed, key string, at time.Time, n int) (ratelimit.Decision, bool) {
+	before := k.Overflows()
+	d := k.AllowNAt(key, at, n)
+	return d, k.Overflows() != before
+}
+
 func TestKeyedEviction(t *testing.T) {
 	tests := []struct {
 		name    string
-		touch   []string // keys allowed in order after "a" is exhausted
+		touch   []string      // keys allowed in order after "a" is drained at t0
+		at      time.Duration // when they are touched and "a" asked again
 		wantA   ratelimit.Decision
 		wantLen int
 	}{
 		{
-			name:    "evicted key comes back full",
-			touch:   []string{"b", "c"},
-			wantA:   allowed(0, time.Second),
+			name:    "a drained key is kept, a full one makes way",
+			touch:   []string{"b", "c"}, // b is full (it took nothing), so it goes
+			wantA:   limited(0, time.Second, time.Second),
 			wantLen: 2,
 		},
 		{
-			name:    "recently used key is kept",
-			touch:   []string{"b", "a", "c"}, // b is now the least recently used
-			wantA:   limited(0, time.Second, time.Second),
+			name:    "a key that has refilled makes way",
+			touch:   []string{"b", "c"},
+			at:      time.Second, // a and b are full: a, the least recently used, goes
+			wantA:   allowed(0, time.Second),
 			wantLen: 2,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(2))
+			k, err := ratelimit.NewKeyed(1, 1, ratelimit.WithMaxKeys(2))
 			if err != nil {
 				t.Fatal(err)
 			}
 			k.AllowAt("a", t0)
 			for _, key := range tc.touch {
-				k.AllowNAt(key, t0, 0)
+				k.AllowNAt(key, t0.Add(tc.at), 0)
 			}
-			if got := k.AllowAt("a", t0); got != tc.wantA {
+			if got := k.AllowAt("a", t0.Add(tc.at)); got != tc.wantA {
 				t.Errorf("a = %+v, want %+v", got, tc.wantA)
 			}
 			if k.Len() != tc.wantLen {
@@ -77,27 +87,90 @@ func TestKeyedEviction(t *testing.T) {
 	}
 }
 
-// TestKeyedKeepsKeysInUse churns through five times the capacity in new
-// keys: a key used all along keeps its (empty) bucket, an idle one is
-// evicted and comes back full.
+// TestKeyedEvictionDoesNotReset is the attack on a bounded store: a client
+// drains its bucket (one request an hour), then sends requests under 50
+// other keys (rotating its address) to push its key out of a store of 10,
+// hoping to come back with a full bucket. Its bucket is kept, the new keys
+// that find no room share the overflow bucket, and nothing is reset.
+func TestKeyedEvictionDoesNotReset(t *testing.T) {
+	for _, maxKeys := range []int{1, 10, 5000} { // one shard, and several
+		t.Run(strconv.Itoa(maxKeys), func(t *testing.T) {
+			exact := maxKeys < 1024 // one shard: it fills exactly when maxKeys keys came
+			k, err := ratelimit.NewKeyed(rate.Every(time.Hour), 1, ratelimit.WithMaxKeys(maxKeys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := k.AllowAt("attacker", t0); !d.Allowed {
+				t.Fatalf("first request: %+v", d)
+			}
+			var own, overflow int
+			for i := range maxKeys + 50 {
+				d, inOverflow := allowAt(k, "rotated-"+strconv.Itoa(i), t0.Add(time.Duration(i)*ms), 1)
+				if inOverflow {
+					overflow++
+					continue
+				}
+				if !d.Allowed {
+					t.Fatalf("key %d has a bucket of its own but was limited: %+v", i, d)
+				}
+				own++
+			}
+			if d, inOverflow := allowAt(k, "attacker", t0.Add(time.Minute), 1); d.Allowed || inOverflow || d.RetryAfter < 58*time.Minute {
+				t.Fatalf("attacker after %d other keys: %+v, want its own drained bucket, retry after 59m", maxKeys+50, d)
+			}
+			if exact && (own != maxKeys-1 || overflow != 51) || own+overflow != maxKeys+50 || k.Len() > maxKeys || k.Len() != own+1 || k.Overflows() != uint64(overflow) {
+				t.Fatalf("%d keys with a bucket of their own, %d in overflow, Len %d; want %d, 51, %d", own, overflow, k.Len(), maxKeys-1, maxKeys)
+			}
+			// An hour on, every bucket has refilled: new keys get their own
+			// again, and the attacker's full bucket is the first to make way.
+			if d, inOverflow := allowAt(k, "late", t0.Add(2*time.Hour), 1); !d.Allowed || inOverflow {
+				t.Fatalf("new key once every bucket refilled: %+v, want a full bucket of its own", d)
+			}
+		})
+	}
+}
+
+// TestKeyedOverflowIsShared checks that keys without room share one
+// bucket: the first takes its token, the next is limited.
+func TestKeyedOverflowIsShared(t *testing.T) {
+	k, _ := ratelimit.NewKeyed(rate.Every(time.Hour), 1, ratelimit.WithMaxKeys(1))
+	k.AllowAt("a", t0)
+	want := []ratelimit.Decision{
+		{Allowed: true, ResetAfter: time.Hour},
+		{RetryAfter: time.Hour, ResetAfter: time.Hour},
+	}
+	for i, key := range []string{"b", "c"} {
+		if d, inOverflow := allowAt(k, key, t0, 1); d != want[i] || !inOverflow {
+			t.Fatalf("%s: %+v (overflow %v), want %+v in the overflow bucket", key, d, inOverflow, want[i])
+		}
+	}
+}
+
+// TestKeyedKeepsKeysInUse churns through five times the store's size in
+// new keys, each taking nothing: a key used all along keeps its (empty)
+// bucket, an idle one that has refilled is forgotten and comes back with
+// the full bucket it had.
 func TestKeyedKeepsKeysInUse(t *testing.T) {
-	const capacity = 100
-	k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(capacity))
+	const maxKeys = 100
+	k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithMaxKeys(maxKeys))
 	k.AllowAt("hot", t0)
 	k.AllowAt("idle", t0)
-	for round := range 5 * capacity / 10 {
+	at := t0.Add(time.Second) // idle has refilled
+	for round := range 5 * maxKeys / 10 {
 		for i := range 10 {
-			k.AllowNAt("new-"+strconv.Itoa(round*10+i), t0, 0)
+			if _, inOverflow := allowAt(k, "new-"+strconv.Itoa(round*10+i), at, 0); inOverflow {
+				t.Fatalf("round %d: new key in overflow with full buckets to forget", round)
+			}
 		}
-		if d := k.AllowAt("hot", t0); d.Allowed {
-			t.Fatalf("round %d: the key in use was evicted: %+v", round, d)
+		if d := k.AllowAt("hot", at); d.Allowed && round > 0 {
+			t.Fatalf("round %d: the key in use was reset: %+v", round, d)
 		}
 	}
-	if d := k.AllowAt("idle", t0); !d.Allowed {
-		t.Fatalf("idle key kept through %d new keys: %+v", 5*capacity, d)
+	if d := k.AllowAt("idle", at); !d.Allowed {
+		t.Fatalf("idle key after %d new keys: %+v, want its full bucket", 5*maxKeys, d)
 	}
-	if k.Len() != capacity {
-		t.Fatalf("Len() = %d, want %d", k.Len(), capacity)
+	if k.Len() != maxKeys {
+		t.Fatalf("Len() = %d, want %d", k.Len(), maxKeys)
 	}
 }
 
@@ -108,10 +181,11 @@ func TestKeyedOptions(t *testing.T) {
 		wantErr bool
 	}{
 		{"defaults", nil, false},
-		{"capacity", []ratelimit.Option{ratelimit.WithCapacity(1)}, false},
+		{"max keys", []ratelimit.Option{ratelimit.WithMaxKeys(1)}, false},
 		{"nil option is skipped", []ratelimit.Option{nil}, false},
-		{"zero capacity", []ratelimit.Option{ratelimit.WithCapacity(0)}, true},
+		{"zero max keys", []ratelimit.Option{ratelimit.WithMaxKeys(0)}, true},
 		{"middleware option", []ratelimit.Option{ratelimit.WithRoute("GET /", ratelimit.Policy{})}, true},
+		{"enforcer option", []ratelimit.Option{ratelimit.WithDryRun(true)}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,31 +237,34 @@ func TestKeyedNeverOverAdmits(t *testing.T) {
 
 // TestKeyedChurn has callers add, use and evict keys of a small store at
 // once, so lookups run beside additions and evictions (under -race, this
-// checks the store's locking): every new key gets a full bucket of its own,
-// and the store never holds more keys than its capacity.
+// checks the store's locking): every new key gets a full bucket of its own
+// or the overflow bucket, and the store never holds more keys than its
+// bound. Each caller's clock runs on its own, so a key one caller drained
+// may have refilled, and made way, at another's time.
 func TestKeyedChurn(t *testing.T) {
-	const capacity, callers, keys = 64, 4, 2000
-	k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(capacity))
+	const maxKeys, callers, keys = 64, 4, 2000
+	k, _ := ratelimit.NewKeyed(1000, 1, ratelimit.WithMaxKeys(maxKeys))
 	var wg sync.WaitGroup
 	for g := range callers {
 		wg.Go(func() {
 			prefix := strconv.Itoa(g) + "-"
 			for i := range keys {
-				if d := k.AllowAt(prefix+strconv.Itoa(i), t0); !d.Allowed {
+				at := t0.Add(time.Duration(i) * ms) // a bucket refills in 1ms
+				if d := k.AllowAt(prefix+strconv.Itoa(i), at); !d.Allowed && k.Overflows() == 0 {
 					t.Errorf("new key %s%d: %+v, want a full bucket", prefix, i, d)
 					return
 				}
-				k.AllowAt(prefix+strconv.Itoa(i/2), t0) // a hit, or a key back after eviction
-				if n := k.Len(); n > capacity {
-					t.Errorf("Len() = %d, over the capacity %d", n, capacity)
+				k.AllowAt(prefix+strconv.Itoa(i/2), at) // a hit, or a key back after it made way
+				if n := k.Len(); n > maxKeys {
+					t.Errorf("Len() = %d, over the bound %d", n, maxKeys)
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if n := k.Len(); n != capacity {
-		t.Fatalf("Len() = %d after %d keys, want the capacity %d", n, callers*keys, capacity)
+	if n := k.Len(); n != maxKeys {
+		t.Fatalf("Len() = %d after %d keys, want the bound %d", n, callers*keys, maxKeys)
 	}
 }
 
@@ -225,28 +302,32 @@ func heap() uint64 {
 
 // TestKeyedLongKeysAreBounded feeds keys of 16 KiB, which a client that
 // picks its own API key can send, to a keyed limiter: a key held costs
-// about what a short one does, so the capacity bounds memory whatever the
+// about what a short one does, so WithMaxKeys bounds memory whatever the
 // keys' length, and long keys still get buckets of their own.
 func TestKeyedLongKeysAreBounded(t *testing.T) {
-	const capacity = 1000
-	k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(capacity))
+	const maxKeys = 1000
+	k, _ := ratelimit.NewKeyed(1000, 1, ratelimit.WithMaxKeys(maxKeys))
 	long := strings.Repeat("k", 16<<10)
 	before := heap()
-	for i := range 2 * capacity {
-		k.AllowAt(long+strconv.Itoa(i), t0)
+	for i := range 2 * maxKeys {
+		k.AllowAt(long+strconv.Itoa(i), t0.Add(time.Duration(i)*ms)) // each refills in 1ms
 	}
 	after := heap()
 	runtime.KeepAlive(k)
-	if perKey := (int64(after) - int64(before)) / capacity; perKey > 1024 {
+	if perKey := (int64(after) - int64(before)) / maxKeys; perKey > 1024 {
 		t.Errorf("%d bytes held per key of 16 KiB, want at most 1 KiB", perKey)
 	}
-	if d := k.AllowAt(long+"a", t0); !d.Allowed {
-		t.Fatalf("new long key: %+v, want a full bucket", d)
+	if n := k.Len(); n != maxKeys {
+		t.Fatalf("Len() = %d, want %d", n, maxKeys)
 	}
-	if d := k.AllowAt(long+"a", t0); d.Allowed {
+	at := t0.Add(time.Hour)
+	if d, inOverflow := allowAt(k, long+"a", at, 1); !d.Allowed || inOverflow {
+		t.Fatalf("new long key: %+v, want a full bucket of its own", d)
+	}
+	if d := k.AllowAt(long+"a", at); d.Allowed {
 		t.Fatalf("long key again: %+v, want its empty bucket", d)
 	}
-	if d := k.AllowAt(long+"b", t0); !d.Allowed {
+	if d, inOverflow := allowAt(k, long+"b", at, 1); !d.Allowed || inOverflow {
 		t.Fatalf("another long key: %+v, want a bucket of its own", d)
 	}
 }
@@ -259,31 +340,31 @@ func TestKeyedMemoryIsBounded(t *testing.T) {
 		t.Skip("a million keys take a few seconds under -race")
 	}
 	const keys = 1_000_000
-	k, _ := ratelimit.NewKeyed(1, 1)
+	k, _ := ratelimit.NewKeyed(1e6, 1) // refills in a microsecond, so keys make way
 	before := heap()
 	var full uint64
 	buf := make([]byte, 0, 16)
 	for i := range keys {
 		buf = strconv.AppendInt(append(buf[:0], 'k'), int64(i), 10)
-		k.AllowAt(string(buf), t0)
-		if i == 2*ratelimit.DefaultCapacity {
+		k.AllowAt(string(buf), t0.Add(time.Duration(i)*time.Microsecond))
+		if i == 2*ratelimit.DefaultMaxKeys {
 			full = heap()
 		}
 	}
 	after := heap()
 	runtime.KeepAlive(k)
-	if n := k.Len(); n != ratelimit.DefaultCapacity {
-		t.Fatalf("Len() = %d after %d keys, want the capacity %d", n, keys, ratelimit.DefaultCapacity)
+	if n := k.Len(); n != ratelimit.DefaultMaxKeys {
+		t.Fatalf("Len() = %d after %d keys, want the bound %d", n, keys, ratelimit.DefaultMaxKeys)
 	}
-	perKey := float64(after-before) / ratelimit.DefaultCapacity
+	perKey := float64(after-before) / ratelimit.DefaultMaxKeys
 	t.Logf("heap: %.1f MiB for %d keys (%.0f B/key); %.1f MiB at %d keys",
-		float64(after-before)/(1<<20), ratelimit.DefaultCapacity, perKey, float64(full-before)/(1<<20), 2*ratelimit.DefaultCapacity)
+		float64(after-before)/(1<<20), ratelimit.DefaultMaxKeys, perKey, float64(full-before)/(1<<20), 2*ratelimit.DefaultMaxKeys)
 	if perKey > 320 {
 		t.Errorf("%.0f bytes per key held, want at most 320", perKey)
 	}
 	if after > full+full/20 {
 		t.Errorf("heap grew from %d to %d bytes between %d and %d keys; it should stay flat once full",
-			full, after, 2*ratelimit.DefaultCapacity, keys)
+			full, after, 2*ratelimit.DefaultMaxKeys, keys)
 	}
 }
 
@@ -297,7 +378,7 @@ func TestKeyedMatchesRateLimiter(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, uint64(q.Burst)))
 		raw := rate.NewLimiter(q.Limit, q.Burst)
 		l, _ := ratelimit.New(q.Limit, q.Burst)
-		k, _ := ratelimit.NewKeyed(q.Limit, q.Burst, ratelimit.WithCapacity(10))
+		k, _ := ratelimit.NewKeyed(q.Limit, q.Burst, ratelimit.WithMaxKeys(10))
 		at := t0
 		step := int64(2 * float64(time.Second) / float64(q.Limit)) // two tokens' worth
 		for i := range 5000 {
@@ -324,24 +405,24 @@ func TestKeyedMatchesRateLimiter(t *testing.T) {
 
 // TestKeyedWaitGivesTokensBack checks that a wait that fails or gives up
 // returns its tokens, so the key's next token is due when it was before
-// the wait, and that a key evicted while a wait was pending comes back
-// with a full bucket all the same.
+// the wait, and that a new key does not evict a key with a wait pending:
+// it shares the overflow bucket instead.
 func TestKeyedWaitGivesTokensBack(t *testing.T) {
 	tests := []struct {
 		name    string
 		timeout time.Duration // the wait's deadline; without one it is canceled at 300ms
-		evict   bool          // a new key evicts the waiting one at 100ms
+		evict   bool          // a new key arrives at 100ms, with no room for it
 		wantErr error
 		want    ratelimit.Decision // of Allow when the wait has ended
 	}{
 		{name: "would overrun the deadline", timeout: 500 * ms, wantErr: ratelimit.ErrLimited, want: limited(0, time.Second, time.Second)},
 		{name: "canceled while waiting", wantErr: context.Canceled, want: limited(0, 700*ms, 700*ms)},
-		{name: "evicted while waiting", evict: true, wantErr: context.Canceled, want: allowed(0, time.Second)},
+		{name: "new key while waiting", evict: true, wantErr: context.Canceled, want: limited(0, 700*ms, 700*ms)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithCapacity(1))
+				k, _ := ratelimit.NewKeyed(1, 1, ratelimit.WithMaxKeys(1))
 				k.Allow("a")
 				ctx, cancel := context.WithCancel(t.Context())
 				if tc.timeout > 0 {
@@ -357,7 +438,9 @@ func TestKeyedWaitGivesTokensBack(t *testing.T) {
 				default:
 					time.Sleep(100 * ms)
 					if tc.evict {
-						k.Allow("b")
+						if k.Allow("b"); k.Overflows() != 1 {
+							t.Error("new key b did not get the overflow bucket")
+						}
 					}
 					time.Sleep(200 * ms)
 					cancel()

@@ -42,12 +42,21 @@ func APIKey(r *http.Request) (string, error) {
 		return v[0], nil
 	}
 	if v := r.Header["Authorization"]; len(v) > 0 {
-		const scheme = "bearer "
-		if len(v[0]) > len(scheme) && strings.EqualFold(v[0][:len(scheme)], scheme) {
-			return strings.TrimSpace(v[0][len(scheme):]), nil
-		}
+		return BearerToken(v[0]), nil
 	}
 	return "", nil
+}
+
+// BearerToken returns the token of an Authorization value of the Bearer
+// scheme (RFC 6750; the scheme is matched without regard to case), and ""
+// for any other value. APIKey uses it; so can a key function that finds
+// the credentials elsewhere.
+func BearerToken(authorization string) string {
+	const scheme = "bearer "
+	if len(authorization) > len(scheme) && strings.EqualFold(authorization[:len(scheme)], scheme) {
+		return strings.TrimSpace(authorization[len(scheme):])
+	}
+	return ""
 }
 
 // Route keys requests by the http.ServeMux pattern that matched them
@@ -74,13 +83,14 @@ func Principal(id func(ctx context.Context) (string, bool)) KeyFunc {
 // into each other.
 const keySep = "\x00"
 
-// Join returns a KeyFunc whose key combines the keys of fns, such as
+// Join returns a key function whose key combines the keys of fns, such as
 // Join(Route, APIKey) for one bucket per route and API key. If any part
-// fails or is empty, the request has no key. Joining allocates the key,
-// one small allocation per request.
-func Join(fns ...KeyFunc) KeyFunc {
-	fns = append([]KeyFunc(nil), fns...)
-	return func(r *http.Request) (string, error) {
+// fails or is empty, the request has no key. It joins key functions of any
+// transport: KeyFunc here, ratelimitgrpc.KeyFunc for gRPC calls. Joining
+// allocates the key, one small allocation per request.
+func Join[F ~func(R) (string, error), R any](fns ...F) F {
+	fns = append([]F(nil), fns...)
+	return func(r R) (string, error) {
 		var buf [4]string
 		parts := buf[:0]
 		for _, fn := range fns {

@@ -110,13 +110,40 @@ func (l *Limiter) WaitN(ctx context.Context, n int) error {
 	return wait(ctx, l.lim, n, l.maxWait)
 }
 
-// Decide implements Decider: it is AllowN, whatever the key.
+// Decide implements Decider: it is AllowN, whatever the key, so a Policy
+// with a Limiter needs no key function.
 func (l *Limiter) Decide(_ context.Context, _ string, n int) (Decision, error) {
 	return decide(l.lim, l.quota, time.Now(), n), nil
 }
 
 // Quota returns the limiter's quota.
 func (l *Limiter) Quota() Quota { return l.quota }
+
+// localDecider is implemented by the in-memory limiters, for the
+// Enforcer: one token's decision that also reports whether the key shared
+// a Keyed's overflow bucket, and that, unless full, fills in an allowed
+// Decision's Allowed only: a caller that sends no RateLimit header needs
+// no more, and taking the token then locks the bucket once, not twice. A
+// limited Decision is always complete.
+type localDecider interface {
+	decideLocal(key string, full bool) (d Decision, overflow bool)
+}
+
+func (l *Limiter) decideLocal(_ string, full bool) (Decision, bool) {
+	if full {
+		return decide(l.lim, l.quota, time.Now(), 1), false
+	}
+	return allowOne(l.lim, l.quota, time.Now()), false
+}
+
+// allowOne takes one token from lim at t if it holds one, and reports
+// the rest of the Decision only when it does not.
+func allowOne(lim *rate.Limiter, q Quota, t time.Time) Decision {
+	if q.Limit == rate.Inf || lim.AllowN(t, 1) {
+		return Decision{Allowed: true}
+	}
+	return q.limited(lim.TokensAt(t), 1)
+}
 
 // decide takes n tokens from lim at t if it holds them. It reads the
 // bucket first, so a call that is limited costs one lock of lim and an

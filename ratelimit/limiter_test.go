@@ -211,8 +211,9 @@ func TestNewRejectsBadQuota(t *testing.T) {
 		{"negative limit", -1, 1, nil},
 		{"zero burst", 1, 0, nil},
 		{"negative max wait", 1, 1, []ratelimit.Option{ratelimit.WithMaxWait(-time.Second)}},
-		{"keyed-only option", 1, 1, []ratelimit.Option{ratelimit.WithCapacity(10)}},
+		{"keyed-only option", 1, 1, []ratelimit.Option{ratelimit.WithMaxKeys(10)}},
 		{"middleware-only option", 1, 1, []ratelimit.Option{ratelimit.WithDryRun(true)}},
+		{"policies-only option", 1, 1, []ratelimit.Option{ratelimit.WithHeaders(false)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/time/rate"
 
 	"github.com/paved-go/paved/internal/otelx"
@@ -129,32 +128,61 @@ func TestMiddlewareCountsAndEvents(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	for _, tc := range []struct {
-		name       string
-		opts       []ratelimit.Option
-		wantEvents int
-	}{
-		{"events on", nil, 1},
-		{"no-op tracer provider turns events off", []ratelimit.Option{ratelimit.WithTracerProvider(tracenoop.NewTracerProvider())}, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			spans.Reset()
-			opts := append([]ratelimit.Option{ratelimit.WithMeterProvider(mp)}, tc.opts...)
-			h := middleware(t, ratelimit.Policy{Name: tc.name, Limiter: keyed(t, rate.Every(time.Hour), 1)}, opts...)(&served{})
-			ctx, span := tp.Tracer("test").Start(context.Background(), "request")
-			for range 2 {
-				r := httptest.NewRequestWithContext(ctx, "GET", "/", nil)
-				h.ServeHTTP(httptest.NewRecorder(), r)
+	h := middleware(t, ratelimit.Policy{Name: "counted", Limiter: keyed(t, rate.Every(time.Hour), 1)}, ratelimit.WithMeterProvider(mp))(&served{})
+	ctx, span := tp.Tracer("test").Start(context.Background(), "request")
+	for range 2 {
+		r := httptest.NewRequestWithContext(ctx, "GET", "/", nil)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	span.End()
+	if got := decisionCounts(t, reader); got["counted/allowed"] != 1 || got["counted/limited"] != 1 {
+		t.Errorf("decisions = %v, want 1 allowed and 1 limited", got)
+	}
+	events := spans.Ended()[0].Events()
+	if len(events) != 1 || events[0].Name != otelx.EventRateLimitLimited ||
+		!slices.ContainsFunc(events[0].Attributes, func(kv attribute.KeyValue) bool {
+			// Real time passes between the two requests.
+			return kv.Key == "paved.ratelimit.retry_after_ms" && kv.Value.AsInt64() > time.Hour.Milliseconds()-60_000
+		}) {
+		t.Fatalf("events = %v, want one ratelimit.limited retrying after about an hour", events)
+	}
+}
+
+// TestOverflowIsCounted fills a store of one key with a drained bucket:
+// requests from other clients share the overflow bucket, and each such
+// decision counts in paved.ratelimit.overflow.
+func TestOverflowIsCounted(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	k, err := ratelimit.NewKeyed(rate.Every(time.Hour), 1, ratelimit.WithMaxKeys(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := middleware(t, ratelimit.Policy{Name: "small", Limiter: k}, ratelimit.WithMeterProvider(mp))(&served{})
+	for i, remote := range []string{"198.51.100.1:1", "198.51.100.2:1", "198.51.100.3:1", "198.51.100.1:2"} {
+		want := []int{200, 200, 429, 429}[i]
+		if w := call(h, "GET", "/", remote, ""); w.Code != want {
+			t.Fatalf("request %d: status %d, want %d", i, w.Code, want)
+		}
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var overflow int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "paved.ratelimit.overflow" {
+				for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+					if v, _ := p.Attributes.Value(otelx.AttrRateLimitPolicy); v.AsString() == "small" && p.Attributes.Len() == 1 {
+						overflow += p.Value
+					}
+				}
 			}
-			span.End()
-			if got := decisionCounts(t, reader); got[tc.name+"/allowed"] != 1 || got[tc.name+"/limited"] != 1 {
-				t.Errorf("decisions = %v, want 1 allowed and 1 limited", got)
-			}
-			events := spans.Ended()[0].Events()
-			if len(events) != tc.wantEvents {
-				t.Fatalf("events = %v, want %d", events, tc.wantEvents)
-			}
-		})
+		}
+	}
+	if got := decisionCounts(t, reader); overflow != 2 || got["small/allowed"] != 2 || got["small/limited"] != 2 {
+		t.Fatalf("overflow = %d, decisions = %v; want 2 overflow, 2 allowed, 2 limited", overflow, got)
 	}
 }
 

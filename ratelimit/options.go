@@ -7,26 +7,26 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
-// Option configures a limiter (New, NewKeyed) or the HTTP middleware
-// (Middleware). Each option says which constructors it applies to; passing
-// one to another constructor is an error from that constructor.
+// Option configures a limiter (New, NewKeyed), a set of HTTP policies
+// (NewPolicies) or an Enforcer (NewEnforcer). Each option says which
+// constructors it applies to; passing one to another constructor is an
+// error from that constructor, never a silent drop.
 type Option interface{ apply(*config) }
 
-// DefaultCapacity is the number of keys a keyed limiter holds unless
-// WithCapacity says otherwise.
-const DefaultCapacity = 100_000
+// DefaultMaxKeys is the number of keys a Keyed limiter holds unless
+// WithMaxKeys says otherwise.
+const DefaultMaxKeys = 100_000
 
-// target is the set of constructors an option applies to.
+// target is the constructor an option is applied by.
 type target uint8
 
 const (
 	forLimiter target = 1 << iota
 	forKeyed
-	forMiddleware
+	forPolicies
+	forEnforcer
 )
 
 func (t target) String() string {
@@ -35,28 +35,31 @@ func (t target) String() string {
 		return "New"
 	case forKeyed:
 		return "NewKeyed"
+	case forEnforcer:
+		return "NewEnforcer"
 	}
-	return "Middleware"
+	return "NewPolicies"
 }
 
 type config struct {
 	target target
 
 	// New and NewKeyed.
-	capacity int           // keys held by a keyed limiter; DefaultCapacity
-	maxWait  time.Duration // longest Wait; < 0 means only the context deadline bounds it
+	maxKeys int           // keys held by a keyed limiter; DefaultMaxKeys
+	maxWait time.Duration // longest Wait; < 0 means only the context deadline bounds it
 
-	// Middleware.
-	routes         []route
-	anonymousKey   string
-	anonymous      bool
-	dryRun         bool
-	headers        bool
-	errorHandler   func(http.ResponseWriter, *http.Request, error)
-	filter         func(*http.Request) bool
-	logger         *slog.Logger
-	meterProvider  metric.MeterProvider // nil means the global provider
-	tracerProvider trace.TracerProvider
+	// NewPolicies and NewEnforcer.
+	anonymousKey  string
+	anonymous     bool
+	dryRun        bool
+	logger        *slog.Logger         // nil: slog.Default(), read at each use
+	meterProvider metric.MeterProvider // nil: the global provider
+
+	// NewPolicies.
+	routes       []route
+	headers      bool
+	errorHandler func(http.ResponseWriter, *http.Request, error)
+	filter       func(*http.Request) bool
 
 	err error
 }
@@ -68,10 +71,10 @@ type route struct {
 
 func newConfig(t target, opts []Option) (config, error) {
 	c := config{
-		target:   t,
-		capacity: DefaultCapacity,
-		maxWait:  -1,
-		headers:  true,
+		target:  t,
+		maxKeys: DefaultMaxKeys,
+		maxWait: -1,
+		headers: true,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -87,11 +90,17 @@ func (c *config) fail(err error) {
 	}
 }
 
-// spanEvents reports whether limited decisions become span events: always,
-// unless WithTracerProvider was given a no-op provider.
-func (c *config) spanEvents() bool {
-	_, isNoop := c.tracerProvider.(tracenoop.TracerProvider)
-	return !isNoop
+// enforcerOptions returns the options of c that an Enforcer takes, so that
+// NewPolicies builds its enforcers with the settings it was given.
+func (c *config) enforcerOptions() []Option {
+	opts := []Option{WithDryRun(c.dryRun), WithLogger(c.logger)}
+	if c.anonymous {
+		opts = append(opts, WithAnonymousKey(c.anonymousKey))
+	}
+	if c.meterProvider != nil {
+		opts = append(opts, WithMeterProvider(c.meterProvider))
+	}
+	return opts
 }
 
 type option struct {
@@ -108,17 +117,18 @@ func (o option) apply(c *config) {
 	o.fn(c)
 }
 
-// WithCapacity sets how many keys a keyed limiter holds (NewKeyed only;
-// default DefaultCapacity, 100,000). Past it the least recently used key is
-// evicted; it comes back with a full bucket, as an idle key would have.
-// capacity must be at least 1.
-func WithCapacity(capacity int) Option {
-	return option{"WithCapacity", forKeyed, func(c *config) {
-		if capacity < 1 {
-			c.fail(errors.New("ratelimit: WithCapacity: capacity must be at least 1"))
+// WithMaxKeys bounds how many keys a Keyed limiter holds (NewKeyed only;
+// default DefaultMaxKeys, 100,000). When it is full, a new key takes the
+// place of a key whose bucket would be full by now, which is lost to no
+// one; when no such key is found, the new key shares the Keyed's overflow
+// bucket (see Keyed). n must be at least 1.
+func WithMaxKeys(n int) Option {
+	return option{"WithMaxKeys", forKeyed, func(c *config) {
+		if n < 1 {
+			c.fail(errors.New("ratelimit: WithMaxKeys: n must be at least 1"))
 			return
 		}
-		c.capacity = capacity
+		c.maxKeys = n
 	}}
 }
 
@@ -137,21 +147,23 @@ func WithMaxWait(d time.Duration) Option {
 }
 
 // WithRoute gives requests routed to pattern their own policy instead of
-// the default one (Middleware only). pattern is an http.ServeMux pattern
-// ("POST /instances") matched against r.Pattern, so the middleware must run
-// inside the mux (mux.Handle(pattern, mw(h))) for it to apply. A Policy
-// with a nil Limiter exempts the route.
+// the default one (NewPolicies only). pattern is an http.ServeMux pattern
+// ("POST /instances") matched against r.Pattern, which the ServeMux sets
+// only for the handlers it routes to: mount the middleware inside the
+// mux, on each route (mux.Handle(pattern, p.Middleware(h))). Mounted
+// around the mux it sees no pattern, and it says so in one Warn log line.
+// A Policy with a nil Limiter exempts the route.
 func WithRoute(pattern string, p Policy) Option {
-	return option{"WithRoute", forMiddleware, func(c *config) {
+	return option{"WithRoute", forPolicies, func(c *config) {
 		c.routes = append(c.routes, route{pattern, p})
 	}}
 }
 
 // WithAnonymousKey makes requests whose key function fails or returns ""
-// share the bucket of key instead of being rejected with 400 and ErrNoKey
-// (Middleware only). key must not be empty.
+// share the bucket of key instead of being rejected with ErrNoKey
+// (NewPolicies and NewEnforcer). key must not be empty.
 func WithAnonymousKey(key string) Option {
-	return option{"WithAnonymousKey", forMiddleware, func(c *config) {
+	return option{"WithAnonymousKey", forPolicies | forEnforcer, func(c *config) {
 		if key == "" {
 			c.fail(errors.New("ratelimit: WithAnonymousKey: empty key"))
 			return
@@ -160,30 +172,30 @@ func WithAnonymousKey(key string) Option {
 	}}
 }
 
-// WithDryRun turns dry-run mode on or off (Middleware only; default off).
-// In dry run every decision is made, counted and, when it would limit,
-// logged (at most about once a second per policy) and added as a span
-// event, but no request is limited, none is rejected for having no key
-// (that is logged too) and no rate-limit header is sent, so clients see
-// no difference.
+// WithDryRun turns dry-run mode on or off (NewPolicies and NewEnforcer;
+// default off). In dry run every decision is made, counted and, when it
+// would limit, logged (at most about once a second per policy) and added
+// as a span event, but no request is limited, none is rejected for having
+// no key (that is logged too) and no rate-limit header is sent, so clients
+// see no difference.
 func WithDryRun(on bool) Option {
-	return option{"WithDryRun", forMiddleware, func(c *config) { c.dryRun = on }}
+	return option{"WithDryRun", forPolicies | forEnforcer, func(c *config) { c.dryRun = on }}
 }
 
 // WithHeaders turns the RateLimit and RateLimit-Policy response headers on
-// or off (Middleware only; default on). Retry-After is always sent with a
+// or off (NewPolicies only; default on). Retry-After is always sent with a
 // 429.
 func WithHeaders(on bool) Option {
-	return option{"WithHeaders", forMiddleware, func(c *config) { c.headers = on }}
+	return option{"WithHeaders", forPolicies, func(c *config) { c.headers = on }}
 }
 
 // WithErrorHandler replaces how the middleware answers a request it
-// rejects (Middleware only). h gets a *LimitError (429) or ErrNoKey
-// (400). The Retry-After, RateLimit and RateLimit-Policy
-// headers are already set when h runs. The default writes RFC 9457
-// problem+json with the error's status.
+// rejects (NewPolicies only). h gets a *LimitError (429) or ErrNoKey
+// (400). The Retry-After, RateLimit and RateLimit-Policy headers are
+// already set when h runs. The default writes RFC 9457 problem+json with
+// the error's status.
 func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) Option {
-	return option{"WithErrorHandler", forMiddleware, func(c *config) {
+	return option{"WithErrorHandler", forPolicies, func(c *config) {
 		if h == nil {
 			c.fail(errors.New("ratelimit: WithErrorHandler: nil handler"))
 			return
@@ -193,41 +205,28 @@ func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error))
 }
 
 // WithFilter exempts requests for which keep returns false, such as health
-// checks, from rate limiting (Middleware only).
+// checks, from rate limiting (NewPolicies only). A nil keep exempts none.
 func WithFilter(keep func(*http.Request) bool) Option {
-	return option{"WithFilter", forMiddleware, func(c *config) { c.filter = keep }}
+	return option{"WithFilter", forPolicies, func(c *config) { c.filter = keep }}
 }
 
-// WithLogger sets the logger for dry-run decisions and limiter failures
-// (Middleware only; default slog.Default(), read at each use). Keys (client
-// addresses, API keys) are never logged.
+// WithLogger sets the logger for dry-run decisions, limiter failures and
+// mounting mistakes (NewPolicies and NewEnforcer). The default, and a nil
+// l, is slog.Default() at the time of logging. Keys (client addresses,
+// API keys) are never logged.
 func WithLogger(l *slog.Logger) Option {
-	return option{"WithLogger", forMiddleware, func(c *config) { c.logger = l }}
+	return option{"WithLogger", forPolicies | forEnforcer, func(c *config) { c.logger = l }}
 }
 
 // WithMeterProvider sets the MeterProvider for paved.ratelimit.decisions
-// (Middleware only; default the global one).
+// and paved.ratelimit.overflow (NewPolicies and NewEnforcer; default the
+// global one). mp must not be nil.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return option{"WithMeterProvider", forMiddleware, func(c *config) {
+	return option{"WithMeterProvider", forPolicies | forEnforcer, func(c *config) {
 		if mp == nil {
 			c.fail(errors.New("ratelimit: WithMeterProvider: nil provider"))
 			return
 		}
 		c.meterProvider = mp
-	}}
-}
-
-// WithTracerProvider is accepted for symmetry with the other paved packages
-// (Middleware only). The middleware starts no spans: it adds a
-// ratelimit.limited event to the span already in the request's context,
-// whichever provider started it. A no-op provider
-// (go.opentelemetry.io/otel/trace/noop) turns those events off.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return option{"WithTracerProvider", forMiddleware, func(c *config) {
-		if tp == nil {
-			c.fail(errors.New("ratelimit: WithTracerProvider: nil provider"))
-			return
-		}
-		c.tracerProvider = tp
 	}}
 }

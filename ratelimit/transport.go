@@ -10,13 +10,13 @@ import (
 // each request waits for a token before base sends it. A request whose
 // wait would overrun its context's deadline, or l's WithMaxWait bound,
 // fails at once with a *LimitError instead, so WithMaxWait(0) makes the
-// transport fail fast rather than wait. A nil base means
-// paved's default base transport; a nil l returns base unchanged.
-func Transport(base http.RoundTripper, l *Limiter) http.RoundTripper {
+// transport fail fast rather than wait. A nil base means paved's default
+// base transport (http.DefaultTransport's settings with a connection pool
+// sized for service-to-service calls). On a nil *Limiter it paces
+// nothing and returns that base itself.
+func (l *Limiter) Transport(base http.RoundTripper) http.RoundTripper {
+	base = httpx.BaseTransport(base)
 	if l == nil {
-		if base == nil {
-			return httpx.DefaultTransport()
-		}
 		return base
 	}
 	return &transport{base: base, l: l}
@@ -34,20 +34,13 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	return t.baseRT().RoundTrip(r)
-}
-
-func (t *transport) baseRT() http.RoundTripper {
-	if t.base == nil {
-		return httpx.DefaultTransport()
-	}
-	return t.base
+	return t.base.RoundTrip(r)
 }
 
 // CloseIdleConnections closes the idle connections of the base transport,
 // so http.Client.CloseIdleConnections reaches through the wrapper.
 func (t *transport) CloseIdleConnections() {
-	if c, ok := t.baseRT().(interface{ CloseIdleConnections() }); ok {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/paved-go/paved/internal/httpx"
 	"github.com/paved-go/paved/ratelimit"
 )
 
@@ -30,10 +31,10 @@ func TestTransportPaces(t *testing.T) {
 		l := mustNew(t, 10, 1)
 		var sent []time.Duration
 		start := time.Now()
-		client := &http.Client{Transport: ratelimit.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		client := &http.Client{Transport: l.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			sent = append(sent, time.Since(start))
 			return okResponse(r)
-		}), l)}
+		}))}
 		for range 3 {
 			resp, err := client.Get("http://upstream.test/")
 			if err != nil {
@@ -70,10 +71,10 @@ func TestTransportFailsFast(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				l := mustNew(t, 10, 1, tc.opts...)
 				var sent int
-				rt := ratelimit.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				rt := l.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
 					sent++
 					return okResponse(r)
-				}), l)
+				}))
 				ctx := t.Context()
 				if tc.timeout > 0 {
 					var cancel context.CancelFunc
@@ -113,7 +114,7 @@ func TestTransportOverHTTP(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer srv.Close()
 	l := mustNew(t, 1e-3, 2, ratelimit.WithMaxWait(0))
-	client := &http.Client{Transport: ratelimit.Transport(nil, l)} // nil base: http.DefaultTransport
+	client := &http.Client{Transport: l.Transport(nil)} // nil base: paved's default transport
 	defer client.CloseIdleConnections()
 	var errs int
 	for range 4 {
@@ -135,16 +136,27 @@ func TestTransportOverHTTP(t *testing.T) {
 func TestTransportNilLimiter(t *testing.T) {
 	var sent int
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) { sent++; return okResponse(r) })
+	var l *ratelimit.Limiter
 	r := httptest.NewRequest("GET", "http://upstream.test/", nil)
 	for range 3 {
-		if _, err := ratelimit.Transport(base, nil).RoundTrip(r); err != nil {
+		if _, err := l.Transport(base).RoundTrip(r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if sent != 3 {
 		t.Fatalf("base saw %d requests, want 3", sent)
 	}
-	if rt := ratelimit.Transport(nil, nil); rt != http.DefaultTransport {
-		t.Fatalf("Transport(nil, nil) = %v, want http.DefaultTransport", rt)
+	if rt := l.Transport(nil); rt != http.RoundTripper(httpx.DefaultTransport()) {
+		t.Fatalf("nil Limiter's Transport(nil) = %v, want paved's default transport", rt)
 	}
+}
+
+func TestTransportNilBase(t *testing.T) {
+	l := mustNew(t, 1, 1)
+	rt := l.Transport(nil)
+	c, ok := rt.(interface{ CloseIdleConnections() })
+	if !ok {
+		t.Fatalf("%T does not pass CloseIdleConnections on", rt)
+	}
+	c.CloseIdleConnections()
 }

@@ -25,7 +25,7 @@ func newLimits(logger *slog.Logger) (func(http.Handler) http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	ipLimit, err := ratelimit.Middleware(
+	ipLimit, err := ratelimit.NewPolicies(
 		ratelimit.Policy{Name: "ip", Limiter: perIP, Key: ratelimit.ClientIP},
 		ratelimit.WithLogger(logger))
 	if err != nil {
@@ -40,7 +40,7 @@ func newLimits(logger *slog.Logger) (func(http.Handler) http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyLimit, err := ratelimit.Middleware(
+	keyLimit, err := ratelimit.NewPolicies(
 		ratelimit.Policy{Name: "api", Limiter: api, Key: ratelimit.APIKey},
 		ratelimit.WithRoute("POST /instances", ratelimit.Policy{Name: "launch", Limiter: launch, Key: ratelimit.APIKey}),
 		ratelimit.WithAnonymousKey("anonymous"),
@@ -48,5 +48,5 @@ func newLimits(logger *slog.Logger) (func(http.Handler) http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(next http.Handler) http.Handler { return ipLimit(keyLimit(next)) }, nil
+	return func(next http.Handler) http.Handler { return ipLimit.Middleware(keyLimit.Middleware(next)) }, nil
 }

@@ -213,6 +213,15 @@ func RateLimitDecisions(mp metric.MeterProvider, policy string) (*Counter, error
 		attribute.String(AttrRateLimitPolicy, policy), "decision", "allowed", "limited")
 }
 
+// RateLimitOverflow returns paved.ratelimit.overflow for one policy:
+// decisions made on a keyed limiter's shared overflow bucket, because
+// every slot of its store held a bucket still refilling.
+func RateLimitOverflow(mp metric.MeterProvider, policy string) (*Counter, error) {
+	return newCounter(mp, "paved.ratelimit.overflow", "{decision}",
+		"Rate limit decisions made on a keyed limiter's shared overflow bucket, because its store was full of buckets still refilling.",
+		attribute.String(AttrRateLimitPolicy, policy), "")
+}
+
 // RetryAttempts returns paved.retry.attempts for one retrier; outcomes are
 // success, retry (failed, will be retried) and failure (failed, final).
 func RetryAttempts(mp metric.MeterProvider, name string) (*Counter, error) {

@@ -16,6 +16,21 @@ import (
 	"github.com/paved-go/paved/ratelimit/ratelimitgrpc"
 )
 
+func client(t testing.TB, l *ratelimit.Limiter) *ratelimitgrpc.ClientInterceptors {
+	t.Helper()
+	c, err := ratelimitgrpc.NewClient(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestNewClientRejectsNilLimiter(t *testing.T) {
+	if c, err := ratelimitgrpc.NewClient(nil); err == nil {
+		t.Fatalf("NewClient(nil) = %v, want an error", c)
+	}
+}
+
 func newLimiter(t testing.TB, limit rate.Limit, burst int, opts ...ratelimit.Option) *ratelimit.Limiter {
 	t.Helper()
 	l, err := ratelimit.New(limit, burst, opts...)
@@ -27,9 +42,10 @@ func newLimiter(t testing.TB, limit rate.Limit, burst int, opts ...ratelimit.Opt
 
 func TestClientInterceptorsFailFast(t *testing.T) {
 	l := newLimiter(t, rate.Every(time.Hour), 2, ratelimit.WithMaxWait(0))
+	c := client(t, l)
 	e := start(t, serverSetup{dial: []grpc.DialOption{
-		grpc.WithUnaryInterceptor(ratelimitgrpc.UnaryClientInterceptor(l)),
-		grpc.WithStreamInterceptor(ratelimitgrpc.StreamClientInterceptor(l)),
+		grpc.WithUnaryInterceptor(c.UnaryClientInterceptor()),
+		grpc.WithStreamInterceptor(c.StreamClientInterceptor()),
 	}})
 	ctx := t.Context()
 	if err := check(e, ctx, ""); err != nil {
@@ -54,7 +70,7 @@ func TestClientInterceptorsFailFast(t *testing.T) {
 
 func TestUnaryClientInterceptorPaces(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		intercept := ratelimitgrpc.UnaryClientInterceptor(newLimiter(t, 10, 1))
+		intercept := client(t, newLimiter(t, 10, 1)).UnaryClientInterceptor()
 		start := time.Now()
 		var sent []time.Duration
 		invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
@@ -88,7 +104,7 @@ func TestUnaryClientInterceptorPaces(t *testing.T) {
 
 func TestStreamClientInterceptorPaces(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		intercept := ratelimitgrpc.StreamClientInterceptor(newLimiter(t, 2, 1))
+		intercept := client(t, newLimiter(t, 2, 1)).StreamClientInterceptor()
 		start := time.Now()
 		streamer := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			return nil, nil
@@ -102,4 +118,32 @@ func TestStreamClientInterceptorPaces(t *testing.T) {
 			t.Fatalf("three streams at 2/s opened over %v, want 1s", got)
 		}
 	})
+}
+
+// TestNilInterceptors checks that interceptors of nil values, what a
+// caller who ignored New's or NewClient's error holds, let calls through
+// instead of panicking at the first call.
+func TestNilInterceptors(t *testing.T) {
+	var server *ratelimitgrpc.Interceptors
+	var pacing *ratelimitgrpc.ClientInterceptors
+	e := start(t, serverSetup{
+		unary:  server.UnaryServerInterceptor(),
+		stream: server.StreamServerInterceptor(),
+		dial: []grpc.DialOption{
+			grpc.WithUnaryInterceptor(pacing.UnaryClientInterceptor()),
+			grpc.WithStreamInterceptor(pacing.StreamClientInterceptor()),
+		},
+	})
+	for range 3 {
+		if err := check(e, t.Context(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, err := e.client.Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Recv(); err != nil {
+		t.Fatal(err)
+	}
 }

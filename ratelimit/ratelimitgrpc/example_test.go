@@ -19,16 +19,18 @@ import (
 	"github.com/paved-go/paved/ratelimit/ratelimitgrpc"
 )
 
-func ExampleUnaryServerInterceptor() {
-	// Two calls an hour per API key.
+// Example limits a gRPC server to two calls an hour per API key.
+func Example() {
 	perKey, _ := ratelimit.NewKeyed(rate.Every(30*time.Minute), 2)
-	limit, err := ratelimitgrpc.UnaryServerInterceptor(ratelimitgrpc.Policy{
+	limits, err := ratelimitgrpc.New(ratelimitgrpc.Policy{
 		Name: "api", Limiter: perKey, Key: ratelimitgrpc.APIKey,
 	})
 	if err != nil {
 		panic(err)
 	}
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(limit))
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(limits.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(limits.StreamServerInterceptor()))
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	lis := bufconn.Listen(1 << 16)
 	go srv.Serve(lis)
@@ -46,6 +48,36 @@ func ExampleUnaryServerInterceptor() {
 	}
 	// Output:
 	// OK
+	// OK
+	// ResourceExhausted
+}
+
+// ExampleNewClient paces a client's calls to one a minute, failing fast
+// rather than waiting.
+func ExampleNewClient() {
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	lis := bufconn.Listen(1 << 16)
+	go srv.Serve(lis)
+	defer srv.Stop()
+
+	limiter, _ := ratelimit.New(rate.Every(time.Minute), 1, ratelimit.WithMaxWait(0))
+	pacing, err := ratelimitgrpc.NewClient(limiter)
+	if err != nil {
+		panic(err)
+	}
+	conn, _ := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(pacing.UnaryClientInterceptor()),
+		grpc.WithStreamInterceptor(pacing.StreamClientInterceptor()))
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	for range 2 {
+		_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+		fmt.Println(status.Code(err))
+	}
+	// Output:
 	// OK
 	// ResourceExhausted
 }

@@ -7,11 +7,12 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/paved-go/paved/ratelimit"
 )
 
-// Option configures the server interceptors.
+// Option configures the server interceptors (New). A bad option is an
+// error from New.
 type Option interface{ apply(*config) }
 
 type optionFunc func(*config)
@@ -19,15 +20,12 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	methods        []method
-	anonymousKey   string
-	anonymous      bool
-	dryRun         bool
-	filter         func(ctx context.Context, fullMethod string) bool
-	logger         *slog.Logger // nil: slog.Default(), read at each use
-	meterProvider  metric.MeterProvider
-	tracerProvider trace.TracerProvider
-	err            error
+	methods []method
+	filter  func(ctx context.Context, fullMethod string) bool
+	// The options every policy's ratelimit.Enforcer is built with: package
+	// ratelimit validates them and holds the one implementation.
+	enforcer []ratelimit.Option
+	err      error
 }
 
 type method struct {
@@ -70,13 +68,7 @@ func WithMethod(name string, p Policy) Option {
 // the bucket of key instead of failing with INVALID_ARGUMENT
 // (ratelimit.ErrNoKey). key must not be empty.
 func WithAnonymousKey(key string) Option {
-	return optionFunc(func(c *config) {
-		if key == "" {
-			c.fail(errors.New("ratelimitgrpc: WithAnonymousKey: empty key"))
-			return
-		}
-		c.anonymousKey, c.anonymous = key, true
-	})
+	return optionFunc(func(c *config) { c.enforcer = append(c.enforcer, ratelimit.WithAnonymousKey(key)) })
 }
 
 // WithDryRun turns dry-run mode on or off (default off): every decision is
@@ -84,48 +76,25 @@ func WithAnonymousKey(key string) Option {
 // second per policy) and added as a span event, but no call is limited,
 // nor rejected for having no key (that is logged too).
 func WithDryRun(on bool) Option {
-	return optionFunc(func(c *config) { c.dryRun = on })
+	return optionFunc(func(c *config) { c.enforcer = append(c.enforcer, ratelimit.WithDryRun(on)) })
 }
 
 // WithFilter exempts calls for which keep returns false, such as health
-// checks, from rate limiting.
+// checks, from rate limiting. A nil keep exempts none.
 func WithFilter(keep func(ctx context.Context, fullMethod string) bool) Option {
 	return optionFunc(func(c *config) { c.filter = keep })
 }
 
-// WithLogger sets the logger for dry-run decisions and limiter failures
-// (default slog.Default(), read at each use). Keys are never logged.
+// WithLogger sets the logger for dry-run decisions and limiter failures.
+// The default, and a nil l, is slog.Default() at the time of logging. Keys
+// are never logged.
 func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(c *config) { c.logger = l })
+	return optionFunc(func(c *config) { c.enforcer = append(c.enforcer, ratelimit.WithLogger(l)) })
 }
 
 // WithMeterProvider sets the MeterProvider for paved.ratelimit.decisions
-// (default the global one).
+// and paved.ratelimit.overflow (default the global one). mp must not be
+// nil.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp == nil {
-			c.fail(errors.New("ratelimitgrpc: WithMeterProvider: nil provider"))
-			return
-		}
-		c.meterProvider = mp
-	})
-}
-
-// WithTracerProvider is accepted for symmetry with the other paved
-// packages. The interceptors start no spans: they add a ratelimit.limited
-// event to the span already in the call's context. A no-op provider
-// (go.opentelemetry.io/otel/trace/noop) turns those events off.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
-		if tp == nil {
-			c.fail(errors.New("ratelimitgrpc: WithTracerProvider: nil provider"))
-			return
-		}
-		c.tracerProvider = tp
-	})
-}
-
-func (c *config) spanEvents() bool {
-	_, isNoop := c.tracerProvider.(tracenoop.TracerProvider)
-	return !isNoop
+	return optionFunc(func(c *config) { c.enforcer = append(c.enforcer, ratelimit.WithMeterProvider(mp)) })
 }

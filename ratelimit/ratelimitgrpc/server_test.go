@@ -107,11 +107,11 @@ func keyed(t testing.TB, limit rate.Limit, burst int) *ratelimit.Keyed {
 
 func unary(t testing.TB, def ratelimitgrpc.Policy, opts ...ratelimitgrpc.Option) grpc.UnaryServerInterceptor {
 	t.Helper()
-	i, err := ratelimitgrpc.UnaryServerInterceptor(def, opts...)
+	i, err := ratelimitgrpc.New(def, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return i
+	return i.UnaryServerInterceptor()
 }
 
 // checkLimited asserts err is RESOURCE_EXHAUSTED (by policy, unless it is
@@ -189,11 +189,11 @@ func TestWithMethod(t *testing.T) {
 }
 
 func TestStreamServerInterceptor(t *testing.T) {
-	si, err := ratelimitgrpc.StreamServerInterceptor(ratelimitgrpc.Policy{Name: "watch", Limiter: keyed(t, rate.Every(time.Hour), 1), Key: ratelimitgrpc.APIKey})
+	i, err := ratelimitgrpc.New(ratelimitgrpc.Policy{Name: "watch", Limiter: keyed(t, rate.Every(time.Hour), 1), Key: ratelimitgrpc.APIKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := start(t, serverSetup{stream: si})
+	e := start(t, serverSetup{stream: i.StreamServerInterceptor()})
 
 	ctx, cancel := context.WithCancel(t.Context())
 	first, err := e.client.Watch(withKey(ctx, "k"), &healthpb.HealthCheckRequest{})
@@ -265,9 +265,16 @@ func TestServerOptions(t *testing.T) {
 			wantLog: "store unreachable",
 		},
 		{
-			name: "peer address of a bufconn is no key",
+			// A bufconn, like a Unix socket, has no IP address: its callers
+			// share the bucket of ratelimit.LocalKey rather than fail.
+			name: "peers of an in-process listener share a bucket",
 			def:  ratelimitgrpc.Policy{Name: "peer", Limiter: keyed(t, rate.Every(time.Hour), 1)},
-			keys: []string{"k"}, wantCodes: []codes.Code{codes.InvalidArgument},
+			keys: []string{"k", "other"}, wantCodes: []codes.Code{codes.OK, codes.ResourceExhausted},
+		},
+		{
+			name: "one bucket needs no key",
+			def:  ratelimitgrpc.Policy{Name: "global", Limiter: newLimiter(t, rate.Every(time.Hour), 2)},
+			keys: []string{"", "k", ""}, wantCodes: []codes.Code{codes.OK, codes.OK, codes.ResourceExhausted},
 		},
 	}
 	for _, tc := range tests {
@@ -327,15 +334,12 @@ func TestServerInterceptorRejectsBadOptions(t *testing.T) {
 		{"bad method policy", good, []ratelimitgrpc.Option{ratelimitgrpc.WithMethod("/a.B/C", ratelimitgrpc.Policy{Name: "\x00", Limiter: k})}},
 		{"empty anonymous key", good, []ratelimitgrpc.Option{ratelimitgrpc.WithAnonymousKey("")}},
 		{"nil meter provider", good, []ratelimitgrpc.Option{ratelimitgrpc.WithMeterProvider(nil)}},
-		{"nil tracer provider", good, []ratelimitgrpc.Option{ratelimitgrpc.WithTracerProvider(nil)}},
+		{"bad default policy name", ratelimitgrpc.Policy{Name: "é", Limiter: k}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := ratelimitgrpc.UnaryServerInterceptor(tc.def, tc.opts...); err == nil {
-				t.Error("UnaryServerInterceptor accepted it")
-			}
-			if _, err := ratelimitgrpc.StreamServerInterceptor(tc.def, tc.opts...); err == nil {
-				t.Error("StreamServerInterceptor accepted it")
+			if i, err := ratelimitgrpc.New(tc.def, tc.opts...); err == nil {
+				t.Errorf("New = %v, want an error", i)
 			}
 		})
 	}

@@ -117,14 +117,16 @@
 // carries the correlation id; per-operation policies go inside it, on each
 // route, where r.Pattern names the operation:
 //
-//	limit, err := ratelimit.Middleware(ratelimit.Policy{Name: "api", Limiter: perKey, Key: ratelimit.APIKey})
+//	perKey, err := ratelimit.NewKeyed(10, 20)
+//	limits, err := ratelimit.NewPolicies(ratelimit.Policy{Name: "api", Limiter: perKey, Key: ratelimit.APIKey})
 //	...
-//	perRoute := paved.Chain(limit, breaker.Middleware) // cheap rejections first
+//	perRoute := paved.Chain(limits.Middleware, breaker.Middleware) // cheap rejections first
 //	mux.Handle("GET /instances/{id}", perRoute(getInstance))
-//	handler := tracing.Middleware(mux)
+//	handler := paved.Chain(tracing.Middleware, tracing.AccessLog)(paved.ProblemMux(mux))
 //
-// On the client side, retry wraps breaker wraps the base transport, so an
-// open breaker stops the retries at once:
+// On the client side, retry wraps breaker wraps the base transport; an
+// open breaker ends the retries at once (retry.WithWaitForHalfOpen waits
+// for the probe instead):
 //
 //	r, err := retry.New("inventory")
 //	b, err := breaker.New("inventory")

@@ -28,13 +28,29 @@ type core struct {
 	closed   atomic.Bool
 	loads    sync.WaitGroup // running loads, for Close
 	// base anchors the cache's clock: now reads only the monotonic clock
-	// (time.Since), about half the cost of time.Now on a hit.
+	// (time.Since), about half the cost of time.Now.
 	base time.Time
+	// clk, when set, is the coarse clock that freshness checks on the hit
+	// path read instead (see coarseClock); nil, they read now.
+	clk *coarseClock
 }
 
 // now returns the current time, from the monotonic clock. Its wall part
 // follows base, so it is for deadlines and ages, never for display.
+// Deadlines are always computed from it, so that the coarse clock, which
+// lags it, can make an entry expire late but never early.
 func (c *core) now() time.Time { return c.base.Add(time.Since(c.base)) }
+
+// hitNow returns the time a hit checks freshness against: the coarse
+// clock's last tick when it has one, and now otherwise.
+func (c *core) hitNow() time.Time {
+	if k := c.clk; k != nil {
+		if t, ok := k.now(); ok {
+			return t
+		}
+	}
+	return c.now()
+}
 
 // Cache is a bounded, coalescing, cache-aside cache of values of type V
 // by keys of type K. It is safe for concurrent use. The zero value is not
@@ -62,7 +78,18 @@ func New[K comparable, V any](name string, opts ...Option) (*Cache[K, V], error)
 	if cfg.httpOnly != "" {
 		return nil, fmt.Errorf("cache: %s applies to a ResponseCache only", cfg.httpOnly)
 	}
-	return newCache[K, V](cfg)
+	c, err := newCache[K, V](cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The coarse clock counts monotonic time. Without a monotonic clock
+	// (time is fake inside a testing/synctest bubble, and has none), every
+	// check reads the exact clock, which is cheap there.
+	if c.base != c.base.Round(0) {
+		c.clk = clock
+		clock.acquire()
+	}
+	return c, nil
 }
 
 func newCache[K comparable, V any](cfg *config) (*Cache[K, V], error) {
@@ -180,20 +207,20 @@ func (c *Cache[K, V]) shard(key K) *shard[K, V] {
 //
 // A hit does not allocate.
 func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(ctx context.Context, key K) (V, error)) (V, error) {
-	now := c.now()
+	now := c.hitNow()
 	s := c.shard(key)
 	e := s.get(key)
 	if e != nil && now.Before(e.fresh) {
 		if c.cfg.beta > 0 && e.err == nil && c.earlyDue(e, now) {
-			c.refresh(ctx, s, key, e, load, now)
+			c.refresh(ctx, s, key, e, load)
 		}
 		return c.served(ctx, s, e)
 	}
 	if e != nil && e.err == nil && now.Before(e.swr) {
-		c.refresh(ctx, s, key, e, load, now)
+		c.refresh(ctx, s, key, e, load)
 		return c.servedStale(ctx, s, e, staleRevalidate)
 	}
-	f, leader, hit, err := c.join(ctx, s, key, load, now, false)
+	f, leader, hit, err := c.join(ctx, s, key, load, c.now(), false)
 	if err != nil {
 		c.requests.Add(ctx, resultError)
 		var zero V
@@ -247,7 +274,7 @@ func (c *Cache[K, V]) servedStale(ctx context.Context, s *shard[K, V], e *entry[
 // Peek returns the value for key if a fresh one is stored, without
 // loading, counting or updating its recency.
 func (c *Cache[K, V]) Peek(key K) (V, bool) {
-	now := c.now()
+	now := c.hitNow()
 	s := c.shard(key)
 	s.mu.Lock()
 	e, ok := s.lru.Peek(key)
@@ -362,6 +389,9 @@ func (c *Cache[K, V]) Len() int {
 // nil.
 func (c *Cache[K, V]) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
+		if c.clk != nil {
+			c.clk.release()
+		}
 		for i := range c.shards {
 			s := &c.shards[i]
 			s.mu.Lock()

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/paved-go/paved/internal/otelx"
@@ -139,12 +138,12 @@ func newCache[K comparable, V any](cfg *config) (*Cache[K, V], error) {
 	c.mask = uint64(n - 1)
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.flights = make(map[K]*flight[K, V])
+		s.init(cfg.maxKeys / n) // >= 1: checked above
+		s.seed = c.seed
 		s.track = c.onEvict != nil
 		if cfg.maxCost > 0 {
 			s.maxCost = cfg.maxCost / int64(n)
 		}
-		s.lru, _ = simplelru.NewLRU(cfg.maxKeys/n, s.removed) // size >= 1: checked above
 	}
 	return c, nil
 }
@@ -188,7 +187,7 @@ func (c *Cache[K, V]) shard(key K) *shard[K, V] {
 	if c.mask == 0 {
 		return &c.shards[0]
 	}
-	return &c.shards[maphash.Comparable(c.seed, key)&c.mask]
+	return &c.shards[hash(c.seed, key)>>58&c.mask]
 }
 
 // Get returns the value for key. A fresh value is returned at once. On a
@@ -208,8 +207,13 @@ func (c *Cache[K, V]) shard(key K) *shard[K, V] {
 // A hit does not allocate.
 func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(ctx context.Context, key K) (V, error)) (V, error) {
 	now := c.hitNow()
-	s := c.shard(key)
-	e := s.get(key)
+	h := hash(c.seed, key)
+	s := &c.shards[h>>58&c.mask] // at most 64 shards: the high bits, which the table does not use
+	var e *entry[V]
+	if n := s.find(key, h); n != nil {
+		s.touch(n)
+		e = &n.entry
+	}
 	if e != nil && now.Before(e.fresh) {
 		if c.cfg.beta > 0 && e.err == nil && c.earlyDue(e, now) {
 			c.refresh(ctx, s, key, e, load)
@@ -259,7 +263,7 @@ func (c *Cache[K, V]) served(ctx context.Context, s *shard[K, V], e *entry[V]) (
 		c.requests.Add(ctx, resultNegative)
 		return e.val, e.err
 	}
-	s.stats.hits.Add(1)
+	s.stats.hit()
 	c.requests.Add(ctx, resultHit)
 	return e.val, nil
 }
@@ -275,10 +279,7 @@ func (c *Cache[K, V]) servedStale(ctx context.Context, s *shard[K, V], e *entry[
 // loading, counting or updating its recency.
 func (c *Cache[K, V]) Peek(key K) (V, bool) {
 	now := c.hitNow()
-	s := c.shard(key)
-	s.mu.Lock()
-	e, ok := s.lru.Peek(key)
-	s.mu.Unlock()
+	e, ok := c.shard(key).peek(key)
 	if !ok || e.err != nil || !now.Before(e.fresh) {
 		var zero V
 		return zero, false
@@ -300,14 +301,15 @@ func (c *Cache[K, V]) setFresh(key K, value V, fr *freshness, now time.Time) {
 	if !ok {
 		return
 	}
-	e := &entry[V]{val: value, stored: now, fresh: fresh, swr: swr, sie: sie}
+	n := newNode[K, V](c.seed, key)
+	n.val, n.stored, n.fresh, n.swr, n.sie = value, now, fresh, swr, sie
 	if c.cost != nil {
-		e.cost = c.cost(key, value)
+		n.cost = c.cost(key, value)
 	}
 	s := c.shard(key)
 	s.mu.Lock()
 	s.supersede(key)
-	s.store(key, e)
+	s.store(n)
 	ev := s.takeEvicted()
 	s.mu.Unlock()
 	c.evicted(ev)
@@ -322,7 +324,7 @@ func (c *Cache[K, V]) Delete(key K) {
 	s.mu.Lock()
 	s.supersede(key)
 	s.reason = EvictedDeleted
-	s.lru.Remove(key)
+	s.remove(key)
 	ev := s.takeEvicted()
 	s.mu.Unlock()
 	c.evicted(ev)
@@ -337,8 +339,7 @@ func (c *Cache[K, V]) Purge() {
 			s.supersede(key)
 		}
 		s.reason = EvictedDeleted
-		s.lru.Purge()
-		s.cost = 0
+		s.purge()
 		ev := s.takeEvicted()
 		s.mu.Unlock()
 		c.evicted(ev)
@@ -357,9 +358,9 @@ func (c *Cache[K, V]) deleteMatching(match func(K) bool) {
 			}
 		}
 		s.reason = EvictedDeleted
-		for _, key := range s.lru.Keys() {
+		for _, key := range s.keys() {
 			if match(key) {
-				s.lru.Remove(key)
+				s.remove(key)
 			}
 		}
 		ev := s.takeEvicted()
@@ -375,7 +376,7 @@ func (c *Cache[K, V]) Len() int {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		n += s.lru.Len()
+		n += s.len
 		s.mu.Unlock()
 	}
 	return n
@@ -396,13 +397,20 @@ func (c *Cache[K, V]) Close() error {
 			s := &c.shards[i]
 			s.mu.Lock()
 			s.closed = true
+			fs := make([]*flight[K, V], 0, len(s.flights)+len(s.orphans))
 			for _, f := range s.flights {
-				f.cancel()
+				fs = append(fs, f)
 			}
 			for f := range s.orphans {
-				f.cancel()
+				fs = append(fs, f)
 			}
 			s.mu.Unlock()
+			for _, f := range fs { // expire takes s.mu
+				if f.timer != nil {
+					f.timer.Stop()
+				}
+				c.expire(f, ErrClosed, context.Canceled)
+			}
 		}
 	}
 	c.loads.Wait()

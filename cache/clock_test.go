@@ -95,7 +95,7 @@ func TestCoarseClockDecidesHits(t *testing.T) {
 	c.clk.release()
 	c.clk = k
 	c.Set("k", 1)
-	e, _ := c.shards[0].lru.Peek("k")
+	e, _ := c.shards[0].peek("k")
 	if e.fresh.Sub(e.stored) != time.Millisecond {
 		t.Fatalf("entry fresh for %v, want 1ms", e.fresh.Sub(e.stored))
 	}

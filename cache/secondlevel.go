@@ -64,8 +64,16 @@ func (c *Cache[K, V]) writeBack(f *flight[K, V], v V) {
 	if f.fr.ttlSet {
 		ttl = f.fr.ttl
 	}
-	if err := c.second.Set(&f.loadCtx, f.key, v, ttl); err != nil {
-		c.cfg.log().LogAttrs(f, slog.LevelDebug, "cache: second level set failed",
+	// The load's context ended when its waiters got the value; the write
+	// keeps its values and what was left of its timeout.
+	ctx := context.WithoutCancel(&f.loadCtx)
+	if dl, ok := f.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+	if err := c.second.Set(ctx, f.key, v, ttl); err != nil {
+		c.cfg.log().LogAttrs(ctx, slog.LevelDebug, "cache: second level set failed",
 			slog.String("cache", c.cfg.name), slog.String("error", err.Error()))
 	}
 }

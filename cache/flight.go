@@ -222,7 +222,10 @@ func (c *Cache[K, V]) wait(ctx context.Context, f *flight[K, V]) error {
 }
 
 // run calls the loader and completes f with what it returns. A panic (or
-// runtime.Goexit) in the loader completes f with a *PanicError.
+// runtime.Goexit) in the loader completes f with a *PanicError. The load's
+// goroutine starts with a small stack, so rare paths (a panic, logging)
+// are kept out of the frames on the way to finish: growing the stack on
+// every miss cost more than the rest of the goroutine.
 func (c *Cache[K, V]) run(f *flight[K, V]) {
 	defer c.loads.Done()
 	var (
@@ -232,18 +235,30 @@ func (c *Cache[K, V]) run(f *flight[K, V]) {
 	)
 	defer func() {
 		if !returned {
-			pe := &PanicError{Value: recover(), Stack: debug.Stack()}
-			if pe.Value != http.ErrAbortHandler { // a handler's deliberate abort, as net/http treats it
-				c.cfg.log().LogAttrs(f, slog.LevelError, "cache: loader panicked",
-					slog.String("cache", c.cfg.name), slog.Any("panic", pe.Value), slog.String("stack", string(pe.Stack)))
-			}
 			var zero V
-			v, err = zero, pe
+			v, err = zero, c.panicked(f, recover())
 		}
 		c.finish(f, v, err)
 	}()
 	v, err = c.loadValue(f)
 	returned = true
+}
+
+//go:noinline
+func (c *core) panicked(ctx context.Context, r any) error {
+	pe := &PanicError{Value: r, Stack: debug.Stack()}
+	if pe.Value != http.ErrAbortHandler { // a handler's deliberate abort, as net/http treats it
+		c.cfg.log().LogAttrs(ctx, slog.LevelError, "cache: loader panicked",
+			slog.String("cache", c.cfg.name), slog.Any("panic", pe.Value), slog.String("stack", string(pe.Stack)))
+	}
+	return pe
+}
+
+// logDebug logs a failure the cache recovers from.
+//
+//go:noinline
+func (c *core) logDebug(ctx context.Context, msg string, err error) {
+	c.cfg.log().LogAttrs(ctx, slog.LevelDebug, msg, slog.String("cache", c.cfg.name), slog.String("error", err.Error()))
 }
 
 // finish completes f with the loader's result and stores it, unless the
@@ -265,8 +280,7 @@ func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 	negative := err != nil && c.negative(err)
 	if err != nil && !negative {
 		s.stats.loadErrors.Add(1)
-		c.cfg.log().LogAttrs(f, slog.LevelDebug, "cache: load failed",
-			slog.String("cache", c.cfg.name), slog.String("error", err.Error()))
+		c.logDebug(f, "cache: load failed", err)
 	}
 	var n *node[K, V]
 	if err == nil || negative && c.cfg.negTTL > 0 {

@@ -40,15 +40,16 @@ type core struct {
 // lags it, can make an entry expire late but never early.
 func (c *core) now() time.Time { return c.base.Add(time.Since(c.base)) }
 
-// hitNow returns the time a hit checks freshness against: the coarse
-// clock's last tick when it has one, and now otherwise.
-func (c *core) hitNow() time.Time {
+// hitNanos returns the time a hit checks freshness against, as
+// nanoseconds since the coarse clock's base (entry.freshNs): the coarse
+// clock's last tick when it has one, and the exact time otherwise.
+func (c *core) hitNanos() int64 {
 	if k := c.clk; k != nil {
-		if t, ok := k.now(); ok {
-			return t
+		if n, ok := k.read(); ok {
+			return n
 		}
 	}
-	return c.now()
+	return int64(time.Since(clock.base))
 }
 
 // Cache is a bounded, coalescing, cache-aside cache of values of type V
@@ -204,9 +205,15 @@ func (c *Cache[K, V]) shard(key K) *shard[K, V] {
 // the load returned, a *PanicError if it panicked, an error wrapping
 // context.DeadlineExceeded if it timed out, or ErrClosed after Close.
 //
-// A hit does not allocate.
+// A hit does not allocate and takes no lock, except to move an entry up
+// the LRU order once it has aged out of the most recent quarter. It
+// judges freshness by a process-wide clock that ticks every millisecond
+// (see the package documentation): a value, or a stale-while-revalidate
+// window, can outlast its deadline by about a millisecond, never end
+// before it. Deadlines, load times and stale-if-error read the exact
+// clock.
 func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(ctx context.Context, key K) (V, error)) (V, error) {
-	now := c.hitNow()
+	now := c.hitNanos()
 	h := hash(c.seed, key)
 	s := &c.shards[h>>58&c.mask] // at most 64 shards: the high bits, which the table does not use
 	var e *entry[V]
@@ -214,13 +221,13 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(ctx context.Cont
 		s.touch(n)
 		e = &n.entry
 	}
-	if e != nil && now.Before(e.fresh) {
-		if c.cfg.beta > 0 && e.err == nil && c.earlyDue(e, now) {
+	if e != nil && now < e.freshNs {
+		if c.cfg.beta > 0 && e.err == nil && xfetch(c.cfg.beta, e.delta, time.Duration(e.freshNs-now), c.random) {
 			c.refresh(ctx, s, key, e, load)
 		}
 		return c.served(ctx, s, e)
 	}
-	if e != nil && e.err == nil && now.Before(e.swr) {
+	if e != nil && e.err == nil && now < e.swrNs {
 		c.refresh(ctx, s, key, e, load)
 		return c.servedStale(ctx, s, e, staleRevalidate)
 	}
@@ -263,7 +270,7 @@ func (c *Cache[K, V]) served(ctx context.Context, s *shard[K, V], e *entry[V]) (
 		c.requests.Add(ctx, resultNegative)
 		return e.val, e.err
 	}
-	s.stats.hit()
+	s.stats.hit(e.stripe)
 	c.requests.Add(ctx, resultHit)
 	return e.val, nil
 }
@@ -276,11 +283,12 @@ func (c *Cache[K, V]) servedStale(ctx context.Context, s *shard[K, V], e *entry[
 }
 
 // Peek returns the value for key if a fresh one is stored, without
-// loading, counting or updating its recency.
+// loading, counting or updating its recency. It judges freshness as Get
+// does.
 func (c *Cache[K, V]) Peek(key K) (V, bool) {
-	now := c.hitNow()
+	now := c.hitNanos()
 	e, ok := c.shard(key).peek(key)
-	if !ok || e.err != nil || !now.Before(e.fresh) {
+	if !ok || e.err != nil || now >= e.freshNs {
 		var zero V
 		return zero, false
 	}
@@ -302,7 +310,8 @@ func (c *Cache[K, V]) setFresh(key K, value V, fr *freshness, now time.Time) {
 		return
 	}
 	n := newNode[K, V](c.seed, key)
-	n.val, n.stored, n.fresh, n.swr, n.sie = value, now, fresh, swr, sie
+	n.val = value
+	n.setTimes(now, fresh, swr, sie)
 	if c.cost != nil {
 		n.cost = c.cost(key, value)
 	}
@@ -385,9 +394,11 @@ func (c *Cache[K, V]) Len() int {
 // Close cancels the contexts of running loads (background refreshes
 // included), so their waiters return ErrClosed (or the loader's own error,
 // if it returns first), and waits for the loaders to return: a loader that
-// ignores its context's cancellation delays Close. Afterwards Get still serves stored values but returns
-// ErrClosed instead of loading. Close is idempotent and always returns
-// nil.
+// ignores its context's cancellation delays Close. It also releases the
+// cache's hold on the process's coarse clock, whose goroutine stops with
+// the last Cache's Close. Afterwards Get still serves stored values but
+// returns ErrClosed instead of loading. Close is idempotent and always
+// returns nil.
 func (c *Cache[K, V]) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		if c.clk != nil {

@@ -481,3 +481,55 @@ func TestStatsCountEachGetOnce(t *testing.T) {
 		})
 	})
 }
+
+// TestConcurrentUse hammers a small cache from several goroutines with
+// Gets, Sets, Deletes and Purges (hits read the shard's table without its
+// lock; run with -race): every Get returns the one value its key can have,
+// and the bound holds.
+func TestConcurrentUse(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		maxKeys, shard int
+	}{
+		{"exact LRU", 4, 1},
+		{"one shard", 64, 1},
+		{"sharded", 256, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCache[int](t, cache.WithMaxKeys(tc.maxKeys), cache.WithShards(tc.shard))
+			value := func(k string) int { return len(k) * 7 }
+			load := func(_ context.Context, k string) (int, error) { return value(k), nil }
+			keys := make([]string, 4*tc.maxKeys)
+			for i := range keys {
+				keys[i] = strings.Repeat("k", i+1)
+			}
+			var wg sync.WaitGroup
+			for g := range 4 {
+				wg.Go(func() {
+					for i := range 2000 {
+						k := keys[(i*(g+3))%len(keys)]
+						switch i % 50 {
+						case 0:
+							c.Delete(k)
+						case 1:
+							c.Set(k, value(k))
+						case 2:
+							if g == 0 {
+								c.Purge()
+							}
+						default:
+							if v, err := c.Get(context.Background(), k, load); v != value(k) || err != nil {
+								t.Errorf("Get(%q) = %d, %v; want %d", k, v, err, value(k))
+								return
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if n := c.Len(); n > tc.maxKeys {
+				t.Errorf("Len = %d, over the bound %d", n, tc.maxKeys)
+			}
+		})
+	}
+}

@@ -71,19 +71,32 @@ func (k *coarseClock) release() {
 
 // now returns the time of the last tick, or false when there is none.
 func (k *coarseClock) now() (time.Time, bool) {
+	n, ok := k.read()
+	return k.base.Add(time.Duration(n)), ok
+}
+
+// read returns the time of the last tick as nanoseconds since k.base, or
+// false when there is none.
+func (k *coarseClock) read() (int64, bool) {
 	n := k.since.Load()
 	if n == 0 {
 		select {
 		case k.wake <- struct{}{}:
 		default: // a wake-up is pending already
 		}
-		return time.Time{}, false
+		return 0, false
 	}
 	if !k.used.Load() { // written once a tick, not on every read
 		k.used.Store(true)
 	}
-	return k.base.Add(time.Duration(n)), true
+	return n, true
 }
+
+// nanos returns t as nanoseconds since k.base. Times from the monotonic
+// clock and k.base differ by their monotonic readings; times without one
+// (inside a synctest bubble) by their wall clocks, consistently with
+// time.Since(k.base) there.
+func (k *coarseClock) nanos(t time.Time) int64 { return int64(t.Sub(k.base)) }
 
 func (k *coarseClock) run(stop, done chan struct{}) {
 	defer close(done)

@@ -91,7 +91,7 @@ func TestCoarseClockDecidesHits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	k := &coarseClock{base: c.base, users: 2} // never started: the test stores its ticks
+	k := &coarseClock{base: clock.base, users: 2} // never started: the test stores its ticks
 	c.clk.release()
 	c.clk = k
 	c.Set("k", 1)

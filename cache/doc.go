@@ -45,12 +45,16 @@
 // # Bounds
 //
 // The cache holds at most WithMaxKeys (10,000) entries, and with
-// WithMaxCost at most that total cost, in golang-lru's LRU (the plain
-// one: entries carry their own fresh and stale deadlines, and an expired
-// value must stay around to be served stale). WithOnEvict callbacks run
-// after the locks are released. On more than 2 CPUs a large cache is
-// split into shards, each with its own lock and LRU; on 2 CPUs sharding
-// measurably did not help (below) and the cache keeps one.
+// WithMaxCost at most that total cost, in an LRU list (entries carry their
+// own fresh and stale deadlines, and an expired value must stay around to
+// be served stale). A hit finds its entry through a table read without a
+// lock, and moves it to the front of the list only once a quarter of the
+// capacity has been stored or moved ahead of it, so hot keys are served
+// without the lock and eviction is least recently used at the grain of a
+// quarter of the cache (exactly so below 8 entries). WithOnEvict callbacks
+// run after the locks are released. On more than 2 CPUs a large cache is
+// split into shards, each with its own lock, table and list; on 2 CPUs
+// sharding measurably did not help (below) and the cache keeps one.
 //
 // A SecondLevel (Redis, in the planned package cache/rediscache) can sit
 // behind the cache, shared by a service's instances.

@@ -287,7 +287,8 @@ func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 		if fresh, swr, sie, ok := c.deadlines(end, &f.fr, negative); ok {
 			n = newNode[K, V](c.seed, key)
 			e := &n.entry
-			e.val, e.stored, e.fresh, e.swr, e.sie, e.delta = v, end, fresh, swr, sie, float64(end.Sub(f.start))
+			e.val, e.delta = v, float64(end.Sub(f.start))
+			e.setTimes(end, fresh, swr, sie)
 			if negative {
 				var zero V
 				e.val, e.err = zero, err

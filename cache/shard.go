@@ -137,7 +137,10 @@ func (s *shard[K, V]) peek(key K) (*entry[V], bool) {
 }
 
 func newNode[K comparable, V any](seed maphash.Seed, key K) *node[K, V] {
-	return &node[K, V]{key: key, hash: hash(seed, key)}
+	h := hash(seed, key)
+	n := &node[K, V]{key: key, hash: h}
+	n.stripe = uint8(h >> 32)
+	return n
 }
 
 // store adds or replaces n's key, evicting least recently used entries

@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"math/rand/v2"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -23,8 +22,8 @@ type Stats struct {
 
 // counters are one shard's Stats, kept per shard so that parallel hits on
 // different shards do not contend on one cache line. Hits, the one count
-// every Gets of a hot shard makes, is split further across stripes, each
-// on its own cache line, picked at random per hit.
+// every Get of a hot shard makes, is split further across stripes, each
+// on its own cache line.
 type counters struct {
 	hitStripes                                                       [hitStripes]paddedCounter
 	negative, stale, misses, coalesced, loads, loadErrors, evictions atomic.Uint64
@@ -37,9 +36,10 @@ type paddedCounter struct {
 	_ [120]byte // a stripe and its neighbour's prefetched line hold one counter
 }
 
-// hit counts a hit. rand.Uint32 is the runtime's per-thread generator,
-// so parallel hits mostly count on different stripes.
-func (s *counters) hit() { s.hitStripes[rand.Uint32()%hitStripes].n.Add(1) }
+// hit counts a hit on the stripe given, which comes from the key's hash,
+// so that parallel hits on different keys mostly count on different
+// stripes.
+func (s *counters) hit(stripe uint8) { s.hitStripes[stripe%hitStripes].n.Add(1) }
 
 func (s *counters) addTo(st *Stats) {
 	for i := range s.hitStripes {

@@ -270,7 +270,9 @@ func (c *Cache[K, V]) served(ctx context.Context, s *shard[K, V], e *entry[V]) (
 		c.requests.Add(ctx, resultNegative)
 		return e.val, e.err
 	}
-	s.stats.hit(e.stripe)
+	if s.stats.hit(e.stripe) && c.clk != nil {
+		c.clk.catchUp()
+	}
 	c.requests.Add(ctx, resultHit)
 	return e.val, nil
 }

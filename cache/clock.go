@@ -92,6 +92,21 @@ func (k *coarseClock) read() (int64, bool) {
 	return n, true
 }
 
+// catchUp stores the exact time if the ticker has not since: Gets call it
+// every so many hits, so that a ticker the scheduler runs late (every CPU
+// busy with goroutines that never block) does not hold the time back
+// while the cache is busy. It never moves the time back, and leaves a
+// parked ticker parked.
+func (k *coarseClock) catchUp() {
+	n := int64(time.Since(k.base))
+	for {
+		old := k.since.Load()
+		if old == 0 || old >= n || k.since.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
 // nanos returns t as nanoseconds since k.base. Times from the monotonic
 // clock and k.base differ by their monotonic readings; times without one
 // (inside a synctest bubble) by their wall clocks, consistently with

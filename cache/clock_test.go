@@ -135,3 +135,53 @@ func TestSynctestCachesReadTheExactClock(t *testing.T) {
 		}
 	})
 }
+
+// TestCoarseClockCatchUp: a hit that catches the clock up (every
+// catchUpHits hits per stripe) moves a lagging time forward to the exact
+// one, never back, and leaves a parked clock parked.
+func TestCoarseClockCatchUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := newCoarseClock()
+		exact := func() int64 { return int64(time.Since(k.base)) }
+		for _, tc := range []struct {
+			name   string
+			stored int64
+			want   func() int64
+		}{
+			{"lagging", exact() - int64(10*time.Millisecond), exact},
+			{"ahead", exact() + 1, func() int64 { return exact() + 1 }},
+			{"parked", 0, func() int64 { return 0 }},
+		} {
+			k.since.Store(tc.stored)
+			k.catchUp()
+			if got, want := k.since.Load(), tc.want(); got != want {
+				t.Errorf("%s: %d after catchUp, want %d", tc.name, got, want)
+			}
+		}
+	})
+}
+
+// TestHitsCatchTheClockUp: a cache whose clock's ticker is held up still
+// sees time pass after catchUpHits hits on a stripe.
+func TestHitsCatchTheClockUp(t *testing.T) {
+	c, err := New[string, int]("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := &coarseClock{base: clock.base, users: 2} // never started: no ticker moves it
+	c.clk.release()
+	c.clk = k
+	lag := int64(time.Since(k.base)) - int64(time.Second)
+	k.since.Store(lag)
+	c.Set("k", 1)
+	for range catchUpHits {
+		if v, ok := c.Peek("k"); !ok || v != 1 {
+			t.Fatal("the value is gone")
+		}
+		c.Get(context.Background(), "k", nil)
+	}
+	if got := k.since.Load(); got <= lag+int64(time.Second) {
+		t.Errorf("after %d hits the clock still lags: %v", catchUpHits, time.Duration(got-lag))
+	}
+}

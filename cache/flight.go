@@ -21,8 +21,9 @@ import (
 // A flight is also the loader's context (loadCtx), and one channel serves
 // both: it is closed when the flight completes, which is when the loader's
 // context ends too. A miss then allocates the flight, its channel, its
-// timer and the goroutine, rather than a detached context, a timed context
-// with its timer, a cancellation hook and a channel of their own.
+// timer and one func value that is both the goroutine and the timer's
+// callback (step), rather than a detached context, a timed context with
+// its timer, a cancellation hook, a channel and closures of their own.
 type flight[K comparable, V any] struct {
 	loadCtx // the loader's context
 	key     K
@@ -31,6 +32,7 @@ type flight[K comparable, V any] struct {
 	shard   *shard[K, V]
 	start   time.Time
 	timer   *time.Timer // fires at the load timeout; nil without one
+	started atomic.Bool // set by whoever runs step first
 	claimed atomic.Bool // set by whoever completes the flight: the loader, the timeout or Close
 
 	// Written before done is closed, read after.
@@ -195,20 +197,29 @@ func (c *Cache[K, V]) join(ctx context.Context, s *shard[K, V], key K, load func
 func (c *Cache[K, V]) start(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error), now time.Time) *flight[K, V] {
 	f := &flight[K, V]{key: key, load: load, c: c, shard: s, start: now}
 	f.parent, f.done = ctx, make(chan struct{})
+	step := f.step // one func value for both the goroutine and the timer: one allocation
 	if d := c.cfg.loadTimeout; d > 0 {
 		f.deadline = now.Add(d)
-		f.timer = time.AfterFunc(d, f.timedOut)
+		f.timer = time.AfterFunc(d, step)
 	}
 	s.flights[key] = f
 	s.stats.loads.Add(1)
 	c.loads.Add(1)
-	go f.run()
+	go step()
 	return f
 }
 
-func (f *flight[K, V]) timedOut() { f.c.expire(f, f.c.timeout, context.DeadlineExceeded) }
-
-func (f *flight[K, V]) run() { f.c.run(f) }
+// step is both the load's goroutine and the timeout's callback: the first
+// of them to run runs the load, the second expires the flight. Either
+// order is right: the timeout runs first only if the deadline passed
+// before the goroutine started, and then the load has timed out.
+func (f *flight[K, V]) step() {
+	if f.started.CompareAndSwap(false, true) {
+		f.c.run(f)
+		return
+	}
+	f.c.expire(f, f.c.timeout, context.DeadlineExceeded)
+}
 
 // wait waits for f to complete or ctx to end.
 func (c *Cache[K, V]) wait(ctx context.Context, f *flight[K, V]) error {

@@ -39,7 +39,14 @@ type paddedCounter struct {
 // hit counts a hit on the stripe given, which comes from the key's hash,
 // so that parallel hits on different keys mostly count on different
 // stripes.
-func (s *counters) hit(stripe uint8) { s.hitStripes[stripe%hitStripes].n.Add(1) }
+// It reports whether this hit is one of every catchUpHits on its stripe.
+func (s *counters) hit(stripe uint8) bool {
+	return s.hitStripes[stripe%hitStripes].n.Add(1)%catchUpHits == 0
+}
+
+// catchUpHits is how often, in hits per stripe, a hit makes the coarse
+// clock catch up with the exact one (coarseClock.catchUp).
+const catchUpHits = 1024
 
 func (s *counters) addTo(st *Stats) {
 	for i := range s.hitStripes {

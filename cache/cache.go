@@ -26,6 +26,7 @@ type core struct {
 	timeout  error
 	closed   atomic.Bool
 	loads    sync.WaitGroup // running loads, for Close
+	watch    watchdog       // times loads out
 	// base anchors the cache's clock: now reads only the monotonic clock
 	// (time.Since), about half the cost of time.Now.
 	base time.Time
@@ -157,6 +158,7 @@ func (c *core) init(cfg *config) error {
 	}
 	c.nameAttr = attribute.String(otelx.AttrCacheName, cfg.name)
 	c.timeout = &timeoutError{cfg.loadTimeout}
+	c.watch.init(c.now)
 	var err error
 	if c.requests, err = otelx.CacheRequests(cfg.mp, cfg.name); err != nil {
 		return fmt.Errorf("cache: %w", err)
@@ -419,14 +421,12 @@ func (c *Cache[K, V]) Close() error {
 			}
 			s.mu.Unlock()
 			for _, f := range fs { // expire takes s.mu
-				if f.timer != nil {
-					f.timer.Stop()
-				}
 				c.expire(f, ErrClosed, context.Canceled)
 			}
 		}
 	}
 	c.loads.Wait()
+	c.watch.timer.Stop()
 	return nil
 }
 

@@ -20,10 +20,11 @@ import (
 //
 // A flight is also the loader's context (loadCtx), and one channel serves
 // both: it is closed when the flight completes, which is when the loader's
-// context ends too. A miss then allocates the flight, its channel, its
-// timer and one func value that is both the goroutine and the timer's
-// callback (step), rather than a detached context, a timed context with
-// its timer, a cancellation hook, a channel and closures of their own.
+// context ends too. A miss then allocates the flight, its channel and its
+// goroutine's closure, rather than a detached context, a timed context
+// with its timer, a cancellation hook, a channel and closures of their
+// own; the load timeout is the cache's watchdog's, which has one timer
+// for all of them.
 type flight[K comparable, V any] struct {
 	loadCtx // the loader's context
 	key     K
@@ -31,8 +32,7 @@ type flight[K comparable, V any] struct {
 	c       *Cache[K, V]
 	shard   *shard[K, V]
 	start   time.Time
-	timer   *time.Timer // fires at the load timeout; nil without one
-	started atomic.Bool // set by whoever runs step first
+	watched watched     // its place in the cache's watchdog, with a load timeout
 	claimed atomic.Bool // set by whoever completes the flight: the loader, the timeout or Close
 
 	// Written before done is closed, read after.
@@ -197,36 +197,35 @@ func (c *Cache[K, V]) join(ctx context.Context, s *shard[K, V], key K, load func
 func (c *Cache[K, V]) start(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error), now time.Time) *flight[K, V] {
 	f := &flight[K, V]{key: key, load: load, c: c, shard: s, start: now}
 	f.parent, f.done = ctx, make(chan struct{})
-	step := f.step // one func value for both the goroutine and the timer: one allocation
 	if d := c.cfg.loadTimeout; d > 0 {
 		f.deadline = now.Add(d)
-		f.timer = time.AfterFunc(d, step)
+		f.watched.deadline, f.watched.load = f.deadline, f
+		c.watch.watch(&f.watched)
 	}
 	s.flights[key] = f
 	s.stats.loads.Add(1)
 	c.loads.Add(1)
-	go step()
+	go f.run()
 	return f
 }
 
-// step is both the load's goroutine and the timeout's callback: the first
-// of them to run runs the load, the second expires the flight. Either
-// order is right: the timeout runs first only if the deadline passed
-// before the goroutine started, and then the load has timed out.
-func (f *flight[K, V]) step() {
-	if f.started.CompareAndSwap(false, true) {
-		f.c.run(f)
-		return
-	}
-	f.c.expire(f, f.c.timeout, context.DeadlineExceeded)
-}
+func (f *flight[K, V]) run() { f.c.run(f) }
+
+// timedOut completes f with the timeout error; the cache's watchdog calls
+// it when f's deadline passes.
+func (f *flight[K, V]) timedOut() { f.c.expire(f, f.c.timeout, context.DeadlineExceeded) }
 
 // wait waits for f to complete or ctx to end.
 func (c *Cache[K, V]) wait(ctx context.Context, f *flight[K, V]) error {
+	done := ctx.Done()
+	if done == nil { // a context that never ends: a plain receive is cheaper than a select
+		<-f.done
+		return nil
+	}
 	select {
 	case <-f.done:
 		return nil
-	case <-ctx.Done():
+	case <-done:
 		c.requests.Add(ctx, resultError)
 		return ctx.Err()
 	}
@@ -276,9 +275,7 @@ func (c *core) logDebug(ctx context.Context, msg string, err error) {
 // timeout or Close completed f first.
 func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 	end := c.now()
-	if f.timer != nil {
-		f.timer.Stop()
-	}
+	c.watch.unwatch(&f.watched)
 	c.loadTime.Record(f, end.Sub(f.start))
 	if !f.claimed.CompareAndSwap(false, true) {
 		return
@@ -334,6 +331,7 @@ func (c *Cache[K, V]) expire(f *flight[K, V], err, ctxErr error) {
 		return
 	}
 	f.err = err
+	c.watch.unwatch(&f.watched)
 	s := f.shard
 	s.stats.loadErrors.Add(1)
 	s.mu.Lock()

@@ -220,7 +220,7 @@ func (s *shard[K, V]) put(n *node[K, V]) {
 // removed ones. Gets still probing the old table find what it held.
 func (s *shard[K, V]) rehash(live int) *table[K, V] {
 	size := 8
-	for 2*size < 3*live { // at most two thirds full after the rehash
+	for size < 2*live { // at most half full after the rehash, so that a full shard, storing and evicting, rehashes rarely
 		size *= 2
 	}
 	t := &table[K, V]{slots: make([]atomic.Pointer[node[K, V]], size), mask: uint64(size - 1)}

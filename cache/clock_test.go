@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// now returns the time of the last tick, or false when there is none.
+func (k *coarseClock) now() (time.Time, bool) {
+	n, ok := k.read()
+	return k.base.Add(time.Duration(n)), ok
+}
+
 // TestCoarseClockTicksOnlyWhileRead drives the coarse clock in a synctest
 // bubble: it stores the time while it is read, parks after a tick nobody
 // read, is woken by the next read, and is gone after the last release.

@@ -206,6 +206,32 @@ func TestEvictionIsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// TestEvictionKeepsKeysInUse: in a large cache a hit moves its entry to
+// the front only once more than a quarter of the capacity was stored
+// after it, but then it does, so a key read now and then outlives keys
+// stored after it and never read.
+func TestEvictionKeepsKeysInUse(t *testing.T) {
+	c := newCache[int](t, cache.WithMaxKeys(100), cache.WithShards(1))
+	for i := range 100 {
+		c.Set(strconv.Itoa(i), i)
+	}
+	var l counter
+	if v, _ := c.Get(context.Background(), "0", l.load); v != 0 || l.n() != 0 {
+		t.Fatalf("Get(0) = %d after %d loads", v, l.n())
+	}
+	for i := 100; i < 199; i++ { // evicts the 99 least recently used
+		c.Set(strconv.Itoa(i), i)
+	}
+	if _, ok := c.Peek("0"); !ok {
+		t.Error("0, read after 99 other keys were stored, was evicted")
+	}
+	for _, k := range []string{"1", "50", "99"} {
+		if _, ok := c.Peek(k); ok {
+			t.Errorf("%s, never read, outlived 0", k)
+		}
+	}
+}
+
 func TestEvictReasons(t *testing.T) {
 	var got []string
 	c := newCache[int](t, cache.WithMaxKeys(2), cache.WithOnEvict(func(k string, v int, r cache.EvictReason) {

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/paved-go/paved/internal/otelx"
@@ -27,14 +26,32 @@ type core struct {
 	timeout  error
 	closed   atomic.Bool
 	loads    sync.WaitGroup // running loads, for Close
+	watch    watchdog       // times loads out
 	// base anchors the cache's clock: now reads only the monotonic clock
-	// (time.Since), about half the cost of time.Now on a hit.
+	// (time.Since), about half the cost of time.Now.
 	base time.Time
+	// clk, when set, is the coarse clock that freshness checks on the hit
+	// path read instead (see coarseClock); nil, they read now.
+	clk *coarseClock
 }
 
 // now returns the current time, from the monotonic clock. Its wall part
 // follows base, so it is for deadlines and ages, never for display.
+// Deadlines are always computed from it, so that the coarse clock, which
+// lags it, can make an entry expire late but never early.
 func (c *core) now() time.Time { return c.base.Add(time.Since(c.base)) }
+
+// hitNanos returns the time a hit checks freshness against, as
+// nanoseconds since the coarse clock's base (entry.freshNs): the coarse
+// clock's last tick when it has one, and the exact time otherwise.
+func (c *core) hitNanos() int64 {
+	if k := c.clk; k != nil {
+		if n, ok := k.read(); ok {
+			return n
+		}
+	}
+	return int64(time.Since(clock.base))
+}
 
 // Cache is a bounded, coalescing, cache-aside cache of values of type V
 // by keys of type K. It is safe for concurrent use. The zero value is not
@@ -62,7 +79,18 @@ func New[K comparable, V any](name string, opts ...Option) (*Cache[K, V], error)
 	if cfg.httpOnly != "" {
 		return nil, fmt.Errorf("cache: %s applies to a ResponseCache only", cfg.httpOnly)
 	}
-	return newCache[K, V](cfg)
+	c, err := newCache[K, V](cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The coarse clock counts monotonic time. Without a monotonic clock
+	// (time is fake inside a testing/synctest bubble, and has none), every
+	// check reads the exact clock, which is cheap there.
+	if c.base != c.base.Round(0) {
+		c.clk = clock
+		clock.acquire()
+	}
+	return c, nil
 }
 
 func newCache[K comparable, V any](cfg *config) (*Cache[K, V], error) {
@@ -112,12 +140,12 @@ func newCache[K comparable, V any](cfg *config) (*Cache[K, V], error) {
 	c.mask = uint64(n - 1)
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.flights = make(map[K]*flight[K, V])
+		s.init(cfg.maxKeys / n) // >= 1: checked above
+		s.seed = c.seed
 		s.track = c.onEvict != nil
 		if cfg.maxCost > 0 {
 			s.maxCost = cfg.maxCost / int64(n)
 		}
-		s.lru, _ = simplelru.NewLRU(cfg.maxKeys/n, s.removed) // size >= 1: checked above
 	}
 	return c, nil
 }
@@ -130,6 +158,7 @@ func (c *core) init(cfg *config) error {
 	}
 	c.nameAttr = attribute.String(otelx.AttrCacheName, cfg.name)
 	c.timeout = &timeoutError{cfg.loadTimeout}
+	c.watch.init(c.now)
 	var err error
 	if c.requests, err = otelx.CacheRequests(cfg.mp, cfg.name); err != nil {
 		return fmt.Errorf("cache: %w", err)
@@ -161,7 +190,7 @@ func (c *Cache[K, V]) shard(key K) *shard[K, V] {
 	if c.mask == 0 {
 		return &c.shards[0]
 	}
-	return &c.shards[maphash.Comparable(c.seed, key)&c.mask]
+	return &c.shards[hash(c.seed, key)>>58&c.mask]
 }
 
 // Get returns the value for key. A fresh value is returned at once. On a
@@ -178,22 +207,33 @@ func (c *Cache[K, V]) shard(key K) *shard[K, V] {
 // the load returned, a *PanicError if it panicked, an error wrapping
 // context.DeadlineExceeded if it timed out, or ErrClosed after Close.
 //
-// A hit does not allocate.
+// A hit does not allocate and takes no lock, except to move an entry up
+// the LRU order once it has aged out of the most recent quarter. It
+// judges freshness by a process-wide clock that ticks every millisecond
+// (see the package documentation): a value, or a stale-while-revalidate
+// window, can outlast its deadline by about a millisecond, never end
+// before it. Deadlines, load times and stale-if-error read the exact
+// clock.
 func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(ctx context.Context, key K) (V, error)) (V, error) {
-	now := c.now()
-	s := c.shard(key)
-	e := s.get(key)
-	if e != nil && now.Before(e.fresh) {
-		if c.cfg.beta > 0 && e.err == nil && c.earlyDue(e, now) {
-			c.refresh(ctx, s, key, e, load, now)
+	now := c.hitNanos()
+	h := hash(c.seed, key)
+	s := &c.shards[h>>58&c.mask] // at most 64 shards: the high bits, which the table does not use
+	var e *entry[V]
+	if n := s.find(key, h); n != nil {
+		s.touch(n)
+		e = &n.entry
+	}
+	if e != nil && now < e.freshNs {
+		if c.cfg.beta > 0 && e.err == nil && xfetch(c.cfg.beta, e.delta, time.Duration(e.freshNs-now), c.random) {
+			c.refresh(ctx, s, key, e, load)
 		}
 		return c.served(ctx, s, e)
 	}
-	if e != nil && e.err == nil && now.Before(e.swr) {
-		c.refresh(ctx, s, key, e, load, now)
+	if e != nil && e.err == nil && now < e.swrNs {
+		c.refresh(ctx, s, key, e, load)
 		return c.servedStale(ctx, s, e, staleRevalidate)
 	}
-	f, leader, hit, err := c.join(ctx, s, key, load, now, false)
+	f, leader, hit, err := c.join(ctx, s, key, load, c.now(), false)
 	if err != nil {
 		c.requests.Add(ctx, resultError)
 		var zero V
@@ -232,7 +272,9 @@ func (c *Cache[K, V]) served(ctx context.Context, s *shard[K, V], e *entry[V]) (
 		c.requests.Add(ctx, resultNegative)
 		return e.val, e.err
 	}
-	s.stats.hits.Add(1)
+	if s.stats.hit(e.stripe) && c.clk != nil {
+		c.clk.catchUp()
+	}
 	c.requests.Add(ctx, resultHit)
 	return e.val, nil
 }
@@ -245,14 +287,12 @@ func (c *Cache[K, V]) servedStale(ctx context.Context, s *shard[K, V], e *entry[
 }
 
 // Peek returns the value for key if a fresh one is stored, without
-// loading, counting or updating its recency.
+// loading, counting or updating its recency. It judges freshness as Get
+// does.
 func (c *Cache[K, V]) Peek(key K) (V, bool) {
-	now := c.now()
-	s := c.shard(key)
-	s.mu.Lock()
-	e, ok := s.lru.Peek(key)
-	s.mu.Unlock()
-	if !ok || e.err != nil || !now.Before(e.fresh) {
+	now := c.hitNanos()
+	e, ok := c.shard(key).peek(key)
+	if !ok || e.err != nil || now >= e.freshNs {
 		var zero V
 		return zero, false
 	}
@@ -273,14 +313,16 @@ func (c *Cache[K, V]) setFresh(key K, value V, fr *freshness, now time.Time) {
 	if !ok {
 		return
 	}
-	e := &entry[V]{val: value, stored: now, fresh: fresh, swr: swr, sie: sie}
+	n := newNode[K, V](c.seed, key)
+	n.val = value
+	n.setTimes(now, fresh, swr, sie)
 	if c.cost != nil {
-		e.cost = c.cost(key, value)
+		n.cost = c.cost(key, value)
 	}
 	s := c.shard(key)
 	s.mu.Lock()
 	s.supersede(key)
-	s.store(key, e)
+	s.store(n)
 	ev := s.takeEvicted()
 	s.mu.Unlock()
 	c.evicted(ev)
@@ -295,7 +337,7 @@ func (c *Cache[K, V]) Delete(key K) {
 	s.mu.Lock()
 	s.supersede(key)
 	s.reason = EvictedDeleted
-	s.lru.Remove(key)
+	s.remove(key)
 	ev := s.takeEvicted()
 	s.mu.Unlock()
 	c.evicted(ev)
@@ -310,8 +352,7 @@ func (c *Cache[K, V]) Purge() {
 			s.supersede(key)
 		}
 		s.reason = EvictedDeleted
-		s.lru.Purge()
-		s.cost = 0
+		s.purge()
 		ev := s.takeEvicted()
 		s.mu.Unlock()
 		c.evicted(ev)
@@ -330,9 +371,9 @@ func (c *Cache[K, V]) deleteMatching(match func(K) bool) {
 			}
 		}
 		s.reason = EvictedDeleted
-		for _, key := range s.lru.Keys() {
+		for _, key := range s.keys() {
 			if match(key) {
-				s.lru.Remove(key)
+				s.remove(key)
 			}
 		}
 		ev := s.takeEvicted()
@@ -348,7 +389,7 @@ func (c *Cache[K, V]) Len() int {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		n += s.lru.Len()
+		n += s.len
 		s.mu.Unlock()
 	}
 	return n
@@ -357,25 +398,35 @@ func (c *Cache[K, V]) Len() int {
 // Close cancels the contexts of running loads (background refreshes
 // included), so their waiters return ErrClosed (or the loader's own error,
 // if it returns first), and waits for the loaders to return: a loader that
-// ignores its context's cancellation delays Close. Afterwards Get still serves stored values but returns
-// ErrClosed instead of loading. Close is idempotent and always returns
-// nil.
+// ignores its context's cancellation delays Close. It also releases the
+// cache's hold on the process's coarse clock, whose goroutine stops with
+// the last Cache's Close. Afterwards Get still serves stored values but
+// returns ErrClosed instead of loading. Close is idempotent and always
+// returns nil.
 func (c *Cache[K, V]) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
+		if c.clk != nil {
+			c.clk.release()
+		}
 		for i := range c.shards {
 			s := &c.shards[i]
 			s.mu.Lock()
 			s.closed = true
+			fs := make([]*flight[K, V], 0, len(s.flights)+len(s.orphans))
 			for _, f := range s.flights {
-				f.cancel()
+				fs = append(fs, f)
 			}
 			for f := range s.orphans {
-				f.cancel()
+				fs = append(fs, f)
 			}
 			s.mu.Unlock()
+			for _, f := range fs { // expire takes s.mu
+				c.expire(f, ErrClosed, context.Canceled)
+			}
 		}
 	}
 	c.loads.Wait()
+	c.watch.timer.Stop()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -205,6 +206,32 @@ func TestEvictionIsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// TestEvictionKeepsKeysInUse: in a large cache a hit moves its entry to
+// the front only once more than a quarter of the capacity was stored
+// after it, but then it does, so a key read now and then outlives keys
+// stored after it and never read.
+func TestEvictionKeepsKeysInUse(t *testing.T) {
+	c := newCache[int](t, cache.WithMaxKeys(100), cache.WithShards(1))
+	for i := range 100 {
+		c.Set(strconv.Itoa(i), i)
+	}
+	var l counter
+	if v, _ := c.Get(context.Background(), "0", l.load); v != 0 || l.n() != 0 {
+		t.Fatalf("Get(0) = %d after %d loads", v, l.n())
+	}
+	for i := 100; i < 199; i++ { // evicts the 99 least recently used
+		c.Set(strconv.Itoa(i), i)
+	}
+	if _, ok := c.Peek("0"); !ok {
+		t.Error("0, read after 99 other keys were stored, was evicted")
+	}
+	for _, k := range []string{"1", "50", "99"} {
+		if _, ok := c.Peek(k); ok {
+			t.Errorf("%s, never read, outlived 0", k)
+		}
+	}
+}
+
 func TestEvictReasons(t *testing.T) {
 	var got []string
 	c := newCache[int](t, cache.WithMaxKeys(2), cache.WithOnEvict(func(k string, v int, r cache.EvictReason) {
@@ -399,15 +426,24 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	c.Set("k", 1) // stale from the next nanosecond on
 	started := make(chan struct{})
-	v, err := c.Get(context.Background(), "k", func(ctx context.Context, _ string) (int, error) {
+	load := func(ctx context.Context, _ string) (int, error) {
 		close(started)
 		<-ctx.Done()
 		return 0, ctx.Err()
-	})
-	if v != 1 || err != nil {
-		t.Fatalf("stale Get = %d, %v", v, err)
 	}
-	<-started
+	// Hits read a clock that ticks every millisecond, so the first Gets
+	// may still find the value fresh; one finds it stale within a tick.
+	for refreshing := false; !refreshing; {
+		if v, err := c.Get(context.Background(), "k", load); v != 1 || err != nil {
+			t.Fatalf("Get = %d, %v", v, err)
+		}
+		select {
+		case <-started:
+			refreshing = true
+		default:
+			runtime.Gosched()
+		}
+	}
 	c.Close()
 }
 
@@ -470,4 +506,56 @@ func TestStatsCountEachGetOnce(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestConcurrentUse hammers a small cache from several goroutines with
+// Gets, Sets, Deletes and Purges (hits read the shard's table without its
+// lock; run with -race): every Get returns the one value its key can have,
+// and the bound holds.
+func TestConcurrentUse(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		maxKeys, shard int
+	}{
+		{"exact LRU", 4, 1},
+		{"one shard", 64, 1},
+		{"sharded", 256, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCache[int](t, cache.WithMaxKeys(tc.maxKeys), cache.WithShards(tc.shard))
+			value := func(k string) int { return len(k) * 7 }
+			load := func(_ context.Context, k string) (int, error) { return value(k), nil }
+			keys := make([]string, 4*tc.maxKeys)
+			for i := range keys {
+				keys[i] = strings.Repeat("k", i+1)
+			}
+			var wg sync.WaitGroup
+			for g := range 4 {
+				wg.Go(func() {
+					for i := range 2000 {
+						k := keys[(i*(g+3))%len(keys)]
+						switch i % 50 {
+						case 0:
+							c.Delete(k)
+						case 1:
+							c.Set(k, value(k))
+						case 2:
+							if g == 0 {
+								c.Purge()
+							}
+						default:
+							if v, err := c.Get(context.Background(), k, load); v != value(k) || err != nil {
+								t.Errorf("Get(%q) = %d, %v; want %d", k, v, err, value(k))
+								return
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if n := c.Len(); n > tc.maxKeys {
+				t.Errorf("Len = %d, over the bound %d", n, tc.maxKeys)
+			}
+		})
+	}
 }

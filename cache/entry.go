@@ -7,9 +7,9 @@ import (
 
 // An entry is one stored value (or negative result) with its own
 // deadlines. Entries are immutable once stored, except for refreshing, so
-// a Get reads them without holding the shard lock. They live in the plain
-// golang-lru LRU, not its expirable variant, because an expired value must
-// stay around to be served stale.
+// a Get reads them without holding the shard lock. An expired entry stays
+// in the LRU until it is evicted or replaced, because it may still be
+// served stale.
 type entry[V any] struct {
 	val    V
 	err    error     // a cached negative result; val is zero
@@ -20,9 +20,20 @@ type entry[V any] struct {
 	delta  float64   // nanoseconds the load took, for early refresh; 0 for Set
 	cost   int64
 
+	// fresh and swr as nanoseconds since the coarse clock's base, which
+	// a hit compares with the clock's reading without converting it.
+	freshNs, swrNs int64
+	stripe         uint8 // the hit counter it counts on, from its key's hash
+
 	// refreshing is set by the Get that starts a background refresh, so
 	// a key has at most one; a failed refresh clears it.
 	refreshing atomic.Bool
+}
+
+// setTimes sets when e was stored and its deadlines.
+func (e *entry[V]) setTimes(stored, fresh, swr, sie time.Time) {
+	e.stored, e.fresh, e.swr, e.sie = stored, fresh, swr, sie
+	e.freshNs, e.swrNs = clock.nanos(fresh), clock.nanos(swr)
 }
 
 // freshness is what a loader (or a ResponseCache) decided about the entry

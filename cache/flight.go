@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -16,15 +17,22 @@ import (
 // waiter must be able to leave on its own context, a timed-out load must
 // release its waiters even if the loader never returns, and the result
 // must be stored before the key is released.
+//
+// A flight is also the loader's context (loadCtx), and one channel serves
+// both: it is closed when the flight completes, which is when the loader's
+// context ends too. A miss then allocates the flight, its channel and its
+// goroutine's closure, rather than a detached context, a timed context
+// with its timer, a cancellation hook, a channel and closures of their
+// own; the load timeout is the cache's watchdog's, which has one timer
+// for all of them.
 type flight[K comparable, V any] struct {
 	loadCtx // the loader's context
 	key     K
 	load    func(context.Context, K) (V, error)
+	c       *Cache[K, V]
 	shard   *shard[K, V]
 	start   time.Time
-	cancel  context.CancelFunc
-	stop    func() bool // unregisters the timeout callback
-	done    chan struct{}
+	watched watched     // its place in the cache's watchdog, with a load timeout
 	claimed atomic.Bool // set by whoever completes the flight: the loader, the timeout or Close
 
 	// Written before done is closed, read after.
@@ -35,24 +43,110 @@ type flight[K comparable, V any] struct {
 	fromSecond bool // the value came from the second level
 }
 
-// loadCtx is the loader's context: cancellation and deadline from a
-// context detached from the caller (context.WithoutCancel, then the load
-// timeout), values from the caller's context, plus the freshness the
-// loader may set with SetTTL. Every other Value lookup goes to the
-// embedded context, so context.Cause and derived contexts see the load's
-// own cancellation, never the caller's.
+// loadCtx is the loader's context: values from the caller's context,
+// deadline from the load timeout, cancellation when the load completes
+// (the loader returned, timed out, or Close canceled it), never the
+// caller's; plus the freshness the loader may set with SetTTL.
 type loadCtx struct {
-	context.Context
+	parent   context.Context // for Value only
+	deadline time.Time       // zero: none
+	done     chan struct{}   // closed when the flight completes
+	ctxErr   error           // written before done is closed
+
+	mu         sync.Mutex
+	afterFuncs []*afterFunc // registered by contexts derived from this one
+
 	fr freshness
 }
 
+type afterFunc struct{ fn func() }
+
 type freshnessKey struct{}
 
-func (c *loadCtx) Value(key any) any {
-	if key == (freshnessKey{}) {
-		return &c.fr
+// cancelCtxKey is the key by which package context finds the cancelCtx a
+// context descends from (for context.Cause, and to link derived contexts
+// to it), learned from the one lookup context.Cause makes. A loadCtx
+// answers nil to it, so that neither reaches the caller's cancelCtx
+// through the values it passes on.
+var cancelCtxKey = func() any {
+	p := &keyProbe{Context: context.Background()}
+	_ = context.Cause(p)
+	return p.key
+}()
+
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.key = key
+	return nil
+}
+
+func (c *loadCtx) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+
+func (c *loadCtx) Done() <-chan struct{} { return c.done }
+
+func (c *loadCtx) Err() error {
+	select {
+	case <-c.done:
+		return c.ctxErr
+	default:
+		return nil
 	}
-	return c.Context.Value(key)
+}
+
+func (c *loadCtx) Value(key any) any {
+	switch key {
+	case freshnessKey{}:
+		return &c.fr
+	case cancelCtxKey:
+		return nil
+	}
+	return c.parent.Value(key)
+}
+
+// AfterFunc arranges for fn to run in its own goroutine once the load
+// completes, as context.AfterFunc does. Package context calls it for a
+// context derived from this one, so deriving costs no goroutine.
+func (c *loadCtx) AfterFunc(fn func()) (stop func() bool) {
+	a := &afterFunc{fn: fn}
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		go fn()
+		return func() bool { return false }
+	default:
+	}
+	c.afterFuncs = append(c.afterFuncs, a)
+	c.mu.Unlock()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, b := range c.afterFuncs {
+			if b == a {
+				c.afterFuncs = append(c.afterFuncs[:i], c.afterFuncs[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// end ends the context with err. Only the one who claimed the flight
+// calls it, once.
+func (c *loadCtx) end(err error) {
+	c.ctxErr = err
+	c.mu.Lock()
+	close(c.done)
+	fns := c.afterFuncs
+	c.afterFuncs = nil
+	c.mu.Unlock()
+	for _, a := range fns {
+		go a.fn()
+	}
 }
 
 // SetTTL sets how long the value a loader is loading stays fresh,
@@ -84,7 +178,7 @@ func (c *Cache[K, V]) join(ctx context.Context, s *shard[K, V], key K, load func
 		return f, false, nil, nil
 	}
 	if !force {
-		if e, ok := s.lru.Peek(key); ok && now.Before(e.fresh) {
+		if e, ok := s.peek(key); ok && now.Before(e.fresh) {
 			s.mu.Unlock()
 			return nil, false, e, nil
 		}
@@ -101,34 +195,47 @@ func (c *Cache[K, V]) join(ctx context.Context, s *shard[K, V], key K, load func
 // start starts a load of key in its own goroutine. s.mu must be held and
 // s not closed.
 func (c *Cache[K, V]) start(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error), now time.Time) *flight[K, V] {
-	f := &flight[K, V]{key: key, load: load, shard: s, start: now, done: make(chan struct{})}
-	detached := context.WithoutCancel(ctx)
-	if c.cfg.loadTimeout > 0 {
-		f.Context, f.cancel = context.WithTimeout(detached, c.cfg.loadTimeout)
-	} else {
-		f.Context, f.cancel = context.WithCancel(detached)
+	f := &flight[K, V]{key: key, load: load, c: c, shard: s, start: now}
+	f.parent, f.done = ctx, make(chan struct{})
+	if d := c.cfg.loadTimeout; d > 0 {
+		f.deadline = now.Add(d)
+		f.watched.deadline, f.watched.load = f.deadline, f
+		c.watch.watch(&f.watched)
 	}
-	f.stop = context.AfterFunc(f.Context, func() { c.expire(f) })
 	s.flights[key] = f
 	s.stats.loads.Add(1)
 	c.loads.Add(1)
-	go c.run(f)
+	go f.run()
 	return f
 }
 
+func (f *flight[K, V]) run() { f.c.run(f) }
+
+// timedOut completes f with the timeout error; the cache's watchdog calls
+// it when f's deadline passes.
+func (f *flight[K, V]) timedOut() { f.c.expire(f, f.c.timeout, context.DeadlineExceeded) }
+
 // wait waits for f to complete or ctx to end.
 func (c *Cache[K, V]) wait(ctx context.Context, f *flight[K, V]) error {
+	done := ctx.Done()
+	if done == nil { // a context that never ends: a plain receive is cheaper than a select
+		<-f.done
+		return nil
+	}
 	select {
 	case <-f.done:
 		return nil
-	case <-ctx.Done():
+	case <-done:
 		c.requests.Add(ctx, resultError)
 		return ctx.Err()
 	}
 }
 
 // run calls the loader and completes f with what it returns. A panic (or
-// runtime.Goexit) in the loader completes f with a *PanicError.
+// runtime.Goexit) in the loader completes f with a *PanicError. The load's
+// goroutine starts with a small stack, so rare paths (a panic, logging)
+// are kept out of the frames on the way to finish: growing the stack on
+// every miss cost more than the rest of the goroutine.
 func (c *Cache[K, V]) run(f *flight[K, V]) {
 	defer c.loads.Done()
 	var (
@@ -138,13 +245,8 @@ func (c *Cache[K, V]) run(f *flight[K, V]) {
 	)
 	defer func() {
 		if !returned {
-			pe := &PanicError{Value: recover(), Stack: debug.Stack()}
-			if pe.Value != http.ErrAbortHandler { // a handler's deliberate abort, as net/http treats it
-				c.cfg.log().LogAttrs(f, slog.LevelError, "cache: loader panicked",
-					slog.String("cache", c.cfg.name), slog.Any("panic", pe.Value), slog.String("stack", string(pe.Stack)))
-			}
 			var zero V
-			v, err = zero, pe
+			v, err = zero, c.panicked(f, recover())
 		}
 		c.finish(f, v, err)
 	}()
@@ -152,12 +254,28 @@ func (c *Cache[K, V]) run(f *flight[K, V]) {
 	returned = true
 }
 
+//go:noinline
+func (c *core) panicked(ctx context.Context, r any) error {
+	pe := &PanicError{Value: r, Stack: debug.Stack()}
+	if pe.Value != http.ErrAbortHandler { // a handler's deliberate abort, as net/http treats it
+		c.cfg.log().LogAttrs(ctx, slog.LevelError, "cache: loader panicked",
+			slog.String("cache", c.cfg.name), slog.Any("panic", pe.Value), slog.String("stack", string(pe.Stack)))
+	}
+	return pe
+}
+
+// logDebug logs a failure the cache recovers from.
+//
+//go:noinline
+func (c *core) logDebug(ctx context.Context, msg string, err error) {
+	c.cfg.log().LogAttrs(ctx, slog.LevelDebug, msg, slog.String("cache", c.cfg.name), slog.String("error", err.Error()))
+}
+
 // finish completes f with the loader's result and stores it, unless the
 // timeout or Close completed f first.
 func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 	end := c.now()
-	f.stop()
-	defer f.cancel() // after the write-back, which uses the load's context
+	c.watch.unwatch(&f.watched)
 	c.loadTime.Record(f, end.Sub(f.start))
 	if !f.claimed.CompareAndSwap(false, true) {
 		return
@@ -170,13 +288,15 @@ func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 	negative := err != nil && c.negative(err)
 	if err != nil && !negative {
 		s.stats.loadErrors.Add(1)
-		c.cfg.log().LogAttrs(f, slog.LevelDebug, "cache: load failed",
-			slog.String("cache", c.cfg.name), slog.String("error", err.Error()))
+		c.logDebug(f, "cache: load failed", err)
 	}
-	var e *entry[V]
+	var n *node[K, V]
 	if err == nil || negative && c.cfg.negTTL > 0 {
 		if fresh, swr, sie, ok := c.deadlines(end, &f.fr, negative); ok {
-			e = &entry[V]{val: v, stored: end, fresh: fresh, swr: swr, sie: sie, delta: float64(end.Sub(f.start))}
+			n = newNode[K, V](c.seed, key)
+			e := &n.entry
+			e.val, e.delta = v, float64(end.Sub(f.start))
+			e.setTimes(end, fresh, swr, sie)
 			if negative {
 				var zero V
 				e.val, e.err = zero, err
@@ -189,34 +309,33 @@ func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 	s.mu.Lock()
 	// A key of another shard is not stored: this shard's lock could not
 	// keep it from a Delete or Purge that superseded f meanwhile.
-	stored := e != nil && !f.superseded && !s.closed && ownShard
+	stored := n != nil && !f.superseded && !s.closed && ownShard
 	if stored {
-		s.store(key, e)
+		s.store(n)
 	}
 	s.forget(f)
 	ev := s.takeEvicted()
 	s.mu.Unlock()
 	c.evicted(ev) // before the callers return, so they see the callbacks done
-	close(f.done)
+	f.end(context.Canceled)
 	if c.second != nil && stored && err == nil && !f.fromSecond { // a superseded value is not shared either
 		c.writeBack(f, v)
 	}
 }
 
-// expire completes f when its context ends first: the load timed out, or
-// Close canceled it. The loader's eventual result is dropped.
-func (c *Cache[K, V]) expire(f *flight[K, V]) {
+// expire completes f with err, and ends its context with ctxErr, when the
+// load timed out or Close canceled it. The loader's eventual result is
+// dropped.
+func (c *Cache[K, V]) expire(f *flight[K, V], err, ctxErr error) {
 	if !f.claimed.CompareAndSwap(false, true) {
 		return
 	}
-	f.err = c.timeout
-	if f.Err() == context.Canceled {
-		f.err = ErrClosed
-	}
+	f.err = err
+	c.watch.unwatch(&f.watched)
 	s := f.shard
 	s.stats.loadErrors.Add(1)
 	s.mu.Lock()
 	s.forget(f)
 	s.mu.Unlock()
-	close(f.done)
+	f.end(ctxErr)
 }

@@ -11,9 +11,9 @@ import (
 // does not wait for it. At most one refresh per entry is started: the
 // first Get to see e in need claims it, and a refresh that stores nothing
 // (it failed, or was superseded) releases the claim for a later Get.
-func (c *Cache[K, V]) refresh(ctx context.Context, s *shard[K, V], key K, e *entry[V], load func(context.Context, K) (V, error), now time.Time) {
+func (c *Cache[K, V]) refresh(ctx context.Context, s *shard[K, V], key K, e *entry[V], load func(context.Context, K) (V, error)) {
 	if e.refreshing.CompareAndSwap(false, true) {
-		c.startRefresh(ctx, s, key, load, now)
+		c.startRefresh(ctx, s, key, load, c.now()) // the hit read the coarse clock; a load is timed exactly
 	}
 }
 

@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 )
 
@@ -43,18 +42,26 @@ func WithSecondLevel[K comparable, V any](l SecondLevel[K, V]) Option {
 // has the key, and otherwise from the loader.
 func (c *Cache[K, V]) loadValue(f *flight[K, V]) (V, error) {
 	if c.second != nil {
-		v, ttl, found, err := c.second.Get(&f.loadCtx, f.key)
-		switch {
-		case err != nil:
-			c.cfg.log().LogAttrs(f, slog.LevelDebug, "cache: second level get failed",
-				slog.String("cache", c.cfg.name), slog.String("error", err.Error()))
-		case found:
-			f.fromSecond = true
-			SetTTL(&f.loadCtx, ttl)
+		if v, ok := c.loadSecond(f); ok {
 			return v, nil
 		}
 	}
 	return f.load(&f.loadCtx, f.key)
+}
+
+//go:noinline
+func (c *Cache[K, V]) loadSecond(f *flight[K, V]) (V, bool) {
+	v, ttl, found, err := c.second.Get(&f.loadCtx, f.key)
+	switch {
+	case err != nil:
+		c.logDebug(f, "cache: second level get failed", err)
+	case found:
+		f.fromSecond = true
+		SetTTL(&f.loadCtx, ttl)
+		return v, true
+	}
+	var zero V
+	return zero, false
 }
 
 // writeBack stores a loaded value in the second level, with the TTL it
@@ -64,8 +71,15 @@ func (c *Cache[K, V]) writeBack(f *flight[K, V], v V) {
 	if f.fr.ttlSet {
 		ttl = f.fr.ttl
 	}
-	if err := c.second.Set(&f.loadCtx, f.key, v, ttl); err != nil {
-		c.cfg.log().LogAttrs(f, slog.LevelDebug, "cache: second level set failed",
-			slog.String("cache", c.cfg.name), slog.String("error", err.Error()))
+	// The load's context ended when its waiters got the value; the write
+	// keeps its values and what was left of its timeout.
+	ctx := context.WithoutCancel(&f.loadCtx)
+	if dl, ok := f.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+	if err := c.second.Set(ctx, f.key, v, ttl); err != nil {
+		c.logDebug(ctx, "cache: second level set failed", err)
 	}
 }

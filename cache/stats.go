@@ -21,13 +21,37 @@ type Stats struct {
 }
 
 // counters are one shard's Stats, kept per shard so that parallel hits on
-// different shards do not contend on one cache line.
+// different shards do not contend on one cache line. Hits, the one count
+// every Get of a hot shard makes, is split further across stripes, each
+// on its own cache line.
 type counters struct {
-	hits, negative, stale, misses, coalesced, loads, loadErrors, evictions atomic.Uint64
+	hitStripes                                                       [hitStripes]paddedCounter
+	negative, stale, misses, coalesced, loads, loadErrors, evictions atomic.Uint64
 }
 
+const hitStripes = 8
+
+type paddedCounter struct {
+	n atomic.Uint64
+	_ [120]byte // a stripe and its neighbour's prefetched line hold one counter
+}
+
+// hit counts a hit on the stripe given, which comes from the key's hash,
+// so that parallel hits on different keys mostly count on different
+// stripes.
+// It reports whether this hit is one of every catchUpHits on its stripe.
+func (s *counters) hit(stripe uint8) bool {
+	return s.hitStripes[stripe%hitStripes].n.Add(1)%catchUpHits == 0
+}
+
+// catchUpHits is how often, in hits per stripe, a hit makes the coarse
+// clock catch up with the exact one (coarseClock.catchUp).
+const catchUpHits = 1024
+
 func (s *counters) addTo(st *Stats) {
-	st.Hits += s.hits.Load()
+	for i := range s.hitStripes {
+		st.Hits += s.hitStripes[i].n.Load()
+	}
 	st.NegativeHits += s.negative.Load()
 	st.StaleServed += s.stale.Load()
 	st.Misses += s.misses.Load()

@@ -119,7 +119,7 @@ func (rc *ResponseCache) Len() int {
 	for i := range rc.c.shards {
 		s := &rc.c.shards[i]
 		s.mu.Lock()
-		for _, k := range s.lru.Keys() {
+		for _, k := range s.keys() {
 			if !k.index {
 				n++
 			}
@@ -470,7 +470,7 @@ func (rc *ResponseCache) updateVariants(key reqKey, old *response, h http.Header
 		k.vary = vk
 		s := rc.c.shard(k)
 		s.mu.Lock()
-		e, ok := s.lru.Peek(k)
+		e, ok := s.peek(k)
 		s.mu.Unlock()
 		if !ok || e.val.etag != et[0] || e.val.ownETag {
 			continue

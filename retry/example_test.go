@@ -145,7 +145,7 @@ func ExampleCheckResponse() {
 	defer client.CloseIdleConnections()
 
 	c, err := cache.New[string, string]("instances",
-		cache.WithTTL(time.Nanosecond), // stale at once, for the example
+		cache.WithTTL(time.Millisecond), // stale soon, for the example
 		cache.WithJitter(0),
 		cache.WithStaleIfError(time.Hour))
 	if err != nil {
@@ -169,6 +169,7 @@ func ExampleCheckResponse() {
 	for range 2 {
 		v, err := c.Get(context.Background(), "i-1", load)
 		fmt.Printf("%q %v\n", v, err)
+		time.Sleep(50 * time.Millisecond) // the value expires
 	}
 	fmt.Println("upstream calls:", calls.Load(), "stale served:", c.Stats().StaleServed)
 

@@ -22,8 +22,10 @@
 //   - retry: capped exponential backoff with jitter, retry budgets,
 //     Retry-After, hedging; retry/retrygrpc for gRPC.
 //   - cache: a generic coalescing cache with TTL jitter,
-//     stale-while-revalidate, early refresh and stale-if-error, and an HTTP
-//     response cache. (A Redis second level: planned.)
+//     stale-while-revalidate, early refresh and stale-if-error, and a
+//     shared RFC 9111 HTTP response cache. (A Redis second level: planned.)
+//   - pavedgrpc: the same error vocabulary as gRPC statuses, for a
+//     service's own gRPC handlers.
 //   - authz: authenticators, principals and expr-lang policies. (planned)
 //   - audit: who/what/when/where/outcome events with an async emitter and
 //     durable sinks. (planned)

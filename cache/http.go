@@ -393,6 +393,11 @@ func (rc *ResponseCache) loader(next http.Handler, r *http.Request, se *entry[*r
 			p.fwdStatus = p.status
 		}
 		fh := rc.forwardHeader(rec.header)
+		if len(fh["Date"]) == 0 {
+			// RFC 9110 section 6.6.1: forwarded with the Date recorded
+			// on receipt, the one the stored copy carries.
+			fh["Date"] = p.header["Date"]
+		}
 		if p.fwdStatus == http.StatusNotModified {
 			// The client gets the updated stored response, with the
 			// 304's own fields over it.

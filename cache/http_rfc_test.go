@@ -635,3 +635,18 @@ func TestRFC9211(t *testing.T) {
 	}
 	runRFC(t, tests)
 }
+
+// TestRFC9110Section6_6_1 checks that a response without Date gets the
+// time it was received, forwarded as well as stored.
+func TestRFC9110Section6_6_1(t *testing.T) {
+	runRFC(t, []rfcCase{
+		{name: "stored", script: func(n int, w http.ResponseWriter, r *http.Request) {
+			w.Header()["Date"] = nil // net/http adds none then, as a proxy may not either
+			reply(w, 200, "v", "Cache-Control", "max-age=60")
+		}, steps: []rfcStep{{calls: 1, has: []string{"Date: * GMT"}}, {calls: 1, has: []string{"Date: * GMT"}}}},
+		{name: "not stored", script: func(n int, w http.ResponseWriter, r *http.Request) {
+			w.Header()["Date"] = nil
+			reply(w, 200, "v", "Cache-Control", "no-store")
+		}, steps: []rfcStep{{calls: 1, has: []string{"Date: * GMT"}}}},
+	})
+}

@@ -212,14 +212,16 @@ func (rc *ResponseCache) serve(next http.Handler, w http.ResponseWriter, r *http
 			c.served(ctx, s, e)
 			rc.write(w, r, p, now, how{fromStore: true, ttl: e.fresh.Sub(now)})
 			return
-		case !fresh && usable && !p.noStale && req.maxStale >= 0 && now.Sub(e.fresh) <= req.maxStale:
+		case !fresh && usable && !p.noStale && req.maxStale >= 0 && now.Sub(p.expiry(e.fresh)) <= req.maxStale:
+			// RFC 9111 section 5.2.1.2: stale by no more than max-stale,
+			// counted from when it became stale, before it was stored too.
 			c.servedStale(ctx, s, e, staleRequested)
-			rc.write(w, r, p, now, how{fromStore: true, ttl: e.fresh.Sub(now)})
+			rc.write(w, r, p, now, how{fromStore: true, ttl: p.expiry(e.fresh).Sub(now)})
 			return
 		case !fresh && usable && !p.noStale && now.Before(e.swr):
 			rc.refresh(next, r, s, key, e, now)
 			c.servedStale(ctx, s, e, staleRevalidate)
-			rc.write(w, r, p, now, how{fromStore: true, ttl: e.fresh.Sub(now)})
+			rc.write(w, r, p, now, how{fromStore: true, ttl: p.expiry(e.fresh).Sub(now)})
 			return
 		case fresh:
 			fwd = "request"
@@ -278,7 +280,7 @@ func (rc *ResponseCache) miss(next http.Handler, w http.ResponseWriter, r *http.
 	if f.err != nil {
 		if allowStale && stale != nil && !stale.val.noStale && now.Before(stale.sie) {
 			c.servedStale(ctx, s, stale, staleError)
-			rc.write(w, r, stale.val, now, how{fromStore: true, ttl: stale.fresh.Sub(now)})
+			rc.write(w, r, stale.val, now, how{fromStore: true, ttl: stale.val.expiry(stale.fresh).Sub(now)})
 			return
 		}
 		if p == nil { // a timeout, a panic, Close: no response to send

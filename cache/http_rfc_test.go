@@ -650,3 +650,34 @@ func TestRFC9110Section6_6_1(t *testing.T) {
 		}, steps: []rfcStep{{calls: 1, has: []string{"Date: * GMT"}}}},
 	})
 }
+
+// TestRFC9111Section4_2_4ArrivedStale checks that a response which was
+// already stale when it arrived (its Age exceeds its lifetime) is served
+// stale only within what max-stale, stale-while-revalidate or
+// stale-if-error allow counted from when it became stale, not from when
+// it was stored.
+func TestRFC9111Section4_2_4ArrivedStale(t *testing.T) {
+	failing := func(cc string) func(int, http.ResponseWriter, *http.Request) {
+		return func(n int, w http.ResponseWriter, r *http.Request) {
+			if n > 1 {
+				reply(w, 500, "err")
+				return
+			}
+			reply(w, 200, "v1", "Cache-Control", cc, "Age", "30", "ETag", `"x"`)
+		}
+	}
+	runRFC(t, []rfcCase{
+		{name: "max-stale shorter than the staleness", script: versioned("Cache-Control", "max-age=1", "Age", "30", "ETag", `"x"`),
+			steps: []rfcStep{{body: "v1", calls: 1}, {req: []string{"Cache-Control", "max-stale=5"}, body: "v2", calls: 2}}},
+		{name: "max-stale longer", script: versioned("Cache-Control", "max-age=1", "Age", "30", "ETag", `"x"`),
+			steps: []rfcStep{{calls: 1}, {req: []string{"Cache-Control", "max-stale=60"}, body: "v1", calls: 1, has: []string{"Cache-Status: test; hit; ttl=-29"}}}},
+		{name: "stale-while-revalidate over before arrival", script: versioned("Cache-Control", "max-age=1, stale-while-revalidate=10", "Age", "30", "ETag", `"x"`),
+			steps: []rfcStep{{body: "v1", calls: 1}, {body: "v2", calls: 2}}},
+		{name: "stale-if-error over before arrival", script: failing("max-age=1, stale-if-error=10"),
+			steps: []rfcStep{{calls: 1}, {status: 500, calls: 2}}},
+		{name: "stale-if-error left after arrival", script: failing("max-age=1, stale-if-error=100"),
+			steps: []rfcStep{{calls: 1}, {body: "v1", calls: 2, has: []string{"Cache-Status: test; hit; ttl=-29"}}}},
+		{name: "WithStaleIfError over before arrival", opts: []cache.Option{cache.WithStaleIfError(10 * time.Second)}, script: failing("max-age=1"),
+			steps: []rfcStep{{calls: 1}, {status: 500, calls: 2}}},
+	})
+}

@@ -301,14 +301,31 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 	if p.noStale {
 		fr.swr, fr.swrSet, fr.sie, fr.sieSet = 0, true, 0, true
 	} else {
+		fr.swr, fr.sie = rc.cfg.swr, rc.cfg.sie
 		if cc.swr >= 0 {
-			fr.swr, fr.swrSet = cc.swr, true
+			fr.swr = cc.swr
 		}
 		if cc.sie >= 0 {
-			fr.sie, fr.sieSet = cc.sie, true
+			fr.sie = cc.sie
 		}
+		if p.ttl < 0 {
+			// Stale on arrival (its Age or Date says so): the stale
+			// windows run from when it became stale, not from now.
+			fr.swr, fr.sie = max(fr.swr+p.ttl, 0), max(fr.sie+p.ttl, 0)
+		}
+		fr.swrSet, fr.sieSet = true, true
 	}
 	return p
+}
+
+// expiry is when p, stored with the fresh deadline fresh, became stale:
+// that deadline, or earlier for a response that arrived stale (its
+// lifetime less its age, p.ttl, is negative).
+func (p *response) expiry(fresh time.Time) time.Time {
+	if p.ttl < 0 {
+		return fresh.Add(p.ttl)
+	}
+	return fresh
 }
 
 // directivesOf returns the cache directives of a response: those of the

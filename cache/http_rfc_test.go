@@ -681,3 +681,19 @@ func TestRFC9111Section4_2_4ArrivedStale(t *testing.T) {
 			steps: []rfcStep{{calls: 1}, {status: 500, calls: 2}}},
 	})
 }
+
+// TestRFC9111Section4_1 checks Vary matching: field names in any case
+// and over several Vary lines, and a field absent from a request
+// matching only a request where it is absent too, not an empty value.
+func TestRFC9111Section4_1(t *testing.T) {
+	runRFC(t, []rfcCase{
+		{name: "names in any case", script: versioned("Cache-Control", "max-age=60", "Vary", "FOO"),
+			steps: []rfcStep{{req: []string{"foo", "a"}, calls: 1}, {req: []string{"Foo", "a"}, calls: 1}, {req: []string{"Foo", "b"}, calls: 2}}},
+		{name: "several Vary lines", script: versioned("Cache-Control", "max-age=60", "Vary", "Foo", "Vary", "Bar"),
+			steps: []rfcStep{{req: []string{"Foo", "a", "Bar", "1"}, calls: 1}, {req: []string{"Foo", "a", "Bar", "1"}, calls: 1}, {req: []string{"Foo", "a", "Bar", "2"}, calls: 2}}},
+		{name: "empty is not absent", script: versioned("Cache-Control", "max-age=60", "Vary", "Foo"),
+			steps: []rfcStep{{req: []string{"Foo", ""}, body: "v1", calls: 1}, {body: "v2", calls: 2}, {req: []string{"Foo", ""}, body: "v1", calls: 2}, {body: "v2", calls: 2}}},
+		{name: "absent matches absent", script: versioned("Cache-Control", "max-age=60", "Vary", "Foo, Bar"),
+			steps: []rfcStep{{req: []string{"Bar", "1"}, body: "v1", calls: 1}, {req: []string{"Bar", "1"}, body: "v1", calls: 1}, {req: []string{"Foo", "", "Bar", "1"}, body: "v2", calls: 2}}},
+	})
+}

@@ -389,7 +389,10 @@ func varyNames(lines []string) (names []string, star bool) {
 }
 
 // varyValues joins the values of the named fields in h into one string
-// for the cache key; "" when there are no names.
+// for the cache key; "" when there are no names. An absent field is
+// written as absentField, which no field value can hold, so that it
+// matches only another absent one, never an empty value (RFC 9111
+// section 4.1).
 func varyValues(names []string, h http.Header) string {
 	if len(names) == 0 {
 		return ""
@@ -399,7 +402,12 @@ func varyValues(names []string, h http.Header) string {
 		if i > 0 {
 			b.WriteByte(0)
 		}
-		for j, v := range h[name] {
+		vs, ok := h[name]
+		if !ok {
+			b.WriteByte(absentField)
+			continue
+		}
+		for j, v := range vs {
 			if j > 0 {
 				b.WriteByte(',')
 			}
@@ -408,6 +416,10 @@ func varyValues(names []string, h http.Header) string {
 	}
 	return b.String()
 }
+
+// absentField stands for a Vary field the request lacks: a control
+// character, which net/http refuses in field values.
+const absentField = 1
 
 // currentAge is p's age at now (RFC 9111 section 4.2.3): its corrected
 // initial age plus the time it has been stored.

@@ -163,5 +163,5 @@ func varyPart(v string) string {
 	if v == "" {
 		return ""
 	}
-	return " vary=" + strings.ReplaceAll(v, "\x00", "|")
+	return " vary=" + strings.ReplaceAll(strings.ReplaceAll(v, "\x01", ""), "\x00", "|")
 }

@@ -400,6 +400,12 @@ func (rc *ResponseCache) loader(next http.Handler, r *http.Request, se *entry[*r
 			// on receipt, the one the stored copy carries.
 			fh["Date"] = p.header["Date"]
 		}
+		if cl, ok := p.header["Content-Length"]; ok && len(fh["Content-Length"]) == 0 {
+			// The body is sent whole from the buffer: its length is
+			// known, and a HEAD (answered from a GET) gets it as a GET
+			// would (RFC 9110 section 9.3.2), as from the store.
+			fh["Content-Length"] = cl
+		}
 		if p.fwdStatus == http.StatusNotModified {
 			// The client gets the updated stored response, with the
 			// 304's own fields over it.

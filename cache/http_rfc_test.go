@@ -697,3 +697,14 @@ func TestRFC9111Section4_1(t *testing.T) {
 			steps: []rfcStep{{req: []string{"Bar", "1"}, body: "v1", calls: 1}, {req: []string{"Bar", "1"}, body: "v1", calls: 1}, {req: []string{"Foo", "", "Bar", "1"}, body: "v2", calls: 2}}},
 	})
 }
+
+// TestRFC9110Section9_3_2 checks that a HEAD answered from a GET carries
+// the GET's Content-Length, on the miss that loads it as from the store.
+func TestRFC9110Section9_3_2(t *testing.T) {
+	runRFC(t, []rfcCase{{name: "HEAD miss and hit", script: versioned("Cache-Control", "max-age=60"),
+		steps: []rfcStep{
+			{method: "HEAD", calls: 1, has: []string{"Content-Length: 2"}},
+			{method: "HEAD", calls: 1, has: []string{"Content-Length: 2"}},
+			{body: "v1", calls: 1, has: []string{"Content-Length: 2"}},
+		}}})
+}

@@ -67,10 +67,12 @@
 // caching an upstream at the edge.
 //
 //   - The key is the method-independent target: host, path and query,
-//     plus the request's values of the fields the response names in Vary.
-//     HEAD is answered from the GET response, and a HEAD miss loads GET.
-//     The Vary names learned per URL are stored as records in the same
-//     LRU as the responses and count against WithMaxBytes like them.
+//     plus the request's values of the fields the response names in Vary
+//     (a field absent from the request matches only its absence, not an
+//     empty value). HEAD is answered from the GET response, and a HEAD
+//     miss loads GET. The Vary names learned per URL are stored as
+//     records in the same LRU as the responses and count against
+//     WithMaxBytes like them.
 //   - Any final status except 206 and 304 is stored when the response
 //     has explicit freshness (s-maxage, else max-age, else Expires minus
 //     Date, less its age) or is public; 200, 203, 204, 300, 301, 308,
@@ -94,7 +96,10 @@
 //     whose validator names another representation is not used: the
 //     request is sent again unconditionally.
 //   - stale-while-revalidate and stale-if-error in the response override
-//     WithStaleWhileRevalidate and WithStaleIfError; must-revalidate,
+//     WithStaleWhileRevalidate and WithStaleIfError, and like a client's
+//     max-stale count from when the response became stale (a response
+//     that arrives with an Age past its lifetime has used part of them
+//     already); must-revalidate,
 //     proxy-revalidate, s-maxage (which implies proxy-revalidate here)
 //     and no-cache forbid serving stale at all, on errors included.
 //   - Targeted fields (RFC 9213): the first of WithTargetedCacheControl's

@@ -67,8 +67,12 @@ func Route(r *http.Request) (string, error) { return r.Pattern, nil }
 
 // Principal keys requests by the authenticated principal that id finds in
 // the request's context (for instance an authz middleware's principal id);
-// a request without one has no key.
+// a request without one has no key. A nil id finds no principal, rather
+// than panicking at the first request.
 func Principal(id func(ctx context.Context) (string, bool)) KeyFunc {
+	if id == nil {
+		return noKey
+	}
 	return func(r *http.Request) (string, error) {
 		p, ok := id(r.Context())
 		if !ok {
@@ -103,3 +107,5 @@ func Join[F ~func(R) (string, error), R any](fns ...F) F {
 		return strings.Join(parts, keySep), nil
 	}
 }
+
+func noKey(*http.Request) (string, error) { return "", nil }

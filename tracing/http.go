@@ -129,8 +129,10 @@ func (t *Tracer) otelhttpOptions(server bool) []otelhttp.Option {
 // invalid value Middleware replaced); without an id in the context the
 // request's own header passes untouched. In the same way, when the
 // context has a trace, traceparent and tracestate fields already on the
-// request are replaced by exactly one of each (with the default
-// propagators; see TraceContext). The caller's request is never modified.
+// request are replaced by exactly one of each, and without one, fields the
+// Middleware refused (a duplicated or invalid traceparent) are removed
+// (with the default propagators; see TraceContext). The caller's request
+// is never modified.
 func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = httpx.DefaultTransport()

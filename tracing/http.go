@@ -55,8 +55,8 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 			r = r.WithContext(t.cfg.propagators.Extract(r.Context(), headerCarrier(r.Header)))
 		}
 		r = httpx.RequestWithCorrelationID(r, vals[0])
+		defer noteRequest(r) // deferred: a panicking handler's request is logged too
 		inner.ServeHTTP(w, r)
-		noteRequest(r)
 	})
 }
 
@@ -95,8 +95,8 @@ func spanAttrs(next http.Handler) http.Handler {
 		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
 			span.SetAttributes(attribute.String(AttrCorrelationID, httpx.CorrelationID(r.Context())))
 		}
+		defer noteRequest(r) // otelhttp's request copy, which the ServeMux saw
 		next.ServeHTTP(w, r)
-		noteRequest(r) // otelhttp's request copy, which the ServeMux saw
 	})
 }
 

@@ -37,6 +37,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"registry option", "b", []breaker.Option{breaker.WithMaxKeys(5)}, "WithMaxKeys is an option of NewRegistry"},
 		{"first error wins", "b", []breaker.Option{breaker.WithOpenDuration(0), breaker.WithHalfOpenProbes(0)}, "WithOpenDuration"},
 		{"nil option", "b", []breaker.Option{breaker.WithOpenDuration(time.Second), nil}, "option 1 is nil"},
+		{"nil filter", "b", []breaker.Option{breaker.WithFilter(nil)}, "WithFilter: nil function"},
+		{"nil transport fallback", "b", []breaker.Option{breaker.WithTransportFallback(nil)}, "WithTransportFallback: nil function"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,11 +89,16 @@ const keySep = "\x00"
 
 // Join returns a key function whose key combines the keys of fns, such as
 // Join(Route, APIKey) for one bucket per route and API key. If any part
-// fails or is empty, the request has no key. It joins key functions of any
+// fails or is empty, or is nil, the request has no key. It joins key functions of any
 // transport: KeyFunc here, ratelimitgrpc.KeyFunc for gRPC calls. Joining
 // allocates the key, one small allocation per request.
 func Join[F ~func(R) (string, error), R any](fns ...F) F {
 	fns = append([]F(nil), fns...)
+	for _, fn := range fns {
+		if fn == nil { // a part that finds nothing, not a panic at the first request
+			return func(R) (string, error) { return "", nil }
+		}
+	}
 	return func(r R) (string, error) {
 		var buf [4]string
 		parts := buf[:0]

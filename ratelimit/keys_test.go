@@ -44,6 +44,7 @@ func TestKeyFuncs(t *testing.T) {
 		{name: "join", fn: ratelimit.Join(ratelimit.Route, ratelimit.APIKey), pattern: "GET /a", header: h("X-API-Key", "k1"), want: "GET /a\x00k1"},
 		{name: "join with a missing part", fn: ratelimit.Join(ratelimit.Route, ratelimit.APIKey), pattern: "GET /a", want: ""},
 		{name: "join with a failing part", fn: ratelimit.Join(ratelimit.Route, failing), pattern: "GET /a", wantErr: errBoom},
+		{name: "join with a nil part", fn: ratelimit.Join(ratelimit.Route, nil), pattern: "GET /a", want: ""},
 		{name: "client IP", fn: ratelimit.ClientIP, want: "192.0.2.1"},
 	}
 	for _, tc := range tests {

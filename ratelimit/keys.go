@@ -89,9 +89,9 @@ const keySep = "\x00"
 
 // Join returns a key function whose key combines the keys of fns, such as
 // Join(Route, APIKey) for one bucket per route and API key. If any part
-// fails or is empty, or is nil, the request has no key. It joins key functions of any
-// transport: KeyFunc here, ratelimitgrpc.KeyFunc for gRPC calls. Joining
-// allocates the key, one small allocation per request.
+// fails or is empty, or is nil, the request has no key. It joins key
+// functions of any transport: KeyFunc here, ratelimitgrpc.KeyFunc for gRPC
+// calls. Joining allocates the key, one small allocation per request.
 func Join[F ~func(R) (string, error), R any](fns ...F) F {
 	fns = append([]F(nil), fns...)
 	for _, fn := range fns {

@@ -82,7 +82,7 @@ type Extension struct {
 //	paved.WriteProblem(w, r, p)
 func ProblemOf(err error) Problem {
 	p := Problem{Status: httpx.StatusOf(err), Detail: httpx.PublicMessage(err)}
-	if d, ok := httpx.RetryDelayOf(err); ok {
+	if d, ok := httpx.RetryDelayOf(err); ok && d >= 0 { // negative: "do not retry"
 		p.RetryAfter = max(d, time.Second)
 	}
 	return p

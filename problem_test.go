@@ -539,3 +539,37 @@ func FuzzProblemJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorIsNeverAnsweredAsSuccess: an error declaring a status that is
+// not a 4xx or 5xx code is 500 for HTTPStatus, as WriteError answers it,
+// never a 2xx or 3xx that would present a failure as a success.
+func TestErrorIsNeverAnsweredAsSuccess(t *testing.T) {
+	for _, status := range []int{0, 99, http.StatusOK, http.StatusNoContent, http.StatusFound, 1000, -1} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			err := fmt.Errorf("wrapped: %w", paved.NewError(status, "orders: odd"))
+			if got := paved.HTTPStatus(err); got != http.StatusInternalServerError {
+				t.Errorf("HTTPStatus = %d, want 500", got)
+			}
+			w := httptest.NewRecorder()
+			paved.WriteError(w, httptest.NewRequest("GET", "/", nil), err)
+			if w.Code != http.StatusInternalServerError {
+				t.Errorf("WriteError sent %d, want 500", w.Code)
+			}
+		})
+	}
+}
+
+// TestDoNotRetrySendsNoRetryAfter: a negative retry delay means "do not
+// retry" (retry.After(err, -1), an upstream's negative pushback); sending
+// it as Retry-After: 1 would tell the client the opposite.
+func TestDoNotRetrySendsNoRetryAfter(t *testing.T) {
+	err := fmt.Errorf("wrapped: %w", slowDown{-time.Second})
+	if p := paved.ProblemOf(err); p.RetryAfter != 0 {
+		t.Errorf("ProblemOf(err).RetryAfter = %v, want 0", p.RetryAfter)
+	}
+	w := httptest.NewRecorder()
+	paved.WriteError(w, httptest.NewRequest("GET", "/", nil), err)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "" {
+		t.Fatalf("WriteError sent %d with Retry-After %q, want 429 without it", w.Code, w.Header().Get("Retry-After"))
+	}
+}

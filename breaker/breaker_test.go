@@ -36,6 +36,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"nil error handler", "b", []breaker.Option{breaker.WithErrorHandler(nil)}, "WithErrorHandler: nil handler"},
 		{"registry option", "b", []breaker.Option{breaker.WithMaxKeys(5)}, "WithMaxKeys is an option of NewRegistry"},
 		{"first error wins", "b", []breaker.Option{breaker.WithOpenDuration(0), breaker.WithHalfOpenProbes(0)}, "WithOpenDuration"},
+		{"nil option", "b", []breaker.Option{breaker.WithOpenDuration(time.Second), nil}, "option 1 is nil"},
+		{"nil filter", "b", []breaker.Option{breaker.WithFilter(nil)}, "WithFilter: nil function"},
+		{"nil transport fallback", "b", []breaker.Option{breaker.WithTransportFallback(nil)}, "WithTransportFallback: nil function"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,6 +50,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 	if _, err := breaker.NewRegistry(breaker.WithMaxKeys(0)); err == nil || !strings.Contains(err.Error(), "WithMaxKeys: 0 is below 1") {
 		t.Fatalf("NewRegistry(WithMaxKeys(0)) error = %v", err)
+	}
+	if _, err := breaker.NewRegistry(nil); err == nil || !strings.Contains(err.Error(), "option 0 is nil") {
+		t.Fatalf("NewRegistry(nil option) error = %v", err)
 	}
 }
 

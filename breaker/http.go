@@ -30,8 +30,15 @@ func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error))
 // or a *StatusError for a failure status). A response or error it returns
 // is returned instead, and a failed response is closed; returning nil, nil
 // keeps the original outcome. Use it to serve a last good response.
+// A nil fallback is an error from New.
 func WithTransportFallback(fallback func(r *http.Request, err error) (*http.Response, error)) Option {
-	return optionFunc(func(c *config) { c.transportFallback = fallback })
+	return optionFunc(func(c *config) {
+		if fallback == nil {
+			c.fail(errors.New("breaker: WithTransportFallback: nil function"))
+			return
+		}
+		c.transportFallback = fallback
+	})
 }
 
 // WithFailureStatus decides which response status codes count as failures
@@ -48,9 +55,16 @@ func WithFailureStatus(isFailure func(status int) bool) Option {
 }
 
 // WithFilter lets Middleware and Transport pass requests for which keep
-// returns false straight through, uncounted, such as health checks.
+// returns false straight through, uncounted, such as health checks. A nil
+// keep is an error from New.
 func WithFilter(keep func(*http.Request) bool) Option {
-	return optionFunc(func(c *config) { c.filter = keep })
+	return optionFunc(func(c *config) {
+		if keep == nil {
+			c.fail(errors.New("breaker: WithFilter: nil function"))
+			return
+		}
+		c.filter = keep
+	})
 }
 
 func serverFailure(status int) bool { return status >= 500 }

@@ -78,10 +78,12 @@ func newConfig(opts []Option) (*config, error) {
 		probes:      DefaultProbes,
 		maxKeys:     DefaultMaxKeys,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(c)
+	for i, o := range opts {
+		if o == nil {
+			c.fail(fmt.Errorf("breaker: option %d is nil", i))
+			continue
 		}
+		o.apply(c)
 	}
 	if c.err != nil {
 		return nil, c.err

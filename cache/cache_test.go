@@ -35,7 +35,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"zero negative TTL", []cache.Option{cache.WithNegativeCache(0, nil)}, "WithNegativeCache"},
 		{"negative load timeout", []cache.Option{cache.WithLoadTimeout(-time.Second)}, "WithLoadTimeout"},
 		{"nil random", []cache.Option{cache.WithRandom(nil)}, "WithRandom"},
-		{"nil meter provider", []cache.Option{cache.WithMeterProvider(nil)}, "WithMeterProvider"},
+		{"nil option", []cache.Option{nil}, "option 0 is nil"},
 		{"evict callback of other types", []cache.Option{cache.WithOnEvict(func(int, string, cache.EvictReason) {})}, "func(string, int, cache.EvictReason)"},
 		{"cost of other types", []cache.Option{cache.WithMaxCost(10, func(int, int) int64 { return 1 })}, "WithMaxCost"},
 		{"cost below shards", []cache.Option{cache.WithMaxKeys(100), cache.WithShards(4), cache.WithMaxCost(2, func(string, int) int64 { return 1 })}, "WithMaxCost"},
@@ -558,4 +558,27 @@ func TestConcurrentUse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNilOptionsAndProviders: a nil Option is an error from both
+// constructors, never a silent drop; a nil MeterProvider is the global one,
+// as in every paved package.
+func TestNilOptionsAndProviders(t *testing.T) {
+	if _, err := cache.NewResponseCache("x", nil); err == nil || !strings.HasPrefix(err.Error(), "cache: ") {
+		t.Fatalf("NewResponseCache(nil option) = %v, want a cache: error", err)
+	}
+	c, err := cache.New[string, int]("x", cache.WithMeterProvider(nil))
+	if err != nil {
+		t.Fatalf("New(WithMeterProvider(nil)): %v", err)
+	}
+	defer c.Close()
+	v, err := c.Get(context.Background(), "k", func(context.Context, string) (int, error) { return 7, nil })
+	if v != 7 || err != nil {
+		t.Fatalf("Get = %d, %v", v, err)
+	}
+	rc, err := cache.NewResponseCache("x", cache.WithMeterProvider(nil))
+	if err != nil {
+		t.Fatalf("NewResponseCache(WithMeterProvider(nil)): %v", err)
+	}
+	rc.Close()
 }

@@ -85,10 +85,11 @@ func newConfig(name string, opts []Option) (*config, error) {
 		maxBytes:    DefaultMaxBytes,
 		etag:        true,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(c)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("cache: option %d is nil", i)
 		}
+		o.apply(c)
 	}
 	if c.err != nil {
 		return nil, c.err
@@ -348,13 +349,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMeterProvider sets the MeterProvider for paved.cache.requests and
-// paved.cache.load.duration (default: the global one).
+// paved.cache.load.duration (default, and for nil, the global one).
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp == nil {
-			c.fail(errors.New("cache: WithMeterProvider: nil provider"))
-			return
-		}
-		c.mp = mp
-	})
+	return optionFunc(func(c *config) { c.mp = mp })
 }

@@ -28,8 +28,8 @@ func Code(err error) codes.Code { return grpcx.Code(err) }
 // status of a gRPC status error in err's chain, without the text wrapped
 // around it; for an error of the vocabulary or a context error, Code(err)
 // with the message of the error that decides the code (never the text
-// wrapped around it) and, when err carries a retry delay, a
-// google.rpc.RetryInfo detail; for any other error Unknown with the
+// wrapped around it) and, when err carries a retry delay that is not
+// negative, a google.rpc.RetryInfo detail; for any other error Unknown with the
 // message "unknown error".
 func Status(err error) *status.Status {
 	if err == nil {
@@ -45,8 +45,8 @@ func Status(err error) *status.Status {
 		return status.New(codes.Unknown, unknownMessage)
 	}
 	s := status.New(grpcx.CodeFromHTTP(httpx.StatusOf(err)), httpx.PublicMessage(err))
-	if d, ok := httpx.RetryDelayOf(err); ok {
-		if ds, derr := s.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(max(d, 0))}); derr == nil {
+	if d, ok := httpx.RetryDelayOf(err); ok && d >= 0 { // negative: "do not retry"
+		if ds, derr := s.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); derr == nil {
 			s = ds
 		}
 	}
@@ -65,7 +65,9 @@ func Error(err error) error {
 // ServerError is Error for the handler of the call in ctx (for a stream,
 // its Context()): when err carries a retry delay, it also sets the
 // grpc-retry-pushback-ms trailer to it, in whole milliseconds rounded up,
-// so a client's built-in retry waits that long before trying again.
+// so a client's built-in retry waits that long before trying again; a
+// negative delay (retry.After(err, -1), "do not retry") is sent as -1,
+// which tells the client not to retry.
 func ServerError(ctx context.Context, err error) error {
 	if d, ok := httpx.RetryDelayOf(err); ok {
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(grpcx.RetryPushbackKey, grpcx.PushbackValue(d)))

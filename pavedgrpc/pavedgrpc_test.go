@@ -152,3 +152,57 @@ func TestServerErrorOutsideACall(t *testing.T) {
 		t.Fatalf("ServerError outside a call = %v", err)
 	}
 }
+
+// TestErrorIsNeverOK: an error declaring a status that is not a 4xx or 5xx
+// code is Internal, as WriteError answers it 500; mapped to OK it would
+// become a nil error, a failure turned into a success.
+func TestErrorIsNeverOK(t *testing.T) {
+	for _, status := range []int{0, http.StatusOK, http.StatusNoContent, http.StatusFound} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			perr := paved.NewError(status, "orders: odd")
+			if got := pavedgrpc.Code(perr); got != codes.Internal {
+				t.Errorf("Code = %v, want Internal", got)
+			}
+			if err := pavedgrpc.Error(perr); status2code(err) != codes.Internal {
+				t.Errorf("Error = %v, want an Internal status", err)
+			}
+		})
+	}
+}
+
+func status2code(err error) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	return status.Code(err)
+}
+
+// TestDoNotRetryPushback: a negative retry delay ("do not retry") reaches
+// the client as grpc-retry-pushback-ms -1, which gRPC's retry design (A6)
+// reads as "do not retry", and without a RetryInfo detail; a pushback of
+// 1 ms or a zero RetryInfo would tell it to retry at once.
+func TestDoNotRetryPushback(t *testing.T) {
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		return nil, pavedgrpc.ServerError(ctx, slowDown{-time.Second})
+	}))
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(lis)
+	defer srv.Stop()
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var trailer metadata.MD
+	_, err = healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{}, grpc.Trailer(&trailer))
+	st := status.Convert(err)
+	if st.Code() != codes.ResourceExhausted || len(st.Details()) != 0 {
+		t.Fatalf("client got %v with details %v, want ResourceExhausted without RetryInfo", st.Code(), st.Details())
+	}
+	if got := trailer.Get("grpc-retry-pushback-ms"); len(got) != 1 || got[0] != "-1" {
+		t.Fatalf("pushback trailer %q, want [-1]", got)
+	}
+}

@@ -49,7 +49,7 @@ func NewEnforcer(name string, lim Decider, opts ...Option) (*Enforcer, error) {
 }
 
 func newEnforcer(c *config, name string, lim Decider, what string) (*Enforcer, error) {
-	if lim == nil {
+	if lim == nil || isNilLimiter(lim) {
 		return nil, errors.New("ratelimit: " + what + ": nil limiter")
 	}
 	if !validPolicyName(name) {
@@ -193,4 +193,16 @@ func (e *Enforcer) log(ctx context.Context, level slog.Level, msg, operation str
 		slog.String("operation", operation),
 		slog.Int64("suppressed", e.suppressed.Swap(0)))
 	logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// isNilLimiter reports whether lim is a nil *Keyed or *Limiter in a
+// non-nil interface, which would panic at the first request.
+func isNilLimiter(lim Decider) bool {
+	switch l := lim.(type) {
+	case *Keyed:
+		return l == nil
+	case *Limiter:
+		return l == nil
+	}
+	return false
 }

@@ -20,6 +20,9 @@ func TestNewEnforcerRejects(t *testing.T) {
 		opts   []ratelimit.Option
 	}{
 		{"nil limiter", "p", nil, nil},
+		{"nil *Keyed", "p", (*ratelimit.Keyed)(nil), nil},
+		{"nil *Limiter", "p", (*ratelimit.Limiter)(nil), nil},
+		{"nil option", "p", k, []ratelimit.Option{nil}},
 		{"empty name", "", k, nil},
 		{"name not printable ASCII", "a\tb", k, nil},
 		{"middleware-only option", "p", k, []ratelimit.Option{ratelimit.WithHeaders(false)}},

@@ -308,7 +308,9 @@ func TestMiddlewareOptions(t *testing.T) {
 		{"wait option", good, []ratelimit.Option{ratelimit.WithMaxWait(0)}},
 		{"empty anonymous key", good, []ratelimit.Option{ratelimit.WithAnonymousKey("")}},
 		{"nil error handler", good, []ratelimit.Option{ratelimit.WithErrorHandler(nil)}},
-		{"nil meter provider", good, []ratelimit.Option{ratelimit.WithMeterProvider(nil)}},
+		{"nil option", good, []ratelimit.Option{nil}},
+		{"nil *Keyed", ratelimit.Policy{Name: "p", Limiter: (*ratelimit.Keyed)(nil)}, nil},
+		{"nil *Limiter on a route", good, []ratelimit.Option{ratelimit.WithRoute("GET /", ratelimit.Policy{Name: "p", Limiter: (*ratelimit.Limiter)(nil)})}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -501,5 +503,20 @@ func TestNilPolicies(t *testing.T) {
 	check(t, 1, call(h, "GET", "/", "198.51.100.1:1", ""), want{status: 200})
 	if next.n != 1 || !strings.Contains(logs.String(), "level=ERROR") {
 		t.Fatalf("handler ran %d times, logs %q; want 1 and an error line", next.n, logs.String())
+	}
+}
+
+// TestNilMeterProviderIsTheGlobalOne: a nil MeterProvider means the global
+// one, as every paved package reads it, not an error from the constructor.
+func TestNilMeterProviderIsTheGlobalOne(t *testing.T) {
+	mw := middleware(t, ratelimit.Policy{Name: "p", Limiter: keyed(t, rate.Every(time.Hour), 1)}, ratelimit.WithMeterProvider(nil))
+	h := serve(t, mw, &served{}, "GET /")
+	for i, status := range []int{http.StatusOK, http.StatusTooManyRequests} {
+		if w := call(h, "GET", "/", "198.51.100.1:1", ""); w.Code != status {
+			t.Fatalf("request %d: %d, want %d", i+1, w.Code, status)
+		}
+	}
+	if _, err := ratelimit.NewEnforcer("p", keyed(t, 1, 1), ratelimit.WithMeterProvider(nil)); err != nil {
+		t.Fatalf("NewEnforcer: %v", err)
 	}
 }

@@ -182,7 +182,7 @@ func TestKeyedOptions(t *testing.T) {
 	}{
 		{"defaults", nil, false},
 		{"max keys", []ratelimit.Option{ratelimit.WithMaxKeys(1)}, false},
-		{"nil option is skipped", []ratelimit.Option{nil}, false},
+		{"nil option", []ratelimit.Option{nil}, true},
 		{"zero max keys", []ratelimit.Option{ratelimit.WithMaxKeys(0)}, true},
 		{"middleware option", []ratelimit.Option{ratelimit.WithRoute("GET /", ratelimit.Policy{})}, true},
 		{"enforcer option", []ratelimit.Option{ratelimit.WithDryRun(true)}, true},

@@ -67,8 +67,12 @@ func Route(r *http.Request) (string, error) { return r.Pattern, nil }
 
 // Principal keys requests by the authenticated principal that id finds in
 // the request's context (for instance an authz middleware's principal id);
-// a request without one has no key.
+// a request without one has no key. A nil id finds no principal, rather
+// than panicking at the first request.
 func Principal(id func(ctx context.Context) (string, bool)) KeyFunc {
+	if id == nil {
+		return noKey
+	}
 	return func(r *http.Request) (string, error) {
 		p, ok := id(r.Context())
 		if !ok {
@@ -85,11 +89,16 @@ const keySep = "\x00"
 
 // Join returns a key function whose key combines the keys of fns, such as
 // Join(Route, APIKey) for one bucket per route and API key. If any part
-// fails or is empty, the request has no key. It joins key functions of any
-// transport: KeyFunc here, ratelimitgrpc.KeyFunc for gRPC calls. Joining
-// allocates the key, one small allocation per request.
+// fails or is empty, or is nil, the request has no key. It joins key
+// functions of any transport: KeyFunc here, ratelimitgrpc.KeyFunc for gRPC
+// calls. Joining allocates the key, one small allocation per request.
 func Join[F ~func(R) (string, error), R any](fns ...F) F {
 	fns = append([]F(nil), fns...)
+	for _, fn := range fns {
+		if fn == nil { // a part that finds nothing, not a panic at the first request
+			return func(R) (string, error) { return "", nil }
+		}
+	}
 	return func(r R) (string, error) {
 		var buf [4]string
 		parts := buf[:0]
@@ -103,3 +112,5 @@ func Join[F ~func(R) (string, error), R any](fns ...F) F {
 		return strings.Join(parts, keySep), nil
 	}
 }
+
+func noKey(*http.Request) (string, error) { return "", nil }

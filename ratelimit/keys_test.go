@@ -40,9 +40,11 @@ func TestKeyFuncs(t *testing.T) {
 		{name: "route", fn: ratelimit.Route, pattern: "POST /instances", want: "POST /instances"},
 		{name: "principal", fn: ratelimit.Principal(principalID), ctx: context.WithValue(context.Background(), principalKey{}, "user-7"), want: "user-7"},
 		{name: "no principal", fn: ratelimit.Principal(principalID), want: ""},
+		{name: "nil principal function finds none", fn: ratelimit.Principal(nil), ctx: context.WithValue(context.Background(), principalKey{}, "user-7"), want: ""},
 		{name: "join", fn: ratelimit.Join(ratelimit.Route, ratelimit.APIKey), pattern: "GET /a", header: h("X-API-Key", "k1"), want: "GET /a\x00k1"},
 		{name: "join with a missing part", fn: ratelimit.Join(ratelimit.Route, ratelimit.APIKey), pattern: "GET /a", want: ""},
 		{name: "join with a failing part", fn: ratelimit.Join(ratelimit.Route, failing), pattern: "GET /a", wantErr: errBoom},
+		{name: "join with a nil part", fn: ratelimit.Join(ratelimit.Route, nil), pattern: "GET /a", want: ""},
 		{name: "client IP", fn: ratelimit.ClientIP, want: "192.0.2.1"},
 	}
 	for _, tc := range tests {

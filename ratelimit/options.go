@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -76,10 +77,11 @@ func newConfig(t target, opts []Option) (config, error) {
 		maxWait: -1,
 		headers: true,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
+	for i, o := range opts {
+		if o == nil {
+			return c, errors.New("ratelimit: option " + strconv.Itoa(i) + " is nil")
 		}
+		o.apply(&c)
 	}
 	return c, c.err
 }
@@ -219,14 +221,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMeterProvider sets the MeterProvider for paved.ratelimit.decisions
-// and paved.ratelimit.overflow (NewPolicies and NewEnforcer; default the
-// global one). mp must not be nil.
+// and paved.ratelimit.overflow (NewPolicies and NewEnforcer; default, and
+// for nil, the global one).
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return option{"WithMeterProvider", forPolicies | forEnforcer, func(c *config) {
-		if mp == nil {
-			c.fail(errors.New("ratelimit: WithMeterProvider: nil provider"))
-			return
-		}
-		c.meterProvider = mp
-	}}
+	return option{"WithMeterProvider", forPolicies | forEnforcer, func(c *config) { c.meterProvider = mp }}
 }

@@ -36,7 +36,10 @@ const Redacted = "[REDACTED]"
 // AccessLog is Default().AccessLog.
 func AccessLog(next http.Handler) http.Handler { return defaultTracer.AccessLog(next) }
 
-// AccessLog logs one record per request when next returns, to the
+// AccessLog logs one record per request when next returns or panics (the
+// panic then goes on to net/http, which aborts the response: the record
+// says 499 for http.ErrAbortHandler, which httputil.ReverseProxy panics
+// with when the client hangs up, and 500 for any other panic), to the
 // Tracer's logger (WithLogger), with the message AccessLogMessage and
 // these attributes:
 //
@@ -73,9 +76,31 @@ func (t *Tracer) AccessLog(next http.Handler) http.Handler {
 		rw := httpx.Wrap(w)
 		ar := &accessRequest{ctx: accessCtx{Context: r.Context()}}
 		ar.req = *r.WithContext(&ar.ctx)
+		returned := false
+		defer func() {
+			if returned {
+				return
+			}
+			// next panicked (or called runtime.Goexit) and net/http will
+			// abort the response: log the request all the same, as 499
+			// when the handler gave up on a client that went away
+			// (http.ErrAbortHandler, as httputil.ReverseProxy panics),
+			// else 500, and let the panic go on.
+			p := recover()
+			status := http.StatusInternalServerError
+			if p == http.ErrAbortHandler {
+				status = httpx.StatusClientClosedRequest
+			}
+			noteRequest(&ar.req)
+			t.logAccess(r, rw, &ar.ctx.rec, time.Since(start), status)
+			if p != nil {
+				panic(p)
+			}
+		}()
 		next.ServeHTTP(rw, &ar.req)
+		returned = true
 		noteRequest(&ar.req)
-		t.logAccess(r, rw, &ar.ctx.rec, time.Since(start))
+		t.logAccess(r, rw, &ar.ctx.rec, time.Since(start), 0)
 	})
 }
 
@@ -136,12 +161,17 @@ func DefaultAccessLogLevel(status int) slog.Level {
 	return slog.LevelInfo
 }
 
-func (t *Tracer) logAccess(r *http.Request, rw *httpx.ResponseWriter, rec *accessRecord, d time.Duration) {
+// logAccess writes the record of r; aborted, when not 0, is the status of
+// a response next's panic aborted.
+func (t *Tracer) logAccess(r *http.Request, rw *httpx.ResponseWriter, rec *accessRecord, d time.Duration, aborted int) {
 	ctx := rec.ctx
 	if ctx == nil {
 		ctx = r.Context()
 	}
 	status := rw.Status()
+	if aborted != 0 {
+		status = aborted
+	}
 	// The server's own context, not an inner one a layer may have
 	// cancelled on its way out.
 	if errors.Is(r.Context().Err(), context.Canceled) {

@@ -188,6 +188,48 @@ func TestAccessLogClientGone(t *testing.T) {
 	}
 }
 
+// TestAccessLogHandlerPanics: a handler that panics still gets its record,
+// and the panic goes on to net/http. httputil.ReverseProxy panics with
+// http.ErrAbortHandler when the client hangs up mid-body: that request is
+// 499, as the client went away; any other panic aborts the response: 500.
+func TestAccessLogHandlerPanics(t *testing.T) {
+	tests := []struct {
+		name   string
+		panic  any
+		status float64
+		level  string
+	}{
+		{"client gone", http.ErrAbortHandler, paved.StatusClientClosedRequest, "WARN"},
+		{"handler bug", "boom", http.StatusInternalServerError, "ERROR"},
+		{"after the header", "late boom", http.StatusInternalServerError, "ERROR"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs logCapture
+			tr, _ := tracing.New(tracing.WithSpans(false), tracing.WithLogger(jsonLogger(&logs, false)))
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /instances/{id}", func(w http.ResponseWriter, r *http.Request) {
+				if tc.name == "after the header" {
+					w.WriteHeader(http.StatusOK)
+				}
+				panic(tc.panic)
+			})
+			var repanicked any
+			func() {
+				defer func() { repanicked = recover() }()
+				tr.AccessLog(tr.Middleware(mux)).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/instances/1", nil))
+			}()
+			if repanicked != tc.panic {
+				t.Errorf("panic %v reached the server, want %v", repanicked, tc.panic)
+			}
+			got := logs.one(t)
+			if got["status"] != tc.status || got["level"] != tc.level || got["route"] != "GET /instances/{id}" {
+				t.Errorf("status %v level %v route %v, want %v %v and the route", got["status"], got["level"], got["route"], tc.status, tc.level)
+			}
+		})
+	}
+}
+
 // TestAccessLogNoLeaks checks that the path, query string and headers
 // stay out of the log unless asked for, and that secrets are redacted
 // when they are.

@@ -55,8 +55,8 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 			r = r.WithContext(t.cfg.propagators.Extract(r.Context(), headerCarrier(r.Header)))
 		}
 		r = httpx.RequestWithCorrelationID(r, vals[0])
+		defer noteRequest(r) // deferred: a panicking handler's request is logged too
 		inner.ServeHTTP(w, r)
-		noteRequest(r)
 	})
 }
 
@@ -95,8 +95,8 @@ func spanAttrs(next http.Handler) http.Handler {
 		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
 			span.SetAttributes(attribute.String(AttrCorrelationID, httpx.CorrelationID(r.Context())))
 		}
+		defer noteRequest(r) // otelhttp's request copy, which the ServeMux saw
 		next.ServeHTTP(w, r)
-		noteRequest(r) // otelhttp's request copy, which the ServeMux saw
 	})
 }
 
@@ -129,8 +129,10 @@ func (t *Tracer) otelhttpOptions(server bool) []otelhttp.Option {
 // invalid value Middleware replaced); without an id in the context the
 // request's own header passes untouched. In the same way, when the
 // context has a trace, traceparent and tracestate fields already on the
-// request are replaced by exactly one of each (with the default
-// propagators; see TraceContext). The caller's request is never modified.
+// request are replaced by exactly one of each, and without one, fields the
+// Middleware refused (a duplicated or invalid traceparent) are removed
+// (with the default propagators; see TraceContext). The caller's request
+// is never modified.
 func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = httpx.DefaultTransport()

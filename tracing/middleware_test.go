@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
 	"go.uber.org/goleak"
 
 	"github.com/paved-go/paved/tracing"
@@ -118,8 +119,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"empty header", tracing.WithHeader("")},
 		{"header with space", tracing.WithHeader("X Correlation")},
 		{"header with colon", tracing.WithHeader("X-Id:")},
-		{"nil tracer provider", tracing.WithTracerProvider(nil)},
-		{"nil meter provider", tracing.WithMeterProvider(nil)},
 		{"nil propagators", tracing.WithPropagators(nil)},
 		{"nil filter", tracing.WithFilter(nil)},
 		{"nil option", nil},
@@ -265,5 +264,22 @@ func TestTransportCloseIdleConnections(t *testing.T) {
 		if base.closed != 1 {
 			t.Errorf("spans %v: base CloseIdleConnections called %d times, want 1", spans, base.closed)
 		}
+	}
+}
+
+// TestNilProvidersAreTheGlobalOnes: a nil TracerProvider or MeterProvider
+// means the global one, as in every paved package, not an error from New.
+func TestNilProvidersAreTheGlobalOnes(t *testing.T) {
+	tr, err := tracing.New(tracing.WithTracerProvider(nil), tracing.WithMeterProvider(nil))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if tr.TracerProvider() != otel.GetTracerProvider() || tr.MeterProvider() != otel.GetMeterProvider() {
+		t.Fatal("the providers are not the global ones")
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-Correlation-ID", "job-1")
+	if _, seen := serve(t, tr, req); seen != "job-1" {
+		t.Fatalf("correlation id %q", seen)
 	}
 }

@@ -113,28 +113,16 @@ func WithFilter(keep func(*http.Request) bool) Option {
 	})
 }
 
-// WithTracerProvider sets the TracerProvider for spans (default: the
-// global one, read when each span starts).
+// WithTracerProvider sets the TracerProvider for spans (default, and for
+// nil, the global one, read when each span starts).
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
-		if tp == nil {
-			c.fail(errors.New("tracing: WithTracerProvider: nil provider"))
-			return
-		}
-		c.tracerProvider = tp
-	})
+	return optionFunc(func(c *config) { c.tracerProvider = tp })
 }
 
 // WithMeterProvider sets the MeterProvider for HTTP and gRPC metrics
-// (default: the global one).
+// (default, and for nil, the global one).
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp == nil {
-			c.fail(errors.New("tracing: WithMeterProvider: nil provider"))
-			return
-		}
-		c.meterProvider = mp
-	})
+	return optionFunc(func(c *config) { c.meterProvider = mp })
 }
 
 // WithPropagators sets how trace context and baggage cross process

@@ -35,7 +35,10 @@ import (
 // On injection into an http.Header (propagation.HeaderCarrier), the
 // traceparent and tracestate fields already there are replaced, not added
 // to: a reverse proxy that copies the inbound header would otherwise send
-// a stale tracestate beside the new traceparent.
+// a stale tracestate beside the new traceparent. With no trace to inject,
+// fields Extract would refuse (a duplicated or invalid traceparent, a
+// tracestate without one) are removed, so they do not travel on either; a
+// valid traceparent is left as it is.
 //
 // Set it as the global propagator with
 // otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(tracing.TraceContext{}, propagation.Baggage{})),
@@ -57,18 +60,46 @@ func (TraceContext) Fields() []string { return []string{traceparentKey, tracesta
 
 // Inject writes the span context of ctx, if it is valid, to carrier.
 func (TraceContext) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
+	var h map[string][]string
+	switch c := carrier.(type) {
+	case propagation.HeaderCarrier:
+		h = c
+	case headerCarrier:
+		h = c
+	}
 	if !trace.SpanContextFromContext(ctx).IsValid() {
+		// No trace to send. Fields a reverse proxy copied from the
+		// inbound request that Extract refused (a duplicated or invalid
+		// traceparent, a tracestate without one) must not travel on:
+		// a downstream that reads the first of two traceparents would
+		// continue the trace this service restarted. A valid traceparent
+		// the caller set itself is kept.
+		if h != nil && refusedTraceFields(h) {
+			delete(h, traceparentHeader)
+			delete(h, tracestateHeader)
+		}
 		return
 	}
-	switch h := carrier.(type) {
-	case propagation.HeaderCarrier:
-		delete(h, traceparentHeader)
-		delete(h, tracestateHeader)
-	case headerCarrier:
+	if h != nil {
 		delete(h, traceparentHeader)
 		delete(h, tracestateHeader)
 	}
 	propagation.TraceContext{}.Inject(ctx, carrier)
+}
+
+// refusedTraceFields reports whether h carries trace context fields that
+// Extract would not use: a traceparent that is duplicated or invalid, or a
+// tracestate without a traceparent.
+func refusedTraceFields(h map[string][]string) bool {
+	parents := h[traceparentHeader]
+	switch len(parents) {
+	case 0:
+		return len(h[tracestateHeader]) > 0
+	case 1:
+		scc, ok := parseTraceparent(parents[0])
+		return !ok || !scc.TraceID.IsValid() || !scc.SpanID.IsValid()
+	}
+	return true
 }
 
 // Extract returns ctx with the remote span context carrier describes, or

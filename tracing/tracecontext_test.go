@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/paved-go/paved/tracing"
 )
@@ -369,6 +370,76 @@ func TestTraceContext_3_5_OutgoingNewTrace(t *testing.T) {
 	if len(req.Header.Values("Traceparent")) != 2 {
 		t.Error("the caller's request was modified")
 	}
+}
+
+// TestTraceContext_3_5_OutgoingRefusedFields: when the inbound fields were
+// refused (a duplicated or invalid traceparent, a tracestate alone) and no
+// new trace was started (spans off, or a no-op TracerProvider), a proxy
+// that copies the inbound header must not send them on: a downstream that
+// reads the first of two traceparents would continue the trace this
+// service restarted. A valid traceparent the caller set itself is kept.
+func TestTraceContext_3_5_OutgoingRefusedFields(t *testing.T) {
+	got := make(chan http.Header, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Clone() }))
+	defer up.Close()
+	off, err := tracing.New(tracing.WithSpans(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noopOn, err := tracing.New(tracing.WithTracerProvider(noop.NewTracerProvider()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		fields []field
+		want   []string // traceparent fields sent on
+	}{
+		{"duplicated traceparent", []field{{"traceparent", tcParent}, {"traceparent", tcParent}, {"tracestate", "foo=1"}}, nil},
+		{"invalid traceparent", []field{{"traceparent", "00-" + tcTraceID + "-0000000000000000-01"}, {"tracestate", "foo=1"}}, nil},
+		{"tracestate alone", []field{{"tracestate", "foo=1"}}, nil},
+	}
+	for mode, tr := range map[string]*tracing.Tracer{"spans off": off, "spans on, no-op provider": noopOn} {
+		for _, tc := range tests {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				client := &http.Client{Transport: tr.Transport(nil)}
+				defer client.CloseIdleConnections()
+				h := tr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					out, _ := http.NewRequestWithContext(r.Context(), "GET", up.URL, nil)
+					out.Header = r.Header.Clone() // a proxy forwarding the inbound fields
+					resp, err := client.Do(out)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+				}))
+				req := httptest.NewRequest("GET", "/", nil)
+				for _, f := range tc.fields {
+					req.Header.Add(f.name, f.value)
+				}
+				h.ServeHTTP(httptest.NewRecorder(), req)
+				hdr := <-got
+				if tp, ts := hdr.Values("Traceparent"), hdr.Values("Tracestate"); len(tp) != 0 || len(ts) != 0 {
+					t.Errorf("sent on traceparent %q, tracestate %q; want neither", tp, ts)
+				}
+			})
+		}
+	}
+	t.Run("caller's own traceparent", func(t *testing.T) {
+		client := &http.Client{Transport: off.Transport(nil)}
+		defer client.CloseIdleConnections()
+		req, _ := http.NewRequest("GET", up.URL, nil)
+		req.Header.Set("traceparent", tcParent)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if tp := (<-got).Values("Traceparent"); len(tp) != 1 || tp[0] != tcParent {
+			t.Errorf("traceparent %q, want the caller's", tp)
+		}
+	})
 }
 
 // FuzzTracestateFields checks that two tracestate fields mean what the

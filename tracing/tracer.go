@@ -17,7 +17,7 @@ type Tracer struct {
 }
 
 // New returns a Tracer configured by opts. It fails on an invalid option
-// (a bad header name, a nil provider).
+// (a bad header name, a nil Option or propagator).
 func New(opts ...Option) (*Tracer, error) {
 	cfg, err := newConfig(opts...)
 	if err != nil {

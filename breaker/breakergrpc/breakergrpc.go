@@ -167,10 +167,12 @@ type Interceptors struct {
 // per target on clients. New fails on an invalid option.
 func New(r *breaker.Registry, opts ...Option) (*Interceptors, error) {
 	c := &config{server: defaultServerFailures, client: defaultClientFailures}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(c)
+	for i, o := range opts {
+		if o == nil {
+			c.fail(fmt.Errorf("breakergrpc: option %d is nil", i))
+			continue
 		}
+		o.apply(c)
 	}
 	if c.err != nil {
 		return nil, c.err

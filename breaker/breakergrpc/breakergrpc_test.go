@@ -451,6 +451,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"code out of range", []breakergrpc.Option{breakergrpc.WithFailureCodes(codes.Code(99))}, "breakergrpc: WithFailureCodes: Code(99) cannot be a failure"},
 		{"nil key", []breakergrpc.Option{breakergrpc.WithKey(nil)}, "breakergrpc: WithKey: nil function"},
 		{"first error wins", []breakergrpc.Option{breakergrpc.WithKey(nil), breakergrpc.WithFailureCodes()}, "breakergrpc: WithKey"},
+		{"nil option", []breakergrpc.Option{nil}, "breakergrpc: option 0 is nil"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

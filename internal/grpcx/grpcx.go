@@ -180,7 +180,7 @@ func Error(err error) error {
 		return err
 	}
 	s := status.New(c, httpx.PublicMessage(err))
-	if d, ok := httpx.RetryDelayOf(err); ok {
+	if d, ok := httpx.RetryDelayOf(err); ok && d >= 0 { // negative: "do not retry"
 		if ds, derr := s.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); derr == nil {
 			s = ds
 		}
@@ -208,8 +208,12 @@ func StreamServerError(ss grpc.ServerStream, err error) error {
 }
 
 // PushbackValue formats d for grpc-retry-pushback-ms: whole milliseconds,
-// rounded up, at least 1.
+// rounded up, at least 1; a negative d ("do not retry") is -1, which gRPC's
+// retry design (A6) reads as "do not retry".
 func PushbackValue(d time.Duration) string {
+	if d < 0 {
+		return "-1"
+	}
 	ms := d / time.Millisecond
 	if d%time.Millisecond != 0 {
 		ms++

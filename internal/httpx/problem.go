@@ -189,14 +189,15 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 }
 
 // WriteError answers r with the problem err maps to (StatusOf), setting
-// Retry-After when err carries a retry delay. The detail is
+// Retry-After when err carries a retry delay that is not negative (a
+// negative one says "do not retry"). The detail is
 // PublicMessage(err): the message of the project, context or body-size
 // error in err's chain, never the text wrapped around it; other errors get
 // only the generic status text, so internals never reach the client. The
 // correlation id comes from r's context.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status := StatusOf(err)
-	if d, ok := RetryDelayOf(err); ok {
+	if d, ok := RetryDelayOf(err); ok && d >= 0 {
 		w.Header().Set("Retry-After", RetryAfterSeconds(d))
 	}
 	WriteProblem(w, Problem{Status: status, Detail: PublicMessage(err), CorrelationID: CorrelationID(r.Context())})

@@ -49,15 +49,19 @@ func (e *Error) Error() string { return e.msg }
 func (e *Error) HTTPStatus() int { return e.status }
 
 // StatusOf maps err to the HTTP status a client should see: nil is 200, an
-// error declaring its own status (StatusCoder) gets it, a deadline is 504, a
-// canceled request 499, an oversized body (*http.MaxBytesError) 413, and
-// anything else 500.
+// error declaring its own status (StatusCoder) gets it when it is a 4xx or
+// 5xx code and 500 otherwise (an error is never answered as a success), a
+// deadline is 504, a canceled request 499, an oversized body
+// (*http.MaxBytesError) 413, and anything else 500.
 func StatusOf(err error) int {
 	if err == nil {
 		return http.StatusOK
 	}
 	if sc, ok := errors.AsType[StatusCoder](err); ok {
-		return sc.HTTPStatus()
+		if s := sc.HTTPStatus(); s >= 400 && s <= 599 {
+			return s
+		}
+		return http.StatusInternalServerError
 	}
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return http.StatusRequestEntityTooLarge

@@ -103,8 +103,12 @@ func Method(ctx context.Context) (string, error) {
 }
 
 // Principal keys calls by the authenticated principal that id finds in
-// the call's context; a call without one has no key.
+// the call's context; a call without one has no key. A nil id finds no
+// principal, rather than panicking at the first call.
 func Principal(id func(ctx context.Context) (string, bool)) KeyFunc {
+	if id == nil {
+		return noKey
+	}
 	return func(ctx context.Context) (string, error) {
 		if p, ok := id(ctx); ok {
 			return p, nil
@@ -112,3 +116,5 @@ func Principal(id func(ctx context.Context) (string, bool)) KeyFunc {
 		return "", nil
 	}
 }
+
+func noKey(context.Context) (string, error) { return "", nil }

@@ -73,6 +73,7 @@ func TestKeyFuncs(t *testing.T) {
 			ctx:  context.WithValue(context.Background(), principalKey{}, "user-7"),
 			want: "user-7",
 		},
+		{name: "nil principal function finds none", fn: ratelimitgrpc.Principal(nil), ctx: context.WithValue(context.Background(), principalKey{}, "user-7"), want: ""},
 		{name: "join", fn: ratelimit.Join(ratelimitgrpc.Method, ratelimitgrpc.APIKey), ctx: from("", "x-api-key", "k1"), want: "/a.B/C\x00k1"},
 		{name: "join with a missing part", fn: ratelimit.Join(ratelimitgrpc.Method, ratelimitgrpc.APIKey), ctx: from(""), want: ""},
 		{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/metric"
@@ -35,10 +36,11 @@ type method struct {
 
 func newConfig(opts []Option) (config, error) {
 	var c config
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
+	for i, o := range opts {
+		if o == nil {
+			return c, errors.New("ratelimitgrpc: option " + strconv.Itoa(i) + " is nil")
 		}
+		o.apply(&c)
 	}
 	return c, c.err
 }
@@ -93,8 +95,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMeterProvider sets the MeterProvider for paved.ratelimit.decisions
-// and paved.ratelimit.overflow (default the global one). mp must not be
-// nil.
+// and paved.ratelimit.overflow (default, and for nil, the global one).
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.enforcer = append(c.enforcer, ratelimit.WithMeterProvider(mp)) })
 }

@@ -333,7 +333,9 @@ func TestServerInterceptorRejectsBadOptions(t *testing.T) {
 		{"method twice", good, []ratelimitgrpc.Option{ratelimitgrpc.WithMethod("/a.B/C", good), ratelimitgrpc.WithMethod("/a.B/C", good)}},
 		{"bad method policy", good, []ratelimitgrpc.Option{ratelimitgrpc.WithMethod("/a.B/C", ratelimitgrpc.Policy{Name: "\x00", Limiter: k})}},
 		{"empty anonymous key", good, []ratelimitgrpc.Option{ratelimitgrpc.WithAnonymousKey("")}},
-		{"nil meter provider", good, []ratelimitgrpc.Option{ratelimitgrpc.WithMeterProvider(nil)}},
+		{"nil option", good, []ratelimitgrpc.Option{nil}},
+		{"nil *Keyed", ratelimitgrpc.Policy{Name: "p", Limiter: (*ratelimit.Keyed)(nil)}, nil},
+		{"nil *Limiter on a method", good, []ratelimitgrpc.Option{ratelimitgrpc.WithMethod("/a.B/C", ratelimitgrpc.Policy{Name: "p", Limiter: (*ratelimit.Limiter)(nil)})}},
 		{"bad default policy name", ratelimitgrpc.Policy{Name: "é", Limiter: k}, nil},
 	}
 	for _, tc := range tests {
@@ -342,5 +344,13 @@ func TestServerInterceptorRejectsBadOptions(t *testing.T) {
 				t.Errorf("New = %v, want an error", i)
 			}
 		})
+	}
+}
+
+// TestNilMeterProviderIsTheGlobalOne: a nil MeterProvider means the global
+// one, as every paved package reads it, not an error from New.
+func TestNilMeterProviderIsTheGlobalOne(t *testing.T) {
+	if _, err := ratelimitgrpc.New(ratelimitgrpc.Policy{Name: "p", Limiter: keyed(t, 1, 1)}, ratelimitgrpc.WithMeterProvider(nil)); err != nil {
+		t.Fatalf("New: %v", err)
 	}
 }

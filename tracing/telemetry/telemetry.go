@@ -66,6 +66,7 @@ type config struct {
 	readers     []sdkmetric.Reader
 	prometheus  bool
 	getenv      func(string) string
+	err         error // the first bad option
 }
 
 // WithServiceName sets service.name on every span, metric and log record
@@ -83,12 +84,16 @@ func WithStdout(w io.Writer) Option {
 // WithMetricReader adds a metric reader, such as the OpenTelemetry
 // Prometheus exporter, whatever else is configured. Without OTLP and
 // without a reader no MeterProvider is installed and metrics cost nearly
-// nothing.
+// nothing. A nil r is an error from Setup.
 func WithMetricReader(r sdkmetric.Reader) Option {
 	return optionFunc(func(c *config) {
-		if r != nil {
-			c.readers = append(c.readers, r)
+		if r == nil {
+			if c.err == nil {
+				c.err = errors.New("telemetry: WithMetricReader: nil reader")
+			}
+			return
 		}
+		c.readers = append(c.readers, r)
 	})
 }
 
@@ -125,15 +130,20 @@ func (metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Setup installs the global providers and propagators and returns a
 // function that flushes and shuts them down; call it before the process
-// exits. On error nothing global has been changed. A malformed
+// exits. On error (a nil or invalid option, an unknown exporter) nothing
+// global has been changed. A malformed
 // OTEL_RESOURCE_ATTRIBUTES entry is not an error: it is reported to the
 // OTel error handler (otel.Handle) and skipped.
 func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) error, err error) {
 	cfg := config{getenv: os.Getenv}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&cfg)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("telemetry: option %d is nil", i)
 		}
+		o.apply(&cfg)
+	}
+	if cfg.err != nil {
+		return nil, cfg.err
 	}
 
 	resOpts := []resource.Option{resource.WithTelemetrySDK(), resource.WithHost()}

@@ -154,6 +154,36 @@ func TestSetupMetricReader(t *testing.T) {
 	}
 }
 
+// TestSetupRejectsBadOptions: a nil Option or reader is an error from
+// Setup that changes nothing global, never a silent drop.
+func TestSetupRejectsBadOptions(t *testing.T) {
+	clearOTelEnv(t)
+	tests := []struct {
+		name string
+		opts []telemetry.Option
+		want string
+	}{
+		{"nil option", []telemetry.Option{telemetry.WithServiceName("s"), nil}, "telemetry: option 1 is nil"},
+		{"nil reader", []telemetry.Option{telemetry.WithMetricReader(nil)}, "telemetry: WithMetricReader: nil reader"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			prev := otel.GetMeterProvider()
+			shutdown, err := telemetry.Setup(context.Background(), tc.opts...)
+			if err == nil {
+				shutdown(context.Background())
+				t.Fatal("Setup accepted the options")
+			}
+			if err.Error() != tc.want {
+				t.Fatalf("error %q, want %q", err, tc.want)
+			}
+			if otel.GetMeterProvider() != prev {
+				t.Fatal("a failed Setup changed the global meter provider")
+			}
+		})
+	}
+}
+
 func TestSetupBadEnv(t *testing.T) {
 	clearOTelEnv(t)
 	t.Setenv("OTEL_TRACES_EXPORTER", "no-such-exporter")

@@ -66,8 +66,12 @@
 // transport (DefaultTransport, pooled for service-to-service calls), a nil
 // *slog.Logger is slog.Default() at the time of logging, a nil
 // MeterProvider or TracerProvider is the global one, and a nil core value
-// given to a *grpc New is that package's zero-config default. Where no
-// default makes sense, New returns an error.
+// given to a *grpc New is that package's zero-config default. An adapter
+// method called on a nil value is the package function of the same name
+// ((*breaker.Breaker)(nil).Middleware is breaker.Middleware, a nil
+// *tracing.Tracer is tracing.Default()); ratelimit, which has no default
+// rate, passes requests through and logs the mistake. Where no default
+// makes sense, New returns an error.
 //
 // Options. A name means the same in every package: WithMaxKeys bounds the
 // number of keys (breakers, buckets, cache entries) held in memory;

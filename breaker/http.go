@@ -99,7 +99,13 @@ func Transport(base http.RoundTripper) http.RoundTripper {
 // problem+json with Retry-After. Middleware allocates nothing per request
 // of its own: its status-recording ResponseWriter comes from a pool, or
 // is the one an outer paved middleware already installed.
+//
+// A nil *Registry is a new Registry of default breakers, as the package
+// function Middleware uses.
 func (reg *Registry) Middleware(next http.Handler) http.Handler {
+	if reg == nil {
+		return Middleware(next)
+	}
 	key := reg.cfg.requestKey
 	if key == nil {
 		key = patternKey
@@ -114,8 +120,13 @@ func (reg *Registry) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// Middleware is Registry.Middleware with b for every request.
+// Middleware is Registry.Middleware with b for every request. A nil
+// *Breaker is the package function Middleware: a default breaker per
+// route.
 func (b *Breaker) Middleware(next http.Handler) http.Handler {
+	if b == nil {
+		return Middleware(next)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if b.cfg.filter != nil && !b.cfg.filter(r) {
 			next.ServeHTTP(w, r)
@@ -199,7 +210,13 @@ func (b *Breaker) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 // call is timed until the response headers arrive, less the time the
 // caller took to send the request body, so a slow upload does not count
 // as a slow dependency; see the package doc.
+//
+// A nil *Registry is a new Registry of default breakers, as the package
+// function Transport uses.
 func (reg *Registry) Transport(base http.RoundTripper) http.RoundTripper {
+	if reg == nil {
+		return Transport(base)
+	}
 	if base == nil {
 		base = httpx.DefaultTransport()
 	}
@@ -210,8 +227,12 @@ func (reg *Registry) Transport(base http.RoundTripper) http.RoundTripper {
 	return &transport{base: base, reg: reg, key: key, filter: reg.cfg.filter}
 }
 
-// Transport is Registry.Transport with b for every request.
+// Transport is Registry.Transport with b for every request. A nil
+// *Breaker is the package function Transport: a default breaker per host.
 func (b *Breaker) Transport(base http.RoundTripper) http.RoundTripper {
+	if b == nil {
+		return Transport(base)
+	}
 	if base == nil {
 		base = httpx.DefaultTransport()
 	}

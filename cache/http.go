@@ -103,8 +103,12 @@ func Middleware(next http.Handler) http.Handler {
 // cached; unsafe methods pass through and invalidate what they change;
 // OPTIONS, TRACE, upgrades, Range requests, requests with If-Match,
 // If-Unmodified-Since or If-Range, and requests with Cache-Control:
-// no-store pass straight through.
+// no-store pass straight through. A nil *ResponseCache is the package
+// function Middleware: a new ResponseCache named "default".
 func (rc *ResponseCache) Middleware(next http.Handler) http.Handler {
+	if rc == nil {
+		return Middleware(next)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc.serve(next, w, r)
 	})

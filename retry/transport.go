@@ -44,7 +44,13 @@ func Transport(base http.RoundTripper) http.RoundTripper { return defaultRetrier
 // error). Discarded responses are drained and closed so their connections
 // are reused. A circuit breaker's rejection in base (breaker.Transport)
 // comes back as the error, wrapped in an *Error.
+//
+// A nil *Retrier is the zero-configuration one the package function
+// Transport uses.
 func (r *Retrier) Transport(base http.RoundTripper) http.RoundTripper {
+	if r == nil {
+		r = defaultRetrier
+	}
 	if base == nil {
 		base = httpx.DefaultTransport()
 	}

@@ -65,8 +65,11 @@ func AccessLog(next http.Handler) http.Handler { return defaultTracer.AccessLog(
 // hides the route unless Middleware sits below it. A second AccessLog
 // inside the first one passes requests through without logging them
 // again, and so does AccessLog for requests WithFilter skips (health
-// checks, metrics scrapes).
+// checks, metrics scrapes). A nil *Tracer is Default().
 func (t *Tracer) AccessLog(next http.Handler) http.Handler {
+	if t == nil {
+		t = defaultTracer
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := r.Context().Value(accessKey{}).(*accessRecord); ok || (t.cfg.filter != nil && !t.cfg.filter(r)) {
 			next.ServeHTTP(w, r)

@@ -37,7 +37,12 @@ func Transport(base http.RoundTripper) http.RoundTripper { return defaultTracer.
 // their log lines carry the ids. The pattern is read from the request
 // Middleware passed on, so middleware between it and the ServeMux that
 // replaces the request (r.WithContext) leaves spans named "{method}".
+//
+// A nil *Tracer is Default().
 func (t *Tracer) Middleware(next http.Handler) http.Handler {
+	if t == nil {
+		t = defaultTracer
+	}
 	inner := next
 	if t.cfg.spans {
 		inner = otelhttp.NewHandler(spanAttrs(next), "", t.otelhttpOptions(true)...)
@@ -133,7 +138,12 @@ func (t *Tracer) otelhttpOptions(server bool) []otelhttp.Option {
 // Middleware refused (a duplicated or invalid traceparent) are removed
 // (with the default propagators; see TraceContext). The caller's request
 // is never modified.
+//
+// A nil *Tracer is Default().
 func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
+	if t == nil {
+		t = defaultTracer
+	}
 	if base == nil {
 		base = httpx.DefaultTransport()
 	}

@@ -1,0 +1,71 @@
+package paved_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/paved-go/paved/breaker"
+	"github.com/paved-go/paved/cache"
+	"github.com/paved-go/paved/ratelimit"
+	"github.com/paved-go/paved/retry"
+	"github.com/paved-go/paved/tracing"
+)
+
+// TestNilReceiversAreDefaults checks the convention's rule on nil: an
+// adapter method called on a nil value is the package's zero-config
+// default (or, for ratelimit, which has no default rate, no limit), and
+// never a nil-pointer panic when the first request arrives.
+func TestNilReceiversAreDefaults(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	middleware := []struct {
+		name string
+		wrap func(http.Handler) http.Handler
+	}{
+		{"breaker.Breaker.Middleware", (*breaker.Breaker)(nil).Middleware},
+		{"breaker.Registry.Middleware", (*breaker.Registry)(nil).Middleware},
+		{"cache.ResponseCache.Middleware", (*cache.ResponseCache)(nil).Middleware},
+		{"ratelimit.Policies.Middleware", (*ratelimit.Policies)(nil).Middleware},
+		{"tracing.Tracer.Middleware", (*tracing.Tracer)(nil).Middleware},
+		{"tracing.Tracer.AccessLog", (*tracing.Tracer)(nil).AccessLog},
+	}
+	for _, tc := range middleware {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			tc.wrap(ok).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+			if w.Code != http.StatusOK || w.Body.String() != "ok" {
+				t.Fatalf("got %d %q, want 200 ok", w.Code, w.Body)
+			}
+		})
+	}
+
+	srv := httptest.NewServer(ok)
+	defer srv.Close()
+	transports := []struct {
+		name string
+		wrap func(http.RoundTripper) http.RoundTripper
+	}{
+		{"breaker.Breaker.Transport", (*breaker.Breaker)(nil).Transport},
+		{"breaker.Registry.Transport", (*breaker.Registry)(nil).Transport},
+		{"ratelimit.Limiter.Transport", (*ratelimit.Limiter)(nil).Transport},
+		{"retry.Retrier.Transport", (*retry.Retrier)(nil).Transport},
+		{"tracing.Tracer.Transport", (*tracing.Tracer)(nil).Transport},
+	}
+	for _, tc := range transports {
+		t.Run(tc.name, func(t *testing.T) {
+			base := &http.Transport{}
+			defer base.CloseIdleConnections()
+			client := &http.Client{Transport: tc.wrap(base)}
+			resp, err := client.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || string(body) != "ok" {
+				t.Fatalf("got %d %q, want 200 ok", resp.StatusCode, body)
+			}
+		})
+	}
+}

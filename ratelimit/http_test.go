@@ -309,6 +309,7 @@ func TestMiddlewareOptions(t *testing.T) {
 		{"empty anonymous key", good, []ratelimit.Option{ratelimit.WithAnonymousKey("")}},
 		{"nil error handler", good, []ratelimit.Option{ratelimit.WithErrorHandler(nil)}},
 		{"nil option", good, []ratelimit.Option{nil}},
+		{"nil filter", good, []ratelimit.Option{ratelimit.WithFilter(nil)}},
 		{"nil *Keyed", ratelimit.Policy{Name: "p", Limiter: (*ratelimit.Keyed)(nil)}, nil},
 		{"nil *Limiter on a route", good, []ratelimit.Option{ratelimit.WithRoute("GET /", ratelimit.Policy{Name: "p", Limiter: (*ratelimit.Limiter)(nil)})}},
 	}

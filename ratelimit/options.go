@@ -207,9 +207,16 @@ func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error))
 }
 
 // WithFilter exempts requests for which keep returns false, such as health
-// checks, from rate limiting (NewPolicies only). A nil keep exempts none.
+// checks, from rate limiting (NewPolicies only). A nil keep is an error,
+// as it is for every paved WithFilter.
 func WithFilter(keep func(*http.Request) bool) Option {
-	return option{"WithFilter", forPolicies, func(c *config) { c.filter = keep }}
+	return option{"WithFilter", forPolicies, func(c *config) {
+		if keep == nil {
+			c.fail(errors.New("ratelimit: WithFilter: nil function"))
+			return
+		}
+		c.filter = keep
+	}}
 }
 
 // WithLogger sets the logger for dry-run decisions, limiter failures and

@@ -82,9 +82,15 @@ func WithDryRun(on bool) Option {
 }
 
 // WithFilter exempts calls for which keep returns false, such as health
-// checks, from rate limiting. A nil keep exempts none.
+// checks, from rate limiting. A nil keep is an error from New.
 func WithFilter(keep func(ctx context.Context, fullMethod string) bool) Option {
-	return optionFunc(func(c *config) { c.filter = keep })
+	return optionFunc(func(c *config) {
+		if keep == nil {
+			c.fail(errors.New("ratelimitgrpc: WithFilter: nil function"))
+			return
+		}
+		c.filter = keep
+	})
 }
 
 // WithLogger sets the logger for dry-run decisions and limiter failures.

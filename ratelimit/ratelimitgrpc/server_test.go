@@ -334,6 +334,7 @@ func TestServerInterceptorRejectsBadOptions(t *testing.T) {
 		{"bad method policy", good, []ratelimitgrpc.Option{ratelimitgrpc.WithMethod("/a.B/C", ratelimitgrpc.Policy{Name: "\x00", Limiter: k})}},
 		{"empty anonymous key", good, []ratelimitgrpc.Option{ratelimitgrpc.WithAnonymousKey("")}},
 		{"nil option", good, []ratelimitgrpc.Option{nil}},
+		{"nil filter", good, []ratelimitgrpc.Option{ratelimitgrpc.WithFilter(nil)}},
 		{"nil *Keyed", ratelimitgrpc.Policy{Name: "p", Limiter: (*ratelimit.Keyed)(nil)}, nil},
 		{"nil *Limiter on a method", good, []ratelimitgrpc.Option{ratelimitgrpc.WithMethod("/a.B/C", ratelimitgrpc.Policy{Name: "p", Limiter: (*ratelimit.Limiter)(nil)})}},
 		{"bad default policy name", ratelimitgrpc.Policy{Name: "é", Limiter: k}, nil},

@@ -11,7 +11,7 @@ import (
 // client canceled. The client is gone and never sees it; access logs and
 // metrics do, so a canceled call is not counted as a success or as a
 // server failure.
-const StatusClientClosedRequest = httpx.StatusClientClosedRequest
+const StatusClientClosedRequest = 499
 
 // Error is an error with a fixed HTTP status, for a service's own
 // sentinel errors: compare them with errors.Is, wrap them with %w, and

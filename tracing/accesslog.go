@@ -70,41 +70,55 @@ func (t *Tracer) AccessLog(next http.Handler) http.Handler {
 	if t == nil {
 		t = defaultTracer
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.Context().Value(accessKey{}).(*accessRecord); ok || (t.cfg.filter != nil && !t.cfg.filter(r)) {
-			next.ServeHTTP(w, r)
+	return &accessLog{t: t, next: next}
+}
+
+// accessLog is AccessLog's handler: a method rather than a closure, so
+// that the request copy below stays inlined and shares the accessRequest
+// allocation instead of taking one of its own.
+type accessLog struct {
+	t    *Tracer
+	next http.Handler
+}
+
+func (a *accessLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t, next := a.t, a.next
+	if _, ok := r.Context().Value(accessKey{}).(*accessRecord); ok || (t.cfg.filter != nil && !t.cfg.filter(r)) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	rw, owned := httpx.Acquire(w)
+	ar := &accessRequest{ctx: accessCtx{Context: r.Context()}}
+	ar.req = *r.WithContext(&ar.ctx)
+	returned := false
+	defer func() {
+		if returned {
 			return
 		}
-		start := time.Now()
-		rw := httpx.Wrap(w)
-		ar := &accessRequest{ctx: accessCtx{Context: r.Context()}}
-		ar.req = *r.WithContext(&ar.ctx)
-		returned := false
-		defer func() {
-			if returned {
-				return
-			}
-			// next panicked (or called runtime.Goexit) and net/http will
-			// abort the response: log the request all the same, as 499
-			// when the handler gave up on a client that went away
-			// (http.ErrAbortHandler, as httputil.ReverseProxy panics),
-			// else 500, and let the panic go on.
-			p := recover()
-			status := http.StatusInternalServerError
-			if p == http.ErrAbortHandler {
-				status = httpx.StatusClientClosedRequest
-			}
-			noteRequest(&ar.req)
-			t.logAccess(r, rw, &ar.ctx.rec, time.Since(start), status)
-			if p != nil {
-				panic(p)
-			}
-		}()
-		next.ServeHTTP(rw, &ar.req)
-		returned = true
+		// next panicked (or called runtime.Goexit) and net/http will
+		// abort the response: log the request all the same, as 499
+		// when the handler gave up on a client that went away
+		// (http.ErrAbortHandler, as httputil.ReverseProxy panics),
+		// else 500, and let the panic go on.
+		p := recover()
+		status := http.StatusInternalServerError
+		if p == http.ErrAbortHandler {
+			status = httpx.StatusClientClosedRequest
+		}
 		noteRequest(&ar.req)
-		t.logAccess(r, rw, &ar.ctx.rec, time.Since(start), 0)
-	})
+		t.logAccess(r, rw, &ar.ctx.rec, time.Since(start), status)
+		if p != nil {
+			panic(p)
+		}
+	}()
+	next.ServeHTTP(rw, &ar.req)
+	returned = true
+	noteRequest(&ar.req)
+	t.logAccess(r, rw, &ar.ctx.rec, time.Since(start), 0)
+	if owned { // not on a panic: whoever recovers it may still hold rw
+		httpx.Release(rw)
+	}
 }
 
 type accessKey struct{}

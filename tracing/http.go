@@ -54,7 +54,12 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 			inner.ServeHTTP(w, r)
 			return
 		}
-		vals := t.correlationValues(r.Header[header], r.Header)
+		primary := r.Header[header]
+		var fallback []string
+		if len(primary) == 0 {
+			fallback = r.Header[requestIDHeader]
+		}
+		vals, _ := t.correlationValues(primary, fallback)
 		w.Header()[header] = vals
 		if extract && t.hasTraceContext(r.Header) {
 			r = r.WithContext(t.cfg.propagators.Extract(r.Context(), headerCarrier(r.Header)))
@@ -65,23 +70,24 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// correlationValues returns the header value to answer with: the
-// request's own one-element slice when it holds a valid id (no
-// allocation; Header methods replace or grow slices, never write into
-// them), or a new id's.
-func (t *Tracer) correlationValues(primary []string, h http.Header) []string {
-	vals := primary
+// correlationValues is the one rule for an incoming correlation id (see
+// Incoming). It returns the header value to answer with: the request's
+// own one-element slice when it holds a valid id (no allocation; Header
+// methods replace or grow slices, never write into them), or a new id's,
+// reported as fresh.
+func (t *Tracer) correlationValues(primary, fallback []string) (vals []string, fresh bool) {
+	vals = primary
 	if len(vals) == 0 {
-		vals = h[requestIDHeader]
+		vals = fallback
 	}
 	if len(vals) == 1 && ValidCorrelationID(vals[0]) {
-		return vals
+		return vals, false
 	}
 	if len(vals) > 0 {
 		t.cfg.log().Debug("tracing: replaced an invalid or repeated correlation id",
 			"header_values", len(vals))
 	}
-	return newCorrelationValues()
+	return newCorrelationValues(), true
 }
 
 // hasTraceContext reports whether a request may carry trace context:

@@ -56,18 +56,8 @@ func (t *Tracer) Propagators() propagation.TextMapPropagator { return t.cfg.prop
 // or a new id when none was given, more than one was, or it is invalid:
 // a bad id is replaced, never echoed. fresh reports a new id.
 func (t *Tracer) Incoming(primary, fallback []string) (id string, fresh bool) {
-	vals := primary
-	if len(vals) == 0 {
-		vals = fallback
-	}
-	if len(vals) == 1 && ValidCorrelationID(vals[0]) {
-		return vals[0], false
-	}
-	if len(vals) > 0 {
-		t.cfg.log().Debug("tracing: replaced an invalid or repeated correlation id",
-			"header_values", len(vals))
-	}
-	return NewCorrelationID(), true
+	vals, fresh := t.correlationValues(primary, fallback)
+	return vals[0], fresh
 }
 
 // Outgoing returns ctx with the correlation id it carries added to its

@@ -55,7 +55,8 @@
 // AccessLog writes one record per request with the method, the route
 // pattern, the status (499 when the client went away), the body bytes,
 // the duration in seconds and the correlation, trace and span ids, at
-// Error for 5xx, Warn for 4xx and Info otherwise. The path, query string
+// Error for 5xx, Warn for 4xx and Info otherwise (DefaultAccessLogLevel;
+// WithAccessLogLevel changes it). The path, query string
 // and headers stay out unless WithAccessLogQuery or WithAccessLogHeaders
 // ask for them, and then Authorization, Proxy-Authorization, Cookie,
 // Set-Cookie, X-Api-Key and secret-looking query parameters are redacted.

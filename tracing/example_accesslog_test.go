@@ -24,7 +24,10 @@ func ExampleAccessLog() {
 	mux.HandleFunc("GET /instances/{id}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	tr, err := tracing.New(tracing.WithSpans(false), tracing.WithLogger(logger))
+	tr, err := tracing.New(tracing.WithSpans(false), tracing.WithLogger(logger),
+		// Asked for, the query and the Authorization header are logged,
+		// their secrets redacted.
+		tracing.WithAccessLogQuery(true), tracing.WithAccessLogHeaders("Authorization"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -47,6 +50,6 @@ func ExampleAccessLog() {
 		resp.Body.Close()
 	}
 	// Output:
-	// level=INFO msg="http request" method=GET route="GET /instances/{id}" status=200 bytes=3 correlation_id=abc
-	// level=WARN msg="http request" method=GET route="" status=404 bytes=19 correlation_id=abc
+	// level=INFO msg="http request" method=GET route="GET /instances/{id}" status=200 bytes=3 query="token=[REDACTED]" headers.Authorization=[REDACTED] correlation_id=abc
+	// level=WARN msg="http request" method=GET route="" status=404 bytes=19 headers.Authorization=[REDACTED] correlation_id=abc
 }

@@ -1,6 +1,4 @@
 package tracing
 
-import "github.com/paved-go/paved/internal/otelx"
-
 // ScopeName is the instrumentation scope of paved's meters and tracers.
-const ScopeName = otelx.ScopeName
+const ScopeName = "github.com/paved-go/paved"

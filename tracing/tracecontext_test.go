@@ -152,6 +152,17 @@ func TestTraceContext_3_2_2_TraceparentFieldValues(t *testing.T) {
 				if _, _, sampled := seenTrace(t, tr, []field{{"traceparent", "00-" + tcTraceID + "-1234567890123456-" + flags}}); !sampled {
 					t.Errorf("%s: flags %s: not sampled", mode, flags)
 				}
+				// Vendors MUST set the undefined flags to zero: the trace
+				// continues with 01, never 09.
+				req := httptest.NewRequest("GET", "/", nil)
+				req.Header.Set("traceparent", "00-"+tcTraceID+"-1234567890123456-"+flags)
+				var got trace.TraceFlags
+				tr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					got = trace.SpanContextFromContext(r.Context()).TraceFlags()
+				})).ServeHTTP(httptest.NewRecorder(), req)
+				if got != trace.FlagsSampled {
+					t.Errorf("%s: flags %s: continued with flags %02x, want 01", mode, flags, byte(got))
+				}
 			}
 		}
 	})
@@ -300,6 +311,31 @@ func TestTraceContext_3_3_1_3_KeyValueGrammar(t *testing.T) {
 	}
 }
 
+// forwarded serves a request with fields through tr's Middleware to a
+// handler that proxies it, inbound header and all, to upURL through tr's
+// Transport, and returns the header the upstream received (sent on got).
+func forwarded(t *testing.T, tr *tracing.Tracer, upURL string, got <-chan http.Header, fields []field) http.Header {
+	t.Helper()
+	client := &http.Client{Transport: tr.Transport(nil)}
+	defer client.CloseIdleConnections()
+	h := tr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out, _ := http.NewRequestWithContext(r.Context(), "GET", upURL, nil)
+		out.Header = r.Header.Clone() // a proxy forwarding the inbound fields
+		resp, err := client.Do(out)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Body.Close()
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	for _, f := range fields {
+		req.Header.Add(f.name, f.value)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	return <-got
+}
+
 // §3.4 and §3.5 (mutating the fields): an outgoing call carries exactly
 // one traceparent and one tracestate, for the trace the context holds,
 // even when the request already has fields copied from the inbound one
@@ -311,24 +347,7 @@ func TestTraceContext_3_5_OutgoingFields(t *testing.T) {
 
 	for mode, tr := range modes(t) {
 		t.Run(mode, func(t *testing.T) {
-			client := &http.Client{Transport: tr.Transport(nil)}
-			defer client.CloseIdleConnections()
-			h := tr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				out, _ := http.NewRequestWithContext(r.Context(), "GET", up.URL, nil)
-				out.Header = r.Header.Clone() // a proxy forwarding the inbound fields
-				resp, err := client.Do(out)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				resp.Body.Close()
-			}))
-			req := httptest.NewRequest("GET", "/", nil)
-			req.Header.Add("traceparent", tcParent)
-			req.Header.Add("tracestate", "")
-			req.Header.Add("tracestate", "foo=1")
-			h.ServeHTTP(httptest.NewRecorder(), req)
-			hdr := <-got
+			hdr := forwarded(t, tr, up.URL, got, []field{{"traceparent", tcParent}, {"tracestate", ""}, {"tracestate", "foo=1"}})
 			tp, ts := hdr.Values("Traceparent"), hdr.Values("Tracestate")
 			if len(tp) != 1 || !strings.HasPrefix(tp[0], "00-"+tcTraceID+"-") {
 				t.Errorf("traceparent fields %q, want one of trace %s", tp, tcTraceID)
@@ -393,33 +412,15 @@ func TestTraceContext_3_5_OutgoingRefusedFields(t *testing.T) {
 	tests := []struct {
 		name   string
 		fields []field
-		want   []string // traceparent fields sent on
 	}{
-		{"duplicated traceparent", []field{{"traceparent", tcParent}, {"traceparent", tcParent}, {"tracestate", "foo=1"}}, nil},
-		{"invalid traceparent", []field{{"traceparent", "00-" + tcTraceID + "-0000000000000000-01"}, {"tracestate", "foo=1"}}, nil},
-		{"tracestate alone", []field{{"tracestate", "foo=1"}}, nil},
+		{"duplicated traceparent", []field{{"traceparent", tcParent}, {"traceparent", tcParent}, {"tracestate", "foo=1"}}},
+		{"invalid traceparent", []field{{"traceparent", "00-" + tcTraceID + "-0000000000000000-01"}, {"tracestate", "foo=1"}}},
+		{"tracestate alone", []field{{"tracestate", "foo=1"}}},
 	}
 	for mode, tr := range map[string]*tracing.Tracer{"spans off": off, "spans on, no-op provider": noopOn} {
 		for _, tc := range tests {
 			t.Run(mode+"/"+tc.name, func(t *testing.T) {
-				client := &http.Client{Transport: tr.Transport(nil)}
-				defer client.CloseIdleConnections()
-				h := tr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					out, _ := http.NewRequestWithContext(r.Context(), "GET", up.URL, nil)
-					out.Header = r.Header.Clone() // a proxy forwarding the inbound fields
-					resp, err := client.Do(out)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					resp.Body.Close()
-				}))
-				req := httptest.NewRequest("GET", "/", nil)
-				for _, f := range tc.fields {
-					req.Header.Add(f.name, f.value)
-				}
-				h.ServeHTTP(httptest.NewRecorder(), req)
-				hdr := <-got
+				hdr := forwarded(t, tr, up.URL, got, tc.fields)
 				if tp, ts := hdr.Values("Traceparent"), hdr.Values("Tracestate"); len(tp) != 0 || len(ts) != 0 {
 					t.Errorf("sent on traceparent %q, tracestate %q; want neither", tp, ts)
 				}

@@ -50,6 +50,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/paved-go/paved/internal/httpx"
 	"github.com/paved-go/paved/tracing"
 )
 
@@ -122,7 +123,9 @@ type metricsHandler struct{}
 func (metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := metrics.Load()
 	if h == nil {
-		http.Error(w, "telemetry: no Prometheus exporter set up (telemetry.WithPrometheus)", http.StatusNotFound)
+		// As every paved error: problem+json, never plain text.
+		httpx.WriteProblem(w, httpx.Problem{Status: http.StatusNotFound,
+			Detail: "telemetry: no Prometheus exporter set up (telemetry.WithPrometheus)", CorrelationID: httpx.CorrelationID(r.Context())})
 		return
 	}
 	(*h).ServeHTTP(w, r)

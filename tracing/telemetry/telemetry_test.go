@@ -242,8 +242,8 @@ func scrape(t *testing.T) (int, string) {
 
 func TestMetricsHandler(t *testing.T) {
 	clearOTelEnv(t)
-	if code, _ := scrape(t); code != http.StatusNotFound {
-		t.Fatalf("before Setup: %d, want 404", code)
+	if code, body := scrape(t); code != http.StatusNotFound || !strings.Contains(body, `"status":404`) {
+		t.Fatalf("before Setup: %d %s, want 404 problem+json", code, body)
 	}
 
 	stop := setup(t, telemetry.WithServiceName("unit"), telemetry.WithPrometheus())

@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/paved-go/paved/internal/grpcx"
 	"github.com/paved-go/paved/internal/httpx"
@@ -44,13 +40,7 @@ func Status(err error) *status.Status {
 	if !httpx.Public(err) {
 		return status.New(codes.Unknown, unknownMessage)
 	}
-	s := status.New(grpcx.CodeFromHTTP(httpx.StatusOf(err)), httpx.PublicMessage(err))
-	if d, ok := httpx.RetryDelayOf(err); ok && d >= 0 { // negative: "do not retry"
-		if ds, derr := s.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); derr == nil {
-			s = ds
-		}
-	}
-	return s
+	return status.Convert(grpcx.Error(err)) // the mapping paved's own interceptors use
 }
 
 // Error returns Status(err) as an error for a handler to return: nil for
@@ -69,9 +59,7 @@ func Error(err error) error {
 // negative delay (retry.After(err, -1), "do not retry") is sent as -1,
 // which tells the client not to retry.
 func ServerError(ctx context.Context, err error) error {
-	if d, ok := httpx.RetryDelayOf(err); ok {
-		_ = grpc.SetTrailer(ctx, metadata.Pairs(grpcx.RetryPushbackKey, grpcx.PushbackValue(d)))
-	}
+	grpcx.SetPushback(ctx, err)
 	return Error(err)
 }
 

@@ -192,10 +192,16 @@ func Error(err error) error {
 // grpc-retry-pushback-ms trailer on the call in ctx when err carries a retry
 // delay, so gRPC's built-in retry waits that long.
 func ServerError(ctx context.Context, err error) error {
+	SetPushback(ctx, err)
+	return Error(err)
+}
+
+// SetPushback sets the grpc-retry-pushback-ms trailer on the call in ctx
+// when err carries a retry delay (a negative one, "do not retry", as -1).
+func SetPushback(ctx context.Context, err error) {
 	if d, ok := httpx.RetryDelayOf(err); ok {
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(RetryPushbackKey, PushbackValue(d)))
 	}
-	return Error(err)
 }
 
 // StreamServerError is ServerError for streams, where trailers are set on

@@ -60,13 +60,10 @@ type Problem struct {
 	Extensions []Extension
 }
 
-// Extension is one extension member of a Problem. Value is encoded as
-// encoding/json encodes it: strings, numbers, bools, nil, slices, maps,
+// Extension is one extension member of a Problem, a Name and a Value.
+// The Value is encoded as encoding/json encodes it: strings, numbers, bools, nil, slices, maps,
 // structs and json.RawMessage all work.
-type Extension struct {
-	Name  string
-	Value any
-}
+type Extension = httpx.Extension
 
 // ProblemOf returns the problem WriteError sends for err: its status
 // (HTTPStatus), its retry delay (RetryDelay, at least one second), and
@@ -81,11 +78,8 @@ type Extension struct {
 //	p.Type = "https://api.example.com/problems/quota-exceeded"
 //	paved.WriteProblem(w, r, p)
 func ProblemOf(err error) Problem {
-	p := Problem{Status: httpx.StatusOf(err), Detail: httpx.PublicMessage(err)}
-	if d, ok := httpx.RetryDelayOf(err); ok && d >= 0 { // negative: "do not retry"
-		p.RetryAfter = max(d, time.Second)
-	}
-	return p
+	hp := httpx.ProblemOf(err)
+	return Problem{Status: hp.Status, Detail: hp.Detail, RetryAfter: hp.RetryAfter}
 }
 
 // WriteProblem sends p as the whole response to r: p's status, an
@@ -99,26 +93,17 @@ func ProblemOf(err error) Problem {
 // header, WriteProblem writes nothing: a response's status cannot change
 // once sent.
 func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
-	if p.RetryAfter > 0 {
-		if rw, ok := w.(*ResponseWriter); !ok || !rw.WroteHeader() {
-			w.Header().Set("Retry-After", httpx.RetryAfterSeconds(p.RetryAfter))
-		}
-	}
 	hp := httpx.Problem{
-		Type:     p.Type,
-		Title:    p.Title,
-		Status:   p.Status,
-		Detail:   p.Detail,
-		Instance: p.Instance,
+		Type:       p.Type,
+		Title:      p.Title,
+		Status:     p.Status,
+		Detail:     p.Detail,
+		Instance:   p.Instance,
+		RetryAfter: p.RetryAfter,
+		Extensions: p.Extensions,
 	}
 	if r != nil {
 		hp.CorrelationID = httpx.CorrelationID(r.Context())
-	}
-	if len(p.Extensions) > 0 {
-		hp.Extensions = make([]httpx.Extension, len(p.Extensions))
-		for i, e := range p.Extensions {
-			hp.Extensions[i] = httpx.Extension(e)
-		}
 	}
 	httpx.WriteProblem(w, hp)
 }
@@ -135,6 +120,4 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 // WriteError costs four allocations (three header values and the body),
 // six with Retry-After; http.Error's plain text costs three (go test
 // -bench WriteError: about 1 µs either way on a loaded 2-core machine).
-func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	WriteProblem(w, r, ProblemOf(err))
-}
+func WriteError(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }

@@ -24,6 +24,9 @@ type Problem struct {
 	// CorrelationID is the request's correlation id, written as the
 	// "correlation_id" extension member when not empty.
 	CorrelationID string
+	// RetryAfter, when positive, is sent as the Retry-After header
+	// (RetryAfterSeconds).
+	RetryAfter time.Duration
 	// Extensions are further members of the object (RFC 9457 section
 	// 3.2), written in order after the standard ones. A member whose
 	// name is not ValidExtensionName, is reserved (a standard member or
@@ -102,6 +105,9 @@ func WriteProblem(w http.ResponseWriter, p Problem) {
 	}
 	status := ProblemStatus(p.Status)
 	h := w.Header()
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", RetryAfterSeconds(p.RetryAfter))
+	}
 	h.Del("Content-Length")
 	h.Set("Content-Type", ContentTypeProblem)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -196,11 +202,22 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 // only the generic status text, so internals never reach the client. The
 // correlation id comes from r's context.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	status := StatusOf(err)
-	if d, ok := RetryDelayOf(err); ok && d >= 0 {
-		w.Header().Set("Retry-After", RetryAfterSeconds(d))
+	p := ProblemOf(err)
+	if r != nil {
+		p.CorrelationID = CorrelationID(r.Context())
 	}
-	WriteProblem(w, Problem{Status: status, Detail: PublicMessage(err), CorrelationID: CorrelationID(r.Context())})
+	WriteProblem(w, p)
+}
+
+// ProblemOf is the problem WriteError sends for err: its status, the
+// public message as detail, and its retry delay, when one is given and
+// not negative ("do not retry"), as RetryAfter of at least a second.
+func ProblemOf(err error) Problem {
+	p := Problem{Status: StatusOf(err), Detail: PublicMessage(err)}
+	if d, ok := RetryDelayOf(err); ok && d >= 0 {
+		p.RetryAfter = max(d, time.Second)
+	}
+	return p
 }
 
 // RetryAfterSeconds formats d as a Retry-After delay-seconds value:

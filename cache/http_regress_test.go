@@ -212,3 +212,39 @@ func TestHTTPSetTTL(t *testing.T) {
 		})
 	}
 }
+
+// readerFromRecorder is a ResponseWriter with its own ReadFrom, as
+// net/http's (sendfile) is, counting the calls that reach it.
+type readerFromRecorder struct {
+	*httptest.ResponseRecorder
+	readFroms int
+}
+
+func (w *readerFromRecorder) ReadFrom(r io.Reader) (int64, error) {
+	w.readFroms++
+	return io.Copy(w.ResponseRecorder, r)
+}
+
+// TestHTTPPassThroughKeepsWriterInterfaces: a request the cache passes
+// through (here a POST, which it invalidates for) reaches the handler
+// with a writer whose ReadFrom and Flush reach the server's, so sendfile
+// and flushing work behind the cache.
+func TestHTTPPassThroughKeepsWriterInterfaces(t *testing.T) {
+	rc := newResponseCache(t)
+	h := rc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rf, ok := w.(io.ReaderFrom)
+		if !ok {
+			t.Error("the handler's writer has no ReadFrom")
+			return
+		}
+		rf.ReadFrom(strings.NewReader("body"))
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("Flush through the cache: %v", err)
+		}
+	}))
+	w := &readerFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(w, httptest.NewRequest("POST", "/items", nil))
+	if w.readFroms != 1 || w.Body.String() != "body" || !w.Flushed {
+		t.Fatalf("ReadFrom calls %d, body %q, flushed %v; want 1, body, true", w.readFroms, w.Body, w.Flushed)
+	}
+}

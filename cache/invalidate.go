@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -73,11 +74,29 @@ func (w *passWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-func (w *passWriter) Flush() {
+func (w *passWriter) Flush() { _ = w.FlushError() }
+
+// FlushError reports what flushing the writer underneath reports, for
+// http.ResponseController.
+func (w *passWriter) FlushError() error {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// ReadFrom keeps sendfile working for what the cache passes through
+// (Range requests to a file server, say): it calls the writer
+// underneath's own ReadFrom, as io.Copy would not when the source has
+// WriteTo.
+func (w *passWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(w.ResponseWriter, src)
 }
 
 func (w *passWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

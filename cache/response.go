@@ -176,9 +176,12 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 	vary, star := varyNames(h["Vary"])
 	p.vary = vary
 	p.varyKey = varyValues(vary, r.Header)
-	p.shareable = !cc.noStore && !cc.noCache && !cc.private && !star && !rec.over &&
+	// mayStore: nothing forbids a shared cache to keep the response;
+	// no-cache still lets it store, but not answer without revalidating.
+	mayStore := !cc.noStore && !cc.private && !star && !rec.over &&
 		len(h["Set-Cookie"]) == 0 &&
 		(len(r.Header["Authorization"]) == 0 || cc.public || cc.sMaxAge >= 0 || cc.mustRevalidate)
+	p.shareable = mayStore && !cc.noCache
 
 	p.header = make(http.Header, len(h)+1)
 	rc.copyStored(p.header, h)
@@ -225,8 +228,7 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 		}
 	}
 	explicit := lifetime >= 0
-	storable := p.shareable || cc.noCache && !cc.noStore && !cc.private && !star && !rec.over &&
-		len(h["Set-Cookie"]) == 0 && (len(r.Header["Authorization"]) == 0 || cc.public || cc.sMaxAge >= 0 || cc.mustRevalidate)
+	storable := mayStore
 	// Section 3: a final status other than 206 and 304 may be stored
 	// when the response states its freshness or is public; the
 	// heuristically cacheable statuses may be stored without either.

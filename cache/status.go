@@ -20,13 +20,18 @@ var staleRequested = attribute.String("paved.cache.stale.reason", "max-stale")
 // outer layer sets for one request only (correlation and trace ids,
 // Server-Timing, rate-limit state). Fields named in Connection are not
 // stored either.
-var defaultUnstored = []string{
-	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authentication-Info",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+var defaultUnstored = append(slices.Clone(hopByHopFields),
 	"Age", "Cache-Status",
 	"X-Correlation-Id", "X-Request-Id", "Traceparent", "Tracestate", "Server-Timing",
 	"Ratelimit", "Ratelimit-Policy", "Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset",
 	"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset",
+)
+
+// hopByHopFields are the hop-by-hop fields (RFC 9110 section 7.6.1),
+// never stored and never forwarded.
+var hopByHopFields = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authentication-Info",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
 // copyStored copies into dst the fields of src that may be stored.
@@ -55,14 +60,7 @@ func (rc *ResponseCache) forwardHeader(src http.Header) http.Header {
 	return h
 }
 
-func hopByHop(k string) bool {
-	switch k {
-	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authentication-Info",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return false
-}
+func hopByHop(k string) bool { return slices.Contains(hopByHopFields, k) }
 
 func (rc *ResponseCache) isTargeted(k string) bool {
 	for _, t := range rc.targeted {

@@ -189,7 +189,7 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 	p.upstream = slices.Clip(h["Cache-Status"])
 
 	// RFC 9111 section 4.2.3.
-	dateValue, hasDate := singleDate(h["Date"])
+	dateValue, hasDate := singleDate(h["Date"], now)
 	if !hasDate {
 		// RFC 9110 section 6.6.1: a recipient with a clock adds Date
 		// to a response it caches or forwards without one.
@@ -210,7 +210,7 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 		p.lastMod = lm[0]
 	}
 	p.modified = dateValue
-	if t, ok := singleDate(h["Last-Modified"]); ok {
+	if t, ok := singleDate(h["Last-Modified"], now); ok {
 		p.modified = t
 	}
 
@@ -223,7 +223,7 @@ func (rc *ResponseCache) newResponse(rec *recorder, r *http.Request, fr *freshne
 		lifetime = cc.maxAge
 	case !targeted && len(h["Expires"]) > 0:
 		lifetime = 0 // invalid: already expired (section 5.3)
-		if exp, ok := singleDate(h["Expires"]); ok {
+		if exp, ok := singleDate(h["Expires"], now); ok {
 			lifetime = max(exp.Sub(dateValue), 0)
 		}
 	}
@@ -361,11 +361,11 @@ func fieldsOf(h http.Header) []field {
 
 // singleDate parses a field that must hold one HTTP-date: several lines
 // or an invalid date give ok false.
-func singleDate(lines []string) (time.Time, bool) {
+func singleDate(lines []string, now time.Time) (time.Time, bool) {
 	if len(lines) != 1 {
 		return time.Time{}, false
 	}
-	return httpx.ParseHTTPDate(lines[0])
+	return httpx.ParseHTTPDateAt(lines[0], now)
 }
 
 func bodyAllowed(status int) bool {
@@ -444,7 +444,7 @@ type how struct {
 // handler's Age, if any.
 func (rc *ResponseCache) write(w http.ResponseWriter, r *http.Request, p *response, now time.Time, hw how) {
 	h := w.Header()
-	notModified := p.status/100 == 2 && p.notModifiedFor(r)
+	notModified := p.status/100 == 2 && p.notModifiedFor(r, now)
 	switch {
 	case notModified:
 		for _, f := range p.nmFields {
@@ -488,12 +488,12 @@ func (rc *ResponseCache) write(w http.ResponseWriter, r *http.Request, p *respon
 // notModifiedFor evaluates r's If-None-Match, or without one its
 // If-Modified-Since, against p (RFC 9110 section 13.2.2 and RFC 9111
 // section 4.3.2).
-func (p *response) notModifiedFor(r *http.Request) bool {
+func (p *response) notModifiedFor(r *http.Request, now time.Time) bool {
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
 		return p.etag != "" && noneMatch(inm, p.etag)
 	}
 	if ims := r.Header["If-Modified-Since"]; len(ims) == 1 {
-		t, ok := httpx.ParseHTTPDate(ims[0])
+		t, ok := httpx.ParseHTTPDateAt(ims[0], now)
 		return ok && !p.modified.After(t)
 	}
 	return false

@@ -2,7 +2,7 @@ package httpx
 
 import "time"
 
-// ParseHTTPDate parses an HTTP-date (RFC 9110 section 5.6.7) strictly:
+// ParseHTTPDateAt parses an HTTP-date (RFC 9110 section 5.6.7) strictly:
 // exactly one of its three forms, with nothing around it,
 //
 //	Sun, 06 Nov 1994 08:49:37 GMT    IMF-fixdate
@@ -22,13 +22,8 @@ import "time"
 //
 // It replaces http.ParseTime, which accepts more than the grammar (it is
 // time.Parse with the three layouts), so that every paved package reads
-// dates the same way.
-func ParseHTTPDate(s string) (t time.Time, ok bool) {
-	return ParseHTTPDateAt(s, time.Now())
-}
-
-// ParseHTTPDateAt is ParseHTTPDate with now given, for the two-digit year
-// of the RFC 850 form.
+// dates the same way. now is the time of the message, for the two-digit
+// year of the RFC 850 form; callers pass the time they already read.
 func ParseHTTPDateAt(s string, now time.Time) (t time.Time, ok bool) {
 	switch {
 	case len(s) == 29 && s[3] == ',':

@@ -60,8 +60,8 @@ func TestParseHTTPDate(t *testing.T) {
 	}
 }
 
-func TestParseHTTPDateUsesNow(t *testing.T) {
-	got, ok := httpx.ParseHTTPDate(time.Unix(1e9, 0).UTC().Format(http.TimeFormat))
+func TestParseHTTPDateAtNow(t *testing.T) {
+	got, ok := httpx.ParseHTTPDateAt(time.Unix(1e9, 0).UTC().Format(http.TimeFormat), time.Now())
 	if !ok || got.Unix() != 1e9 {
 		t.Fatalf("got %v, %v", got, ok)
 	}

@@ -72,8 +72,7 @@ func NewPolicies(def Policy, opts ...Option) (*Policies, error) {
 	if ps.onError == nil {
 		ps.onError = httpx.WriteError
 	}
-	eopts := c.enforcerOptions()
-	if ps.def, err = compile(def, eopts, "NewPolicies: default policy"); err != nil {
+	if ps.def, err = compile(def, &c, "NewPolicies: default policy"); err != nil {
 		return nil, err
 	}
 	limited := ps.def != nil
@@ -84,7 +83,7 @@ func NewPolicies(def Policy, opts ...Option) (*Policies, error) {
 		if _, dup := ps.routes[rt.pattern]; dup {
 			return nil, errors.New("ratelimit: WithRoute: pattern " + rt.pattern + " given twice")
 		}
-		p, err := compile(rt.policy, eopts, "WithRoute "+rt.pattern)
+		p, err := compile(rt.policy, &c, "WithRoute "+rt.pattern)
 		if err != nil {
 			return nil, err
 		}
@@ -111,15 +110,13 @@ func checkPattern(pattern string) (err error) {
 	return nil
 }
 
-func compile(p Policy, opts []Option, what string) (*httpPolicy, error) {
+// compile builds p's enforcer with the settings NewPolicies was given
+// (dry run, anonymous key, logger, MeterProvider).
+func compile(p Policy, c *config, what string) (*httpPolicy, error) {
 	if p.Limiter == nil {
 		return nil, nil
 	}
-	c, err := newConfig(forEnforcer, opts)
-	if err != nil {
-		return nil, err
-	}
-	e, err := newEnforcer(&c, p.Name, p.Limiter, what)
+	e, err := newEnforcer(c, p.Name, p.Limiter, what)
 	if err != nil {
 		return nil, err
 	}

@@ -92,19 +92,6 @@ func (c *config) fail(err error) {
 	}
 }
 
-// enforcerOptions returns the options of c that an Enforcer takes, so that
-// NewPolicies builds its enforcers with the settings it was given.
-func (c *config) enforcerOptions() []Option {
-	opts := []Option{WithDryRun(c.dryRun), WithLogger(c.logger)}
-	if c.anonymous {
-		opts = append(opts, WithAnonymousKey(c.anonymousKey))
-	}
-	if c.meterProvider != nil {
-		opts = append(opts, WithMeterProvider(c.meterProvider))
-	}
-	return opts
-}
-
 type option struct {
 	name    string
 	targets target

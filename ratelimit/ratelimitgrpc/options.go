@@ -70,7 +70,13 @@ func WithMethod(name string, p Policy) Option {
 // the bucket of key instead of failing with INVALID_ARGUMENT
 // (ratelimit.ErrNoKey). key must not be empty.
 func WithAnonymousKey(key string) Option {
-	return optionFunc(func(c *config) { c.enforcer = append(c.enforcer, ratelimit.WithAnonymousKey(key)) })
+	return optionFunc(func(c *config) {
+		if key == "" { // checked here, so the error names this package's option
+			c.fail(errors.New("ratelimitgrpc: WithAnonymousKey: empty key"))
+			return
+		}
+		c.enforcer = append(c.enforcer, ratelimit.WithAnonymousKey(key))
+	})
 }
 
 // WithDryRun turns dry-run mode on or off (default off): every decision is

@@ -355,3 +355,12 @@ func TestNilMeterProviderIsTheGlobalOne(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 }
+
+// TestNewNamesItsOwnOption: a bad option of this package is reported
+// under this package's name, whatever the policies.
+func TestNewNamesItsOwnOption(t *testing.T) {
+	_, err := ratelimitgrpc.New(ratelimitgrpc.Policy{Name: "api", Limiter: keyed(t, 1, 1)}, ratelimitgrpc.WithAnonymousKey(""))
+	if err == nil || err.Error() != "ratelimitgrpc: WithAnonymousKey: empty key" {
+		t.Fatalf("New: %v, want ratelimitgrpc: WithAnonymousKey: empty key", err)
+	}
+}

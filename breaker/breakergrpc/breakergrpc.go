@@ -72,6 +72,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -110,13 +111,21 @@ func bits(cs ...codes.Code) uint32 {
 	return b
 }
 
-// The codes whose HTTP status is 5xx, and 429 besides on clients; see the
-// package doc.
-var (
-	defaultServerFailures = bits(codes.Unknown, codes.DeadlineExceeded, codes.Unimplemented,
-		codes.Internal, codes.Unavailable, codes.DataLoss)
-	defaultClientFailures = defaultServerFailures | bits(codes.ResourceExhausted)
-)
+// The codes whose HTTP status is 5xx, and 429 besides on clients, derived
+// from the one code-to-status mapping so that gRPC and HTTP count the
+// same calls as failures; see the package doc.
+var defaultServerFailures, defaultClientFailures = func() (server, client uint32) {
+	for c := codes.OK; c <= maxCode; c++ {
+		switch s := grpcx.HTTPFromCode(c); {
+		case s >= 500:
+			server |= bits(c)
+			client |= bits(c)
+		case s == http.StatusTooManyRequests:
+			client |= bits(c)
+		}
+	}
+	return server, client
+}()
 
 // maxCode is the highest code gRPC defines.
 const maxCode = codes.Unauthenticated

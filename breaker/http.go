@@ -217,9 +217,7 @@ func (reg *Registry) Transport(base http.RoundTripper) http.RoundTripper {
 	if reg == nil {
 		return Transport(base)
 	}
-	if base == nil {
-		base = httpx.DefaultTransport()
-	}
+	base = httpx.BaseTransport(base)
 	key := reg.cfg.requestKey
 	if key == nil {
 		key = hostKey
@@ -233,9 +231,7 @@ func (b *Breaker) Transport(base http.RoundTripper) http.RoundTripper {
 	if b == nil {
 		return Transport(base)
 	}
-	if base == nil {
-		base = httpx.DefaultTransport()
-	}
+	base = httpx.BaseTransport(base)
 	return &transport{base: base, b: b, filter: b.cfg.filter}
 }
 

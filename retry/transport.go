@@ -51,9 +51,7 @@ func (r *Retrier) Transport(base http.RoundTripper) http.RoundTripper {
 	if r == nil {
 		r = defaultRetrier
 	}
-	if base == nil {
-		base = httpx.DefaultTransport()
-	}
+	base = httpx.BaseTransport(base)
 	return &transport{r: r, base: base}
 }
 
@@ -69,24 +67,16 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.Clone(req.Context()) // RoundTrippers must not modify the caller's request
 		req.Header.Set("Idempotency-Key", uuid.NewString())
 	}
-	if !replayable(req) {
+	a := httpAttempt{t: t, req: req}
+	var resp *http.Response
+	var err error
+	if replayable(req) {
+		resp, err = run(req.Context(), t.r, a)
+	} else {
+		// One attempt, which is still an attempt: its timeout and header.
 		cfg.budget.request()
-		ctx, cancel := req.Context(), context.CancelFunc(nil)
-		if cfg.attemptTimeout > 0 { // one attempt is still an attempt
-			ctx, cancel = context.WithTimeout(ctx, cfg.attemptTimeout)
-		}
-		if cfg.attemptHeader != "" {
-			req = withHeader(req, ctx, cfg.attemptHeader, "1")
-		} else if cancel != nil {
-			req = req.WithContext(ctx)
-		}
-		resp, err := t.base.RoundTrip(req)
-		if cancel != nil {
-			resp = keepUntilClosed(resp, cancel)
-		}
-		return resp, err
+		resp, err = once(req.Context(), t.r, a, 1)
 	}
-	resp, err := run(req.Context(), t.r, httpAttempt{t: t, req: req})
 	if err != nil && resp != nil {
 		return resp, nil // the last answer, not worth or not allowed another try
 	}

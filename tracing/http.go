@@ -150,9 +150,7 @@ func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if t == nil {
 		t = defaultTracer
 	}
-	if base == nil {
-		base = httpx.DefaultTransport()
-	}
+	base = httpx.BaseTransport(base)
 	rt := &transport{t: t, next: base, base: base, inject: !t.cfg.spans}
 	if t.cfg.spans {
 		// otelhttp injects the trace context and baggage itself.

@@ -31,7 +31,10 @@
 // server ends while the request is sent (io.EOF from SendMsg) reports the
 // server's status from RecvMsg, as grpc.ClientStream's contract says,
 // never a clean end of stream. Client- and bidi-streaming calls are
-// retried only when the stream cannot be opened.
+// retried only when the stream cannot be opened. retry.WithAttemptTimeout
+// bounds unary attempts only: a stream lives as long as its caller reads
+// it, so no per-attempt deadline is put on it; bound a stream with the
+// caller's context.
 //
 // A failed call returns the last attempt's gRPC status error, as callers
 // of gRPC expect.

@@ -104,7 +104,8 @@
 //     and no-cache forbid serving stale at all, on errors included.
 //   - Targeted fields (RFC 9213): the first of WithTargetedCacheControl's
 //     fields (default CDN-Cache-Control) that parses as a Structured Field
-//     Dictionary replaces Cache-Control and Expires for this cache.
+//     Dictionary replaces Cache-Control and Expires for this cache. It is
+//     forwarded downstream unless WithForwardTargetedCacheControl(false).
 //   - Request Cache-Control: no-cache (or Pragma: no-cache, in any case
 //     or list, when the request has no Cache-Control) revalidates,
 //     max-age=N revalidates a response older than N seconds, min-fresh,

@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -71,4 +72,43 @@ func ExampleResponseCache_Middleware_revalidation() {
 	// 200 a large report | reports; fwd=uri-miss; stored; ttl=0
 	// handler: 304
 	// 200 a large report | reports; fwd=stale; fwd-status=304; stored; ttl=0
+}
+
+// Two instances of a service each cache responses; when one of them
+// serves a change, its invalidation hook tells the other (here directly;
+// in a fleet through a message bus), which drops its copy too.
+func ExampleWithInvalidationHook() {
+	var peer *cache.ResponseCache
+	hook := cache.WithInvalidationHook(func(_ context.Context, host, uri string) {
+		if err := peer.InvalidateURI(host, uri); err != nil {
+			fmt.Println(err)
+		}
+	})
+	a, err := cache.NewResponseCache("items", hook)
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	peer, err = cache.NewResponseCache("items")
+	if err != nil {
+		panic(err)
+	}
+	defer peer.Close()
+
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set("Cache-Control", "max-age=300")
+		}
+		fmt.Fprintln(w, "item 1")
+	})
+	serve := func(rc *cache.ResponseCache, method string) {
+		rc.Middleware(origin).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/items/1", nil))
+	}
+	serve(peer, http.MethodGet)
+	fmt.Println("peer stores", peer.Len())
+	serve(a, http.MethodPut) // a change through the other instance
+	fmt.Println("peer stores", peer.Len())
+	// Output:
+	// peer stores 1
+	// peer stores 0
 }

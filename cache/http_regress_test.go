@@ -155,7 +155,12 @@ func TestHTTPInvalidationHook(t *testing.T) {
 	if rc.Len() != 1 {
 		t.Fatalf("%d stored", rc.Len())
 	}
-	rc.InvalidateURI("example.com", "/items/3")
+	if err := rc.InvalidateURI("example.com", "items/3"); err == nil || rc.Len() != 1 {
+		t.Fatalf("InvalidateURI of a URI without its leading /: %v, %d stored; want an error and nothing removed", err, rc.Len())
+	}
+	if err := rc.InvalidateURI("example.com", "/items/3"); err != nil {
+		t.Fatal(err)
+	}
 	if rc.Len() != 0 || len(heard) != 2 {
 		t.Fatalf("after InvalidateURI: %d stored, hook heard %q", rc.Len(), heard)
 	}

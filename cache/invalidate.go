@@ -2,9 +2,11 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -149,12 +151,15 @@ func (rc *ResponseCache) invalidateURI(ctx context.Context, host, path, rawPath,
 // as an unsafe request to it through the middleware would, without
 // calling the WithInvalidationHook: it is how an instance applies an
 // invalidation that another instance of a fleet published from its hook.
-func (rc *ResponseCache) InvalidateURI(host, uri string) {
+// A uri that is not in that form (no leading "/", say) is an error, and
+// nothing is removed.
+func (rc *ResponseCache) InvalidateURI(host, uri string) error {
 	u, err := url.ParseRequestURI(uri)
-	if err != nil {
-		return
+	if err != nil || u.Path == "" || u.Path[0] != '/' {
+		return errors.New("cache: InvalidateURI: " + strconv.Quote(uri) + " is not a path and query")
 	}
 	rc.invalidateURI(context.Background(), host, u.Path, u.RawPath, u.RawQuery, false)
+	return nil
 }
 
 func uriOf(path, rawPath, query string) string {

@@ -1,6 +1,7 @@
 package paved_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -124,4 +125,37 @@ func ExampleNewResponseWriter() {
 	handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/instances", nil))
 	// Output:
 	// level=INFO msg=request path=/instances status=201 bytes=7
+}
+
+// HTTPStatus and RetryDelay read what an error declares, the same way
+// WriteError does: for a log line, a metric, or an answer of your own.
+func ExampleHTTPStatus() {
+	var ErrBusy = paved.NewError(http.StatusServiceUnavailable, "orders: busy")
+	err := fmt.Errorf("reserve stock: %w", ErrBusy)
+	d, ok := paved.RetryDelay(err)
+	fmt.Println(paved.HTTPStatus(err), d, ok)
+	fmt.Println(paved.HTTPStatus(context.DeadlineExceeded), paved.HTTPStatus(context.Canceled))
+	// Output:
+	// 503 0s false
+	// 504 499
+}
+
+// ProblemOf is where WriteError starts: change the type before writing.
+func ExampleProblemOf() {
+	var ErrShipped = paved.NewError(http.StatusConflict, "orders: already shipped")
+	p := paved.ProblemOf(ErrShipped)
+	p.Type = "https://api.example.com/problems/order-state"
+	w := httptest.NewRecorder()
+	paved.WriteProblem(w, httptest.NewRequest("POST", "/orders/7/cancel", nil), p)
+	fmt.Println(w.Body)
+	// Output:
+	// {"type":"https://api.example.com/problems/order-state","title":"Conflict","status":409,"detail":"orders: already shipped"}
+}
+
+// DefaultTransport is the base every paved RoundTripper uses given nil;
+// use it for your own clients so they share its pool.
+func ExampleDefaultTransport() {
+	t := paved.DefaultTransport()
+	fmt.Println(t.MaxIdleConnsPerHost, t.MaxIdleConns)
+	// Output: 128 512
 }

@@ -61,6 +61,34 @@ func Example_breaker() {
 	// upstream calls: 2 half-open in about 30s: true
 }
 
+// With WithWaitForHalfOpen(true), a call the breaker rejects waits for
+// the breaker's probe instead of failing at once, when that wait is within
+// WithMaxServerDelay: here the upstream recovers while the breaker is open.
+func ExampleWithWaitForHalfOpen() {
+	b, err := breaker.New("inventory", breaker.WithConsecutiveFailures(1),
+		breaker.WithOpenDuration(20*time.Millisecond), breaker.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		panic(err)
+	}
+	r, err := retry.New("inventory", retry.WithWaitForHalfOpen(true),
+		retry.WithBackoff(retry.Constant(time.Millisecond)))
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	err = r.Do(context.Background(), func(ctx context.Context) error {
+		return b.Do(ctx, func(context.Context) error {
+			calls++
+			if calls == 1 {
+				return errors.New("connection refused") // opens the breaker
+			}
+			return nil
+		})
+	})
+	fmt.Println(err, "upstream calls:", calls)
+	// Output: <nil> upstream calls: 2
+}
+
 func ExamplePermanent() {
 	r, _ := retry.New("example")
 	err := r.Do(context.Background(), func(ctx context.Context) error {

@@ -33,7 +33,9 @@ type Problem struct {
 	// "about:blank".
 	Type string
 	// Title is a short summary of the problem type, the same for every
-	// occurrence; "" means the status's reason phrase.
+	// occurrence; "" means the status's reason phrase, which is also the
+	// title of every about:blank problem (RFC 9457 section 4.2.1): a
+	// title of its own needs a Type of its own.
 	Title string
 	// Status is the HTTP status, sent both as the response's status and
 	// as the "status" member, which RFC 9457 requires to agree. A problem

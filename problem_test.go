@@ -372,6 +372,13 @@ func TestRFC9457Section4_2_1AboutBlankTitle(t *testing.T) {
 	if m["title"] != "Client Closed Request" {
 		t.Errorf("499 title %v", m["title"])
 	}
+	// A title of its own does not replace the phrase: it needs a type of
+	// its own (the section's SHOULD).
+	for _, typ := range []string{"", "about:blank"} {
+		if _, m := members(t, writeProblem(paved.Problem{Type: typ, Title: "Out of stock", Status: 409}).Body.Bytes()); m["title"] != "Conflict" {
+			t.Errorf("type %q with title Out of stock: title %v, want Conflict", typ, m["title"])
+		}
+	}
 	// A status net/http has no phrase for gets no title rather than an
 	// empty one.
 	if _, m := members(t, writeProblem(paved.Problem{Status: 490}).Body.Bytes()); m["title"] != nil {

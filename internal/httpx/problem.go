@@ -17,7 +17,7 @@ const ContentTypeProblem = "application/problem+json"
 // more specific type is defined.
 type Problem struct {
 	Type     string // a URI reference; "" means "about:blank"
-	Title    string // "" means StatusText(Status)
+	Title    string // "" means StatusText(Status), as it always is without a Type
 	Status   int    // a 4xx or 5xx code; anything else is sent as 500
 	Detail   string // human-readable; never secrets or stack traces
 	Instance string // optional URI reference of this occurrence
@@ -119,12 +119,13 @@ func WriteProblem(w http.ResponseWriter, p Problem) {
 // AppendJSON appends p as a JSON object to b.
 func (p Problem) AppendJSON(b []byte) []byte {
 	status := ProblemStatus(p.Status)
-	typ := p.Type
-	if typ == "" {
-		typ = "about:blank"
-	}
-	title := p.Title
-	if title == "" {
+	typ, title := p.Type, p.Title
+	if typ == "" || typ == "about:blank" {
+		// RFC 9457 section 4.2.1: with about:blank the title is the
+		// status's reason phrase; a title of its own needs a type of its
+		// own.
+		typ, title = "about:blank", StatusText(status)
+	} else if title == "" {
 		title = StatusText(status)
 	}
 	b = append(b, `{"type":`...)

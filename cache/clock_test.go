@@ -71,10 +71,14 @@ func TestCoarseClockNeverLeads(t *testing.T) {
 	if c.clk != clock {
 		t.Fatal("a cache made outside a synctest bubble does not use the coarse clock")
 	}
+	// Read until the clock has ticked for many reads: on a busy machine
+	// the ticker goroutine may not run for a while, so the bound is time,
+	// not a count of reads.
 	ticks := 0
-	for range 100000 {
+	for deadline := time.Now().Add(10 * time.Second); ticks < 100000 && time.Now().Before(deadline); {
 		got, ok := clock.now()
 		if !ok {
+			runtime.Gosched() // let the ticker that read woke up run
 			continue
 		}
 		ticks++

@@ -29,14 +29,9 @@ const (
 // non-negative Integer; a flag counts unless its value is Boolean false.
 func parseTargeted(lines []string) (d directives, ok bool) {
 	d = directives{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1, minFresh: -1, maxStale: -1}
-	var b strings.Builder
-	for i, l := range lines {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(l)
-	}
-	s := strings.Trim(b.String(), " ")
+	// Field lines combine as one comma-separated value (RFC 9651 section
+	// 4.2); strings.Join does not copy a single line.
+	s := strings.Trim(strings.Join(lines, ", "), " ")
 	if s == "" {
 		return d, false
 	}

@@ -1,0 +1,4 @@
+package authz
+
+// policyConfig is replaced by the owner of this file.
+type policyConfig struct{}

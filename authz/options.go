@@ -2,11 +2,14 @@ package authz
 
 import (
 	"errors"
+	"log/slog"
 	"strconv"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Option configures an Authorizer (New), a Policy (Compile) or an
-// authenticator (JWT, APIKeys). Each option says which constructors it
+// authenticator (NewJWT, NewAPIKeys). Each option says which constructors it
 // applies to; passing one to another constructor is an error from that
 // constructor, never a silent drop.
 type Option interface{ apply(*config) }
@@ -28,9 +31,9 @@ func (t target) String() string {
 	case forCompile:
 		return "Compile"
 	case forJWT:
-		return "JWT"
+		return "NewJWT"
 	case forAPIKeys:
-		return "APIKeys"
+		return "NewAPIKeys"
 	}
 	return "?"
 }
@@ -40,6 +43,9 @@ func (t target) String() string {
 type config struct {
 	target target
 	errs   []error
+
+	logger        *slog.Logger         // nil: slog.Default(), read at each use
+	meterProvider metric.MeterProvider // nil: the global provider
 
 	authorizer authorizerConfig // New
 	policy     policyConfig     // Compile, and New's rules
@@ -83,4 +89,31 @@ func applyOptions(c *config, t target, opts []Option) error {
 		o.apply(c)
 	}
 	return errors.Join(c.errs...)
+}
+
+// WithLogger sets the logger for New (denials, dry-run decisions, resolver
+// outages) and NewJWT (key set refreshes). A nil logger, the default, is
+// slog.Default() at the time of logging.
+func WithLogger(l *slog.Logger) Option {
+	return newOption("WithLogger", forNew|forJWT, func(c *config) error {
+		c.logger = l
+		return nil
+	})
+}
+
+// WithMeterProvider sets where New reports paved.authz.decisions. A nil
+// provider, the default, is the global one.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return newOption("WithMeterProvider", forNew, func(c *config) error {
+		c.meterProvider = mp
+		return nil
+	})
+}
+
+// logger returns the configured logger or, when none, slog.Default().
+func (c *config) log() *slog.Logger {
+	if c.logger != nil {
+		return c.logger
+	}
+	return slog.Default()
 }

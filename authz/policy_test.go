@@ -1,0 +1,143 @@
+package authz_test
+
+import (
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paved-go/paved/authz"
+)
+
+func TestCompileErrors(t *testing.T) {
+	opts := []authz.Option{authz.WithHeaders("X-Tenant"), authz.WithResolver("instance", resolveInstance)}
+	tests := []struct {
+		name       string
+		expr       string
+		line, col  int
+		msgContain string
+	}{
+		{"unknown identifier", `principal.id == "a" && foo`, 1, 24, "unknown name foo"},
+		{"unknown field", `principal.nme == "a"`, 1, 11, "nme"},
+		{"wrong argument type", `hasRole(1)`, 1, 9, "cannot use int as argument"},
+		{"wrong operand types", `principal.roles > 3`, 1, 17, "invalid operation"},
+		{"not bool", `principal.id`, 1, 1, "expected bool"},
+		{"any result", `request.body.admin`, 1, 1, "expected bool"},
+		{"syntax", `hasRole("a" &&`, 1, 14, "unexpected"},
+		{"second line", "hasRole(\"a\") &&\n  bar", 2, 3, "unknown name bar"},
+		{"header outside allow-list", `request.header("Authorization") != ""`, 1, 16, "not in the allow-list"},
+		{"resource kind without resolver", `resource("volume", "v1") != nil`, 1, 10, `no resolver for resource kind "volume"`},
+		{"ctx is not a name", `ctx != nil`, 1, 1, "unknown name ctx"},
+		{"env is not a name", `$env != nil`, 1, 1, "unknown name $env"},
+		{"disabled builtin", `fromJSON("{}") != nil`, 1, 1, "fromJSON"},
+		{"empty", `  `, 1, 1, "empty expression"},
+		{"too many arguments", `hasScope("a", "b")`, 1, 1, "too many arguments"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := authz.Compile(tc.expr, opts...)
+			var ce *authz.CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Compile(%q) = %v, want a *CompileError", tc.expr, err)
+			}
+			if !strings.Contains(ce.Message, tc.msgContain) {
+				t.Errorf("message %q, want it to contain %q", ce.Message, tc.msgContain)
+			}
+			if ce.Line != tc.line || ce.Column != tc.col {
+				t.Errorf("position %d:%d, want %d:%d (%v)", ce.Line, ce.Column, tc.line, tc.col, err)
+			}
+			if !strings.HasPrefix(err.Error(), "authz: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
+func TestCompileAccepts(t *testing.T) {
+	opts := []authz.Option{authz.WithHeaders("X-Tenant"), authz.WithResolver("instance", resolveInstance)}
+	for _, expr := range []string{
+		`hasRole("admin")`,
+		`hasScope("a") || hasPermission("b")`,
+		`inTenant(request.header("x-tenant"))`,
+		`principal.claims.level == 3`,
+		`request.method == "GET" && request.path startsWith "/v1/"`,
+		`request.query("dry") == "1"`,
+		`now.Year() >= 2024`,
+		`all(request.body.instanceIds, {resource("instance", #).compartment == principal.tenant})`,
+		`resource("instance", request.pathValue("id")).state != "terminated"`,
+	} {
+		if _, err := authz.Compile(expr, opts...); err != nil {
+			t.Errorf("Compile(%q): %v", expr, err)
+		}
+	}
+}
+
+func TestCompileMaxNodes(t *testing.T) {
+	expr := strings.Repeat(`hasRole("a") || `, 50) + `hasRole("b")`
+	if _, err := authz.Compile(expr, authz.WithMaxNodes(20)); err == nil {
+		t.Fatal("an expression over WithMaxNodes compiled")
+	}
+	if _, err := authz.Compile(expr); err != nil {
+		t.Fatalf("default limit: %v", err)
+	}
+}
+
+func TestCompileOptionErrors(t *testing.T) {
+	_, err := authz.Compile(`true`, authz.WithMaxNodes(0), authz.WithRoute("GET /", authz.Allow("a", "true")), nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"WithMaxNodes", "WithRoute does not apply to Compile", "option 2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestPolicyEval(t *testing.T) {
+	p, err := authz.Compile(`hasRole("admin") && request.query("force") == "yes please" && request.body.n == 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", "/x?force=yes+please", strings.NewReader(`{"n": 2}`))
+	okv, err := p.Eval(r, users["alice"])
+	if err != nil || !okv {
+		t.Fatalf("Eval = %v, %v; want true", okv, err)
+	}
+	r = httptest.NewRequest("POST", "/x?force=yes+please", strings.NewReader(`{"n": 2}`))
+	if okv, err := p.Eval(r, nil); err != nil || okv {
+		t.Fatalf("anonymous Eval = %v, %v; want false", okv, err)
+	}
+}
+
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{
+		`hasRole("admin")`, `all(request.body.ids, {resource("instance", #).x == 1})`,
+		`principal.claims["a"].b > 2`, `let x = 1; x == 1`, `[1,2,3] | map(# * 2) | sum() > 3`,
+		`request.header("X-Tenant") == principal.tenant`, `"a" matches "^(a+)+$"`, `1..1000000 | len() > 0`,
+	} {
+		f.Add(s)
+	}
+	opts := []authz.Option{authz.WithHeaders("X-Tenant"), authz.WithResolver("instance", resolveInstance)}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 4096 {
+			return
+		}
+		start := time.Now()
+		p, err := authz.Compile(s, opts...)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("Compile took %v", d)
+		}
+		if err != nil {
+			var ce *authz.CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Compile error %v is not a *CompileError", err)
+			}
+			return
+		}
+		if p.String() != s {
+			t.Fatalf("String() = %q", p.String())
+		}
+	})
+}

@@ -486,7 +486,7 @@ func (a *Authorizer) denied(ctx context.Context, d *Decision, outage error) erro
 		l.LogAttrs(ctx, level, msg, slog.String("operation", d.Operation), slog.String("rule", d.Rule), slog.String("decision", d.Explain()))
 	}
 	if outage != nil {
-		a.log().LogAttrs(ctx, slog.LevelWarn, "authz: resource lookup failed", slog.String("operation", d.Operation), slog.String("error", outage.Error()))
+		a.log().LogAttrs(ctx, slog.LevelDebug, "authz: resource lookup failed", slog.String("operation", d.Operation), slog.String("error", outage.Error()))
 		if a.outage503 {
 			return ErrUnavailable
 		}

@@ -44,6 +44,10 @@ func newEvaluation() *evaluation {
 	ev.req.PathValue = ev.pathValue
 	ev.req.Query = ev.query
 	ev.req.Header = ev.header
+	ev.env.HasRole = func(role string) bool { return ev.env.Principal.HasRole(role) }
+	ev.env.HasScope = func(scope string) bool { return ev.env.Principal.HasScope(scope) }
+	ev.env.HasPermission = ev.env.HasScope
+	ev.env.InTenant = func(t string) bool { return t != "" && ev.env.Principal.Tenant == t }
 	return ev
 }
 

@@ -55,8 +55,16 @@ type env struct {
 	Request   *request   `expr:"request"`
 	Now       time.Time  `expr:"now"`
 	// Ctx is the *evalCtx of the evaluation, which expr.WithContext
-	// passes to every function; expressions may not name it.
+	// passes to resource(); expressions may not name it.
 	Ctx context.Context `expr:"ctx"`
+
+	// The functions over the principal are fields bound once to a pooled
+	// evaluation: expr calls a func(string) bool field without
+	// reflection or an argument buffer.
+	HasRole       func(role string) bool       `expr:"hasRole"`
+	HasScope      func(scope string) bool      `expr:"hasScope"`
+	HasPermission func(permission string) bool `expr:"hasPermission"`
+	InTenant      func(tenant string) bool     `expr:"inTenant"`
 }
 
 // request is what an expression sees of the request. The functions are
@@ -82,22 +90,10 @@ type evalCtx struct {
 // ctxName is the environment field expr.WithContext passes to functions.
 const ctxName = "ctx"
 
-// functions are the functions of the environment. They read the
-// evaluation from the context expr.WithContext passes them.
+// functions are the functions of the environment that are not fields:
+// resource(), which reads the evaluation from the context
+// expr.WithContext passes it.
 var functions = []expr.Option{
-	expr.Function("hasRole", func(params ...any) (any, error) {
-		return params[0].(*evalCtx).ev.env.Principal.HasRole(params[1].(string)), nil
-	}, new(func(context.Context, string) bool)),
-	expr.Function("hasScope", func(params ...any) (any, error) {
-		return params[0].(*evalCtx).ev.env.Principal.HasScope(params[1].(string)), nil
-	}, new(func(context.Context, string) bool)),
-	expr.Function("hasPermission", func(params ...any) (any, error) {
-		return params[0].(*evalCtx).ev.env.Principal.HasScope(params[1].(string)), nil
-	}, new(func(context.Context, string) bool)),
-	expr.Function("inTenant", func(params ...any) (any, error) {
-		t := params[1].(string)
-		return t != "" && params[0].(*evalCtx).ev.env.Principal.Tenant == t, nil
-	}, new(func(context.Context, string) bool)),
 	expr.Function("resource", func(params ...any) (any, error) {
 		ec := params[0].(*evalCtx)
 		id, err := idString(params[2])

@@ -373,3 +373,39 @@ func TestNilAuthorizerDenies(t *testing.T) {
 		t.Fatalf("status %d", res.status)
 	}
 }
+
+// TestConcurrentDecisions runs decisions in parallel, so pooled
+// evaluations are reused across goroutines (and checked by -race): each
+// request sees its own principal, path values and resources.
+func TestConcurrentDecisions(t *testing.T) {
+	az := newAuthorizer(t, authz.WithResolver("instance", resolveInstance),
+		authz.WithRoute("GET /instances/{id}", authz.Allow("owner", `resource("instance", request.pathValue("id")).compartment == principal.tenant`)))
+	mux := az.NewMux()
+	mux.HandleFunc("GET /instances/{id}", func(w http.ResponseWriter, r *http.Request) {
+		in, found := authz.Resource(r.Context(), "instance", r.PathValue("id"))
+		p, _ := authz.FromContext(r.Context())
+		if !found || in.(map[string]any)["compartment"] != p.Tenant {
+			t.Errorf("handler of %s by %s got %v", r.PathValue("id"), p.ID, in)
+		}
+	})
+	cases := []struct {
+		user, id string
+		status   int
+	}{{"alice", "i-1", 200}, {"bob", "i-3", 200}, {"alice", "i-3", 403}, {"bob", "i-1", 403}, {"carol", "i-2", 200}}
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 200 {
+				c := cases[(g+i)%len(cases)]
+				if res := do(t, mux, "GET", "/instances/"+c.id, c.user, ""); res.status != c.status {
+					t.Errorf("%s %s: %d, want %d", c.user, c.id, res.status, c.status)
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+}

@@ -73,11 +73,12 @@ func WithResolver(kind string, fn func(ctx context.Context, id string) (any, err
 }
 
 // WithResolverCache keeps resolved resources for ttl across requests, in
-// a paved cache per kind (coalesced loads; errors are not kept). By
-// default (0) every request looks its resources up afresh. Decisions are
-// never cached, only resources.
+// a paved cache per kind (coalesced loads; errors are not kept), which
+// Close releases. By default (0) every request looks its resources up
+// afresh. Decisions are never cached, only resources. It applies to New
+// only.
 func WithResolverCache(ttl time.Duration) Option {
-	return newOption("WithResolverCache", forNew|forCompile, func(c *config) error {
+	return newOption("WithResolverCache", forNew, func(c *config) error {
 		if ttl < 0 {
 			return errors.New("authz: WithResolverCache: negative ttl")
 		}

@@ -176,7 +176,7 @@ func (e *CompileError) Error() string {
 // Compile compiles and type-checks an authorization expression against
 // the environment the package documentation describes. It accepts
 // WithMaxNodes, WithMemoryBudget, WithHeaders, WithResolver,
-// WithResolverCache, WithMaxLookups, WithMaxBodyBytes and
+// WithMaxLookups, WithMaxBodyBytes and
 // WithMaxBodyDepth. An expression that is not of type bool, names
 // anything outside the environment, calls a function with the wrong
 // types, reads a header outside the allow-list or asks resource() for a

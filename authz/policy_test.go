@@ -141,3 +141,25 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+func FuzzBody(f *testing.F) {
+	for _, s := range []string{`{"ids": [1, "a", {"b": [true, null]}]}`, `[[[[[[[[[[1]]]]]]]]]]`, `"\"[["`, `{"a": "\\"}`, ``, `{`, `1e999`, "{\"a\":\"\xff\"}"} {
+		f.Add(s)
+	}
+	p, err := authz.Compile(`request.body == nil || request.body != nil`, authz.WithMaxBodyBytes(1024), authz.WithMaxBodyDepth(8))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		allowed, err := p.Eval(r, nil)
+		switch {
+		case err == nil && !allowed:
+			t.Fatal("a body that parsed made the expression false")
+		case err != nil && !errors.Is(err, authz.ErrBadBody) && !errors.Is(err, authz.ErrBodyTooLarge):
+			t.Fatalf("error %v is neither ErrBadBody nor ErrBodyTooLarge", err)
+		case len(body) > 1024 && !errors.Is(err, authz.ErrBodyTooLarge):
+			t.Fatalf("a body of %d bytes: %v", len(body), err)
+		}
+	})
+}

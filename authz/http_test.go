@@ -150,6 +150,7 @@ func TestResolverCacheAndBreaker(t *testing.T) {
 			return resolveInstance(ctx, id)
 		}),
 		authz.WithResolverCache(time.Hour),
+		authz.WithLogger(slog.New(slog.DiscardHandler)),
 		authz.WithRoute("GET /instances/{id}", authz.Allow("owner", `resource("instance", request.pathValue("id")).compartment == principal.tenant`)))
 	mux := az.NewMux()
 	mux.Handle("GET /instances/{id}", ok)

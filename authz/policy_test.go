@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"context"
 	"errors"
 	"net/http/httptest"
 	"strings"
@@ -162,4 +163,33 @@ func FuzzBody(f *testing.F) {
 			t.Fatalf("a body of %d bytes: %v", len(body), err)
 		}
 	})
+}
+
+func TestMemoryBudget(t *testing.T) {
+	p, err := authz.Compile(`len(map(1..100000, # * 2)) > 0`, authz.WithMemoryBudget(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed, err := p.Eval(httptest.NewRequest("GET", "/", nil), nil)
+	if allowed || err == nil || !strings.Contains(err.Error(), "memory budget exceeded") {
+		t.Fatalf("Eval = %v, %v; want the memory budget exceeded", allowed, err)
+	}
+}
+
+type ctxKey struct{}
+
+func TestResolverSeesRequestContext(t *testing.T) {
+	p, err := authz.Compile(`resource("tenant", "t").name == "from-context"`,
+		authz.WithResolver("tenant", func(ctx context.Context, id string) (any, error) {
+			v, _ := ctx.Value(ctxKey{}).(string)
+			return map[string]any{"name": v}, nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, "from-context"))
+	if allowed, err := p.Eval(r, nil); !allowed || err != nil {
+		t.Fatalf("Eval = %v, %v", allowed, err)
+	}
 }

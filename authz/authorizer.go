@@ -392,7 +392,7 @@ type Call struct {
 // up), the decision, and the error to answer with: one unwrapping to
 // ErrUnauthenticated, ErrDenied (a *DenyError), ErrUnavailable,
 // ErrBodyTooLarge or ErrBadBody; nil when the call may proceed (in dry
-// run, always, once logged and counted).
+// run, always, once logged and counted). c must not be nil.
 func (a *Authorizer) Authorize(ctx context.Context, c *Call) (context.Context, Decision, error) {
 	rt := a.routeFor(c.Operation)
 	info := callinfo.From(ctx)
@@ -448,6 +448,7 @@ func (a *Authorizer) finish(ctx context.Context, rt *route, p *Principal, ev *ev
 		ev.reset()
 		a.pool.Put(ev)
 		a.log().LogAttrs(ctx, slog.LevelDebug, "authz: bad request body", slog.String("operation", rt.pattern), slog.String("error", bodyErr.Error()))
+		rt.none.Add(ctx, "error")
 		d := Decision{Operation: rt.pattern, Reason: "bad request body"}
 		fillDecision(info, &d, nil)
 		return ctx, d, bodyErr

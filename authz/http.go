@@ -44,7 +44,7 @@ func (a *Authorizer) Middleware(next http.Handler) http.Handler {
 }
 
 func (a *Authorizer) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
-	if r.Pattern == "" {
+	if r.Pattern == "" && !a.warned.Load() {
 		a.warnNoPattern()
 	}
 	rt := a.routeFor(r.Pattern)

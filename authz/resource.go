@@ -107,9 +107,8 @@ func (r *resolver) lookup(ctx context.Context, id string) (any, error) {
 	return r.load(ctx, id)
 }
 
-// lookupError is the error of one failed lookup. Its message names the
-// kind and id, never the resolver's own error text, which stays in the
-// chain for errors.Is and for logs through Unwrap.
+// lookupError is the error of one failed lookup: the kind, the id and the
+// resolver's error. It reaches Decision.Errors and logs, never a client.
 type lookupError struct {
 	kind, id string
 	err      error

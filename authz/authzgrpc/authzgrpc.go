@@ -32,6 +32,7 @@ package authzgrpc
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -114,6 +115,9 @@ func (h headers) Get(name string) string {
 }
 
 func (i *Interceptors) authorize(ctx context.Context, fullMethod string, body func() ([]byte, error)) (context.Context, error) {
+	if i == nil {
+		return ctx, authz.ErrDenied
+	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	ctx, _, err := i.az.Authorize(ctx, &authz.Call{
 		Operation: fullMethod,
@@ -126,8 +130,12 @@ func (i *Interceptors) authorize(ctx context.Context, fullMethod string, body fu
 }
 
 // UnaryServerInterceptor returns an interceptor that authorizes every
-// call before its handler runs.
+// call before its handler runs. On a nil *Interceptors (a New error
+// ignored) it denies every call, and logs that at Error.
 func (i *Interceptors) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	if i == nil {
+		slog.Error("authzgrpc: UnaryServerInterceptor of a nil *Interceptors: every call is denied")
+	}
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := i.authorize(ctx, info.FullMethod, func() ([]byte, error) { return i.body(req) })
 		if err != nil {
@@ -138,8 +146,12 @@ func (i *Interceptors) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 }
 
 // StreamServerInterceptor returns an interceptor that authorizes every
-// stream when it opens; request.body is nil for its rules.
+// stream when it opens; request.body is nil for its rules. On a nil
+// *Interceptors it denies every stream.
 func (i *Interceptors) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	if i == nil {
+		slog.Error("authzgrpc: StreamServerInterceptor of a nil *Interceptors: every stream is denied")
+	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, err := i.authorize(ss.Context(), info.FullMethod, nil)
 		if err != nil {

@@ -232,3 +232,18 @@ func TestRequestBodyOption(t *testing.T) {
 		t.Fatalf("New(nil, nil body) = %v", err)
 	}
 }
+
+func TestNilInterceptorsDeny(t *testing.T) {
+	var ic *authzgrpc.Interceptors
+	e := start(t, ic)
+	if _, err := e.client.Check(as("alice"), &healthpb.HealthCheckRequest{Service: "allowed"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("unary: %v, want PERMISSION_DENIED", err)
+	}
+	s, err := e.client.Watch(as("alice"), &healthpb.HealthCheckRequest{Service: "allowed"})
+	if err == nil {
+		_, err = s.Recv()
+	}
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("stream: %v, want PERMISSION_DENIED", err)
+	}
+}

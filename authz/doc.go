@@ -188,12 +188,18 @@
 // Programs are compiled once and shared; each evaluation takes a virtual
 // machine and an environment from a pool; the principal functions are
 // bound to the pooled environment, so nothing is built per request but the
-// context that carries the principal. Measured on this 2-core machine
-// (go test ./authz -bench . -benchmem -count 5, medians):
+// context that carries the principal and its resources, and the request
+// copy that carries that context. Measured on this 2-core machine, shared
+// and busy (load average about 6) while measuring, so the absolute figures
+// are high and the ratios are what to read (go test ./authz -run XXX
+// -bench . -benchmem -count 5, medians):
 //
-//	BenchmarkEvaluate/raw (expr.Run, prebuilt env)       <<EVAL_RAW>>
-//	BenchmarkEvaluate/paved (env built for the request)  <<EVAL_PAVED>>
-//	BenchmarkMiddleware/raw (bare handler on a mux)      <<MW_RAW>>
-//	BenchmarkMiddleware/paved (authentication + role)    <<MW_PAVED>>
-//	BenchmarkResourceCheck/paved (two resource() calls)  <<RES_PAVED>>
+//	BenchmarkEvaluate/raw     expr.Run, prebuilt environment     550 ns/op  3 allocs/op
+//	BenchmarkEvaluate/paved   Policy.Eval of a request           600 ns/op  2 allocs/op
+//	BenchmarkMiddleware/raw   bare handler on a ServeMux         480 ns/op  1 allocs/op
+//	BenchmarkMiddleware/paved authentication + hasRole           1.6 µs/op  3 allocs/op
+//	BenchmarkResourceCheck    two resource() calls, one memoized 3.1 µs/op  6 allocs/op
+//
+// An allowed request costs the middleware two allocations: the context
+// with the principal and the request that carries it.
 package authz

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -66,6 +65,7 @@ type route struct {
 	public   bool
 	rules    []*rule // forbid rules first
 	usesBody bool
+	usesNow  bool
 	none     *otelx.Counter // decisions no rule decided
 }
 
@@ -178,6 +178,7 @@ func (a *Authorizer) build(c *config) error {
 				counter:   counter(r.Name),
 			})
 			rt.usesBody = rt.usesBody || p.usesBody
+			rt.usesNow = rt.usesNow || p.usesNow
 		}
 		// Forbid rules first: one that matches decides without the others.
 		slices.SortStableFunc(rt.rules, func(x, y *rule) int { return int(y.effect) - int(x.effect) })
@@ -410,7 +411,7 @@ func (a *Authorizer) Authorize(ctx context.Context, c *Call) (context.Context, D
 	}
 	fillPrincipal(info, p)
 	ev := a.evaluation()
-	ev.set(p, time.Now())
+	ev.set(p, clock(rt.usesNow))
 	ev.ec.Context = ctx
 	ev.headers = c.Headers
 	ev.req.Method, ev.req.Path, ev.req.Pattern = c.Method, c.Path, c.Operation

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/paved-go/paved/internal/callinfo"
 	"github.com/paved-go/paved/internal/httpx"
@@ -67,7 +66,7 @@ func (a *Authorizer) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	}
 	fillPrincipal(info, p)
 	ev := a.evaluation()
-	ev.setHTTP(r, p, time.Now())
+	ev.setHTTP(r, p, clock(rt.usesNow))
 	var bodyErr error
 	if rt.usesBody {
 		ev.req.Body, bodyErr = readBody(r, a.maxBody, a.maxDepth)

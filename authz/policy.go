@@ -11,6 +11,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
@@ -117,6 +118,7 @@ type Policy struct {
 	prog     *vm.Program
 	budget   uint
 	usesBody bool
+	usesNow  bool
 	op       string    // "&&" or "||": the top-level chain Explain splits
 	clauses  []*clause // the operands of that chain, for Explain
 
@@ -220,7 +222,7 @@ func (p *Policy) Eval(r *http.Request, principal *Principal) (bool, error) {
 	}()
 	ev.res = p.res
 	ev.allow = p.allow
-	ev.setHTTP(r, principal, time.Now())
+	ev.setHTTP(r, principal, clock(p.usesNow))
 	if p.usesBody {
 		body, err := readBody(r, p.cfg.maxBodyBytes, p.cfg.maxBodyDepth)
 		if err != nil {
@@ -282,7 +284,10 @@ func compilePolicy(src string, c *policyConfig, res *resolvers, pattern string) 
 		return nil, compileError(err)
 	}
 	ck := checker{src: src, res: res, allow: canonicalHeaders(c.headers), pattern: pattern}
-	ast.Walk(&tree.Node, &userNames{ck: &ck})
+	un := &userNames{ck: &ck, vars: map[string]bool{}, collect: true}
+	ast.Walk(&tree.Node, un)
+	un.collect = false
+	ast.Walk(&tree.Node, un)
 	node := prog.Node()
 	ast.Walk(&node, &ck)
 	if ck.err != nil {
@@ -293,6 +298,7 @@ func compilePolicy(src string, c *policyConfig, res *resolvers, pattern string) 
 		prog:     prog,
 		budget:   c.memoryBudget,
 		usesBody: ck.usesBody || ck.requestRefs > ck.requestMembers,
+		usesNow:  ck.usesNow,
 	}
 	p.op, p.clauses = splitClauses(tree.Node, opts)
 	return p, nil
@@ -355,13 +361,46 @@ func normOp(op string) string {
 	return ""
 }
 
-// userNames rejects names of the environment that are there for the
-// machinery, not for expressions.
-type userNames struct{ ck *checker }
+// names are the names an expression may use: the environment's and the
+// builtins that are not disabled. expr's type checker does not look at
+// every argument of a method call (now.After(x)), so the names are checked
+// here too, on the parsed expression.
+var names = func() map[string]bool {
+	m := map[string]bool{
+		"principal": true, "request": true, "now": true, "resource": true,
+		"hasRole": true, "hasScope": true, "hasPermission": true, "inTenant": true,
+	}
+	for _, b := range builtin.Builtins {
+		m[b.Name] = true
+	}
+	for _, b := range disabledBuiltins {
+		delete(m, b)
+	}
+	return m
+}()
+
+// userNames rejects names outside the environment, including those that
+// are there for the machinery (ctx, $env) and not for expressions.
+type userNames struct {
+	ck      *checker
+	vars    map[string]bool // names declared with let, found by a first walk
+	collect bool            // this is the first walk
+}
 
 func (u *userNames) Visit(node *ast.Node) {
-	if id, ok := (*node).(*ast.IdentifierNode); ok && (id.Value == ctxName || id.Value == "$env") {
-		u.ck.fail(id, "unknown name "+id.Value)
+	switch n := (*node).(type) {
+	case *ast.VariableDeclaratorNode:
+		if u.collect {
+			u.vars[n.Name] = true
+		}
+	case *ast.IdentifierNode:
+		if !u.collect && !names[n.Value] && !u.vars[n.Value] {
+			u.ck.fail(n, "unknown name "+n.Value)
+		}
+	case *ast.BuiltinNode:
+		if !u.collect && !names[n.Name] {
+			u.ck.fail(n, "unknown name "+n.Name)
+		}
 	}
 }
 
@@ -376,6 +415,7 @@ type checker struct {
 	err     *CompileError
 
 	usesBody       bool
+	usesNow        bool
 	requestRefs    int // identifiers "request"
 	requestMembers int // of which, members with a constant name
 }
@@ -391,8 +431,11 @@ func (c *checker) fail(n ast.Node, msg string) {
 func (c *checker) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if n.Value == "request" {
+		switch n.Value {
+		case "request":
 			c.requestRefs++
+		case "now":
+			c.usesNow = true
 		}
 	case *ast.MemberNode:
 		id, ok := n.Node.(*ast.IdentifierNode)
@@ -496,4 +539,13 @@ func idString(v any) (string, error) {
 		return "", errors.New("authz: resource id is nil")
 	}
 	return "", errors.New("authz: resource id must be a string or a number")
+}
+
+// clock returns the time of a decision whose rules read now, and the zero
+// time, without reading the clock, for one whose rules do not.
+func clock(used bool) time.Time {
+	if used {
+		return time.Now()
+	}
+	return time.Time{}
 }

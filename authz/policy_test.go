@@ -34,6 +34,8 @@ func TestCompileErrors(t *testing.T) {
 		{"disabled builtin", `fromJSON("{}") != nil`, 1, 1, "fromJSON"},
 		{"empty", `  `, 1, 1, "empty expression"},
 		{"too many arguments", `hasScope("a", "b")`, 1, 1, "too many arguments"},
+		{"disabled builtin in a method argument", `now.After(date("2020-01-01"))`, 1, 11, "unknown name date"},
+		{"unknown name in a method argument", `now.After(later)`, 1, 11, "unknown name later"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,6 +67,8 @@ func TestCompileAccepts(t *testing.T) {
 		`request.method == "GET" && request.path startsWith "/v1/"`,
 		`request.query("dry") == "1"`,
 		`now.Year() >= 2024`,
+		`let ids = request.body.ids; len(ids) > 0 && all(ids, {let r = resource("instance", #); r.compartment == principal.tenant})`,
+		`map(principal.roles, upper(#)) | any(# == "ADMIN")`,
 		`all(request.body.instanceIds, {resource("instance", #).compartment == principal.tenant})`,
 		`resource("instance", request.pathValue("id")).state != "terminated"`,
 	} {
@@ -190,6 +194,16 @@ func TestResolverSeesRequestContext(t *testing.T) {
 	r := httptest.NewRequest("GET", "/", nil)
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, "from-context"))
 	if allowed, err := p.Eval(r, nil); !allowed || err != nil {
+		t.Fatalf("Eval = %v, %v", allowed, err)
+	}
+}
+
+func TestNow(t *testing.T) {
+	p, err := authz.Compile(`now.Year() > 2020 && now.Before(now.Add(duration("1h")))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allowed, err := p.Eval(httptest.NewRequest("GET", "/", nil), nil); !allowed || err != nil {
 		t.Fatalf("Eval = %v, %v", allowed, err)
 	}
 }

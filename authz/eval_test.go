@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -139,5 +140,27 @@ func TestEvaluate(t *testing.T) {
 				t.Errorf("handler saw %q, want %q", res.body, tc.handlerBody)
 			}
 		})
+	}
+}
+
+func TestComputedHeaderNames(t *testing.T) {
+	az := newAuthorizer(t, authz.WithHeaders("X-Tenant"),
+		authz.WithRoute("GET /h/{name}", authz.Allow("echo", `request.header(request.pathValue("name")) == "yes"`)))
+	mux := az.NewMux()
+	mux.Handle("GET /h/{name}", ok)
+	for _, tc := range []struct {
+		name   string
+		status int
+	}{{"X-Tenant", 200}, {"x-tenant", 200}, {"X-Other", 403}, {"Authorization", 403}} {
+		r := httptest.NewRequest("GET", "/h/"+tc.name, nil)
+		r.Header.Set("X-Test-User", "bob")
+		r.Header.Set("X-Tenant", "yes")
+		r.Header.Set("X-Other", "yes")
+		r.Header.Set("Authorization", "yes")
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		if w.Code != tc.status {
+			t.Errorf("header %s: %d, want %d", tc.name, w.Code, tc.status)
+		}
 	}
 }

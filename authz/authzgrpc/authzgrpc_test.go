@@ -247,3 +247,20 @@ func TestNilInterceptorsDeny(t *testing.T) {
 		t.Fatalf("stream: %v, want PERMISSION_DENIED", err)
 	}
 }
+
+func TestBodyLimitsAndHeaders(t *testing.T) {
+	ic := interceptors(t, authz.WithMaxBodyBytes(20), authz.WithHeaders("x-tenant"),
+		authz.WithRoute(check, authz.Allow("tenant header", `request.body.service != "" && request.header("X-Tenant") == principal.tenant`)))
+	e := start(t, ic)
+	ctx := metadata.AppendToOutgoingContext(as("bob"), "x-tenant", "green")
+	if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{Service: "a"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("allowed call: %v, want NOT_FOUND from the service", err)
+	}
+	<-e.seen
+	if _, err := e.client.Check(as("bob"), &healthpb.HealthCheckRequest{Service: "a"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("without the header: %v, want PERMISSION_DENIED", err)
+	}
+	if _, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{Service: "a-long-service-name"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("body over the limit: %v, want INVALID_ARGUMENT", err)
+	}
+}

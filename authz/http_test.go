@@ -410,3 +410,63 @@ func TestConcurrentDecisions(t *testing.T) {
 		<-done
 	}
 }
+
+// bearer is a second test authenticator, for the header Authorization.
+type bearer struct{}
+
+func (bearer) Authenticate(_ context.Context, h authz.Headers) (*authz.Principal, error) {
+	switch h.Get("Authorization") {
+	case "":
+		return nil, authz.ErrNoCredentials
+	case "Bearer good":
+		return &authz.Principal{ID: "token-user", Roles: []string{"admin"}}, nil
+	}
+	return nil, errors.Join(authz.ErrUnauthenticated, errors.New("bad token"))
+}
+
+func (bearer) Challenge(err error) string {
+	if errors.Is(err, authz.ErrNoCredentials) {
+		return `Bearer realm="api"`
+	}
+	return `Bearer realm="api", error="invalid_token"`
+}
+
+func TestSeveralAuthenticators(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		az := newAuthorizer(t, authz.WithAuthenticator(bearer{}), authz.WithDryRun(dry),
+			authz.WithLogger(slog.New(slog.DiscardHandler)),
+			authz.WithRoute("GET /x", authz.Allow("admins", `hasRole("admin")`)))
+		mux := az.NewMux()
+		mux.Handle("GET /x", ok)
+		for _, tc := range []struct {
+			name, user, auth string
+			status           int
+			challenges       []string
+			body             string
+		}{
+			{"first authenticator", "alice", "", 200, nil, "alice|"},
+			{"second authenticator", "", "Bearer good", 200, nil, "token-user|"},
+			{"first that finds a credential decides", "mallory", "Bearer good", 401, []string{`Test realm="test", error="invalid_user"`}, ""},
+			{"second's bad credential", "", "Bearer bad", 401, []string{`Bearer realm="api", error="invalid_token"`}, ""},
+			{"none: every challenge", "", "", 401, []string{`Test realm="test"`, `Bearer realm="api"`}, ""},
+		} {
+			r := httptest.NewRequest("GET", "/x", nil)
+			if tc.user != "" {
+				r.Header.Set("X-Test-User", tc.user)
+			}
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, r)
+			status, challenges, body := tc.status, tc.challenges, tc.body
+			if dry && status == 401 {
+				// Dry run lets the request through, anonymous.
+				status, challenges, body = 200, nil, "|"
+			}
+			if w.Code != status || !slices.Equal(w.Header().Values("WWW-Authenticate"), challenges) || (body != "" && w.Body.String() != body) {
+				t.Errorf("dry run %v, %s: %d %q %q, want %d %q %q", dry, tc.name, w.Code, w.Header().Values("WWW-Authenticate"), w.Body.String(), status, challenges, body)
+			}
+		}
+	}
+}

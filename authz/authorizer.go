@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -56,6 +57,9 @@ type Authorizer struct {
 	logger    *slog.Logger // nil: slog.Default()
 	pool      sync.Pool
 	warned    atomic.Bool
+
+	nextLog    atomic.Int64 // unix nanoseconds before which dry-run lines are suppressed
+	suppressed atomic.Int64 // dry-run lines suppressed since the last one
 }
 
 // route is one operation's authentication mode and rules.
@@ -480,12 +484,10 @@ func (a *Authorizer) denied(ctx context.Context, d *Decision, outage error) erro
 	}
 	otelx.AddEvent(ctx, otelx.EventAuthzDenied,
 		attribute.String(otelx.AttrAuthzPolicy, rule), attribute.String("paved.authz.reason", d.Reason))
-	level, msg := slog.LevelDebug, "authz: denied"
 	if a.dryRun {
-		level, msg = slog.LevelInfo, "authz: would deny (dry run)"
-	}
-	if l := a.log(); l.Enabled(ctx, level) {
-		l.LogAttrs(ctx, level, msg, slog.String("operation", d.Operation), slog.String("rule", d.Rule), slog.String("decision", d.Explain()))
+		a.logDryRun(ctx, "authz: would deny (dry run)", slog.String("operation", d.Operation), slog.String("rule", d.Rule), slog.String("decision", d.Explain()))
+	} else if l := a.log(); l.Enabled(ctx, slog.LevelDebug) {
+		l.LogAttrs(ctx, slog.LevelDebug, "authz: denied", slog.String("operation", d.Operation), slog.String("rule", d.Rule), slog.String("decision", d.Explain()))
 	}
 	if outage != nil {
 		a.log().LogAttrs(ctx, slog.LevelDebug, "authz: resource lookup failed", slog.String("operation", d.Operation), slog.String("error", outage.Error()))
@@ -499,11 +501,11 @@ func (a *Authorizer) denied(ctx context.Context, d *Decision, outage error) erro
 // unauthenticated reports an authentication failure; it returns nil in
 // dry run, when the call goes on as anonymous.
 func (a *Authorizer) unauthenticated(ctx context.Context, info *callinfo.Info, op string, ae *authError) error {
-	level := slog.LevelDebug
 	if a.dryRun {
-		level = slog.LevelInfo
+		a.logDryRun(ctx, "authz: would answer unauthenticated (dry run)", slog.String("operation", op), slog.String("reason", ae.err.Error()))
+	} else {
+		a.log().LogAttrs(ctx, slog.LevelDebug, "authz: unauthenticated", slog.String("operation", op), slog.String("reason", ae.err.Error()))
 	}
-	a.log().LogAttrs(ctx, level, "authz: unauthenticated", slog.String("operation", op), slog.String("reason", ae.err.Error()))
 	if info != nil {
 		info.Decision, info.Reason = "deny", "unauthenticated"
 	}
@@ -511,6 +513,28 @@ func (a *Authorizer) unauthenticated(ctx context.Context, info *callinfo.Info, o
 		return nil
 	}
 	return &challengeError{err: ae.err, challenges: ae.challenges}
+}
+
+// dryRunLogInterval spaces the Info lines of dry run: a flood of denied
+// requests must not flood the logs too. The metrics count every decision.
+const dryRunLogInterval = time.Second
+
+// logDryRun logs a dry-run line at Info unless one was logged less than
+// dryRunLogInterval ago, in which case it only counts it as suppressed;
+// the next line says how many were.
+func (a *Authorizer) logDryRun(ctx context.Context, msg string, attrs ...slog.Attr) {
+	l := a.log()
+	if !l.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	now := time.Now().UnixNano()
+	next := a.nextLog.Load()
+	if now < next || !a.nextLog.CompareAndSwap(next, now+int64(dryRunLogInterval)) {
+		a.suppressed.Add(1)
+		return
+	}
+	attrs = append(attrs, slog.Int64("suppressed", a.suppressed.Swap(0)))
+	l.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
 }
 
 // challengeError is an authentication failure with its challenges; it

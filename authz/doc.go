@@ -179,8 +179,8 @@
 // an authz.denied event to the current span, logs its Explain form at
 // Debug, and fills the call's audit information (who, decision, rule,
 // reason, resources) for the audit middleware when it wraps this one.
-// WithDryRun decides as usual, logs denials at Info ("would deny") and
-// counts them, and lets every request through. Each resolver kind's
+// WithDryRun decides as usual, logs denials at Info ("would deny", at
+// most a line a second) and counts them, and lets every request through. Each resolver kind's
 // breaker reports as paved.breaker.* with name authz.resource.<kind>.
 //
 // # Performance

@@ -216,8 +216,9 @@ func WithDefault(rules ...Rule) Option {
 	})
 }
 
-// WithDryRun, when on, decides every request as usual, logs and counts
-// the denials, and lets them through: for rolling out rules. An
+// WithDryRun, when on, decides every request as usual, logs (at Info, at
+// most a line a second, saying how many it left out) and counts the
+// denials, and lets them through: for rolling out rules. An
 // authentication failure is let through too, as an anonymous caller;
 // bodies that are too large or not JSON make their rules fail, which
 // counts as a denial.

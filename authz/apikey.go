@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"unsafe"
 )
 
 // ErrRevoked is what a key lookup (WithKeyLookup) returns for a key that
@@ -76,7 +77,7 @@ func NewAPIKeys(keys map[string]*Principal, opts ...Option) (*APIKeys, error) {
 	a := &APIKeys{
 		keys:   make(map[[32]byte]*storedKey, len(keys)),
 		lookup: c.lookup,
-		header: http.CanonicalHeaderKey(c.header),
+		header: http.CanonicalHeaderKey(c.header), // so that Get and Values do not allocate
 	}
 	for k, p := range keys {
 		switch {
@@ -115,7 +116,7 @@ func NewAPIKeys(keys map[string]*Principal, opts ...Option) (*APIKeys, error) {
 		b = append(b, ", "...)
 	}
 	b = append(b, "header="...)
-	a.challenge = string(appendQuoted(b, a.header))
+	a.challenge = string(appendQuoted(b, c.header))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -127,7 +128,7 @@ var (
 	errKeyTooLong  = invalid("API key longer than " + strconv.Itoa(MaxAPIKeyLength) + " bytes")
 	errKeyRepeated = invalid("more than one API key header")
 	errKeyUnknown  = invalid("unknown API key")
-	errKeyRevoked  = &credentialError{reason: "revoked API key", cause: ErrRevoked}
+	errKeyRevoked  = newCredentialError("revoked API key", "", ErrRevoked)
 )
 
 // valuer is implemented by http.Header (and authzgrpc's metadata adapter):
@@ -137,8 +138,11 @@ type valuer interface {
 }
 
 // Authenticate returns the Principal of the request's API key. See APIKeys
-// for the errors.
+// for the errors. A nil *APIKeys finds no credentials.
 func (a *APIKeys) Authenticate(ctx context.Context, h Headers) (*Principal, error) {
+	if a == nil {
+		return nil, ErrNoCredentials
+	}
 	key := h.Get(a.header)
 	if key == "" {
 		if v, ok := h.(valuer); ok && len(v.Values(a.header)) > 0 {
@@ -152,11 +156,11 @@ func (a *APIKeys) Authenticate(ctx context.Context, h Headers) (*Principal, erro
 	if v, ok := h.(valuer); ok && len(v.Values(a.header)) > 1 {
 		return nil, errKeyRepeated
 	}
-	d := sha256.Sum256([]byte(key))
+	d := digest(key)
 	if _, ok := a.revoked[d]; ok {
 		return nil, errKeyRevoked
 	}
-	if k, ok := a.keys[d]; ok && digestEqual(&k.digest, &d) {
+	if k, ok := a.keys[d]; ok && digestEqual(k.digest, d) {
 		return k.p, nil
 	}
 	if a.lookup == nil {
@@ -167,7 +171,7 @@ func (a *APIKeys) Authenticate(ctx context.Context, h Headers) (*Principal, erro
 	case errors.Is(err, ErrRevoked):
 		return nil, errKeyRevoked
 	case err != nil:
-		return nil, &credentialError{reason: "API key lookup failed", cause: err}
+		return nil, newCredentialError("API key lookup failed", "", err)
 	case p == nil:
 		return nil, errKeyUnknown
 	}
@@ -187,8 +191,15 @@ type storedKey struct {
 
 // digestEqual compares two digests in constant time. It is a variable so
 // that a test can see the comparison is made.
-var digestEqual = func(a, b *[32]byte) bool {
+var digestEqual = func(a, b [32]byte) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// digest returns the SHA-256 digest of key without copying it: a key
+// longer than 32 bytes would otherwise be copied to the heap on every
+// request. sha256 only reads its input.
+func digest(key string) [32]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key)))
 }
 
 // Challenge returns the APIKeys challenge, the same for every error, so a
@@ -196,7 +207,12 @@ var digestEqual = func(a, b *[32]byte) bool {
 // with a realm parameter first when WithRealm is set. ApiKey is not a
 // registered HTTP authentication scheme; the value follows the challenge
 // syntax of RFC 9110 section 11.6.1 and names the header to send the key in.
-func (a *APIKeys) Challenge(error) string { return a.challenge }
+func (a *APIKeys) Challenge(error) string {
+	if a == nil {
+		return ""
+	}
+	return a.challenge
+}
 
 // WithKeyHeader sets the request header NewAPIKeys reads the key from
 // (default X-API-Key). The name must be a valid header field name.

@@ -85,9 +85,18 @@ func (f *first) Challenge(err error) string {
 // message is all a client sees (httpx.PublicMessage), and to the cause, if
 // any, which never holds the credential.
 type credentialError struct {
-	reason string // for logs: "token expired", "revoked", ...
-	desc   string // the error_description of a bearer challenge; "" for none
-	cause  error
+	reason string  // for logs: "token expired", "revoked", ...
+	desc   string  // the error_description of a bearer challenge; "" for none
+	cause  error   // nil for none
+	chain  []error // ErrUnauthenticated and cause, made once
+}
+
+func newCredentialError(reason, desc string, cause error) *credentialError {
+	e := &credentialError{reason: reason, desc: desc, cause: cause, chain: []error{ErrUnauthenticated}}
+	if cause != nil {
+		e.chain = append(e.chain, cause)
+	}
+	return e
 }
 
 func (e *credentialError) Error() string {
@@ -98,16 +107,11 @@ func (e *credentialError) Error() string {
 	return s
 }
 
-func (e *credentialError) Unwrap() []error {
-	if e.cause != nil {
-		return []error{ErrUnauthenticated, e.cause}
-	}
-	return []error{ErrUnauthenticated}
-}
+func (e *credentialError) Unwrap() []error { return e.chain }
 
 // invalid returns a credentialError whose reason is also its description.
 func invalid(reason string) error {
-	return &credentialError{reason: reason, desc: reason}
+	return newCredentialError(reason, reason, nil)
 }
 
 // appendQuoted appends s as an RFC 9110 quoted-string: quotes and

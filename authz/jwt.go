@@ -3,13 +3,12 @@ package authz
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"net/http"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -229,12 +228,15 @@ var (
 	errTokenClaims         = invalid("invalid claims")
 	errTokenNoSubject      = invalid("token has no subject")
 	errTokenInvalid        = invalid("invalid token")
-	errKeySetUnavailable   = &credentialError{reason: "key set unavailable", desc: "token could not be verified"}
+	errKeySetUnavailable   = newCredentialError("key set unavailable", "token could not be verified", nil)
 )
 
 // Authenticate verifies the request's bearer token and returns its
-// Principal. See JWT for the errors.
+// Principal. See JWT for the errors. A nil *JWT finds no credentials.
 func (j *JWT) Authenticate(ctx context.Context, h Headers) (*Principal, error) {
+	if j == nil {
+		return nil, ErrNoCredentials
+	}
 	token, err := j.bearer(h)
 	if err != nil {
 		return nil, err
@@ -380,9 +382,9 @@ func (j *JWT) toPrincipal(claims jwt.MapClaims) (*Principal, error) {
 		p, err := j.principal(claims)
 		switch {
 		case err != nil:
-			return nil, &credentialError{reason: "claims rejected", desc: "token rejected", cause: err}
+			return nil, newCredentialError("claims rejected", "token rejected", err)
 		case p == nil:
-			return nil, &credentialError{reason: "claims rejected", desc: "token rejected"}
+			return nil, newCredentialError("claims rejected", "token rejected", nil)
 		}
 		if p.Scheme == "" {
 			cp := *p
@@ -445,6 +447,9 @@ func claimStrings(v any) []string {
 // The description is one of a fixed set of reasons and never quotes the
 // token. Without WithRealm there is no realm parameter.
 func (j *JWT) Challenge(err error) string {
+	if j == nil {
+		return ""
+	}
 	ce, ok := errors.AsType[*credentialError](err)
 	if !ok {
 		return j.challenge

@@ -126,7 +126,6 @@ func idpClaims() jwt.MapClaims {
 	return jwt.MapClaims{"iss": "https://idp.test", "sub": "alice"}
 }
 
-
 func TestJWKSCoalescedFetch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newIdP(jwksOf(t, "k1", &ecKey().PublicKey, "sig"))
@@ -384,4 +383,3 @@ func TestJWKSDocumentErrors(t *testing.T) {
 		})
 	}
 }
-

@@ -231,7 +231,9 @@ func WithKeyHeader(name string) Option {
 // store of keys never holds the keys themselves. lookup returns the
 // Principal; (nil, nil) for an unknown key; ErrRevoked (or an error wrapping
 // it) for a revoked one; any other error when the store fails, which
-// Authenticate reports as an authentication failure wrapping it. lookup is
+// Authenticate reports as an authentication failure wrapping it. The
+// Principal is used as it is, except that a Scheme other than "apikey" is
+// set to "apikey" on a copy. lookup is
 // called on every request that presents a key not in the map, and must be
 // safe for concurrent use; put a cache in it when the store is remote.
 func WithKeyLookup(lookup func(ctx context.Context, digest [32]byte) (*Principal, error)) Option {

@@ -383,3 +383,38 @@ func TestJWKSDocumentErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestJWKSRefresh: once WithJWKSRefresh has passed, a request is served
+// from the old set while one background fetch brings the new one.
+func TestJWKSRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k1 := jwkOf(t, "k1", &ecKey().PublicKey, "sig", "")
+		k2 := jwkOf(t, "k2", &rsaKey().PublicKey, "sig", "")
+		p := newIdP(jwksDoc(k1))
+		j := newJWKSAuth(t, p, authz.WithJWKSRefresh(time.Minute))
+		tok1 := sign(t, jwt.SigningMethodES256, ecKey(), "k1", idpClaims())
+		tok2 := sign(t, jwt.SigningMethodRS256, rsaKey(), "k2", idpClaims())
+		if _, err := j.Authenticate(context.Background(), bearer(tok1)); err != nil {
+			t.Fatal(err)
+		}
+		p.set(http.StatusOK, jwksDoc(k2)) // k1 retired
+		time.Sleep(30 * time.Second)
+		if _, err := j.Authenticate(context.Background(), bearer(tok1)); err != nil || p.hits.Load() != 1 {
+			t.Fatalf("fresh set: %v, %d fetches", err, p.hits.Load())
+		}
+		time.Sleep(31 * time.Second)
+		if _, err := j.Authenticate(context.Background(), bearer(tok1)); err != nil {
+			t.Fatalf("stale set while refreshing: %v", err)
+		}
+		synctest.Wait()
+		if n := p.hits.Load(); n != 2 {
+			t.Fatalf("%d fetches, want 2", n)
+		}
+		if _, err := j.Authenticate(context.Background(), bearer(tok2)); err != nil {
+			t.Fatalf("new key after the refresh: %v", err)
+		}
+		if _, err := j.Authenticate(context.Background(), bearer(tok1)); err == nil {
+			t.Fatal("retired key still accepted after the refresh")
+		}
+	})
+}

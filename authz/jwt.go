@@ -62,9 +62,11 @@ type namedKey struct {
 // nbf in the future, both within WithLeeway; its iss and aud match
 // WithIssuer and WithAudience when set. The signature is checked before
 // the claims, so an expired token with a bad signature is reported as an
-// invalid signature. The jku, x5u, x5c and jwk header parameters are
-// ignored: a key is never taken or fetched from the token itself. kid is an
-// opaque string, only ever used as a map key.
+// invalid signature. A token with a crit header parameter is refused (no
+// extensions are understood, RFC 7515 section 4.1.11). The jku, x5u, x5c
+// and jwk header parameters are ignored: a key is never taken or fetched
+// from the token itself. kid is an opaque string, only ever used as a map
+// key.
 //
 // A request without a bearer token (no Authorization header, or one with
 // another scheme) gets ErrNoCredentials. Any other failure gets an error
@@ -216,6 +218,7 @@ var (
 	errTokenMalformed      = invalid("malformed token")
 	errAlgNotAllowed       = invalid("algorithm not allowed")
 	errKIDNotString        = invalid("key id is not a string")
+	errCritHeader          = invalid("unsupported critical header")
 	errKIDUnknown          = invalid("unknown key id")
 	errKeyAlgMismatch      = invalid("key not allowed for the algorithm")
 	errSignatureInvalid    = invalid("invalid signature")
@@ -308,6 +311,11 @@ func jwsCompact(s string) bool {
 // key is the jwt.Keyfunc: the key of the token's kid, bound to its
 // algorithm.
 func (v *verifier) key(t *jwt.Token) (any, error) {
+	// RFC 7515 section 4.1.11: extensions listed in crit must be
+	// understood, and none are here.
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errCritHeader
+	}
 	alg := t.Method.Alg()
 	kid := ""
 	if k, ok := t.Header["kid"]; ok {

@@ -246,6 +246,7 @@ func TestJWTRejected(t *testing.T) {
 		{"unknown kid", sign(t, jwt.SigningMethodRS256, rsaKey(), "nope", claims()), "unknown key id"},
 		{"kid with path characters", sign(t, jwt.SigningMethodRS256, rsaKey(), "../../etc/passwd", claims()), "unknown key id"},
 		{"kid with SQL", sign(t, jwt.SigningMethodRS256, rsaKey(), "x' OR '1'='1", claims()), "unknown key id"},
+		{"crit header", sign(t, jwt.SigningMethodRS256, rsaKey(), "rsa", claims(), "crit", []any{"b64"}, "b64", false), "unsupported critical header"},
 		{"kid not a string", sign(t, jwt.SigningMethodRS256, rsaKey(), "", claims(), "kid", 7), "key id is not a string"},
 		{"two parts", parts[0] + "." + parts[1], "malformed token"},
 		{"four parts", good + ".x", "malformed token"},

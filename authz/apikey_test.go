@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/paved-go/paved/authz"
+	"github.com/paved-go/paved/internal/httpx"
 )
 
 const (
@@ -99,6 +101,9 @@ func TestAPIKeysRevokedLooksUnknown(t *testing.T) {
 	_, unknown := a.Authenticate(context.Background(), keyHeader("ak_live_unknown"))
 	if !errors.Is(revoked, authz.ErrRevoked) || errors.Is(unknown, authz.ErrRevoked) {
 		t.Fatalf("revoked = %v, unknown = %v", revoked, unknown)
+	}
+	if pr, pu := httpx.ProblemOf(revoked), httpx.ProblemOf(unknown); !reflect.DeepEqual(pr, pu) || pr.Status != http.StatusUnauthorized || pr.Detail != "authz: unauthenticated" {
+		t.Errorf("problems: revoked %+v, unknown %+v", pr, pu)
 	}
 	if a.Challenge(revoked) != a.Challenge(unknown) {
 		t.Errorf("challenges differ: %q, %q", a.Challenge(revoked), a.Challenge(unknown))

@@ -254,6 +254,7 @@ type jwksSource struct {
 	wg     sync.WaitGroup
 
 	mu        sync.Mutex
+	closed    bool
 	lastFetch time.Time      // last fetch attempt
 	flight    *refetchFlight // the unknown-kid refetch running, if any
 	failures  int            // consecutive failed fetches
@@ -325,6 +326,10 @@ func (s *jwksSource) loadSet(ctx context.Context, _ string) (*keySet, error) {
 // Concurrent callers share one fetch. It returns the newer set, or nil.
 func (s *jwksSource) refetch(ctx context.Context, seen *keySet) *keySet {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
 	f := s.flight
 	if f == nil {
 		if !s.lastFetch.IsZero() && time.Since(s.lastFetch) < s.every {
@@ -434,6 +439,9 @@ func (s *jwksSource) download(ctx context.Context) (*keySet, error) {
 }
 
 func (s *jwksSource) close() error {
+	s.mu.Lock()
+	s.closed = true // no refetch starts after this
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 	return s.keys.Close()

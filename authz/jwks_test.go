@@ -418,3 +418,27 @@ func TestJWKSRefresh(t *testing.T) {
 		}
 	})
 }
+
+func TestJWKSAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newIdP(jwksOf(t, "k1", &ecKey().PublicKey, "sig"))
+		j := newJWKSAuth(t, p, authz.WithUnknownKIDRefetch(time.Second))
+		tok := sign(t, jwt.SigningMethodES256, ecKey(), "k1", idpClaims())
+		if _, err := j.Authenticate(context.Background(), bearer(tok)); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		if _, err := j.Authenticate(context.Background(), bearer(tok)); err != nil {
+			t.Fatalf("fetched keys after Close: %v", err)
+		}
+		if _, err := j.Authenticate(context.Background(), bearer(sign(t, jwt.SigningMethodES256, ecKey(), "k9", idpClaims()))); err == nil {
+			t.Fatal("unknown kid accepted")
+		}
+		if n := p.hits.Load(); n != 1 {
+			t.Errorf("%d fetches, want none after Close", n)
+		}
+	})
+}

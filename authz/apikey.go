@@ -41,9 +41,10 @@ type apiKeyConfig struct {
 // most tell a caller how many leading bytes of the digest of its guess match
 // a stored digest, and a caller cannot choose a digest's bytes (that would
 // take a SHA-256 preimage), so it learns nothing that brings it closer to a
-// key. The digest found is also compared with the request's in constant time
-// (crypto/subtle), so that a lookup function that matched on less than the
-// whole digest cannot let a near miss through. Keys should be long and
+// key. The digest found in the map is then compared with the request's in
+// constant time (crypto/subtle), so the decision itself never rests on a
+// comparison that stops early. A WithKeyLookup store finds keys by digest
+// too, and the same reasoning covers its index. Keys should be long and
 // random (128 bits or more): hashing without a salt is right for such
 // keys, and wrong for passwords.
 //

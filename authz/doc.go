@@ -14,14 +14,111 @@
 // middleware then uses it and does not authenticate again). PrincipalID
 // keys rate limits by caller: ratelimit.Principal(authz.PrincipalID).
 //
-// # Authenticators
+// # Authentication
 //
-// An Authenticator finds and checks one kind of credential, returning
-// ErrNoCredentials when the request carries none of its kind.
-// WithAuthenticator takes several, tried in order: the first that finds
-// its credential decides.
+// An Authenticator finds one kind of credential in a request's headers and
+// turns it into a Principal. There are two, and First to combine them
+// (WithAuthenticator takes several too, and tries them in order the same
+// way):
 //
-// <<AUTHN: the authenticators section (API keys, JWT, JWKS, First) goes here.>>
+//	keys, err := authz.NewAPIKeys(map[string]*authz.Principal{
+//		os.Getenv("BILLING_KEY"): {ID: "billing", Type: "service", Tenant: "c1"},
+//	})
+//	...
+//	bearer, err := authz.NewJWT(
+//		authz.WithAlgorithms("RS256", "ES256"),
+//		authz.WithJWKS("https://idp.example/.well-known/jwks.json"),
+//		authz.WithIssuer("https://idp.example"),
+//		authz.WithAudience("inventory-api"),
+//	)
+//	...
+//	defer bearer.Close()
+//	auth := authz.First(bearer, keys)
+//
+// Each answers a request in one of three ways: a Principal; ErrNoCredentials
+// when the request carries none of its credentials; or, when a credential
+// is present but not valid, an error that unwraps to ErrUnauthenticated
+// (401) and whose message gives the reason for logs ("token expired",
+// "invalid signature", "unknown key id", "revoked API key"). The message
+// never contains the credential, and a client sees only
+// "authz: unauthenticated": problem+json details come from the sentinel,
+// not from the reason.
+//
+// API keys. NewAPIKeys keeps only the SHA-256 digests of the keys. A
+// request's key (header X-API-Key, or WithKeyHeader) is hashed, looked up by
+// digest and compared with the stored digest in constant time
+// (crypto/subtle). The map lookup itself is timing-safe: the most its timing
+// could tell is how many leading bytes of the digest of a guess match a
+// stored digest, and nobody can choose a digest's bytes, so that brings no
+// guess closer to a key. Keys must therefore be long random strings (128
+// bits or more), not passwords. WithKeyLookup finds keys by digest in a
+// store of your own, and WithRevoked (digests too) or a lookup returning
+// ErrRevoked revokes keys. A revoked key gets the same 401 and challenge as
+// an unknown one; only the log says "revoked". Empty, repeated and oversize
+// keys (over MaxAPIKeyLength, 4 KiB, refused before hashing) are invalid.
+// The key is read from its header only, never from Authorization. A known
+// key is authenticated without allocating.
+//
+// JWT. NewJWT verifies "Authorization: Bearer <token>" (RFC 6750 section
+// 2.1; the scheme in any case; one header, one token) with
+// github.com/golang-jwt/jwt/v5. WithAlgorithms is required and "none" is
+// never allowed. Each key verifies only the algorithms of its kind: an RSA
+// key never acts as an HMAC secret (the HS256-signed-with-the-public-key
+// confusion), an HMAC secret never verifies RS256, a P-256 key only ES256,
+// and a JWK's alg, use and key_ops are respected. The signature is checked
+// before the claims, so an expired token with a bad signature is an invalid
+// signature. exp is required by default (WithExpirationRequired), nbf is
+// checked, iss and aud when WithIssuer and WithAudience are given, all
+// within WithLeeway (default 0). Tokens longer than DefaultMaxTokenSize
+// (8 KiB, WithMaxTokenSize) or not shaped as three base64url parts are
+// refused before anything is decoded, so a header of thousands of dots
+// costs a scan and no allocation. The jku, x5u, x5c and jwk header
+// parameters are ignored: no key or URL is ever taken from the token. kid
+// is an opaque map key. By default the Principal's ID is sub (a token
+// without one is refused), its Type "user" (WithTypeClaim), its Tenant the
+// tenant claim (WithTenantClaim), its Roles the roles claim
+// (WithRolesClaim), its Scopes scope (space-separated) or scp (an array),
+// its Claims every claim and its Scheme "bearer"; WithPrincipalFunc
+// replaces the mapping.
+//
+// Keys. WithKey adds a key (an RSA, ECDSA or Ed25519 public key, or an
+// HMAC secret of at least 32 bytes) under a kid; WithKeySet adds the keys
+// of a JWK Set document, parsed with github.com/MicahParks/jwkset.
+// WithJWKS fetches a JWK Set from a URL (https, or http to loopback)
+// through paved's retry and keeps it in paved's cache: fetched on first
+// use by one request for all concurrent ones, refreshed in the background
+// every WithJWKSRefresh (1 hour), and served stale while the identity
+// provider fails for up to WithJWKSMaxStale (24 hours). A token with a kid
+// not in the set (a rotated key) causes one early fetch shared by
+// concurrent requests, at most once per WithUnknownKIDRefetch (5 minutes),
+// so made-up kids cannot flood the provider; after a failed fetch the next
+// waits 5 seconds, doubling per failure up to 5 minutes. Secret (oct) and
+// encryption keys in a fetched set are skipped and logged. Close a JWT that
+// uses WithJWKS when done with it.
+//
+// First. First(auths...) lets the first authenticator that finds its
+// credential decide: a request with a bad token and a good API key is
+// refused by the bearer authenticator, not rescued by the key. Nil
+// authenticators are skipped; when none finds a credential the answer is
+// ErrNoCredentials.
+//
+// Challenges. Challenge(err) is the WWW-Authenticate value for a 401
+// (RFC 9110 section 11.6.1). JWT answers `Bearer realm="api"` when there was
+// no token and `Bearer realm="api", error="invalid_token",
+// error_description="token expired"` for a bad one (RFC 6750 section 3;
+// the description is one of a fixed set of reasons). APIKeys answers
+// `ApiKey realm="api", header="X-API-Key"` in every case (ApiKey is not a
+// registered scheme; the parameter says where the key goes), so revoked and
+// unknown keys look alike. First answers with the challenge of the
+// authenticator that decided, or, with no credentials, all of them joined
+// by ", ". The realm parameter appears with WithRealm.
+//
+// What is logged. Authenticators do not log per request: the middleware
+// logs the reason from the error. NewJWT's WithLogger receives key set
+// events: a failed fetch (Warn, with the URL, the error, the number of
+// consecutive failures and the backoff), the recovery after failures
+// (Info), and keys of a fetched set that were skipped (Warn, with kid and
+// reason). Tokens, keys and secrets are never logged.
 //
 // Each route says whether it needs a caller (WithAuthentication): Required
 // (the default) answers 401 without a valid credential, Optional lets an
@@ -203,4 +300,21 @@
 //
 // An allowed request costs the middleware two allocations: the context
 // with the principal and the request that carries it.
+//
+// Authentication, measured on this 2-core machine, shared and busy (load 5 to 6),
+// as the median of 15 runs of go test -run XXX -bench JWT -benchmem
+// -benchtime 2000x ./authz/, raw and paved side by side in each run:
+//
+//	BenchmarkJWT/RS256/raw     70.0 µs/op  4360 B/op  78 allocs/op  jwt.Parse with the key
+//	BenchmarkJWT/RS256/paved   65.7 µs/op  4392 B/op  79 allocs/op  median of per-run ratios 0.94x
+//	BenchmarkJWT/ES256/raw    131.4 µs/op  4007 B/op  90 allocs/op
+//	BenchmarkJWT/ES256/paved  128.7 µs/op  4040 B/op  91 allocs/op  0.97x
+//	BenchmarkAPIKeys            283 ns/op     0 B/op   0 allocs/op  a known key (-count 5)
+//
+// The signature check is nearly all of it: in a CPU profile of the paved
+// RS256 case, 97.6% of Authenticate is golang-jwt's ParseWithClaims (a
+// quarter of it converting the *rsa.PublicKey for crypto/internal/fips140
+// on each verification, in raw as well). Authenticate reuses one
+// jwt.Parser where jwt.Parse builds one per call, and adds the Principal:
+// one allocation more.
 package authz

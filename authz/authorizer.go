@@ -64,13 +64,12 @@ type Authorizer struct {
 
 // route is one operation's authentication mode and rules.
 type route struct {
-	pattern  string
-	mode     Mode
-	public   bool
-	rules    []*rule // forbid rules first
-	usesBody bool
-	usesNow  bool
-	none     *otelx.Counter // decisions no rule decided
+	pattern string
+	mode    Mode
+	public  bool
+	rules   []*rule // forbid rules first
+	usesNow bool
+	none    *otelx.Counter // decisions no rule decided
 }
 
 // rule is a compiled Rule with its reasons and counter built once.
@@ -181,7 +180,6 @@ func (a *Authorizer) build(c *config) error {
 				failed:    "rule " + q + " failed",
 				counter:   counter(r.Name),
 			})
-			rt.usesBody = rt.usesBody || p.usesBody
 			rt.usesNow = rt.usesNow || p.usesNow
 		}
 		// Forbid rules first: one that matches decides without the others.
@@ -294,6 +292,11 @@ func (a *Authorizer) challenges(i int, err error) []string {
 func (a *Authorizer) decide(ctx context.Context, rt *route, ev *evaluation) Decision {
 	d := Decision{Operation: rt.pattern}
 	for _, ru := range rt.rules {
+		if ru.policy.usesBody {
+			if ev.loadBody(); ev.bodyErr != nil && !a.dryRun {
+				return d // finish answers the body's error
+			}
+		}
 		ok, err := ru.policy.run(ev)
 		if err != nil {
 			d.Errors = append(d.Errors, RuleError{Rule: ru.name, Err: err})
@@ -419,19 +422,8 @@ func (a *Authorizer) Authorize(ctx context.Context, c *Call) (context.Context, D
 	ev.ec.Context = ctx
 	ev.headers = c.Headers
 	ev.req.Method, ev.req.Path, ev.req.Pattern = c.Method, c.Path, c.Operation
-	var bodyErr error
-	if rt.usesBody && c.Body != nil {
-		data, err := c.Body()
-		if err == nil {
-			if int64(len(data)) > a.maxBody {
-				err = ErrBodyTooLarge
-			} else {
-				ev.req.Body, err = parseJSON(data, a.maxDepth)
-			}
-		}
-		bodyErr = err
-	}
-	return a.finish(ctx, rt, p, ev, info, bodyErr)
+	ev.call = c
+	return a.finish(ctx, rt, p, ev, info)
 }
 
 // evaluation takes an evaluation from the pool.
@@ -448,17 +440,18 @@ func (a *Authorizer) evaluation() *evaluation {
 // finish decides on ev, returns it to the pool, and reports. bodyErr is
 // the error of reading the body, which answers the request unless in dry
 // run.
-func (a *Authorizer) finish(ctx context.Context, rt *route, p *Principal, ev *evaluation, info *callinfo.Info, bodyErr error) (context.Context, Decision, error) {
-	if bodyErr != nil && !a.dryRun {
+func (a *Authorizer) finish(ctx context.Context, rt *route, p *Principal, ev *evaluation, info *callinfo.Info) (context.Context, Decision, error) {
+	ev.maxBody, ev.maxDepth = a.maxBody, a.maxDepth
+	d := a.decide(ctx, rt, ev)
+	if bodyErr := ev.bodyErr; bodyErr != nil && !a.dryRun {
 		ev.reset()
 		a.pool.Put(ev)
 		a.log().LogAttrs(ctx, slog.LevelDebug, "authz: bad request body", slog.String("operation", rt.pattern), slog.String("error", bodyErr.Error()))
 		rt.none.Add(ctx, "error")
-		d := Decision{Operation: rt.pattern, Reason: "bad request body"}
+		d = Decision{Operation: rt.pattern, Reason: "bad request body"}
 		fillDecision(info, &d, nil)
 		return ctx, d, bodyErr
 	}
-	d := a.decide(ctx, rt, ev)
 	outage := ev.outage
 	found := ev.found()
 	ev.reset()

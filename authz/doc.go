@@ -211,8 +211,11 @@
 // count, len, in, matches, startsWith, ...), except toJSON, fromJSON,
 // flatten, repeat, date and timezone, which recurse over data of any
 // depth, build values of any size or read files. Numbers in a body are
-// float64. A body nested deeper than WithMaxBodyDepth (32) is refused, so
-// no deep data reaches a builtin that recurses. WithMaxNodes (1000)
+// float64. The body is read and parsed when the first rule that reads it
+// runs, and put back for the handler: a request an earlier rule decides
+// (an admin's) is never read or refused for its body. A body nested
+// deeper than WithMaxBodyDepth (32) is refused, so no deep data reaches a
+// builtin that recurses. WithMaxNodes (1000)
 // bounds an expression's size, and WithMemoryBudget an evaluation's.
 //
 // # Resources: object-level authorization

@@ -28,6 +28,37 @@ type evaluation struct {
 	memo    []memo
 	lookups int
 	outage  error // the first resolver failure that was not ErrNotFound
+
+	// The body is read when the first rule that reads it runs, so a rule
+	// decided earlier (an admin's) costs no body read and a bad body
+	// fails only requests whose decision needed it.
+	call     *Call // the body's source when not hr
+	maxBody  int64
+	maxDepth int
+	bodyRead bool
+	bodyErr  error
+}
+
+// loadBody reads and parses the body once, into req.Body or bodyErr.
+func (ev *evaluation) loadBody() {
+	if ev.bodyRead {
+		return
+	}
+	ev.bodyRead = true
+	switch {
+	case ev.hr != nil:
+		ev.req.Body, ev.bodyErr = readBody(ev.hr, ev.maxBody, ev.maxDepth)
+	case ev.call != nil && ev.call.Body != nil:
+		data, err := ev.call.Body()
+		switch {
+		case err != nil:
+			ev.bodyErr = err
+		case int64(len(data)) > ev.maxBody:
+			ev.bodyErr = ErrBodyTooLarge
+		default:
+			ev.req.Body, ev.bodyErr = parseJSON(data, ev.maxDepth)
+		}
+	}
 }
 
 type memo struct {
@@ -78,6 +109,7 @@ func (ev *evaluation) reset() {
 	ev.req.Method, ev.req.Path, ev.req.Pattern = "", "", ""
 	ev.req.Body = nil
 	ev.hr, ev.headers, ev.rawQuery = nil, nil, ""
+	ev.call, ev.bodyRead, ev.bodyErr = nil, false, nil
 	clear(ev.memo)
 	ev.memo = ev.memo[:0]
 	ev.lookups = 0

@@ -67,11 +67,7 @@ func (a *Authorizer) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	fillPrincipal(info, p)
 	ev := a.evaluation()
 	ev.setHTTP(r, p, clock(rt.usesNow))
-	var bodyErr error
-	if rt.usesBody {
-		ev.req.Body, bodyErr = readBody(r, a.maxBody, a.maxDepth)
-	}
-	nctx, _, err := a.finish(ctx, rt, p, ev, info, bodyErr)
+	nctx, _, err := a.finish(ctx, rt, p, ev, info)
 	if err != nil {
 		a.reject(w, r, err)
 		return

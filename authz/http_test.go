@@ -430,10 +430,10 @@ func TestConcurrentDecisions(t *testing.T) {
 	}
 }
 
-// bearer is a second test authenticator, for the header Authorization.
-type bearer struct{}
+// fakeBearer is a second test authenticator, for the header Authorization.
+type fakeBearer struct{}
 
-func (bearer) Authenticate(_ context.Context, h authz.Headers) (*authz.Principal, error) {
+func (fakeBearer) Authenticate(_ context.Context, h authz.Headers) (*authz.Principal, error) {
 	switch h.Get("Authorization") {
 	case "":
 		return nil, authz.ErrNoCredentials
@@ -443,7 +443,7 @@ func (bearer) Authenticate(_ context.Context, h authz.Headers) (*authz.Principal
 	return nil, errors.Join(authz.ErrUnauthenticated, errors.New("bad token"))
 }
 
-func (bearer) Challenge(err error) string {
+func (fakeBearer) Challenge(err error) string {
 	if errors.Is(err, authz.ErrNoCredentials) {
 		return `Bearer realm="api"`
 	}
@@ -452,7 +452,7 @@ func (bearer) Challenge(err error) string {
 
 func TestSeveralAuthenticators(t *testing.T) {
 	for _, dry := range []bool{false, true} {
-		az := newAuthorizer(t, authz.WithAuthenticator(bearer{}), authz.WithDryRun(dry),
+		az := newAuthorizer(t, authz.WithAuthenticator(fakeBearer{}), authz.WithDryRun(dry),
 			authz.WithLogger(slog.New(slog.DiscardHandler)),
 			authz.WithRoute("GET /x", authz.Allow("admins", `hasRole("admin")`)))
 		mux := az.NewMux()

@@ -10,6 +10,7 @@ import (
 	"net/url"
 
 	"github.com/paved-go/paved"
+	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/tracing"
 )
@@ -40,21 +41,24 @@ type gatewayConfig struct {
 	logger    *slog.Logger
 	tracer    *tracing.Tracer
 	limits    func(http.Handler) http.Handler // per-route rate limits; nil: none
+	access    *authz.Authorizer               // authentication and rules per route
 	instances *cache.ResponseCache            // caches GET /instances/{id}; nil: no cache
 	metrics   http.Handler                    // serves GET /metrics when not nil
 	timeouts  routeTimeouts                   // per-route deadlines replacing the defaults; nil: defaults
 }
 
-// newGateway returns the gateway's handler.
-func newGateway(cfg gatewayConfig) http.Handler {
+// newGateway returns the gateway's handler. It fails when a route has no
+// authorization rule (and is not public), or a rule names no route.
+func newGateway(cfg gatewayConfig) (http.Handler, error) {
 	// Tracing is outermost, so the access log line and every error
 	// response carry the correlation and trace ids.
 	outer := paved.Chain(
 		cfg.tracer.Middleware,
 		cfg.tracer.AccessLog, // route, status, bytes, duration; no paths, queries or headers
 	)
-	// Per API operation: rate limits (429 before any upstream work).
-	perRoute := paved.Chain(cfg.limits)
+	// Per API operation: rate limits first (429 before any other work),
+	// then authentication and authorization (401, 403).
+	perRoute := paved.Chain(cfg.limits, cfg.access.Middleware)
 
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -100,6 +104,11 @@ func newGateway(cfg gatewayConfig) http.Handler {
 	}
 
 	mux := http.NewServeMux()
+	var patterns []string // every route served, for the authorization check
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, h)
+		patterns = append(patterns, pattern)
+	}
 	for _, rt := range apiRoutes {
 		var h http.Handler = proxy
 		switch {
@@ -112,10 +121,10 @@ func newGateway(cfg gatewayConfig) http.Handler {
 		case rt.pattern == "POST /instances/{id}/terminate":
 			h = invalidates(cfg.instances, proxy)
 		}
-		mux.Handle(rt.pattern, perRoute(withDeadline(cfg.timeouts.timeout(rt), h)))
+		handle(rt.pattern, perRoute(withDeadline(cfg.timeouts.timeout(rt), h)))
 	}
-	// The upstream's fault switch, reachable through the gateway for the
-	// demo, without the per-route policies.
+	// The upstream's fault switch, reachable through the gateway for
+	// admins, without rate limits.
 	adminProxy := withDeadline(adminTimeout, &httputil.ReverseProxy{
 		Rewrite:      proxy.Rewrite,
 		Transport:    cfg.admin,
@@ -123,15 +132,21 @@ func newGateway(cfg gatewayConfig) http.Handler {
 		ErrorHandler: proxy.ErrorHandler,
 	})
 	for _, pattern := range []string{"GET /admin/faults", "POST /admin/faults", "DELETE /admin/faults"} {
-		mux.Handle(pattern, adminProxy)
+		handle(pattern, cfg.access.Middleware(adminProxy))
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	}))
 	if cfg.metrics != nil {
-		mux.Handle("GET /metrics", cfg.metrics)
+		handle("GET /metrics", cfg.metrics)
+	} else {
+		patterns = append(patterns, "GET /metrics") // public by the rules, served or not
 	}
-	return outer(paved.ProblemMux(mux)) // 404 and 405 as problem+json
+	// Start-up refuses a route without rules, or rules for no route.
+	if err := cfg.access.Check(patterns...); err != nil {
+		return nil, err
+	}
+	return outer(paved.ProblemMux(mux)), nil // 404 and 405 as problem+json
 }
 
 // statusError is an error that declares its HTTP status, the contract of

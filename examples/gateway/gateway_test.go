@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,10 +23,51 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/paved-go/paved"
+	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/tracing"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Keys for tests about something other than access: admins, each
+	// request its own key (do), so the per-key rate limits stay out of
+	// the way. TestGatewayAccess uses the demo's own keys.
+	for i := range testKeys {
+		demoKeys[testKey(i)] = &authz.Principal{ID: testKey(i), Type: "user", Tenant: "ops", Roles: []string{"admin"}}
+	}
+	for _, k := range []string{"demo", "other"} {
+		demoKeys[k] = &authz.Principal{ID: k, Type: "user", Tenant: "ops", Roles: []string{"admin"}}
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// testKeys is the number of admin keys tests rotate through.
+const testKeys = 2000
+
+func testKey(i int) string { return "test-" + strconv.Itoa(i) }
+
+// testAccess is the gateway's Authorizer for tests that build the gateway
+// themselves.
+func testAccess(t *testing.T, upstream *url.URL, transport http.RoundTripper, logger *slog.Logger) *authz.Authorizer {
+	t.Helper()
+	az, err := newAccess(upstream, &http.Client{Transport: transport}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return az
+}
+
+// mustGateway is newGateway for tests.
+func mustGateway(t *testing.T, cfg gatewayConfig) http.Handler {
+	t.Helper()
+	if cfg.access == nil {
+		cfg.access = testAccess(t, cfg.upstream, cfg.transport, cfg.logger)
+	}
+	h, err := newGateway(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines to write
 // and the test to read.
@@ -98,7 +140,7 @@ func (g *gatewayProcess) do(t *testing.T, method, path, contentType, body string
 	}
 	// Each call its own API key, so the per-key rate limits do not get in
 	// the way of tests about something else.
-	req.Header.Set("X-API-Key", fmt.Sprintf("test-%d", g.keys.Add(1)))
+	req.Header.Set("X-API-Key", testKey(int(g.keys.Add(1)-1)%testKeys))
 	resp, err := g.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +288,7 @@ func TestGatewayUpstreamDown(t *testing.T) {
 	logs := &syncBuffer{}
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
-	h := newGateway(gatewayConfig{upstream: mustParseURL(t, deadURL), transport: transport, admin: transport,
+	h := mustGateway(t, gatewayConfig{upstream: mustParseURL(t, deadURL), transport: transport, admin: transport,
 		logger: tracing.NewLogger(logs), tracer: newTestTracer(t, logs)})
 	srv := &http.Server{Handler: h}
 	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -636,7 +678,7 @@ func TestGatewayClientCancelIsNeverSuccess(t *testing.T) {
 			logs := &syncBuffer{}
 			transport := &http.Transport{}
 			defer transport.CloseIdleConnections()
-			h := newGateway(gatewayConfig{upstream: upstream, transport: transport, admin: transport,
+			h := mustGateway(t, gatewayConfig{upstream: upstream, transport: transport, admin: transport,
 				logger: tracing.NewLogger(logs), tracer: newTestTracer(t, logs)})
 
 			ctx, cancel := context.WithCancel(t.Context())
@@ -675,7 +717,7 @@ func TestGatewayRouteDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	const deadline = 100 * time.Millisecond
-	h := newGateway(gatewayConfig{upstream: upstream, transport: toUpstream, admin: base,
+	h := mustGateway(t, gatewayConfig{upstream: upstream, transport: toUpstream, admin: base,
 		logger: tracing.NewLogger(logs), tracer: newTestTracer(t, logs),
 		timeouts: routeTimeouts{"GET /instances/{id}": deadline}})
 	srv := httptest.NewServer(h)

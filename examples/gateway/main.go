@@ -131,6 +131,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return 1
 	}
 
+	access, err := newAccess(upstreamURL, &http.Client{Transport: toUpstream}, logger)
+	if err != nil {
+		gwLn.Close()
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: authorization: %v\n", err)
+		return 1
+	}
+
 	// GET /instances/{id} is fresh for 2s, then served stale for up to
 	// 10s more while one request refreshes it in the background, and for
 	// up to a minute while the upstream fails (5xx, an open breaker).
@@ -153,18 +161,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          errLog,
 	}
+	handler, err := newGateway(gatewayConfig{
+		upstream:  upstreamURL,
+		transport: toUpstream,
+		admin:     transport,
+		limits:    limits,
+		access:    access,
+		instances: instances,
+		logger:    logger,
+		tracer:    tracer,
+		metrics:   telemetry.MetricsHandler(),
+		timeouts:  timeouts,
+	})
+	if err != nil {
+		gwLn.Close()
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
 	gateway := &http.Server{
-		Handler: newGateway(gatewayConfig{
-			upstream:  upstreamURL,
-			transport: toUpstream,
-			admin:     transport,
-			limits:    limits,
-			instances: instances,
-			logger:    logger,
-			tracer:    tracer,
-			metrics:   telemetry.MetricsHandler(),
-			timeouts:  timeouts,
-		}),
+		Handler: handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

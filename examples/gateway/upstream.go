@@ -22,14 +22,16 @@ import (
 // (http.RoundTripper chain) a service would use for any dependency.
 
 // Instance is one compute instance of the demo API.
+// The expr tags name the fields in the gateway's authorization rules
+// (resource("instance", id).compartment).
 type Instance struct {
-	ID          string    `json:"id"`
-	DisplayName string    `json:"displayName"`
-	Compartment string    `json:"compartment"`
-	Shape       string    `json:"shape"`
-	State       string    `json:"state"`
-	IPAddress   string    `json:"ipAddress"`
-	TimeCreated time.Time `json:"timeCreated"`
+	ID          string    `json:"id" expr:"id"`
+	DisplayName string    `json:"displayName" expr:"displayName"`
+	Compartment string    `json:"compartment" expr:"compartment"`
+	Shape       string    `json:"shape" expr:"shape"`
+	State       string    `json:"state" expr:"state"`
+	IPAddress   string    `json:"ipAddress" expr:"ipAddress"`
+	TimeCreated time.Time `json:"timeCreated" expr:"timeCreated"`
 }
 
 // Instance states.

@@ -25,7 +25,7 @@ func TestGatewayInstanceCache(t *testing.T) {
 
 	req, _ := http.NewRequest("GET", g.base+"/instances/inst-0001", nil)
 	req.Header.Set("If-None-Match", etag)
-	req.Header.Set("X-API-Key", "test-conditional")
+	req.Header.Set("X-API-Key", "demo")
 	nm, err := g.client.Do(req)
 	if err != nil {
 		t.Fatal(err)

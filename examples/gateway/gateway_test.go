@@ -53,6 +53,7 @@ func testAccess(t *testing.T, upstream *url.URL, transport http.RoundTripper, lo
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { az.Close() })
 	return az
 }
 
@@ -300,7 +301,9 @@ func TestGatewayUpstreamDown(t *testing.T) {
 
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	resp, err := client.Get("http://" + gwLn.Addr().String() + "/instances")
+	req, _ := http.NewRequest("GET", "http://"+gwLn.Addr().String()+"/instances", nil)
+	req.Header.Set("X-API-Key", "demo")
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,6 +401,7 @@ func TestGatewayCorrelationAndMetrics(t *testing.T) {
 
 	req, _ := http.NewRequest("GET", g.base+"/instances/inst-0001", nil)
 	req.Header.Set("X-Correlation-ID", "abc")
+	req.Header.Set("X-API-Key", "demo")
 	resp, err := g.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -425,6 +429,7 @@ func TestGatewayCorrelationAndMetrics(t *testing.T) {
 	// upstream: its 404 problem carries the same id the client got.
 	req, _ = http.NewRequest("GET", g.base+"/instances/none", nil)
 	req.Header.Set("X-Correlation-ID", "bad id")
+	req.Header.Set("X-API-Key", "demo")
 	resp, err = g.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -683,6 +688,7 @@ func TestGatewayClientCancelIsNeverSuccess(t *testing.T) {
 
 			ctx, cancel := context.WithCancel(t.Context())
 			req := httptest.NewRequestWithContext(ctx, method, "/instances", strings.NewReader(`{"compartment":"dev"}`))
+			req.Header.Set("X-API-Key", "demo")
 			rw := paved.NewResponseWriter(httptest.NewRecorder())
 			done := make(chan struct{})
 			go func() {
@@ -726,7 +732,9 @@ func TestGatewayRouteDeadline(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second} // fails, not hangs, without a deadline
 	defer client.CloseIdleConnections()
 	start := time.Now()
-	resp, err := client.Get(srv.URL + "/instances/inst-0001")
+	req, _ := http.NewRequest("GET", srv.URL+"/instances/inst-0001", nil)
+	req.Header.Set("X-API-Key", "demo")
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("no answer within 5s: %v", err)
 	}

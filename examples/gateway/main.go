@@ -138,6 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		fmt.Fprintf(stderr, "gateway: authorization: %v\n", err)
 		return 1
 	}
+	defer access.Close() // after the servers shut down: stops its resource cache
 
 	// GET /instances/{id} is fresh for 2s, then served stale for up to
 	// 10s more while one request refreshes it in the background, and for
@@ -180,7 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return 1
 	}
 	gateway := &http.Server{
-		Handler: handler,
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -243,26 +244,33 @@ func dialable(a net.Addr) string {
 func printBanner(w io.Writer, base string) {
 	fmt.Fprintf(w, `paved gateway listening on %[1]s
 
+Demo API keys (X-API-Key): alice-key (operator, compartment prod),
+bob-key (operator, dev), carol-key (viewer, dev), admin-key (admin).
+
 Try:
-  curl -s %[1]s/instances
-  curl -s %[1]s/instances/inst-0001
-  curl -s -X POST %[1]s/instances -H 'Content-Type: application/json' -d '{"compartment":"dev","displayName":"web-3"}'
-  curl -s -X POST %[1]s/instances/inst-0003/terminate
-  curl -s -i %[1]s/instances/inst-0001 -H 'X-Correlation-ID: abc'
+  curl -s %[1]s/instances?compartment=dev -H 'X-API-Key: bob-key'
+  curl -s %[1]s/instances/inst-0003 -H 'X-API-Key: bob-key'
+  curl -s -X POST %[1]s/instances -H 'X-API-Key: bob-key' -H 'Content-Type: application/json' -d '{"compartment":"dev","displayName":"web-3"}'
+  curl -s -X POST %[1]s/instances/inst-0003/terminate -H 'X-API-Key: bob-key'
+  curl -s -i %[1]s/instances/inst-0001 -H 'X-API-Key: alice-key' -H 'X-Correlation-ID: abc'
   curl -s %[1]s/healthz
   curl -s %[1]s/metrics
 
+Access: another compartment's instance is 403, no key is 401:
+  curl -si -X POST %[1]s/instances/inst-0001/terminate -H 'X-API-Key: bob-key'
+  curl -si %[1]s/instances/inst-0001
+
 Rate limits: 2 launches a minute per API key; the third gets 429:
-  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/instances -H 'X-API-Key: demo' -H 'Content-Type: application/json' -d '{"compartment":"dev"}'; done
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/instances -H 'X-API-Key: bob-key' -H 'Content-Type: application/json' -d '{"compartment":"dev"}'; done
 
 Response cache: Age grows, If-None-Match gets 304:
-  curl -si %[1]s/instances/inst-0002 | grep -iE '^(HTTP|age|etag)'
+  curl -si %[1]s/instances/inst-0002 -H 'X-API-Key: alice-key' | grep -iE '^(HTTP|age|etag)'
 
 Make the upstream fail and watch the breaker (see the README):
-  curl -s -X POST %[1]s/admin/faults -H 'Content-Type: application/json' -d '{"failureRate":1}'
-  curl -si %[1]s/instances        # the last good list, X-Paved-Fallback
-  curl -si %[1]s/instances/inst-0003   # 503 + Retry-After once the breaker is open
-  curl -s -X DELETE %[1]s/admin/faults
+  curl -s -X POST %[1]s/admin/faults -H 'X-API-Key: admin-key' -H 'Content-Type: application/json' -d '{"failureRate":1}'
+  curl -si %[1]s/instances -H 'X-API-Key: admin-key'        # the last good list, X-Paved-Fallback
+  curl -si %[1]s/instances/inst-0003 -H 'X-API-Key: admin-key'   # 503 + Retry-After once the breaker is open
+  curl -s -X DELETE %[1]s/admin/faults -H 'X-API-Key: admin-key'
 
 Press Ctrl-C to stop.
 `, base)

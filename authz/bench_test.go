@@ -57,7 +57,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	var hits int
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ })
 	r := httptest.NewRequest("GET", "/instances/i-1", nil)
-	r.Header.Set("X-Test-User", "alice")
+	r.Header.Set("X-API-Key", "k-3f9a1c2e7b4d4e8f9a0b1c2d3e4f5a6b")
 	w := &discard{h: http.Header{}}
 	b.Run("raw", func(b *testing.B) {
 		mux := http.NewServeMux()
@@ -68,7 +68,17 @@ func BenchmarkMiddleware(b *testing.B) {
 		}
 	})
 	b.Run("paved", func(b *testing.B) {
-		az := newAuthorizer(b, authz.WithRoute("GET /instances/{id}", authz.Allow("admins", `hasRole("admin")`)))
+		keys, err := authz.NewAPIKeys(map[string]*authz.Principal{
+			"k-3f9a1c2e7b4d4e8f9a0b1c2d3e4f5a6b": {ID: "alice", Tenant: "blue", Roles: []string{"admin"}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		az, err := authz.New(authz.WithAuthenticator(keys),
+			authz.WithRoute("GET /instances/{id}", authz.Allow("admins", `hasRole("admin")`)))
+		if err != nil {
+			b.Fatal(err)
+		}
 		mux := az.NewMux()
 		mux.Handle("GET /instances/{id}", h)
 		b.ReportAllocs()

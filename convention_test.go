@@ -1,11 +1,13 @@
 package paved_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
+	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/ratelimit"
@@ -67,5 +69,28 @@ func TestNilReceiversAreDefaults(t *testing.T) {
 				t.Fatalf("got %d %q, want 200 ok", resp.StatusCode, body)
 			}
 		})
+	}
+}
+
+// TestNilAuthorizerDenies: where a nil value cannot mean a safe default
+// (an authorizer with no rules), the nil value fails closed: every
+// request is denied and Check reports the mistake at start-up, never a
+// nil-pointer panic.
+func TestNilAuthorizerDenies(t *testing.T) {
+	var az *authz.Authorizer
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	w := httptest.NewRecorder()
+	az.Middleware(ok).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != http.StatusForbidden || w.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("nil Authorizer's middleware answered %d %q, want 403 problem+json", w.Code, w.Header().Get("Content-Type"))
+	}
+	if err := az.Check("GET /"); err == nil {
+		t.Fatal("Check of a nil Authorizer reported nothing")
+	}
+	if _, _, err := az.Authorize(t.Context(), &authz.Call{Operation: "GET /"}); !errors.Is(err, authz.ErrDenied) {
+		t.Fatalf("Authorize on a nil Authorizer = %v, want ErrDenied", err)
+	}
+	if err := az.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

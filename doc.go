@@ -70,8 +70,10 @@
 // method called on a nil value is the package function of the same name
 // ((*breaker.Breaker)(nil).Middleware is breaker.Middleware, a nil
 // *tracing.Tracer is tracing.Default()); ratelimit, which has no default
-// rate, passes requests through and logs the mistake. Where no default
-// makes sense, New returns an error.
+// rate, passes requests through and logs the mistake, and authz, which
+// denies by default, fails closed: a nil *authz.Authorizer denies every
+// request and its Check reports the mistake. Where no default makes
+// sense, New returns an error.
 //
 // Options. A name means the same in every package: WithMaxKeys bounds the
 // number of keys (breakers, buckets, cache entries) held in memory;

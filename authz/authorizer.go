@@ -219,6 +219,9 @@ func (a *Authorizer) build(c *config) error {
 // Close releases the resolver caches of WithResolverCache. The
 // Authorizer keeps deciding, without them.
 func (a *Authorizer) Close() error {
+	if a == nil {
+		return nil
+	}
 	a.res.close()
 	return nil
 }
@@ -402,6 +405,10 @@ type Call struct {
 // ErrBodyTooLarge or ErrBadBody; nil when the call may proceed (in dry
 // run, always, once logged and counted). c must not be nil.
 func (a *Authorizer) Authorize(ctx context.Context, c *Call) (context.Context, Decision, error) {
+	if a == nil {
+		slog.Error("authz: Authorize on a nil *Authorizer: the call is denied")
+		return ctx, Decision{Operation: c.Operation, Reason: "nil Authorizer"}, ErrDenied
+	}
 	rt := a.routeFor(c.Operation)
 	info := callinfo.From(ctx)
 	if info != nil {

@@ -106,6 +106,9 @@ func (a *Authorizer) warnNoPattern() {
 // route nobody wrote a rule for never goes live. For gRPC, authzgrpc's
 // Check lists the server's methods.
 func (a *Authorizer) Check(patterns ...string) error {
+	if a == nil {
+		return errors.New("authz: Check of a nil *Authorizer: every request would be denied")
+	}
 	var errs []error
 	served := make(map[string]bool, len(patterns))
 	for _, p := range patterns {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"unsafe"
+
+	"github.com/paved-go/paved/internal/httpx"
 )
 
 // ErrRevoked is what a key lookup (WithKeyLookup) returns for a key that
@@ -113,11 +115,11 @@ func NewAPIKeys(keys map[string]*Principal, opts ...Option) (*APIKeys, error) {
 	b := []byte("ApiKey ")
 	if c.realm != "" {
 		b = append(b, "realm="...)
-		b = appendQuoted(b, c.realm)
+		b = httpx.AppendQuoted(b, c.realm)
 		b = append(b, ", "...)
 	}
 	b = append(b, "header="...)
-	a.challenge = string(appendQuoted(b, c.header))
+	a.challenge = string(httpx.AppendQuoted(b, c.header))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -114,20 +114,6 @@ func invalid(reason string) error {
 	return newCredentialError(reason, reason, nil)
 }
 
-// appendQuoted appends s as an RFC 9110 quoted-string: quotes and
-// backslashes are escaped with a backslash. Callers pass only visible ASCII
-// and spaces (checked by validParam), so no other escaping is needed.
-func appendQuoted(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			b = append(b, '\\')
-		}
-		b = append(b, s[i])
-	}
-	return append(b, '"')
-}
-
 // validParam reports whether s can be an auth-param value: visible ASCII
 // and spaces (qdtext and quoted-pair without obs-text).
 func validParam(s string) bool {

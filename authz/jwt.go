@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/paved-go/paved/internal/httpx"
 )
 
 // DefaultMaxTokenSize is the longest bearer token NewJWT accepts unless
@@ -174,7 +175,7 @@ func NewJWT(opts ...Option) (*JWT, error) {
 	b := []byte("Bearer")
 	if c.realm != "" {
 		b = append(b, " realm="...)
-		b = appendQuoted(b, c.realm)
+		b = httpx.AppendQuoted(b, c.realm)
 	}
 	j.challenge = string(b)
 	if c.jwksURL != "" {
@@ -470,7 +471,7 @@ func (j *JWT) Challenge(err error) string {
 	b = append(b, ` error="invalid_token"`...)
 	if ce.desc != "" {
 		b = append(b, `, error_description=`...)
-		b = appendQuoted(b, ce.desc)
+		b = httpx.AppendQuoted(b, ce.desc)
 	}
 	return string(b)
 }

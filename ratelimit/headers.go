@@ -31,7 +31,7 @@ const (
 
 // policyValue returns the RateLimit-Policy item of a policy.
 func policyValue(name string, q Quota) string {
-	b := appendSFString(make([]byte, 0, len(name)+32), name)
+	b := httpx.AppendQuoted(make([]byte, 0, len(name)+32), name)
 	b = append(b, ";q="...)
 	b = strconv.AppendInt(b, int64(q.Burst), 10)
 	b = append(b, ";w="...)
@@ -58,7 +58,7 @@ type cachedValue struct {
 }
 
 func newValueCache(name string) *valueCache {
-	return &valueCache{prefix: string(append(appendSFString(make([]byte, 0, len(name)+8), name), ";r="...))}
+	return &valueCache{prefix: string(append(httpx.AppendQuoted(make([]byte, 0, len(name)+8), name), ";r="...))}
 }
 
 // get returns the RateLimit field value for d, as a one-element slice
@@ -94,19 +94,6 @@ func validPolicyName(name string) bool {
 		}
 	}
 	return true
-}
-
-// appendSFString appends s as a structured-field String (RFC 9651): quoted,
-// with '"' and '\' escaped. s is printable ASCII (validPolicyName).
-func appendSFString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			b = append(b, '\\')
-		}
-		b = append(b, s[i])
-	}
-	return append(b, '"')
 }
 
 // addValues adds a shared, precomputed value slice to h[key] without

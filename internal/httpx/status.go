@@ -119,3 +119,18 @@ func Public(err error) bool {
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
+
+// AppendQuoted appends s quoted with '"' and '\' escaped by a backslash:
+// an RFC 9110 quoted-string, which is also an RFC 9651 structured-field
+// String. Callers pass only printable ASCII (and, for quoted-strings,
+// spaces), which needs no other escaping.
+func AppendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}

@@ -121,8 +121,10 @@ func (s *FileSink) Write(ctx context.Context, batch []*Event) error {
 		if e == nil {
 			return errors.New("audit: file sink: nil event")
 		}
-		if s.cfg.hashChain && e.PrevHash != "" {
-			c := *e // the chain sets prevhash; never write the caller's event
+		if e.PrevHash != "" {
+			// Only the chain sets prevhash, so Verify can tell a chained
+			// file from a plain one; the caller's event is not written to.
+			c := *e
 			c.PrevHash = ""
 			e = &c
 		}

@@ -93,3 +93,12 @@ func eventIDs(b []*audit.Event) []string {
 	}
 	return s
 }
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

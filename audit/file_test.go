@@ -12,7 +12,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"go.uber.org/goleak"
 
 	"github.com/paved-go/paved/audit"
@@ -97,16 +96,10 @@ func TestFileSinkWritesCloudEventsLines(t *testing.T) {
 			if got := ids(ls); !slices.Equal(got, want) {
 				t.Fatalf("ids = %v, want %v", got, want)
 			}
+			// cmd/auditverify's tests validate the lines with the CloudEvents SDK.
 			for i, l := range ls {
-				var ce cloudevents.Event
-				if err := ce.UnmarshalJSON([]byte(l.raw)); err != nil {
-					t.Fatalf("line %d is not a CloudEvent: %v", i+1, err)
-				}
-				if err := ce.Validate(); err != nil {
-					t.Fatalf("line %d: %v", i+1, err)
-				}
-				if chain && ce.Extensions()["prevhash"] == nil {
-					t.Errorf("line %d has no prevhash extension", i+1)
+				if chain != (len(l.PrevHash) == 64) {
+					t.Errorf("line %d: prevhash %q", i+1, l.PrevHash)
 				}
 			}
 			res, err := audit.Verify(path)

@@ -60,7 +60,8 @@ type VerifyResult struct {
 // first, then the active file: audit-*.jsonl sorts in time order before
 // audit.jsonl) and checks that each line is a JSON object with an id and,
 // when the lines carry a hash chain, that each line's prevhash is the hash
-// of the line before it, across files; that every segment but the last
+// of the line before it, across files (the lines are chained or not
+// according to the first one; a mix is a break); that every segment but the last
 // ends with its close marker, which counts its events; and that nothing
 // follows a close marker in its file.
 //
@@ -169,6 +170,9 @@ func (v *verifier) file(name string, r io.Reader, last bool) error {
 				closed = true
 			}
 		} else {
+			if ev.PrevHash != nil {
+				return brk(ev.ID, "line with prevhash in a file whose first line has none")
+			}
 			v.prev = lineHash(line)
 		}
 		v.res.Lines++

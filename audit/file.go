@@ -341,15 +341,17 @@ func (s *FileSink) fail(err error) {
 
 // fileError wraps an I/O error with the sink's prefix.
 func fileError(op string, err error) error {
-	return &fileErr{op: op, err: err}
+	return &wrapError{prefix: "audit: file sink: " + op + ": ", err: err}
 }
 
-type fileErr struct {
-	op  string
-	err error
+// wrapError prefixes an error of the layers underneath, which stays
+// reachable with errors.Is and errors.As.
+type wrapError struct {
+	prefix string
+	err    error
 }
 
-func (e *fileErr) Error() string { return "audit: file sink: " + e.op + ": " + e.err.Error() }
-func (e *fileErr) Unwrap() error { return e.err }
+func (e *wrapError) Error() string { return e.prefix + e.err.Error() }
+func (e *wrapError) Unwrap() error { return e.err }
 
 var _ Sink = (*FileSink)(nil)

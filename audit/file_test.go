@@ -188,8 +188,11 @@ func TestFileSinkMaxDelay(t *testing.T) {
 			})
 		}
 		synctest.Wait()
-		if n := len(readLines(t, path)); n != 0 || len(returned) != 0 {
-			t.Fatalf("before the delay: %d lines written, %d writes returned", n, len(returned))
+		mu.Lock()
+		early := len(returned)
+		mu.Unlock()
+		if n := len(readLines(t, path)); n != 0 || early != 0 {
+			t.Fatalf("before the delay: %d lines written, %d writes returned", n, early)
 		}
 		wg.Wait()
 		if n := len(readLines(t, path)); n != 30 {

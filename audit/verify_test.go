@@ -119,40 +119,39 @@ func TestVerifyDetectsTampering(t *testing.T) {
 // follows yet (VerifyResult.LastHash is there to anchor it).
 func TestVerifyEveryByte(t *testing.T) {
 	paths := chainedFiles(t)
-	want, err := audit.Verify(paths...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := make([][]byte, len(paths))
 	for i, p := range paths {
-		orig, err := os.ReadFile(p)
+		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		end := len(orig)
-		if i == len(paths)-1 {
-			end = bytes.LastIndexByte(orig[:len(orig)-1], '\n') + 1
+		files[i] = b
+	}
+	want, err := audit.VerifyBytes(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := audit.Verify(paths...); err != nil || res != want {
+		t.Fatalf("Verify = %+v, %v; VerifyBytes = %+v", res, err, want)
+	}
+	for i, b := range files {
+		end := len(b)
+		if i == len(files)-1 {
+			end = bytes.LastIndexByte(b[:len(b)-1], '\n') + 1
 		}
-		b := bytes.Clone(orig)
 		for pos := range end {
+			orig := b[pos]
 			b[pos] ^= 0x01
-			if err := os.WriteFile(p, b, 0o600); err != nil {
-				t.Fatal(err)
+			if _, err := audit.VerifyBytes(files...); !errors.Is(err, audit.ErrChainBroken) {
+				t.Fatalf("%s byte %d (%q) flipped: Verify = %v, want a break", filepath.Base(paths[i]), pos, orig, err)
 			}
-			if _, err := audit.Verify(paths...); !errors.Is(err, audit.ErrChainBroken) {
-				t.Fatalf("%s byte %d (%q) flipped: Verify = %v, want a break", filepath.Base(p), pos, orig[pos], err)
-			}
-			b[pos] = orig[pos]
-		}
-		if err := os.WriteFile(p, orig, 0o600); err != nil {
-			t.Fatal(err)
+			b[pos] = orig
 		}
 	}
 	// A flip in the last line changes the hash Verify reports.
-	last := paths[len(paths)-1]
-	b, _ := os.ReadFile(last)
-	b[bytes.LastIndex(b, []byte("instance/"))] ^= 0x01
-	os.WriteFile(last, b, 0o600)
-	if got, err := audit.Verify(paths...); err != nil || got.LastHash == want.LastHash {
+	last := files[len(files)-1]
+	last[bytes.LastIndex(last, []byte("instance/"))] ^= 0x01
+	if got, err := audit.VerifyBytes(files...); err != nil || got.LastHash == want.LastHash {
 		t.Errorf("last line changed: Verify = %+v, %v; want a different LastHash", got, err)
 	}
 }

@@ -39,7 +39,7 @@ func lineHash(line []byte) string {
 }
 
 // appendChained appends line (one JSON object without prevhash, no
-// newline) to dst with prevhash set to prev, and a newline. It returns
+// newlineByte) to dst with prevhash set to prev, and a newline. It returns
 // dst and the hash of the appended line.
 func appendChained(dst, line []byte, prev *[hashLen]byte) ([]byte, [sha256.Size]byte) {
 	start := len(dst)
@@ -87,7 +87,7 @@ func markerLine(prev string, n int64, now time.Time) ([]byte, error) {
 	return json.Marshal(&m)
 }
 
-// lastLine returns the last complete line of b (without its newline) and
+// lastLine returns the last complete line of b (without its newlineByte) and
 // the length of b up to and including that line's newline; a torn tail
 // after it is not part of either.
 func lastLine(b []byte) (line []byte, end int) {

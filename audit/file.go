@@ -49,7 +49,7 @@ type FileSink struct {
 	done  chan struct{} // the flusher returned
 	final error         // the flusher's last error, read after done
 
-	seg segment // owned by the flusher goroutine
+	seg fileSegment // owned by the flusher goroutine
 }
 
 // commitGroup is the fate of the events written together by one fsync.
@@ -93,7 +93,7 @@ func NewFileSink(path string, opts ...FileOption) (*FileSink, error) {
 // Name returns "file:" and the base name of the path.
 func (s *FileSink) Name() string { return s.name }
 
-var encoders = sync.Pool{New: func() any {
+var lineEncoders = sync.Pool{New: func() any {
 	e := &lineEncoder{}
 	e.enc = json.NewEncoder(&e.buf)
 	return e
@@ -109,14 +109,16 @@ type lineEncoder struct {
 // be durable: a failed write (a full disk), a failed fsync, the file
 // removed or replaced behind the sink's back, a closed sink, or ctx's
 // error when the commit did not finish in time (a hung disk); events
-// reported by such an error may still reach the file later.
+// reported by such an error may still reach the file later. Events are
+// encoded with encoding/json, except that an event's PrevHash is only
+// written when the hash chain sets it.
 func (s *FileSink) Write(ctx context.Context, batch []*Event) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	le := encoders.Get().(*lineEncoder)
+	le := lineEncoders.Get().(*lineEncoder)
 	le.buf.Reset()
-	defer encoders.Put(le)
+	defer lineEncoders.Put(le)
 	for _, e := range batch {
 		if e == nil {
 			return errors.New("audit: file sink: nil event")
@@ -132,7 +134,7 @@ func (s *FileSink) Write(ctx context.Context, batch []*Event) error {
 			return errors.New("audit: file sink: encoding event: " + err.Error())
 		}
 	}
-	if bytes.Count(le.buf.Bytes(), newline) != len(batch) {
+	if bytes.Count(le.buf.Bytes(), newlineByte) != len(batch) {
 		return errNewline
 	}
 
@@ -161,9 +163,9 @@ func (s *FileSink) Write(ctx context.Context, batch []*Event) error {
 	s.nPending += int64(len(batch))
 	big := len(s.pending) >= flushBytes
 	s.mu.Unlock()
-	signal(s.wake)
+	wakeUp(s.wake)
 	if big {
-		signal(s.full)
+		wakeUp(s.full)
 	}
 
 	select {
@@ -174,9 +176,9 @@ func (s *FileSink) Write(ctx context.Context, batch []*Event) error {
 	}
 }
 
-var newline = []byte{'\n'}
+var newlineByte = []byte{'\n'}
 
-func signal(c chan struct{}) {
+func wakeUp(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:
@@ -341,17 +343,17 @@ func (s *FileSink) fail(err error) {
 
 // fileError wraps an I/O error with the sink's prefix.
 func fileError(op string, err error) error {
-	return &wrapError{prefix: "audit: file sink: " + op + ": ", err: err}
+	return &sinkIOError{prefix: "audit: file sink: " + op + ": ", err: err}
 }
 
-// wrapError prefixes an error of the layers underneath, which stays
+// sinkIOError prefixes an error of the layers underneath, which stays
 // reachable with errors.Is and errors.As.
-type wrapError struct {
+type sinkIOError struct {
 	prefix string
 	err    error
 }
 
-func (e *wrapError) Error() string { return e.prefix + e.err.Error() }
-func (e *wrapError) Unwrap() error { return e.err }
+func (e *sinkIOError) Error() string { return e.prefix + e.err.Error() }
+func (e *sinkIOError) Unwrap() error { return e.err }
 
 var _ Sink = (*FileSink)(nil)

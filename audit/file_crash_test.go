@@ -33,14 +33,14 @@ func TestFileSinkCrash(t *testing.T) {
 		if len(durable) < killAfter {
 			t.Fatalf("round %d: %d ids reported before the kill, want at least %d", round, len(durable), killAfter)
 		}
-		files := segments(t, dir)
+		files := segmentFiles(t, dir)
 		res, err := audit.Verify(files...)
 		if err != nil {
 			t.Fatalf("round %d: after SIGKILL: %v", round, err)
 		}
 		written := map[string]bool{}
 		for _, p := range files {
-			for _, id := range ids(readLines(t, p)) {
+			for _, id := range lineIDs(readLines(t, p)) {
 				written[id] = true
 			}
 		}
@@ -61,7 +61,7 @@ func TestFileSinkCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close(t.Context())
-	if res, err := audit.Verify(segments(t, dir)...); err != nil || res.Truncated || !res.FromGenesis {
+	if res, err := audit.Verify(segmentFiles(t, dir)...); err != nil || res.Truncated || !res.FromGenesis {
 		t.Fatalf("after restart: Verify = %+v, %v", res, err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/paved-go/paved/audit"
 )
 
-func exampleEvent(id, seq string) *audit.Event {
+func sinkExampleEvent(id, seq string) *audit.Event {
 	return &audit.Event{
 		SpecVersion:     audit.SpecVersion,
 		ID:              id,
@@ -37,7 +37,7 @@ func ExampleFileSink() {
 	}
 	ctx := context.Background()
 	// Write returns once the events are written and fsynced.
-	if err := sink.Write(ctx, []*audit.Event{exampleEvent("e1", "1"), exampleEvent("e2", "2")}); err != nil {
+	if err := sink.Write(ctx, []*audit.Event{sinkExampleEvent("e1", "1"), sinkExampleEvent("e2", "2")}); err != nil {
 		fmt.Println(err)
 	}
 	if err := sink.Close(ctx); err != nil {
@@ -57,7 +57,7 @@ func ExampleVerify() {
 
 	sink, _ := audit.NewFileSink(path, audit.WithHashChain())
 	sink.Write(context.Background(), []*audit.Event{
-		exampleEvent("e1", "1"), exampleEvent("e2", "2"), exampleEvent("e3", "3"),
+		sinkExampleEvent("e1", "1"), sinkExampleEvent("e2", "2"), sinkExampleEvent("e3", "3"),
 	})
 	sink.Close(context.Background())
 

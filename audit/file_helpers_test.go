@@ -43,7 +43,7 @@ func sinkEvents(t testing.TB, source string, from, n int) []*audit.Event {
 }
 
 // line is what the sink tests read back from a line.
-type line struct {
+type sinkLine struct {
 	ID       string `json:"id"`
 	Source   string `json:"source"`
 	Type     string `json:"type"`
@@ -53,21 +53,21 @@ type line struct {
 }
 
 // readLines reads the complete lines of a JSON Lines file.
-func readLines(t testing.TB, path string) []line {
+func readLines(t testing.TB, path string) []sinkLine {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []line
+	var out []sinkLine
 	r := bufio.NewReader(f)
 	for {
 		b, err := r.ReadString('\n')
 		if err != nil {
 			return out // a torn tail is not a line
 		}
-		var l line
+		var l sinkLine
 		if err := json.Unmarshal([]byte(b), &l); err != nil {
 			t.Fatalf("%s: line %d: %v", path, len(out)+1, err)
 		}
@@ -76,7 +76,7 @@ func readLines(t testing.TB, path string) []line {
 	}
 }
 
-func ids(ls []line) []string {
+func lineIDs(ls []sinkLine) []string {
 	var s []string
 	for _, l := range ls {
 		if l.Type != audit.SegmentClosedType {

@@ -16,9 +16,9 @@ import (
 // without colons, which some file systems refuse.
 const rotatedLayout = "2006-01-02T15-04-05.000Z"
 
-// segment is the active file of a FileSink. Only the flusher goroutine
+// fileSegment is the active file of a FileSink. Only the flusher goroutine
 // uses it after open.
-type segment struct {
+type fileSegment struct {
 	path, dir, stem, ext string
 	chain                bool
 
@@ -33,7 +33,7 @@ type segment struct {
 	broken     bool          // the file's state is unknown; stop writing
 }
 
-func (g *segment) open(path string, chain bool, now time.Time) error {
+func (g *fileSegment) open(path string, chain bool, now time.Time) error {
 	g.path, g.chain, g.opened = path, chain, now
 	g.dir = filepath.Dir(path)
 	base := filepath.Base(path)
@@ -96,7 +96,7 @@ func (g *segment) open(path string, chain bool, now time.Time) error {
 }
 
 // openFile opens path for appending and notes its identity and size.
-func (g *segment) openFile() error {
+func (g *fileSegment) openFile() error {
 	f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fileError("opening", err)
@@ -114,7 +114,7 @@ func (g *segment) openFile() error {
 // by a log rotator): the events written there are gone from the sink's
 // view, which the caller must hear of. The sink reopens path, so the
 // write after this one succeeds.
-func (g *segment) check(now time.Time) error {
+func (g *fileSegment) check(now time.Time) error {
 	if g.broken {
 		return errors.New("audit: file sink: file in an unknown state after an error")
 	}
@@ -137,7 +137,7 @@ func (g *segment) check(now time.Time) error {
 
 // write appends data and fsyncs it. After a failed write the file is cut
 // back to its last good size; after a failed fsync its state is unknown.
-func (g *segment) write(data []byte) error {
+func (g *fileSegment) write(data []byte) error {
 	if g.broken {
 		return errors.New("audit: file sink: file in an unknown state after an error")
 	}
@@ -159,7 +159,7 @@ func (g *segment) write(data []byte) error {
 
 // rotate closes the segment (with a close marker when chained), renames
 // it by time and starts a new one.
-func (g *segment) rotate(now time.Time) error {
+func (g *fileSegment) rotate(now time.Time) error {
 	if g.broken {
 		return errors.New("audit: file sink: file in an unknown state after an error")
 	}
@@ -182,7 +182,7 @@ func (g *segment) rotate(now time.Time) error {
 }
 
 // rename moves the active file to its rotated name and opens a new one.
-func (g *segment) rename(now time.Time) error {
+func (g *fileSegment) rename(now time.Time) error {
 	name := g.rotatedName(now)
 	if err := g.f.Close(); err != nil {
 		return fileError("close", err)
@@ -199,7 +199,7 @@ func (g *segment) rename(now time.Time) error {
 
 // rotatedName returns a free name for the segment closed at now, later
 // than every earlier one even if the clock stepped back.
-func (g *segment) rotatedName(now time.Time) string {
+func (g *fileSegment) rotatedName(now time.Time) string {
 	t := now.UTC().Truncate(time.Millisecond)
 	if !t.After(g.lastRotate) {
 		t = g.lastRotate.Add(time.Millisecond)
@@ -216,7 +216,7 @@ func (g *segment) rotatedName(now time.Time) string {
 
 // latestSegment finds the newest rotated segment of path, and notes its
 // time so names keep increasing.
-func (g *segment) latestSegment() (string, error) {
+func (g *fileSegment) latestSegment() (string, error) {
 	entries, err := os.ReadDir(g.dir)
 	if err != nil {
 		return "", fileError("reading directory", err)
@@ -231,7 +231,7 @@ func (g *segment) latestSegment() (string, error) {
 }
 
 // segmentTime parses the time in a rotated segment's name.
-func (g *segment) segmentTime(name string) (time.Time, bool) {
+func (g *fileSegment) segmentTime(name string) (time.Time, bool) {
 	rest, ok := strings.CutPrefix(name, g.stem+"-")
 	if !ok {
 		return time.Time{}, false
@@ -244,7 +244,7 @@ func (g *segment) segmentTime(name string) (time.Time, bool) {
 	return t, err == nil
 }
 
-func (g *segment) close() error {
+func (g *fileSegment) close() error {
 	if g.f == nil {
 		return nil
 	}

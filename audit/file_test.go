@@ -93,7 +93,7 @@ func TestFileSinkWritesCloudEventsLines(t *testing.T) {
 				t.Fatal(err)
 			}
 			ls := readLines(t, path)
-			if got := ids(ls); !slices.Equal(got, want) {
+			if got := lineIDs(ls); !slices.Equal(got, want) {
 				t.Fatalf("ids = %v, want %v", got, want)
 			}
 			// cmd/auditverify's tests validate the lines with the CloudEvents SDK.
@@ -222,11 +222,11 @@ func TestFileSinkMaxDelay(t *testing.T) {
 	})
 }
 
-var rotatedName = regexp.MustCompile(`^audit-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.jsonl$`)
+var rotatedNameRE = regexp.MustCompile(`^audit-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.jsonl$`)
 
 // segments lists the rotated segments of dir/audit.jsonl in time order,
 // then the active file.
-func segments(t testing.TB, dir string) []string {
+func segmentFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	rotated, err := filepath.Glob(filepath.Join(dir, "audit-*.jsonl"))
 	if err != nil {
@@ -234,7 +234,7 @@ func segments(t testing.TB, dir string) []string {
 	}
 	slices.Sort(rotated)
 	for _, p := range rotated {
-		if !rotatedName.MatchString(filepath.Base(p)) {
+		if !rotatedNameRE.MatchString(filepath.Base(p)) {
 			t.Errorf("rotated file %s is not named by time", filepath.Base(p))
 		}
 	}
@@ -260,7 +260,7 @@ func TestFileSinkRotateBySize(t *testing.T) {
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	files := segments(t, dir)
+	files := segmentFiles(t, dir)
 	if len(files) < 4 {
 		t.Fatalf("%d files, want several segments", len(files))
 	}
@@ -279,7 +279,7 @@ func TestFileSinkRotateBySize(t *testing.T) {
 				t.Errorf("%s holds %d bytes of events, over %d", p, fi.Size()-int64(len(last.raw)), size)
 			}
 		}
-		got = append(got, ids(ls)...)
+		got = append(got, lineIDs(ls)...)
 	}
 	if !slices.Equal(got, want) {
 		t.Fatal("events across segments differ from what was written")
@@ -327,7 +327,7 @@ func TestFileSinkRotateByTime(t *testing.T) {
 		if err := s.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		files := segments(t, dir)
+		files := segmentFiles(t, dir)
 		var names []string
 		for _, p := range files {
 			names = append(names, filepath.Base(p))
@@ -337,7 +337,7 @@ func TestFileSinkRotateByTime(t *testing.T) {
 			t.Fatalf("files %v, want %v", names, want)
 		}
 		for i, n := range []int{2, 3, 1} {
-			if got := len(ids(readLines(t, files[i]))); got != n {
+			if got := len(lineIDs(readLines(t, files[i]))); got != n {
 				t.Errorf("%s holds %d events, want %d", names[i], got, n)
 			}
 		}
@@ -378,7 +378,7 @@ func TestFileSinkReopen(t *testing.T) {
 	}
 	f.WriteString(`{"specversion":"1.0","id":"torn`)
 	f.Close()
-	if res, err := audit.Verify(segments(t, dir)...); err != nil || !res.Truncated {
+	if res, err := audit.Verify(segmentFiles(t, dir)...); err != nil || !res.Truncated {
 		t.Fatalf("before reopening: Verify = %+v, %v; want a truncated tail", res, err)
 	}
 	s = open()
@@ -391,7 +391,7 @@ func TestFileSinkReopen(t *testing.T) {
 	write(s, 1)
 	s.Close(t.Context())
 
-	files := segments(t, dir)
+	files := segmentFiles(t, dir)
 	res, err := audit.Verify(files[:len(files)-1]...)
 	if err != nil || !res.FromGenesis || res.Events != 6 || res.Truncated {
 		t.Fatalf("Verify = %+v, %v", res, err)
@@ -423,7 +423,7 @@ func TestFileSinkFileRemoved(t *testing.T) {
 	if err := s.Write(t.Context(), b); err != nil {
 		t.Fatalf("Write to the recreated file: %v", err)
 	}
-	if got := ids(readLines(t, path)); !slices.Equal(got, eventIDs(b)) {
+	if got := lineIDs(readLines(t, path)); !slices.Equal(got, eventIDs(b)) {
 		t.Fatalf("recreated file holds %v, want %v", got, eventIDs(b))
 	}
 }

@@ -70,7 +70,7 @@ type VerifyResult struct {
 // cannot be read. A torn last line in the last file is reported in
 // VerifyResult.Truncated, not as a break.
 func Verify(paths ...string) (VerifyResult, error) {
-	v := verifier{}
+	v := chainVerifier{}
 	for i, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -85,13 +85,13 @@ func Verify(paths ...string) (VerifyResult, error) {
 	return v.res, nil
 }
 
-// verifier holds the state of a check that spans files.
-type verifier struct {
+// chainVerifier holds the state of a check that spans files.
+type chainVerifier struct {
 	res  VerifyResult
 	prev string // hash of the last line read
 }
 
-func (v *verifier) file(name string, r io.Reader, last bool) error {
+func (v *chainVerifier) file(name string, r io.Reader, last bool) error {
 	v.res.Files++
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (

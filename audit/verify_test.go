@@ -31,14 +31,14 @@ func chainedFiles(t testing.TB) []string {
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	files := segments(t, dir)
+	files := segmentFiles(t, dir)
 	if len(files) != 3 {
 		t.Fatalf("%d files, want 3", len(files))
 	}
 	return files
 }
 
-func splitLines(b []byte) [][]byte {
+func splitFileLines(b []byte) [][]byte {
 	var out [][]byte
 	for l := range bytes.Lines(b) {
 		out = append(out, l)
@@ -90,7 +90,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				files[i] = splitLines(b)
+				files[i] = splitFileLines(b)
 			}
 			tc.edit(files)
 			for i, p := range paths {

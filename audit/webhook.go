@@ -116,16 +116,16 @@ func (s *WebhookSink) Write(ctx context.Context, batch []*Event) error {
 			return errors.New("audit: webhook sink: nil event")
 		}
 	}
-	le := encoders.Get().(*lineEncoder)
+	le := lineEncoders.Get().(*lineEncoder)
 	le.buf.Reset()
-	defer encoders.Put(le)
+	defer lineEncoders.Put(le)
 	for _, e := range batch {
 		if err := le.enc.Encode(e); err != nil {
 			return errors.New("audit: webhook sink: encoding event: " + err.Error())
 		}
 	}
 	lines := le.buf.Bytes()
-	if bytes.Count(lines, newline) != len(batch) {
+	if bytes.Count(lines, newlineByte) != len(batch) {
 		return errors.New("audit: webhook sink: encoded event contains a newline")
 	}
 
@@ -210,7 +210,7 @@ func (s *WebhookSink) send(ctx context.Context, lines []byte, key string) error 
 	req.Header.Set("Idempotency-Key", key)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return &wrapError{prefix: "audit: webhook sink: ", err: err}
+		return &sinkIOError{prefix: "audit: webhook sink: ", err: err}
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()

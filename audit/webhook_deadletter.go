@@ -126,5 +126,5 @@ func (d *deadLetter) close() error {
 }
 
 func deadLetterError(op string, err error) error {
-	return &wrapError{prefix: "audit: webhook sink: dead-letter file: " + op + ": ", err: err}
+	return &sinkIOError{prefix: "audit: webhook sink: dead-letter file: " + op + ": ", err: err}
 }

@@ -40,7 +40,7 @@ func ExampleWebhookSink() {
 		return
 	}
 	ctx := context.Background()
-	err = sink.Write(ctx, []*audit.Event{exampleEvent("e1", "1"), exampleEvent("e2", "2")})
+	err = sink.Write(ctx, []*audit.Event{sinkExampleEvent("e1", "1"), sinkExampleEvent("e2", "2")})
 	fmt.Println("endpoint down: Write =", err, "batches received:", batches.Load())
 
 	up.Store(true)

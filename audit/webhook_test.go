@@ -23,17 +23,17 @@ import (
 	"github.com/paved-go/paved/retry"
 )
 
-// receiver is a webhook endpoint that records the events it takes.
-type receiver struct {
+// webhookReceiver is a webhook endpoint that records the events it takes.
+type webhookReceiver struct {
 	t        *testing.T
 	down     atomic.Bool // answer 503 without taking the batch
 	loseAcks atomic.Int32
 	mu       sync.Mutex
-	got      []line // in arrival order, duplicates included
+	got      []sinkLine // in arrival order, duplicates included
 	requests int
 }
 
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (rc *webhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rc.down.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
@@ -42,7 +42,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.t.Errorf("Content-Type %q", ct)
 	}
 	body, _ := io.ReadAll(r.Body)
-	var batch []line
+	var batch []sinkLine
 	if err := json.Unmarshal(body, &batch); err != nil || len(batch) == 0 {
 		rc.t.Errorf("body is not a JSON array of events: %v: %s", err, body)
 		w.WriteHeader(http.StatusBadRequest)
@@ -62,7 +62,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-func (rc *receiver) received() []line {
+func (rc *webhookReceiver) received() []sinkLine {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return slices.Clone(rc.got)
@@ -70,7 +70,7 @@ func (rc *receiver) received() []line {
 
 // checkDelivery asserts every written event arrived, in order per source,
 // with duplicates only as repeated ids, and reports the duplicates.
-func checkDelivery(t *testing.T, written []*audit.Event, got []line) (dups int) {
+func checkWebhookDelivery(t *testing.T, written []*audit.Event, got []sinkLine) (dups int) {
 	t.Helper()
 	seen := map[string]bool{}
 	last := map[string]int{} // per source: the last sequence seen first time
@@ -98,7 +98,7 @@ func checkDelivery(t *testing.T, written []*audit.Event, got []line) (dups int) 
 }
 
 // fastRetrier retries at once, so tests need no waiting.
-func fastRetrier(t *testing.T) *retry.Retrier {
+func fastWebhookRetrier(t *testing.T) *retry.Retrier {
 	r, err := retry.New("test", retry.WithBackoff(retry.Constant(time.Millisecond)))
 	if err != nil {
 		t.Fatal(err)
@@ -106,14 +106,14 @@ func fastRetrier(t *testing.T) *retry.Retrier {
 	return r
 }
 
-// sources writes batches alternating between two sources.
-type sources struct {
+// sourceBatches writes batches alternating between two sources.
+type sourceBatches struct {
 	t       *testing.T
 	seq     map[string]int
 	written []*audit.Event
 }
 
-func (s *sources) batch(n int) []*audit.Event {
+func (s *sourceBatches) batch(n int) []*audit.Event {
 	if s.seq == nil {
 		s.seq = map[string]int{}
 	}
@@ -127,7 +127,7 @@ func (s *sources) batch(n int) []*audit.Event {
 	return b
 }
 
-func fileSize(t *testing.T, path string) int64 {
+func sinkFileSize(t *testing.T, path string) int64 {
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func fileSize(t *testing.T, path string) int64 {
 }
 
 func TestWebhookSinkDeadLetterAndReplay(t *testing.T) {
-	rc := &receiver{t: t}
+	rc := &webhookReceiver{t: t}
 	srv := httptest.NewServer(rc)
 	dl := filepath.Join(t.TempDir(), "dead.jsonl")
 	var opened atomic.Bool
@@ -150,13 +150,13 @@ func TestWebhookSinkDeadLetterAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := audit.NewWebhookSink(srv.URL+"/events",
-		audit.WithDeadLetter(dl), audit.WithWebhookRetrier(fastRetrier(t)), audit.WithWebhookBreaker(b),
+		audit.WithDeadLetter(dl), audit.WithWebhookRetrier(fastWebhookRetrier(t)), audit.WithWebhookBreaker(b),
 		audit.WithWebhookTransport(srv.Client().Transport), audit.WithReplayInterval(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	src := &sources{t: t}
+	src := &sourceBatches{t: t}
 	write := func(n int) {
 		t.Helper()
 		if err := s.Write(ctx, src.batch(n)); err != nil {
@@ -200,7 +200,7 @@ func TestWebhookSinkDeadLetterAndReplay(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond) // the breaker's open time
 	}
-	if size := fileSize(t, dl); size != 0 {
+	if size := sinkFileSize(t, dl); size != 0 {
 		t.Fatalf("dead-letter file holds %d bytes after the replay", size)
 	}
 	write(1)
@@ -208,7 +208,7 @@ func TestWebhookSinkDeadLetterAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Close()
-	dups := checkDelivery(t, src.written, rc.received())
+	dups := checkWebhookDelivery(t, src.written, rc.received())
 	if dups == 0 {
 		t.Error("the lost answer caused no duplicate")
 	}
@@ -219,13 +219,13 @@ func TestWebhookSinkDeadLetterAndReplay(t *testing.T) {
 // TestWebhookSinkReplayer: the background replayer drains the file once
 // the endpoint is back, and a restart sends what an earlier run left.
 func TestWebhookSinkReplayer(t *testing.T) {
-	rc := &receiver{t: t}
+	rc := &webhookReceiver{t: t}
 	rc.down.Store(true)
 	srv := httptest.NewServer(rc)
 	dl := filepath.Join(t.TempDir(), "dead.jsonl")
-	src := &sources{t: t}
+	src := &sourceBatches{t: t}
 	open := func(interval time.Duration) *audit.WebhookSink {
-		s, err := audit.NewWebhookSink(srv.URL, audit.WithDeadLetter(dl), audit.WithWebhookRetrier(fastRetrier(t)),
+		s, err := audit.NewWebhookSink(srv.URL, audit.WithDeadLetter(dl), audit.WithWebhookRetrier(fastWebhookRetrier(t)),
 			audit.WithWebhookTransport(srv.Client().Transport), audit.WithReplayInterval(interval))
 		if err != nil {
 			t.Fatal(err)
@@ -252,29 +252,31 @@ func TestWebhookSinkReplayer(t *testing.T) {
 	}
 	rc.down.Store(false)
 	deadline := time.Now().Add(10 * time.Second)
-	for len(rc.received()) < len(src.written) && time.Now().Before(deadline) {
+	// Received, then emptied: Close cancels a replay whose answer is still
+	// on its way, and the file is sent again after the next start.
+	for (len(rc.received()) < len(src.written) || sinkFileSize(t, dl) > 0) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond) // the replayer's tick
 	}
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	srv.Close()
-	if dups := checkDelivery(t, src.written, rc.received()); dups != 0 {
+	if dups := checkWebhookDelivery(t, src.written, rc.received()); dups != 0 {
 		t.Errorf("%d duplicates", dups)
 	}
-	if size := fileSize(t, dl); size != 0 {
+	if size := sinkFileSize(t, dl); size != 0 {
 		t.Errorf("dead-letter file holds %d bytes", size)
 	}
 	goleak.VerifyNone(t)
 }
 
 func TestWebhookSinkWithoutDeadLetter(t *testing.T) {
-	rc := &receiver{t: t}
+	rc := &webhookReceiver{t: t}
 	rc.down.Store(true)
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	b, _ := breaker.New("webhook-test", breaker.WithConsecutiveFailures(2))
-	s, err := audit.NewWebhookSink(srv.URL, audit.WithWebhookRetrier(fastRetrier(t)), audit.WithWebhookBreaker(b),
+	s, err := audit.NewWebhookSink(srv.URL, audit.WithWebhookRetrier(fastWebhookRetrier(t)), audit.WithWebhookBreaker(b),
 		audit.WithWebhookTransport(srv.Client().Transport))
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +284,7 @@ func TestWebhookSinkWithoutDeadLetter(t *testing.T) {
 	if s.Name() != "webhook:"+srv.Listener.Addr().String() {
 		t.Errorf("Name() = %q", s.Name())
 	}
-	src := &sources{t: t}
+	src := &sourceBatches{t: t}
 	if err := s.Write(t.Context(), src.batch(1)); err == nil {
 		t.Fatal("Write to a down endpoint without a dead-letter file succeeded")
 	}

@@ -227,12 +227,19 @@ func (s *FileSink) run() {
 		case <-rotate:
 		}
 		if timer != nil && s.seg.f != nil {
-			if now := time.Now(); s.seg.size > 0 && now.Sub(s.seg.opened) >= s.cfg.rotateInterval {
+			now := time.Now()
+			if s.seg.size > 0 && !s.seg.broken && now.Sub(s.seg.opened) >= s.cfg.rotateInterval {
 				if err := s.seg.rotate(now); err != nil {
 					s.fail(err)
 				}
 			}
-			timer.Reset(max(s.seg.opened.Add(s.cfg.rotateInterval).Sub(time.Now()), time.Millisecond))
+			// An empty or broken segment has nothing to rotate: look again
+			// an interval later rather than spin.
+			wait := s.cfg.rotateInterval
+			if s.seg.size > 0 && !s.seg.broken {
+				wait = max(s.seg.opened.Add(s.cfg.rotateInterval).Sub(now), time.Millisecond)
+			}
+			timer.Reset(wait)
 		}
 		spare = s.flush(spare)
 		if stopping {

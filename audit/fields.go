@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -119,7 +120,9 @@ func (fs *fieldSet) eval(e *env) map[string]any {
 	for _, f := range fs.fields {
 		v, err := runField(f.program, e)
 		if err != nil {
-			out[f.name] = fieldError{Error: err.Error()}
+			// The first line: the rest quotes the expression back.
+			msg, _, _ := strings.Cut(err.Error(), "\n")
+			out[f.name] = fieldError{Error: msg}
 			continue
 		}
 		// Checked here, so that a value JSON cannot encode (NaN, a

@@ -343,6 +343,7 @@ func (e *Emitter) push(rec *record, deadline time.Time, a *ack) error {
 	}
 	for _, s := range dropped {
 		s.events.Add(context.Background(), "dropped")
+		s.queue.Record(context.Background(), int64(len(s.buf)))
 		if ok, n := s.dropLog.allow(1); ok {
 			e.cfg.log().LogAttrs(context.Background(), slog.LevelWarn, "audit: sink queue full, events dropped",
 				slog.String("emitter", e.name), slog.String("sink", s.name), slog.Int64("dropped", n))

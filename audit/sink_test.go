@@ -25,8 +25,9 @@ type memSink struct {
 	fail    error
 
 	mu     sync.Mutex
-	lines  [][]byte
-	writes int
+	lines   [][]byte
+	writes  int
+	batches []int
 	closed bool
 }
 
@@ -48,6 +49,7 @@ func (s *memSink) Write(ctx context.Context, batch []*audit.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
+	s.batches = append(s.batches, len(batch))
 	if s.fail != nil {
 		return s.fail
 	}
@@ -93,6 +95,12 @@ func (s *memSink) events(t testing.TB) []*audit.Event {
 		out = append(out, &ev)
 	}
 	return out
+}
+
+func (s *memSink) batchSizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.batches...)
 }
 
 func (s *memSink) raw() [][]byte {

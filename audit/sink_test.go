@@ -24,11 +24,11 @@ type memSink struct {
 	entered chan struct{}
 	fail    error
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	lines   [][]byte
 	writes  int
 	batches []int
-	closed bool
+	closed  bool
 }
 
 func newMemSink(name string) *memSink { return &memSink{name: name} }

@@ -232,8 +232,11 @@ func (e *Emitter) Mode() Mode { return e.mode }
 // drops the event for that sink and returns ErrDropped at once; Block
 // waits up to the timeout for room, then does the same; FailClosed waits
 // up to the timeout for room and for every sink to confirm the event
-// durable, and otherwise returns ErrUnavailable. The wait is detached from
-// ctx. After Close, Emit returns ErrClosed.
+// durable, and otherwise returns ErrUnavailable, except for an event
+// whose Data.Stage is StageResponseComplete: the call it reports has
+// happened already, and refusing it would prevent nothing, so it is
+// queued as in Block mode. The wait is detached from ctx. After Close,
+// Emit returns ErrClosed.
 func (e *Emitter) Emit(ctx context.Context, ev *Event) error {
 	if ev == nil {
 		return errors.New("audit: Emit: nil event")
@@ -249,7 +252,11 @@ func (e *Emitter) Emit(ctx context.Context, ev *Event) error {
 	if ev.Data.TraceID == "" {
 		rec.traceID = traceID(ctx)
 	}
-	return e.send(rec, e.mode)
+	mode := e.mode
+	if mode == FailClosed && ev.Data.Stage == StageResponseComplete {
+		mode = Block
+	}
+	return e.send(rec, mode)
 }
 
 // send queues rec as mode asks. It owns rec.

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -59,7 +60,8 @@ type Emitter struct {
 type sinkState struct {
 	sink Sink
 	name string
-	repl replacer // mask, or the sink's HMAC
+	rnd  io.Reader // the goroutine's buffered crypto/rand, for ids
+	repl replacer  // mask, or the sink's HMAC
 	hmac bool
 
 	buf  []entry // ring
@@ -190,7 +192,7 @@ func New(name string, opts ...Option) (*Emitter, error) {
 			continue
 		}
 		names[n] = true
-		s := &sinkState{sink: sc.sink, name: n, repl: mask, buf: make([]entry, c.queueSize), wake: make(chan struct{}, 1)}
+		s := &sinkState{sink: sc.sink, name: n, repl: mask, rnd: newRandReader(), buf: make([]entry, c.queueSize), wake: make(chan struct{}, 1)}
 		key := sc.hmac
 		if key == nil {
 			key = c.hmac
@@ -238,6 +240,9 @@ func (e *Emitter) Mode() Mode { return e.mode }
 // queued as in Block mode. The wait is detached from ctx. After Close,
 // Emit returns ErrClosed.
 func (e *Emitter) Emit(ctx context.Context, ev *Event) error {
+	if e == nil {
+		return errors.New("audit: Emit on a nil *Emitter")
+	}
 	if ev == nil {
 		return errors.New("audit: Emit: nil event")
 	}
@@ -315,8 +320,8 @@ func (e *Emitter) push(rec *record, deadline time.Time, a *ack) error {
 	rec.seq = e.seq
 	rec.ack = a
 	var pushed int32
-	var dropped []*sinkState
-	var dropBuf [4]*sinkState
+	var dropped, wake []*sinkState
+	var dropBuf, wakeBuf [4]*sinkState
 	for _, s := range e.sinks {
 		if s.n == len(s.buf) {
 			s.gap.add(rec.seq, "queue_full")
@@ -327,6 +332,11 @@ func (e *Emitter) push(rec *record, deadline time.Time, a *ack) error {
 		s.n++
 		s.gap = gap{}
 		pushed++
+		// A worker looks at its queue again after every batch, so only
+		// one that found it empty needs waking.
+		if s.n == 1 {
+			wake = append(wakeBuf[:len(wake)], s)
+		}
 	}
 	rec.refs.Store(pushed)
 	if a != nil {
@@ -339,7 +349,7 @@ func (e *Emitter) push(rec *record, deadline time.Time, a *ack) error {
 	if pushed == 0 {
 		putRecord(rec)
 	}
-	for _, s := range e.sinks {
+	for _, s := range wake {
 		select {
 		case s.wake <- struct{}{}:
 		default:

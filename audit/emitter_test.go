@@ -424,3 +424,32 @@ func TestEmitFills(t *testing.T) {
 		t.Errorf("time not RFC 3339 UTC: %s", raw)
 	}
 }
+
+// In FailClosed mode a ResponseComplete event is not confirmed: the call
+// it reports has happened, so Emit only waits for room, as Block does.
+func TestFailClosedResponseComplete(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := newMemSink("stall")
+		sink.gate = make(chan struct{})
+		em, err := audit.New("api", audit.WithSink(sink), audit.WithMode(audit.FailClosed), audit.WithTimeout(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := em.Emit(context.Background(), &audit.Event{Data: audit.Data{Stage: audit.StageResponseComplete}}); err != nil {
+			t.Fatalf("Emit: %v", err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("waited %v for a ResponseComplete event", d)
+		}
+		close(sink.gate)
+		closeEmitter(t, em)
+		if n := len(sink.events(t)); n != 1 {
+			t.Fatalf("%d events", n)
+		}
+		var nilEm *audit.Emitter
+		if err := nilEm.Emit(context.Background(), &audit.Event{}); err == nil {
+			t.Error("Emit on a nil *Emitter: no error")
+		}
+	})
+}

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -114,9 +115,9 @@ func traceID(ctx context.Context) trace.TraceID {
 }
 
 // build makes rec's event.
-func (e *Emitter) build(rec *record) *Event {
+func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 	if ev := rec.user; ev != nil {
-		e.fill(ev, rec)
+		e.fill(ev, rec, rnd)
 		if ev.Data.CorrelationID == "" {
 			ev.Data.CorrelationID = rec.corrID
 		}
@@ -130,7 +131,7 @@ func (e *Emitter) build(rec *record) *Event {
 	if rec.stage == StageRequestReceived {
 		ev.Time = rec.start
 	}
-	e.fill(ev, rec)
+	e.fill(ev, rec, rnd)
 	d := &ev.Data
 	d.Stage = rec.stage
 	info := &rec.info
@@ -184,10 +185,10 @@ func (e *Emitter) build(rec *record) *Event {
 }
 
 // fill sets the envelope attributes ev leaves empty.
-func (e *Emitter) fill(ev *Event, rec *record) {
+func (e *Emitter) fill(ev *Event, rec *record, rnd io.Reader) {
 	ev.SpecVersion = SpecVersion
 	if ev.ID == "" {
-		ev.ID = newID()
+		ev.ID = newID(rnd)
 	}
 	if ev.Source == "" {
 		ev.Source = e.source

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -158,6 +159,13 @@ func (r *redactor) walk(v any, path []string, repl replacer) any {
 			out[i] = r.walk(x, path, repl)
 		}
 		return out
+	case json.Number:
+		// A number no float64 holds (1e400) is valid JSON that many
+		// parsers refuse: it is recorded as a string, so every receiver
+		// can read the event.
+		if _, err := strconv.ParseFloat(string(t), 64); err != nil {
+			return string(t)
+		}
 	}
 	return v
 }

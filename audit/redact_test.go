@@ -64,6 +64,7 @@ func TestRedactBody(t *testing.T) {
 		{"path is case-insensitive", `{"Card":{"Number":"4111"}}`, []string{"card.number"}, `{"Card":{"Number":"[REDACTED]"}}`},
 		{"path only from the root", `{"x":{"card":{"number":"4111"}}}`, []string{"card.number"}, `{"x":{"card":{"number":"4111"}}}`},
 		{"numbers kept exact", `{"big":12345678901234567890,"f":1.50}`, nil, `{"big":12345678901234567890,"f":1.50}`},
+		{"numbers beyond float64 become strings", `{"huge":1e400,"neg":-1e999}`, nil, `{"huge":"1e400","neg":"-1e999"}`},
 		{"non-string secrets", `{"password":{"a":[1,2]},"token":null,"secret":42}`, nil,
 			`{"password":"[REDACTED]","secret":"[REDACTED]","token":"[REDACTED]"}`},
 	}

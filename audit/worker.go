@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"io"
 	"log/slog"
 	"strconv"
 	"time"
@@ -96,13 +99,13 @@ func (e *Emitter) writeBatch(s *sinkState, ents []entry, failed *gap) {
 	evs := make([]Event, 0, n)
 	prev := *failed
 	if prev.count > 0 {
-		evs = append(evs, e.marker(prev))
+		evs = append(evs, e.marker(prev, s.rnd))
 		*failed = gap{}
 	}
 	real := int64(0)
 	for _, en := range ents {
 		if en.gap.count > 0 {
-			evs = append(evs, e.marker(en.gap))
+			evs = append(evs, e.marker(en.gap, s.rnd))
 		}
 		evs = append(evs, e.eventFor(s, en.rec))
 		real++
@@ -153,10 +156,10 @@ func (e *Emitter) writeBatch(s *sinkState, ents []entry, failed *gap) {
 }
 
 // marker returns the drop-marker event announcing g.
-func (e *Emitter) marker(g gap) Event {
+func (e *Emitter) marker(g gap, rnd io.Reader) Event {
 	return Event{
 		SpecVersion:     SpecVersion,
-		ID:              newID(),
+		ID:              newID(rnd),
 		Source:          e.source,
 		Type:            DroppedType,
 		Time:            time.Now().UTC(),
@@ -169,7 +172,7 @@ func (e *Emitter) marker(g gap) Event {
 // eventFor returns s's copy of rec's event: the shared one, with the
 // bodies redacted by the sink's HMAC key when it has one.
 func (e *Emitter) eventFor(s *sinkState, rec *record) Event {
-	rec.once.Do(func() { rec.event = e.build(rec) })
+	rec.once.Do(func() { rec.event = e.build(rec, s.rnd) })
 	ev := *rec.event
 	if s.hmac {
 		if ev.Data.Request != nil && rec.reqTree != nil {
@@ -186,12 +189,15 @@ func (e *Emitter) eventFor(s *sinkState, rec *record) Event {
 	return ev
 }
 
-// newID returns a UUIDv7, or a random UUID if the clock or the random
-// source fails.
-func newID() string {
-	id, err := uuid.NewV7()
+// newID returns a UUIDv7 whose random bits come from rnd, a buffered
+// crypto/rand reader of the sink goroutine calling it (one read syscall
+// per 64 ids rather than one per id), or a random UUID if that fails.
+func newID(rnd io.Reader) string {
+	id, err := uuid.NewV7FromReader(rnd)
 	if err != nil {
 		return uuid.NewString()
 	}
 	return id.String()
 }
+
+func newRandReader() *bufio.Reader { return bufio.NewReaderSize(rand.Reader, 1024) }

@@ -70,7 +70,7 @@ type Data struct {
 	// Authorization is how the call was authorized, when it was.
 	Authorization *Authorization `json:"authorization,omitempty"`
 	// Action is what was called.
-	Action Action `json:"action"`
+	Action Action `json:"action,omitzero"`
 	// Resources are the resources the call acted on, when known.
 	Resources []Resource `json:"resources,omitempty"`
 	// Outcome is how the call ended; absent for StageRequestReceived.

@@ -39,6 +39,7 @@ type Emitter struct {
 	headers  []string
 	maxBody  int
 	filter   func(*http.Request) bool
+	clientIP func(*http.Request) (string, error)
 	onError  func(http.ResponseWriter, *http.Request, error)
 	sinks    []*sinkState
 	warnedMu atomic.Bool // the no-pattern warning was logged
@@ -154,6 +155,7 @@ func New(name string, opts ...Option) (*Emitter, error) {
 		headers:    c.headers,
 		maxBody:    c.maxBody,
 		filter:     c.filter,
+		clientIP:   c.clientIP,
 		onError:    c.errorHandler,
 		room:       make(chan struct{}),
 		closing:    make(chan struct{}),
@@ -228,7 +230,10 @@ func (e *Emitter) Mode() Mode { return e.mode }
 // Emit queues ev for every sink, filling in what it leaves empty: the
 // id (a UUIDv7), source, specversion, datacontenttype, time (now), type
 // (DefaultType), sequence, and the correlation and trace ids from ctx.
-// Emit takes ev over: the caller must not touch it afterwards.
+// Bodies in ev.Data.Request and ev.Data.Response are redacted like those
+// the middleware records (a body that is not JSON is left out); the
+// other parts of ev are written as given. Emit takes ev over: the caller
+// must not touch it afterwards.
 //
 // What happens when a queue is full depends on the mode: DropAndCount
 // drops the event for that sink and returns ErrDropped at once; Block

@@ -402,7 +402,10 @@ func TestEmitFills(t *testing.T) {
 	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.FixedZone("CET", 3600))
 	em.Emit(context.Background(), &audit.Event{Type: "com.example.invoice.paid", Time: at, Subject: "invoice/7",
 		Data: audit.Data{Principal: &audit.Principal{ID: "svc-billing"}}})
-	em.Emit(context.Background(), &audit.Event{})
+	em.Emit(context.Background(), &audit.Event{Data: audit.Data{
+		Request:  &audit.Payload{Body: []byte(`{"user":"al","password":"pw"}`)},
+		Response: &audit.Payload{Body: []byte(`not json`), Size: 8},
+	}})
 	closeEmitter(t, em)
 	evs := sink.events(t)
 	if len(evs) != 2 {
@@ -412,6 +415,9 @@ func TestEmitFills(t *testing.T) {
 	if a.Source != "https://api.example.com/billing" || a.Type != "com.example.invoice.paid" || !a.Time.Equal(at) ||
 		a.Time.Location() != time.UTC || a.Sequence != "1" || a.Data.Principal.ID != "svc-billing" {
 		t.Errorf("event %+v", a)
+	}
+	if string(b.Data.Request.Body) != `{"password":"[REDACTED]","user":"al"}` || b.Data.Response.Body != nil || b.Data.Response.Size != 8 {
+		t.Errorf("payloads %s / %s", b.Data.Request.Body, b.Data.Response.Body)
 	}
 	if b.Type != audit.DefaultType || b.Time.IsZero() || b.Sequence != "2" {
 		t.Errorf("event %+v", b)

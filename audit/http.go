@@ -138,6 +138,11 @@ func (e *Emitter) serve(p *routePolicy, next http.Handler, w http.ResponseWriter
 	rec.path = r.URL.Path
 	rec.pattern = r.Pattern
 	rec.remoteAddr = r.RemoteAddr
+	if e.clientIP != nil {
+		if ip, err := e.clientIP(r); err == nil && ip != "" {
+			rec.remoteAddr = ip
+		}
+	}
 	rec.userAgent = r.Header.Get("User-Agent")
 	ctx := r.Context()
 	rec.corrID = httpx.CorrelationID(ctx)

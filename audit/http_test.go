@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -437,6 +438,33 @@ func TestMiddlewareOutcome(t *testing.T) {
 				t.Errorf("outcome %+v", o)
 			}
 		})
+	}
+}
+
+func TestMiddlewareClientIP(t *testing.T) {
+	sink := newMemSink("mem")
+	em, err := audit.New("api", audit.WithSink(sink), audit.WithClientIP(func(r *http.Request) (string, error) {
+		if v := r.Header.Get("X-Real-IP"); v != "" {
+			return v, nil
+		}
+		return "", errors.New("no header")
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := em.Middleware(http.NotFoundHandler())
+	for _, real := range []string{"203.0.113.9", ""} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = "[2001:db8::1]:443"
+		if real != "" {
+			req.Header.Set("X-Real-IP", real)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	closeEmitter(t, em)
+	evs := sink.events(t)
+	if len(evs) != 2 || evs[0].Data.Client.IP != "203.0.113.9" || evs[1].Data.Client.IP != "2001:db8::1" {
+		t.Fatalf("client ips %+v %+v", evs[0].Data.Client, evs[1].Data.Client)
 	}
 }
 

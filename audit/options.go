@@ -150,6 +150,7 @@ type config struct {
 	redact       []string
 	errorHandler func(http.ResponseWriter, *http.Request, error)
 	filter       func(*http.Request) bool
+	clientIP     func(*http.Request) (string, error)
 	dryRun       bool
 
 	logger        *slog.Logger         // nil: slog.Default(), read at each use
@@ -442,6 +443,22 @@ func WithFilter(keep func(*http.Request) bool) Option {
 			return errors.New("audit: WithFilter: nil function")
 		}
 		c.filter = keep
+		return nil
+	})
+}
+
+// WithClientIP sets how the middleware finds a request's client address
+// (data.client.ip). The default is the host of r.RemoteAddr, the peer
+// address, which behind a load balancer is the balancer's; a function that
+// trusts forwarding headers only from known proxies, such as
+// ratelimit.ClientIP, gives the client's. When ip fails the peer address
+// is recorded. A nil ip is an error.
+func WithClientIP(ip func(r *http.Request) (string, error)) Option {
+	return newOption("WithClientIP", forNew, func(c *config) error {
+		if ip == nil {
+			return errors.New("audit: WithClientIP: nil function")
+		}
+		c.clientIP = ip
 		return nil
 	})
 }

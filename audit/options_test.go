@@ -40,6 +40,7 @@ func TestNewErrors(t *testing.T) {
 		{"header", "api", []audit.Option{audit.WithSink(mem), audit.WithHeaders("")}, "WithHeaders"},
 		{"error handler", "api", []audit.Option{audit.WithSink(mem), audit.WithErrorHandler(nil)}, "WithErrorHandler"},
 		{"filter", "api", []audit.Option{audit.WithSink(mem), audit.WithFilter(nil)}, "WithFilter"},
+		{"client ip", "api", []audit.Option{audit.WithSink(mem), audit.WithClientIP(nil)}, "WithClientIP"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

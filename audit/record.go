@@ -124,6 +124,8 @@ func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 		if ev.Data.TraceID == "" && rec.traceID.IsValid() {
 			ev.Data.TraceID = rec.traceID.String()
 		}
+		ev.Data.Request, rec.reqTree = e.redactPayload(ev.Data.Request)
+		ev.Data.Response, rec.resTree = e.redactPayload(ev.Data.Response)
 		return ev
 	}
 	p := rec.route
@@ -227,6 +229,23 @@ func (e *Emitter) payload(c *capture, hdr []string) (p *Payload, forExprs, tree 
 		p.Body = marshalBody(masked)
 	}
 	return p, forExpr(masked), tree
+}
+
+// redactPayload returns a copy of an Emit caller's payload with its body
+// redacted (or left out, when it is not JSON), and the parsed body for
+// HMAC sinks.
+func (e *Emitter) redactPayload(p *Payload) (*Payload, any) {
+	if p == nil || len(p.Body) == 0 {
+		return p, nil
+	}
+	cp := *p
+	cp.Body = nil
+	tree, ok := parseJSON(p.Body)
+	if !ok {
+		return &cp, nil
+	}
+	cp.Body = marshalBody(e.red.redact(tree, mask))
+	return &cp, tree
 }
 
 func marshalBody(v any) json.RawMessage {

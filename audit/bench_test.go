@@ -3,10 +3,12 @@ package audit_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paved-go/paved/audit"
 )
@@ -17,6 +19,16 @@ type discardSink struct{}
 func (discardSink) Name() string                                { return "discard" }
 func (discardSink) Write(context.Context, []*audit.Event) error { return nil }
 func (discardSink) Close(context.Context) error                 { return nil }
+
+// stallSink never finishes a Write before its context is done.
+type stallSink struct{}
+
+func (stallSink) Name() string { return "stall" }
+func (stallSink) Write(ctx context.Context, _ []*audit.Event) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (stallSink) Close(context.Context) error { return nil }
 
 // nopWriter is a ResponseWriter that keeps nothing, so the benchmark
 // measures the middleware, not a recorder.
@@ -64,6 +76,20 @@ func BenchmarkMiddleware(b *testing.B) {
 	b.Run("raw", func(b *testing.B) { run(b, handler, false) })
 	b.Run("None", func(b *testing.B) { run(b, newEm(b, audit.None).Middleware(handler), false) })
 	b.Run("Metadata", func(b *testing.B) { run(b, newEm(b, audit.Metadata).Middleware(handler), false) })
+	b.Run("Metadata/sink-stalled", func(b *testing.B) {
+		// The sink never returns: after its queue fills, every event is
+		// dropped and counted. The request path does not wait for it.
+		em, err := audit.New("bench", audit.WithSink(stallSink{}), audit.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+			defer cancel()
+			em.Close(ctx)
+		})
+		run(b, em.Middleware(handler), false)
+	})
 	b.Run("Request/raw", func(b *testing.B) { run(b, handler, true) })
 	b.Run("Request", func(b *testing.B) { run(b, newEm(b, audit.Request).Middleware(handler), true) })
 	b.Run("RequestResponse", func(b *testing.B) { run(b, newEm(b, audit.RequestResponse).Middleware(handler), true) })

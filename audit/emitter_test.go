@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -458,4 +459,51 @@ func TestFailClosedResponseComplete(t *testing.T) {
 			t.Error("Emit on a nil *Emitter: no error")
 		}
 	})
+}
+
+// Drops after the last event written are announced when the emitter
+// closes, and a sink that panics counts as failing, not as a crash.
+func TestDropMarkerAtClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stall := newMemSink("stall")
+		stall.gate, stall.entered = make(chan struct{}), make(chan struct{}, 100)
+		em, err := audit.New("api", audit.WithSink(stall), audit.WithQueueSize(1), audit.WithBatch(1, 0),
+			audit.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		em.Emit(ctx, newEvent("1"))
+		<-stall.entered
+		for i := 2; i <= 5; i++ {
+			em.Emit(ctx, newEvent(strconv.Itoa(i)))
+		}
+		close(stall.gate)
+		closeEmitter(t, em)
+		if got, want := sequences(stall.events(t)), "1 2 drop(3-5/3/queue_full)@5"; got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	})
+}
+
+type panicSink struct{ memSink }
+
+func (p *panicSink) Write(ctx context.Context, batch []*audit.Event) error {
+	if batch[len(batch)-1].Subject == "boom" {
+		panic("sink bug")
+	}
+	return p.memSink.Write(ctx, batch)
+}
+
+func TestSinkPanics(t *testing.T) {
+	sink := &panicSink{memSink{name: "panicky"}}
+	em, err := audit.New("api", audit.WithSink(sink), audit.WithBatch(1, 0), audit.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	em.Emit(context.Background(), newEvent("boom"))
+	closeEmitter(t, em)
+	if got, want := sequences(sink.events(t)), "drop(1-1/1/write_failed)@1"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"strconv"
@@ -25,7 +26,26 @@ func (e *Emitter) run(s *sinkState) {
 		}
 		e.writeBatch(s, ents, &failed)
 	}
-	if err := s.sink.Close(e.ctx); err != nil {
+	// Events lost after the last one written are announced too: the
+	// trail ends with its gaps explained.
+	e.mu.Lock()
+	tail := s.gap
+	s.gap = gap{}
+	e.mu.Unlock()
+	var last []*Event
+	for _, g := range [...]gap{failed, tail} {
+		if g.count > 0 {
+			m := e.marker(g, s.rnd)
+			last = append(last, &m)
+		}
+	}
+	if len(last) > 0 {
+		if err := e.write(s, last); err != nil {
+			e.cfg.log().LogAttrs(context.Background(), slog.LevelError, "audit: writing the last drop marker failed",
+				slog.String("emitter", e.name), slog.String("sink", s.name), slog.String("error", err.Error()))
+		}
+	}
+	if err := closeSink(e.ctx, s.sink); err != nil {
 		e.cfg.log().LogAttrs(context.Background(), slog.LevelError, "audit: closing sink failed",
 			slog.String("emitter", e.name), slog.String("sink", s.name), slog.String("error", err.Error()))
 	}
@@ -114,7 +134,7 @@ func (e *Emitter) writeBatch(s *sinkState, ents []entry, failed *gap) {
 	for i := range evs {
 		batch[i] = &evs[i]
 	}
-	err := s.sink.Write(e.ctx, batch)
+	err := e.write(s, batch)
 	outcome := "written"
 	if err != nil {
 		outcome = "failed"
@@ -201,3 +221,25 @@ func newID(rnd io.Reader) string {
 }
 
 func newRandReader() *bufio.Reader { return bufio.NewReaderSize(rand.Reader, 1024) }
+
+// write is s.sink.Write, with a panic turned into an error: a broken sink
+// must not take the service down.
+func (e *Emitter) write(s *sinkState, batch []*Event) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = errSinkPanicked
+		}
+	}()
+	return s.sink.Write(e.ctx, batch)
+}
+
+func closeSink(ctx context.Context, s Sink) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = errSinkPanicked
+		}
+	}()
+	return s.Close(ctx)
+}
+
+var errSinkPanicked = errors.New("audit: sink panicked")

@@ -273,11 +273,11 @@ func (e *Emitter) Emit(ctx context.Context, ev *Event) error {
 func (e *Emitter) send(rec *record, mode Mode) error {
 	switch mode {
 	case Block:
-		return e.push(rec, time.Now().Add(e.timeout), nil)
+		return e.push(rec, e.timeout, time.Time{}, nil)
 	case FailClosed:
 		deadline := time.Now().Add(e.timeout)
 		a := newAck()
-		if err := e.push(rec, deadline, a); err != nil {
+		if err := e.push(rec, e.timeout, deadline, a); err != nil {
 			if errors.Is(err, ErrClosed) {
 				return err
 			}
@@ -285,16 +285,20 @@ func (e *Emitter) send(rec *record, mode Mode) error {
 		}
 		return a.wait(deadline)
 	}
-	return e.push(rec, time.Time{}, nil)
+	return e.push(rec, 0, time.Time{}, nil)
 }
 
-// push queues rec for every sink with room, waiting until deadline (when
-// not zero) for room in all of them, and numbers it. It owns rec.
-func (e *Emitter) push(rec *record, deadline time.Time, a *ack) error {
+// push queues rec for every sink with room, waiting up to wait (when not
+// zero) for room in all of them, or until deadline when it is set, and
+// numbers it. It owns rec.
+func (e *Emitter) push(rec *record, wait time.Duration, deadline time.Time, a *ack) error {
 	e.mu.Lock()
 	var timer *time.Timer
-	for !e.closed && !deadline.IsZero() && !e.roomInAll() {
+	for !e.closed && wait > 0 && !e.roomInAll() {
 		if timer == nil {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(wait)
+			}
 			timer = time.NewTimer(time.Until(deadline))
 		}
 		room := e.room

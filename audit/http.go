@@ -216,7 +216,7 @@ func (e *Emitter) received(rec *record) bool {
 	}
 	rec.end = time.Now()
 	rec.status = http.StatusServiceUnavailable
-	_ = e.push(rec, time.Time{}, nil)
+	_ = e.push(rec, 0, time.Time{}, nil)
 	return false
 }
 

@@ -108,13 +108,13 @@ type throttle struct {
 // allow reports whether to log now, and how many occurrences it held back
 // since the last time, this one included.
 func (t *throttle) allow(n int64) (bool, int64) {
-	total := t.missed.Add(n)
+	t.missed.Add(n)
 	now := time.Now().UnixNano()
 	last := t.last.Load()
 	if now-last < int64(time.Second) || !t.last.CompareAndSwap(last, now) {
 		return false, 0
 	}
-	return true, t.missed.Add(-total) + total
+	return true, t.missed.Swap(0)
 }
 
 // New returns an Emitter that reports under name, with the sinks of

@@ -268,8 +268,9 @@ func WithQueueSize(n int) Option {
 // WithBatch sets how a sink's goroutine batches events: it writes at most
 // size events per Write (default DefaultBatchSize), and with a maxDelay
 // above zero it waits up to maxDelay after the first event for the batch
-// to fill. With zero (the default) it writes what is queued at once. size
-// must be at least 1 and maxDelay not negative.
+// to fill. With zero (the default) it writes what is queued at once. In
+// FailClosed mode a delay adds to every request's wait for confirmation.
+// size must be at least 1 and maxDelay not negative.
 func WithBatch(size int, maxDelay time.Duration) Option {
 	return newOption("WithBatch", forNew, func(c *config) error {
 		if size < 1 || maxDelay < 0 {

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -506,4 +507,42 @@ func TestSinkPanics(t *testing.T) {
 	if got, want := sequences(sink.events(t)), "drop(1-1/1/write_failed)@1"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
+}
+
+// Drops are logged at most once a second per sink, with the count since
+// the last line.
+func TestDropLogThrottled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		stall := newMemSink("stall")
+		stall.gate, stall.entered = make(chan struct{}), make(chan struct{}, 100)
+		em, err := audit.New("api", audit.WithSink(stall), audit.WithQueueSize(1), audit.WithBatch(1, 0),
+			audit.WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+					if a.Key == slog.TimeKey {
+						return slog.Attr{}
+					}
+					return a
+				},
+			}))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		em.Emit(ctx, newEvent("1"))
+		<-stall.entered
+		for range 6 { // one queued, five dropped
+			em.Emit(ctx, newEvent(""))
+		}
+		time.Sleep(time.Second)
+		em.Emit(ctx, newEvent("")) // dropped, logged with the four held back
+		close(stall.gate)
+		closeEmitter(t, em)
+		want := `level=WARN msg="audit: sink queue full, events dropped" emitter=api sink=stall dropped=1
+level=WARN msg="audit: sink queue full, events dropped" emitter=api sink=stall dropped=5
+`
+		if buf.String() != want {
+			t.Errorf("log:\n%s\nwant:\n%s", buf.String(), want)
+		}
+	})
 }

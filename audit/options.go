@@ -395,7 +395,9 @@ func WithHeaders(names ...string) Option {
 
 // WithMaxBodyBytes caps the bodies recorded (default DefaultMaxBodyBytes,
 // 64 KiB): a longer body is recorded by size with truncated set, without
-// its content (a cut JSON document is not JSON). n must be at least 1.
+// its content (a cut JSON document is not JSON). Queued events hold their
+// bodies until written, so at the body levels a sink's queue may hold up
+// to 2n bytes per event. n must be at least 1.
 func WithMaxBodyBytes(n int) Option {
 	return newOption("WithMaxBodyBytes", forNew, func(c *config) error {
 		if n < 1 {

@@ -66,7 +66,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		}
 	}
 	newEm := func(b *testing.B, l audit.Level) *audit.Emitter {
-		em, err := audit.New("bench", audit.WithSink(discardSink{}), audit.WithLevel(l))
+		em, err := audit.New("bench", audit.WithSink(discardSink{}), audit.WithLevel(l), audit.WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func BenchmarkEmit(b *testing.B) {
 		<-done
 	})
 	b.Run("paved", func(b *testing.B) {
-		em, err := audit.New("bench", audit.WithSink(discardSink{}))
+		em, err := audit.New("bench", audit.WithSink(discardSink{}), audit.WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func BenchmarkEmit(b *testing.B) {
 		em.Close(context.Background())
 	})
 	b.Run("paved/parallel", func(b *testing.B) {
-		em, err := audit.New("bench", audit.WithSink(discardSink{}))
+		em, err := audit.New("bench", audit.WithSink(discardSink{}), audit.WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			b.Fatal(err)
 		}

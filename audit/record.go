@@ -129,7 +129,9 @@ func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 		return ev
 	}
 	p := rec.route
-	ev := &Event{Type: p.typ, Time: rec.end}
+	// One allocation for the event and the parts it points to.
+	ce := &callEvent{Event: Event{Type: p.typ, Time: rec.end}}
+	ev := &ce.Event
 	if rec.stage == StageRequestReceived {
 		ev.Time = rec.start
 	}
@@ -138,10 +140,12 @@ func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 	d.Stage = rec.stage
 	info := &rec.info
 	if info.PrincipalID != "" {
-		d.Principal = &Principal{ID: info.PrincipalID, Type: info.PrincipalType, Tenant: info.PrincipalTenant}
+		ce.principal = Principal{ID: info.PrincipalID, Type: info.PrincipalType, Tenant: info.PrincipalTenant}
+		d.Principal = &ce.principal
 	}
 	if info.Decision != "" {
-		d.Authorization = &Authorization{Decision: info.Decision, Rule: info.Rule, Reason: info.Reason}
+		ce.authz = Authorization{Decision: info.Decision, Rule: info.Rule, Reason: info.Reason}
+		d.Authorization = &ce.authz
 	}
 	op := info.Operation
 	if op == "" {
@@ -156,7 +160,8 @@ func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 		ev.Subject = info.Resources[0].Kind + "/" + info.Resources[0].ID
 	}
 	if rec.stage == StageResponseComplete {
-		d.Outcome = httpOutcome(rec.status)
+		ce.outcome = httpOutcome(rec.status)
+		d.Outcome = &ce.outcome
 		d.Duration = rec.end.Sub(rec.start).Seconds()
 	}
 	ip := rec.remoteAddr
@@ -164,7 +169,8 @@ func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 		ip = host
 	}
 	if ip != "" || rec.userAgent != "" {
-		d.Client = &Client{IP: ip, UserAgent: rec.userAgent}
+		ce.client = Client{IP: ip, UserAgent: rec.userAgent}
+		d.Client = &ce.client
 	}
 	d.CorrelationID = rec.corrID
 	if rec.traceID.IsValid() {
@@ -267,9 +273,18 @@ func headerMap(pairs []string) map[string]string {
 	return m
 }
 
+// callEvent is an event of a call with the parts its data points to.
+type callEvent struct {
+	Event
+	principal Principal
+	authz     Authorization
+	outcome   Outcome
+	client    Client
+}
+
 // httpOutcome is the outcome of an HTTP status.
-func httpOutcome(status int) *Outcome {
-	o := &Outcome{Code: status, Result: "success"}
+func httpOutcome(status int) Outcome {
+	o := Outcome{Code: status, Result: "success"}
 	if status >= 400 {
 		o.Result = "failure"
 		o.Error = errorKind(status)

@@ -122,13 +122,13 @@ func (e *Emitter) writeBatch(s *sinkState, ents []entry, failed *gap) {
 		evs = append(evs, e.marker(prev, s.rnd))
 		*failed = gap{}
 	}
-	real := int64(0)
+	nEvents := int64(0)
 	for _, en := range ents {
 		if en.gap.count > 0 {
 			evs = append(evs, e.marker(en.gap, s.rnd))
 		}
 		evs = append(evs, e.eventFor(s, en.rec))
-		real++
+		nEvents++
 	}
 	batch := make([]*Event, len(evs))
 	for i := range evs {
@@ -156,7 +156,7 @@ func (e *Emitter) writeBatch(s *sinkState, ents []entry, failed *gap) {
 		}
 		lost.reason = "write_failed"
 		*failed = lost
-		if ok, k := s.failLog.allow(real); ok {
+		if ok, k := s.failLog.allow(nEvents); ok {
 			e.cfg.log().LogAttrs(context.Background(), slog.LevelError, "audit: sink write failed",
 				slog.String("emitter", e.name), slog.String("sink", s.name), slog.Int64("failed", k), slog.String("error", err.Error()))
 		}

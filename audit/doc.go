@@ -23,7 +23,7 @@
 //	  "response":{"contentType":"application/json","size":71,"body":{"id":"i-1","ipAddress":"10.0.0.7"}},
 //	  "additionalFields":{"ipAddress":"10.0.0.7"}}}
 //
-// The id is a UUIDv7 (time-ordered), time is RFC 3339 in UTC with
+// The id is a UUIDv7 holding the event's time to the millisecond, time is RFC 3339 in UTC with
 // sub-second precision, and the extension attribute sequence numbers the
 // emitter's events from 1. The principal, the decision (as Kubernetes
 // audit's authorization.k8s.io/decision and reason annotations) and the

@@ -16,6 +16,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/google/uuid"
+
 	"github.com/paved-go/paved/audit"
 )
 
@@ -426,6 +428,16 @@ func TestEmitFills(t *testing.T) {
 	}
 	if a.ID == b.ID || len(a.ID) != 36 || a.ID[14] != '7' || b.ID <= a.ID {
 		t.Errorf("ids %s %s: want increasing UUIDv7s", a.ID, b.ID)
+	}
+	for _, ev := range evs {
+		u, err := uuid.Parse(ev.ID)
+		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
+			t.Fatalf("id %s: version %v variant %v %v", ev.ID, u.Version(), u.Variant(), err)
+		}
+		sec, nsec := u.Time().UnixTime()
+		if ms := sec*1000 + nsec/1e6; ms != ev.Time.UnixMilli() {
+			t.Errorf("id %s holds %d ms, event time %d", ev.ID, ms, ev.Time.UnixMilli())
+		}
 	}
 	raw := string(sink.raw()[0])
 	if !strings.Contains(raw, `"time":"2026-11-30T11:00:00Z"`) {

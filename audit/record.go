@@ -195,8 +195,12 @@ func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 // fill sets the envelope attributes ev leaves empty.
 func (e *Emitter) fill(ev *Event, rec *record, rnd io.Reader) {
 	ev.SpecVersion = SpecVersion
+	if ev.Time.IsZero() {
+		ev.Time = rec.end
+	}
+	ev.Time = ev.Time.UTC()
 	if ev.ID == "" {
-		ev.ID = newID(rnd)
+		ev.ID = newID(ev.Time, rnd)
 	}
 	if ev.Source == "" {
 		ev.Source = e.source
@@ -204,10 +208,6 @@ func (e *Emitter) fill(ev *Event, rec *record, rnd io.Reader) {
 	if ev.Type == "" {
 		ev.Type = DefaultType
 	}
-	if ev.Time.IsZero() {
-		ev.Time = rec.end
-	}
-	ev.Time = ev.Time.UTC()
 	if ev.DataContentType == "" {
 		ev.DataContentType = ContentType
 	}

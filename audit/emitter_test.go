@@ -558,3 +558,35 @@ level=WARN msg="audit: sink queue full, events dropped" emitter=api sink=stall d
 		}
 	})
 }
+
+// With a sink that hangs, requests go on at full speed in DropAndCount
+// mode: the middleware never waits for a sink.
+func TestMiddlewareNeverWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stall := newMemSink("stall")
+		stall.gate = make(chan struct{})
+		em, err := audit.New("api", audit.WithSink(stall), audit.WithQueueSize(2), audit.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := em.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		start := time.Now()
+		for range 20 {
+			rr := httptest.NewRecorder()
+			h.ServeHTTP(rr, httptest.NewRequest("GET", "/", nil))
+			if rr.Code != 200 {
+				t.Fatal(rr.Code)
+			}
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("requests waited %v", d)
+		}
+		close(stall.gate)
+		closeEmitter(t, em)
+		evs := stall.events(t)
+		last := evs[len(evs)-1]
+		if last.Data.Dropped == nil || last.Data.Dropped.Last != 20 {
+			t.Errorf("trail does not end with a drop marker up to 20: %s", sequences(evs))
+		}
+	})
+}

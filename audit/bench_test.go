@@ -7,18 +7,24 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/paved-go/paved/audit"
 )
 
-// discardSink accepts every batch at once.
-type discardSink struct{}
+// discardSink accepts every batch at once, counting the events.
+type discardSink struct{ n *atomic.Int64 }
 
-func (discardSink) Name() string                                { return "discard" }
-func (discardSink) Write(context.Context, []*audit.Event) error { return nil }
-func (discardSink) Close(context.Context) error                 { return nil }
+func (discardSink) Name() string { return "discard" }
+func (s discardSink) Write(_ context.Context, b []*audit.Event) error {
+	if s.n != nil {
+		s.n.Add(int64(len(b)))
+	}
+	return nil
+}
+func (discardSink) Close(context.Context) error { return nil }
 
 // stallSink never finishes a Write before its context is done.
 type stallSink struct{}
@@ -65,12 +71,20 @@ func BenchmarkMiddleware(b *testing.B) {
 			h.ServeHTTP(w, req)
 		}
 	}
+	// newEm reports the share of events the sink goroutine could not keep
+	// up with (dropped/op): the request path never waits for it.
 	newEm := func(b *testing.B, l audit.Level) *audit.Emitter {
-		em, err := audit.New("bench", audit.WithSink(discardSink{}), audit.WithLevel(l), audit.WithLogger(slog.New(slog.DiscardHandler)))
+		written := new(atomic.Int64)
+		em, err := audit.New("bench", audit.WithSink(discardSink{written}), audit.WithLevel(l), audit.WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { em.Close(context.Background()) })
+		b.Cleanup(func() {
+			em.Close(context.Background())
+			if l != audit.None {
+				b.ReportMetric(1-float64(written.Load())/float64(b.N), "dropped/op")
+			}
+		})
 		return em
 	}
 	b.Run("raw", func(b *testing.B) { run(b, handler, false) })

@@ -84,22 +84,35 @@ var records = sync.Pool{New: func() any { return new(record) }}
 func getRecord() *record { return records.Get().(*record) }
 
 // putRecord clears rec and puts it back in the pool, keeping its buffers.
+// It clears field by field: assigning a whole zero record would copy all
+// of it, under the write barrier while the GC runs.
 func putRecord(rec *record) {
 	if cap(rec.req.buf) > 1<<20 || cap(rec.res.buf) > 1<<20 {
 		return // do not keep huge buffers alive
 	}
-	req, res := rec.req, rec.res
-	req.reset()
-	res.reset()
-	info := rec.info
-	info.Reset()
-	*rec = record{
-		info:   info,
-		reqHdr: rec.reqHdr[:0],
-		resHdr: rec.resHdr[:0],
-		req:    req,
-		res:    res,
+	rec.seq = 0
+	rec.ack = nil
+	rec.once = sync.Once{}
+	rec.event = nil
+	rec.reqTree, rec.resTree = nil, nil
+	rec.user = nil
+	rec.route = nil
+	rec.stage = ""
+	rec.start, rec.end = time.Time{}, time.Time{}
+	rec.method, rec.path, rec.pattern = "", "", ""
+	rec.remoteAddr, rec.userAgent, rec.corrID = "", "", ""
+	rec.traceID = trace.TraceID{}
+	rec.status = 0
+	rec.info.Reset()
+	rec.reqHdr, rec.resHdr = rec.reqHdr[:0], rec.resHdr[:0]
+	if rec.req.on {
+		rec.req.reset()
 	}
+	if rec.res.on {
+		rec.res.reset()
+	}
+	rec.reqBody = teeBody{}
+	rec.resW = captureWriter{}
 	records.Put(rec)
 }
 

@@ -42,6 +42,7 @@ type Emitter struct {
 	clientIP func(*http.Request) (string, error)
 	onError  func(http.ResponseWriter, *http.Request, error)
 	sinks    []*sinkState
+	hmac     bool        // some sink has an HMAC key
 	warnedMu atomic.Bool // the no-pattern warning was logged
 
 	mu      sync.Mutex
@@ -201,6 +202,7 @@ func New(name string, opts ...Option) (*Emitter, error) {
 		}
 		if key != nil {
 			s.repl, s.hmac = hmacReplacer(key), true
+			e.hmac = true
 		}
 		if s.events, err = otelx.AuditEvents(c.meterProvider, n); err != nil {
 			c.errs = append(c.errs, errors.New("audit: "+err.Error()))

@@ -191,9 +191,10 @@ func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 	}
 
 	var reqBody, resBody any
-	d.Request, reqBody, rec.reqTree = e.payload(&rec.req, rec.reqHdr)
-	d.Response, resBody, rec.resTree = e.payload(&rec.res, rec.resHdr)
-	if len(p.fields.fields) > 0 {
+	exprs := len(p.fields.fields) > 0
+	d.Request, reqBody, rec.reqTree = e.payload(&rec.req, rec.reqHdr, exprs)
+	d.Response, resBody, rec.resTree = e.payload(&rec.res, rec.resHdr, exprs)
+	if exprs {
 		en := &env{
 			Request: requestEnv{Method: rec.method, Path: rec.path, Pattern: rec.pattern,
 				Headers: headerMap(rec.reqHdr), Body: reqBody},
@@ -229,7 +230,7 @@ func (e *Emitter) fill(ev *Event, rec *record, rnd io.Reader) {
 
 // payload returns the recorded part of a captured body, the redacted body
 // for expressions, and the parsed unredacted body for HMAC sinks.
-func (e *Emitter) payload(c *capture, hdr []string) (p *Payload, forExprs, tree any) {
+func (e *Emitter) payload(c *capture, hdr []string, exprs bool) (p *Payload, forExprs, tree any) {
 	if !c.on {
 		return nil, nil, nil
 	}
@@ -243,11 +244,19 @@ func (e *Emitter) payload(c *capture, hdr []string) (p *Payload, forExprs, tree 
 	if !ok {
 		return p, nil, nil
 	}
-	masked := e.red.redact(tree, mask)
+	var masked any
+	if e.hmac {
+		masked = e.red.redact(tree, mask) // HMAC sinks redact tree their way
+	} else {
+		masked, tree = e.red.redactInPlace(tree, mask), nil
+	}
 	if p != nil {
 		p.Body = marshalBody(masked)
 	}
-	return p, forExpr(masked), tree
+	if exprs {
+		forExprs = forExpr(masked)
+	}
+	return p, forExprs, tree
 }
 
 // redactPayload returns a copy of an Emit caller's payload with its body

@@ -134,29 +134,40 @@ func parseJSON(b []byte) (any, bool) {
 }
 
 // redact returns a copy of v, a parsed JSON value, with its secret
-// members replaced by repl.
+// members replaced by repl. v is left as it was.
 func (r *redactor) redact(v any, repl replacer) any {
-	var path []string
-	return r.walk(v, path, repl)
+	return r.walk(v, nil, repl, true)
 }
 
-func (r *redactor) walk(v any, path []string, repl replacer) any {
+// redactInPlace is redact reusing v's maps and slices, for a v no one
+// else needs.
+func (r *redactor) redactInPlace(v any, repl replacer) any {
+	return r.walk(v, nil, repl, false)
+}
+
+func (r *redactor) walk(v any, path []string, repl replacer, copying bool) any {
 	switch t := v.(type) {
 	case map[string]any:
-		out := make(map[string]any, len(t))
+		out := t
+		if copying {
+			out = make(map[string]any, len(t))
+		}
 		for k, x := range t {
 			p := append(path, k)
 			if r.secretName(k) || r.secretPath(p) {
 				out[k] = repl(x)
 				continue
 			}
-			out[k] = r.walk(x, p, repl)
+			out[k] = r.walk(x, p, repl, copying)
 		}
 		return out
 	case []any:
-		out := make([]any, len(t))
+		out := t
+		if copying {
+			out = make([]any, len(t))
+		}
 		for i, x := range t {
-			out[i] = r.walk(x, path, repl)
+			out[i] = r.walk(x, path, repl, copying)
 		}
 		return out
 	case json.Number:

@@ -158,5 +158,30 @@
 //
 // # Performance
 //
-// FIGURES
+// The request path does no JSON, no expression and no I/O: it copies what
+// it saw of the call into a pooled record, numbers it and queues it; the
+// sink goroutines build, redact and write the events. Measured on this
+// 2-core machine, shared with other work (load 3 to 5, so figures vary by
+// up to a factor of 2 between runs), with
+// go test -run XXX -bench . -benchmem -count 5 ./audit/ (medians):
+//
+//	BenchmarkMiddleware/raw                    230 ns/op   2 allocs/op  the bare handler
+//	BenchmarkMiddleware/None                   270-340 ns/op   2 allocs/op  no extra allocation
+//	BenchmarkMiddleware/Metadata/sink-stalled  1.1 µs/op   4 allocs/op  the request path alone
+//	BenchmarkMiddleware/Metadata               2.6 µs/op   8 allocs/op  0-3% dropped
+//	BenchmarkMiddleware/Request                2.3 µs/op  12 allocs/op  75% dropped
+//	BenchmarkEmit/paved                        0.9-1.2 µs/op   2 allocs/op
+//
+// The request path allocates twice at the Metadata level (the request
+// copy carrying the call record, and its context node), whatever the
+// sink; the other allocations are the sink goroutine's. In the
+// benchmarks both share the 2 cores, so their ns/op is the cost of the
+// whole pipeline under a closed loop at full speed; dropped is the share
+// of events the one sink goroutine could not keep up with (in
+// DropAndCount mode the requests did not wait for it). With a sink that
+// never returns, requests cost what Metadata/sink-stalled shows and never
+// wait. At the body levels the sink goroutine parses, redacts and
+// re-encodes each body, about 8 µs an event for the small bodies of the
+// benchmark: one sink goroutine writes on the order of 100,000 such events
+// a second, 400,000 at the Metadata level.
 package audit

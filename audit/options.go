@@ -58,6 +58,27 @@ func (l Level) String() string {
 	return "Level(" + strconv.Itoa(int(l)) + ")"
 }
 
+// MarshalText returns the level's name, so levels read and write as
+// text in configuration (JSON, YAML, flag.TextVar).
+func (l Level) MarshalText() ([]byte, error) {
+	if l < None || l > RequestResponse {
+		return nil, errors.New("audit: unknown level " + l.String())
+	}
+	return []byte(l.String()), nil
+}
+
+// UnmarshalText sets l from a level's name, in any case ("metadata",
+// "RequestResponse").
+func (l *Level) UnmarshalText(b []byte) error {
+	for v := None; v <= RequestResponse; v++ {
+		if strings.EqualFold(string(b), v.String()) {
+			*l = v
+			return nil
+		}
+	}
+	return errors.New("audit: unknown level " + strconv.Quote(string(b)))
+}
+
 // Mode is what happens to a request whose event cannot be written in
 // time; see WithMode.
 type Mode uint8

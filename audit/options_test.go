@@ -76,3 +76,44 @@ func TestLevelAndModeStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestLevelText(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want audit.Level
+		ok   bool
+	}{
+		{"None", audit.None, true}, {"metadata", audit.Metadata, true}, {"REQUEST", audit.Request, true},
+		{"RequestResponse", audit.RequestResponse, true}, {"", 0, false}, {"Request Response", 0, false}, {"Level(3)", 0, false},
+	} {
+		var l audit.Level
+		err := l.UnmarshalText([]byte(tc.in))
+		if (err == nil) != tc.ok || l != tc.want {
+			t.Errorf("UnmarshalText(%q) = %v, %v", tc.in, l, err)
+		}
+		if tc.ok {
+			if b, err := l.MarshalText(); err != nil || !strings.EqualFold(string(b), tc.in) {
+				t.Errorf("MarshalText(%v) = %s, %v", l, b, err)
+			}
+		}
+	}
+	if _, err := audit.Level(0).MarshalText(); err == nil {
+		t.Error("MarshalText of the zero Level: no error")
+	}
+}
+
+func FuzzLevelText(f *testing.F) {
+	for _, s := range []string{"None", "metadata", "Request", "requestresponse", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var l audit.Level
+		if err := l.UnmarshalText([]byte(s)); err != nil {
+			return
+		}
+		b, err := l.MarshalText()
+		if err != nil || !strings.EqualFold(string(b), s) {
+			t.Fatalf("%q -> %v -> %s, %v", s, l, b, err)
+		}
+	})
+}

@@ -118,7 +118,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.routes != nil {
 		if rp, ok := e.routes[r.Pattern]; ok {
 			p = rp
-		} else if r.Pattern == "" && !e.warnedMu.Load() {
+		} else if r.Pattern == "" && !e.warned.Load() {
 			e.warnNoPattern()
 		}
 	}
@@ -263,7 +263,7 @@ func appendHeaders(dst []string, names []string, h http.Header) []string {
 
 // warnNoPattern logs, once, that the route policies cannot apply.
 func (e *Emitter) warnNoPattern() {
-	if e.warnedMu.Swap(true) {
+	if e.warned.Swap(true) {
 		return
 	}
 	e.cfg.log().Warn("audit: the middleware sees requests without a ServeMux pattern, so its WithRoute policies never apply; " +

@@ -43,7 +43,7 @@ type Emitter struct {
 	onError  func(http.ResponseWriter, *http.Request, error)
 	sinks    []*sinkState
 	hmac     bool        // some sink has an HMAC key
-	warned atomic.Bool // the no-pattern warning was logged
+	warned   atomic.Bool // the no-pattern warning was logged
 
 	mu      sync.Mutex
 	seq     uint64

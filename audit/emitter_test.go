@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -589,4 +591,84 @@ func TestMiddlewareNeverWaits(t *testing.T) {
 			t.Errorf("trail does not end with a drop marker up to 20: %s", sequences(evs))
 		}
 	})
+}
+
+// flakySink fails every third Write, except of a batch of drop markers
+// only, such as the one that ends a trail at Close: a failure there
+// would leave nothing later to announce it.
+type flakySink struct {
+	memSink
+	calls int
+}
+
+func (s *flakySink) Write(ctx context.Context, batch []*audit.Event) error {
+	markers := true
+	for _, ev := range batch {
+		markers = markers && ev.Data.Dropped != nil
+	}
+	s.calls++ // one goroutine per sink: no lock needed
+	if s.calls%3 == 0 && !markers {
+		return errors.New("flaky")
+	}
+	return s.memSink.Write(ctx, batch)
+}
+
+// Whatever drops and failures happen, each sink's trail accounts for
+// every sequence number exactly once, in order: an event, or a drop
+// marker's range.
+func TestSequenceInvariant(t *testing.T) {
+	good, flaky := newMemSink("good"), &flakySink{memSink: memSink{name: "flaky"}}
+	em, err := audit.New("api", audit.WithSink(good), audit.WithSink(flaky), audit.WithQueueSize(4), audit.WithBatch(3, 0),
+		audit.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var numbered atomic.Int64
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 300 {
+				err := em.Emit(context.Background(), newEvent(strconv.Itoa(g*1000+i)))
+				if !errors.Is(err, audit.ErrClosed) {
+					numbered.Add(1)
+				}
+				if g == 0 && i == 250 {
+					closeEmitter(t, em)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	failures := 0
+	for _, ev := range flaky.events(t) {
+		if d := ev.Data.Dropped; d != nil && d.Reason == "write_failed" {
+			failures++
+		}
+	}
+	if flaky.calls >= 4 && failures == 0 {
+		t.Errorf("%d writes, and no write_failed marker", flaky.calls)
+	}
+	for _, s := range []*memSink{good, &flaky.memSink} {
+		next := uint64(1)
+		for _, ev := range s.events(t) {
+			seq, err := strconv.ParseUint(ev.Sequence, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := ev.Data.Dropped; d != nil {
+				if d.First != next || d.Last < d.First || d.Count != int64(d.Last-d.First+1) || seq != d.Last {
+					t.Fatalf("%s: marker %+v at sequence %d, expected first %d", s.name, d, seq, next)
+				}
+				next = d.Last + 1
+				continue
+			}
+			if seq != next {
+				t.Fatalf("%s: sequence %d, want %d", s.name, seq, next)
+			}
+			next++
+		}
+		if got := int64(next - 1); got != numbered.Load() {
+			t.Errorf("%s: trail accounts for %d events, %d were numbered", s.name, got, numbered.Load())
+		}
+	}
 }

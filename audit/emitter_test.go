@@ -87,7 +87,7 @@ func TestDropAndCount(t *testing.T) {
 		fast := newMemSink("fast")
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		em, err := audit.New("api", audit.WithSink(stall), audit.WithSink(fast), audit.WithQueueSize(2),
+		em, err := audit.New("api", quiet, audit.WithSink(stall), audit.WithSink(fast), audit.WithQueueSize(2),
 			audit.WithBatch(1, 0), audit.WithMeterProvider(mp))
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func TestBlock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		stall := newMemSink("stall")
 		stall.gate, stall.entered = make(chan struct{}), make(chan struct{}, 100)
-		em, err := audit.New("api", audit.WithSink(stall), audit.WithQueueSize(1), audit.WithBatch(1, 0),
+		em, err := audit.New("api", quiet, audit.WithSink(stall), audit.WithQueueSize(1), audit.WithBatch(1, 0),
 			audit.WithMode(audit.Block), audit.WithTimeout(time.Second))
 		if err != nil {
 			t.Fatal(err)
@@ -211,7 +211,7 @@ func TestFailClosed(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				sink := newMemSink("mem")
 				tc.setup(sink)
-				em, err := audit.New("api", audit.WithSink(sink), audit.WithMode(audit.FailClosed),
+				em, err := audit.New("api", quiet, audit.WithSink(sink), audit.WithMode(audit.FailClosed),
 					audit.WithTimeout(time.Second), audit.WithDryRun(tc.dryRun))
 				if err != nil {
 					t.Fatal(err)
@@ -261,7 +261,7 @@ func TestFailClosedEmit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ok, stall := newMemSink("ok"), newMemSink("stall")
 		stall.gate = make(chan struct{})
-		em, err := audit.New("api", audit.WithSink(ok), audit.WithSink(stall), audit.WithMode(audit.FailClosed), audit.WithTimeout(time.Second))
+		em, err := audit.New("api", quiet, audit.WithSink(ok), audit.WithSink(stall), audit.WithMode(audit.FailClosed), audit.WithTimeout(time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +292,7 @@ func TestWriteFailureMarker(t *testing.T) {
 		sink := newMemSink("flaky")
 		sink.fail = errors.New("connection refused")
 		reader := sdkmetric.NewManualReader()
-		em, err := audit.New("api", audit.WithSink(sink), audit.WithBatch(1, 0),
+		em, err := audit.New("api", quiet, audit.WithSink(sink), audit.WithBatch(1, 0),
 			audit.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
 		if err != nil {
 			t.Fatal(err)
@@ -317,7 +317,7 @@ func TestWriteFailureMarker(t *testing.T) {
 func TestBatching(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sink := newMemSink("mem")
-		em, err := audit.New("api", audit.WithSink(sink), audit.WithBatch(3, 10*time.Millisecond))
+		em, err := audit.New("api", quiet, audit.WithSink(sink), audit.WithBatch(3, 10*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +354,7 @@ func TestBatching(t *testing.T) {
 func TestCloseFlushes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sink := newMemSink("mem")
-		em, err := audit.New("api", audit.WithSink(sink), audit.WithBatch(100, time.Hour))
+		em, err := audit.New("api", quiet, audit.WithSink(sink), audit.WithBatch(100, time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +385,7 @@ func TestCloseDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sink := newMemSink("stall")
 		sink.gate = make(chan struct{})
-		em, err := audit.New("api", audit.WithSink(sink))
+		em, err := audit.New("api", quiet, audit.WithSink(sink))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -453,7 +453,7 @@ func TestFailClosedResponseComplete(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sink := newMemSink("stall")
 		sink.gate = make(chan struct{})
-		em, err := audit.New("api", audit.WithSink(sink), audit.WithMode(audit.FailClosed), audit.WithTimeout(time.Second))
+		em, err := audit.New("api", quiet, audit.WithSink(sink), audit.WithMode(audit.FailClosed), audit.WithTimeout(time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -482,7 +482,7 @@ func TestDropMarkerAtClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		stall := newMemSink("stall")
 		stall.gate, stall.entered = make(chan struct{}), make(chan struct{}, 100)
-		em, err := audit.New("api", audit.WithSink(stall), audit.WithQueueSize(1), audit.WithBatch(1, 0),
+		em, err := audit.New("api", quiet, audit.WithSink(stall), audit.WithQueueSize(1), audit.WithBatch(1, 0),
 			audit.WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			t.Fatal(err)
@@ -530,7 +530,7 @@ func TestDropLogThrottled(t *testing.T) {
 		var buf bytes.Buffer
 		stall := newMemSink("stall")
 		stall.gate, stall.entered = make(chan struct{}), make(chan struct{}, 100)
-		em, err := audit.New("api", audit.WithSink(stall), audit.WithQueueSize(1), audit.WithBatch(1, 0),
+		em, err := audit.New("api", quiet, audit.WithSink(stall), audit.WithQueueSize(1), audit.WithBatch(1, 0),
 			audit.WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
 				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 					if a.Key == slog.TimeKey {
@@ -618,7 +618,7 @@ func (s *flakySink) Write(ctx context.Context, batch []*audit.Event) error {
 // marker's range.
 func TestSequenceInvariant(t *testing.T) {
 	good, flaky := newMemSink("good"), &flakySink{memSink: memSink{name: "flaky"}}
-	em, err := audit.New("api", audit.WithSink(good), audit.WithSink(flaky), audit.WithQueueSize(4), audit.WithBatch(3, 0),
+	em, err := audit.New("api", quiet, audit.WithSink(good), audit.WithSink(flaky), audit.WithQueueSize(4), audit.WithBatch(3, 0),
 		audit.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)

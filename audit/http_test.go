@@ -257,7 +257,7 @@ func TestMiddlewareBodyCaps(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := newMemSink("mem")
-			em, err := audit.New("api", audit.WithSink(sink), audit.WithLevel(audit.RequestResponse), audit.WithMaxBodyBytes(32))
+			em, err := audit.New("api", quiet, audit.WithSink(sink), audit.WithLevel(audit.RequestResponse), audit.WithMaxBodyBytes(32))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -306,7 +306,7 @@ func TestMiddlewareBodyCaps(t *testing.T) {
 // at the level that copies bodies.
 func TestMiddlewareStreaming(t *testing.T) {
 	sink := newMemSink("mem")
-	em, err := audit.New("api", audit.WithSink(sink), audit.WithLevel(audit.RequestResponse))
+	em, err := audit.New("api", quiet, audit.WithSink(sink), audit.WithLevel(audit.RequestResponse))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestMiddlewareStreaming(t *testing.T) {
 
 func TestMiddlewarePanic(t *testing.T) {
 	sink := newMemSink("mem")
-	em, err := audit.New("api", audit.WithSink(sink))
+	em, err := audit.New("api", quiet, audit.WithSink(sink))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestMiddlewareOutcome(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
 			sink := newMemSink("mem")
-			em, err := audit.New("api", audit.WithSink(sink))
+			em, err := audit.New("api", quiet, audit.WithSink(sink))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -443,7 +443,7 @@ func TestMiddlewareOutcome(t *testing.T) {
 
 func TestMiddlewareClientIP(t *testing.T) {
 	sink := newMemSink("mem")
-	em, err := audit.New("api", audit.WithSink(sink), audit.WithClientIP(func(r *http.Request) (string, error) {
+	em, err := audit.New("api", quiet, audit.WithSink(sink), audit.WithClientIP(func(r *http.Request) (string, error) {
 		if v := r.Header.Get("X-Real-IP"); v != "" {
 			return v, nil
 		}
@@ -470,7 +470,7 @@ func TestMiddlewareClientIP(t *testing.T) {
 
 func TestMiddlewareFilterAndNil(t *testing.T) {
 	sink := newMemSink("mem")
-	em, err := audit.New("api", audit.WithSink(sink), audit.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))
+	em, err := audit.New("api", quiet, audit.WithSink(sink), audit.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))
 	if err != nil {
 		t.Fatal(err)
 	}

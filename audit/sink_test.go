@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -139,6 +140,9 @@ func validate(t testing.TB, b []byte) {
 		t.Fatalf("data is not a JSON object: %v\n%s", err, b)
 	}
 }
+
+// quiet keeps the emitter's drop and failure logs out of test output.
+var quiet = audit.WithLogger(slog.New(slog.DiscardHandler))
 
 // closeEmitter closes em, failing the test if it does not flush in time.
 func closeEmitter(t testing.TB, em *audit.Emitter) {

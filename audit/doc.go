@@ -139,8 +139,128 @@
 // sampled or shed on the way, and counts as failed what its provider
 // refuses.
 //
-// [AUDIT-SINKS: FileSink, WebhookSink, hash chains and Verify; the text
-// of audit/doc_sinks.txt goes here.]
+// # File sink
+//
+// FileSink writes JSON Lines, one structured CloudEvent per line, to one
+// active file:
+//
+//	sink, err := audit.NewFileSink("/var/log/svc/audit.jsonl",
+//		audit.WithRotateSize(256<<20), audit.WithRotateInterval(24*time.Hour),
+//		audit.WithHashChain())
+//
+// Write returns nil only after the fsync that covers its events: an event
+// reported durable is on disk. Concurrent writes are committed together
+// (group commit): while one write and fsync run, the events that arrive
+// meanwhile gather in a buffer, and the next commit writes all of them
+// with one write and one fsync, in the order their Writes were called.
+// With the default WithMaxDelay of 0 no one waits for company: a lone
+// event is committed at once, and under load the fsync's own duration
+// forms the groups. WithMaxDelay(d) holds a group up to d (less once it
+// reaches 1 MiB) when more events per fsync matter more than latency.
+//
+// Failures come back from Write, never swallowed: a failed write (a full
+// disk; the file is cut back to its last good line) or fsync (after which
+// the sink refuses further writes, since the file's state is unknown), the
+// file removed or replaced behind the sink's back (checked before each
+// commit; that Write fails and the next one writes to a new file at the
+// path), a closed sink. A hung disk makes Write return ctx's error when
+// ctx ends, so an Emitter's timeout (FailClosed) trips; events left
+// waiting more than 64 MiB deep make Write fail at once.
+//
+// On start, NewFileSink cuts a torn last line that a crash left in the
+// middle of a write (its Write never returned nil) and appends after the
+// last complete line. Close commits what was written before it and closes
+// the file.
+//
+// # Rotation
+//
+// WithRotateSize rotates before a commit would take the file past the
+// size (a single commit larger than it gets a segment of its own);
+// WithRotateInterval rotates a file that has been active that long, at
+// the next commit or, when idle and not empty, when the time is up. The
+// closed file is renamed with the UTC time of rotation to the millisecond
+// before its extension, audit.jsonl becoming
+// audit-2026-11-30T23-59-59.123Z.jsonl, so the names sort in time order
+// (and stay increasing if the clock steps back); the directory is fsynced
+// after the rename and after the new file is created. Old segments are
+// never deleted by the sink: retention is the operator's choice.
+//
+// # Hash chain and Verify
+//
+// WithHashChain makes each line carry the extension attribute prevhash,
+// the hex SHA-256 of the previous line's bytes (without its newline); the
+// first line ever chains to GenesisHash (64 zeros). A rotated segment ends
+// with a close marker, an event of type SegmentClosedType
+// ("dev.paved.audit.segment.closed") whose data counts the segment's
+// events, and the next segment's first line chains to the marker's hash,
+// as CloudTrail chains its digest files. The chain continues across
+// restarts, from the active file's last line or, when it is empty, the
+// newest segment's marker.
+//
+// Verify(paths...) reads files in order, oldest segment first and the
+// active file last (the shell's sorting of audit-*.jsonl then audit.jsonl
+// is that order), and returns a *ChainError (errors.Is ErrChainBroken)
+// naming the first broken link: the file, the line, its event id and why.
+// Altering any byte, deleting, inserting or reordering lines, dropping a
+// segment from the middle or a close marker is a break; a torn last line
+// of the last file is reported as VerifyResult.Truncated, not as
+// tampering. Nothing follows the active file's last line, so altering it
+// goes unseen: keep VerifyResult.LastHash elsewhere to anchor it.
+// VerifyResult.FromGenesis says whether the files start at the first
+// segment ever written. The command auditverify does the same from a
+// shell and exits with status 1 on a break:
+//
+//	go run github.com/paved-go/paved/cmd/auditverify audit-*.jsonl audit.jsonl
+//
+// # Webhook sink
+//
+// WebhookSink POSTs each batch in the CloudEvents HTTP batched content
+// mode (Content-Type application/cloudevents-batch+json, a JSON array of
+// structured events), through paved's retry Transport around a breaker
+// Transport (WithWebhookRetrier, WithWebhookBreaker; defaults named
+// "audit.webhook"). Each request carries the batch's first event id as
+// its Idempotency-Key, which is what lets retry resend a POST. Any answer
+// but 2xx is a failure.
+//
+// With WithDeadLetter(path), a batch the endpoint did not take (breaker
+// open, retries spent, an error status, WithWebhookTimeout or the
+// caller's deadline passed) is appended to that JSON Lines file and
+// fsynced, and Write returns nil: the events are durable locally, not
+// lost. While the file holds events, new batches are appended behind them
+// instead of being sent, so each source's events reach the endpoint in
+// order. The file is replayed, oldest first in batches of up to 500
+// events or 1 MiB, at the start of each Write, every WithReplayInterval
+// (10s) by a background goroutine, and on Replay(ctx); once all of it was
+// taken it is truncated. Delivery is at least once: a batch whose answer
+// was lost, or a replay cut by a crash, is sent again with the same event
+// ids, so receivers deduplicate by id. A batch the endpoint rejects for
+// good keeps the file from draining (and growing) until someone acts.
+// Without a dead-letter file, a batch not delivered is an error from
+// Write. Close stops the replayer; what the file holds is sent after the
+// next start.
+//
+// # Cost of durability
+//
+// Measured on this 2-core machine (AMD EPYC, shared, load average 5-8
+// during the run), on ext4 on a virtio disk (/dev/vda, mounted at /, so
+// /tmp), events of 650 bytes of JSON, with
+// go test -run XXX -bench BenchmarkFileSink -benchmem -count 5 ./audit/
+// (medians):
+//
+//	BenchmarkFileSink/raw                     1,500 events/s  p99 227 ms  a write and fsync per event, 128 writers
+//	BenchmarkFileSink/paved                  41,000 events/s  p99  13 ms  128 writers, one event per Write
+//	BenchmarkFileSink/paved-batch100         76,000 events/s  p99 7.2 ms  one writer, batches of 100 (an Emitter)
+//	BenchmarkFileSink/paved-chain            44,000 events/s  p99  13 ms  as paved, with the hash chain
+//	BenchmarkFileSink/paved-chain-batch100   66,000 events/s  p99 6.8 ms  as paved-batch100, with the hash chain
+//
+// An fsync costs about 0.7 ms on that disk (raw: 668 us/op), so group
+// commit is worth 27x to 50x here: events per second are the events
+// gathered per fsync, as many as writers are waiting or an Emitter's
+// batch holds, until the CPU (mostly JSON encoding) is the limit. The p99
+// is from Write to durable, per Write (a batch, for batch100). A Write of
+// one event allocates 2 objects (140 B), a batch of 100 about 200 (the
+// JSON encoding); the hash chain costs a SHA-256 per line in the
+// committing goroutine, within the run-to-run noise of these figures.
 //
 // # gRPC
 //

@@ -94,3 +94,23 @@ func TestGatewayRefusesUnruledRoutes(t *testing.T) {
 		t.Fatalf("newGateway = %v, want a refusal naming the route", err)
 	}
 }
+
+// mustDo sends a request with the API key (none when "") and returns the
+// status.
+func mustDo(t *testing.T, g *gatewayProcess, key, method, path, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, g.base+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("X-API-Key", key)
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 
 	"github.com/paved-go/paved"
+	"github.com/paved-go/paved/audit"
 	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/tracing"
@@ -42,6 +43,7 @@ type gatewayConfig struct {
 	tracer    *tracing.Tracer
 	limits    func(http.Handler) http.Handler // per-route rate limits; nil: none
 	access    *authz.Authorizer               // authentication and rules per route
+	trail     *audit.Emitter                  // an audit event per API call; nil: none
 	instances *cache.ResponseCache            // caches GET /instances/{id}; nil: no cache
 	metrics   http.Handler                    // serves GET /metrics when not nil
 	timeouts  routeTimeouts                   // per-route deadlines replacing the defaults; nil: defaults
@@ -56,9 +58,15 @@ func newGateway(cfg gatewayConfig) (http.Handler, error) {
 		cfg.tracer.Middleware,
 		cfg.tracer.AccessLog, // route, status, bytes, duration; no paths, queries or headers
 	)
-	// Per API operation: rate limits first (429 before any other work),
-	// then authentication and authorization (401, 403).
-	perRoute := paved.Chain(cfg.limits, cfg.access.Middleware)
+	// Per API operation: the audit event first, so rejections are in the
+	// trail too; then rate limits (429 before any other work), then
+	// authentication and authorization (401, 403), which tell the audit
+	// event who called and how the decision went.
+	audited := func(next http.Handler) http.Handler { return next }
+	if cfg.trail != nil {
+		audited = cfg.trail.Middleware
+	}
+	perRoute := paved.Chain(audited, cfg.limits, cfg.access.Middleware)
 
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -132,7 +140,7 @@ func newGateway(cfg gatewayConfig) (http.Handler, error) {
 		ErrorHandler: proxy.ErrorHandler,
 	})
 	for _, pattern := range []string{"GET /admin/faults", "POST /admin/faults", "DELETE /admin/faults"} {
-		handle(pattern, cfg.access.Middleware(adminProxy))
+		handle(pattern, audited(cfg.access.Middleware(adminProxy)))
 	}
 	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -96,6 +96,7 @@ type gatewayProcess struct {
 	exit           chan int
 	client         *http.Client
 	keys           atomic.Int64
+	auditDir       string // the audit trail's directory
 }
 
 // startGateway runs the whole program in-process on a free loopback port.
@@ -104,11 +105,12 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gatewayProcess{
 		stdout: &syncBuffer{}, stderr: &syncBuffer{}, stop: cancel, exit: make(chan int, 1),
-		client: &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
+		auditDir: t.TempDir(),
+		client:   &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
 	}
 	addr := make(chan string, 1)
 	go func() {
-		g.exit <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), g.stdout, g.stderr,
+		g.exit <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-audit-dir", g.auditDir}, args...), g.stdout, g.stderr,
 			func(a string) { addr <- a })
 	}()
 	select {

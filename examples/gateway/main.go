@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -50,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` the gateway listens on")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	breakerOpen := fs.Duration("breaker-open", 10*time.Second, "how long the upstream breaker stays open before probing")
+	auditDir := fs.String("audit-dir", "", "`directory` of the audit trail (audit.jsonl); default: a new temporary directory")
 	timeouts := routeTimeouts{}
 	fs.Var(timeouts, "route-timeout", "a route's deadline for the whole upstream call, retries included, as `PATTERN=DURATION` (repeatable; default 5s for reads, 10s for writes)")
 	if err := fs.Parse(args); err != nil {
@@ -131,6 +133,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return 1
 	}
 
+	if *auditDir == "" {
+		if *auditDir, err = os.MkdirTemp("", "paved-gateway-audit-"); err != nil {
+			gwLn.Close()
+			upLn.Close()
+			fmt.Fprintf(stderr, "gateway: audit: %v\n", err)
+			return 1
+		}
+	}
+	trail, err := newTrail(*auditDir, logger)
+	if err != nil {
+		gwLn.Close()
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: audit: %v\n", err)
+		return 1
+	}
+	defer func() { // after the servers shut down: every queued event is written
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := trail.Close(cctx); err != nil {
+			logger.Error("audit trail did not close cleanly", slog.String("error", err.Error()))
+		}
+	}()
+
 	access, err := newAccess(upstreamURL, &http.Client{Transport: toUpstream}, logger)
 	if err != nil {
 		gwLn.Close()
@@ -168,6 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		admin:     transport,
 		limits:    limits,
 		access:    access,
+		trail:     trail,
 		instances: instances,
 		logger:    logger,
 		tracer:    tracer,
@@ -195,7 +221,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	go func() { errc <- gateway.Serve(gwLn) }()
 
 	base := "http://" + dialable(gwLn.Addr())
-	printBanner(stdout, base)
+	printBanner(stdout, base, filepath.Join(*auditDir, auditFile))
 	logger.Info("gateway started", slog.String("url", base), slog.String("upstream", upstreamURL.String()))
 	if ready != nil {
 		ready(dialable(gwLn.Addr()))
@@ -241,8 +267,9 @@ func dialable(a net.Addr) string {
 	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
 }
 
-func printBanner(w io.Writer, base string) {
+func printBanner(w io.Writer, base, trail string) {
 	fmt.Fprintf(w, `paved gateway listening on %[1]s
+Audit trail: %[2]s (verify it: go run ./cmd/auditverify %[2]s)
 
 Demo API keys (X-API-Key): alice-key (operator, compartment prod),
 bob-key (operator, dev), carol-key (viewer, dev), admin-key (admin).
@@ -273,5 +300,5 @@ Make the upstream fail and watch the breaker (see the README):
   curl -s -X DELETE %[1]s/admin/faults -H 'X-API-Key: admin-key'
 
 Press Ctrl-C to stop.
-`, base)
+`, base, trail)
 }

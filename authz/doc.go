@@ -125,7 +125,10 @@
 // anonymous request through but still rejects a bad credential, None
 // ignores credentials. The 401 is problem+json with a WWW-Authenticate
 // header per authenticator (its Challenge); the reason is logged at Debug,
-// never the credential.
+// never the credential. An Authorizer with no authenticator (its
+// principals come from an outer layer, through WithPrincipal) has no
+// challenge to send, and a 401 must carry one (RFC 9110 section 15.5.2):
+// a request without a principal gets 403 instead.
 //
 // # Rules
 //

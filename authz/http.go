@@ -80,6 +80,13 @@ func (a *Authorizer) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 
 // reject answers a rejected request.
 func (a *Authorizer) reject(w http.ResponseWriter, r *http.Request, err error) {
+	if ce, ok := errors.AsType[*challengeError](err); ok && len(ce.challenges) == 0 {
+		// A 401 must name at least one challenge (RFC 9110 section
+		// 15.5.2). With no authenticator to name one (the principal was
+		// to come from an outer layer, which found none), the caller is
+		// refused as forbidden instead.
+		err = &DenyError{Operation: r.Pattern, Reason: "no authenticated caller"}
+	}
 	for _, c := range Challenges(err) {
 		w.Header().Add("WWW-Authenticate", c)
 	}

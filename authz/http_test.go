@@ -489,3 +489,28 @@ func TestSeveralAuthenticators(t *testing.T) {
 		}
 	}
 }
+
+// TestUnauthenticatedWithoutChallengeIs403: a 401 must carry a
+// WWW-Authenticate challenge (RFC 9110 section 15.5.2). An Authorizer
+// with no authenticator (principals come from an outer layer) has none to
+// send, so a request without a principal is refused with 403.
+func TestUnauthenticatedWithoutChallengeIs403(t *testing.T) {
+	az, err := authz.New(authz.WithRoute("GET /a", authz.Allow("admins", `hasRole("admin")`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := az.NewMux()
+	mux.Handle("GET /a", ok)
+	res := do(t, mux, "GET", "/a", "", "")
+	if res.status != http.StatusForbidden || res.header.Get("WWW-Authenticate") != "" {
+		t.Fatalf("status %d, WWW-Authenticate %q; want 403 without a challenge", res.status, res.header.Get("WWW-Authenticate"))
+	}
+	// With an authenticator the same request is 401 with its challenge.
+	withAuth := newAuthorizer(t, authz.WithRoute("GET /a", authz.Allow("admins", `hasRole("admin")`)))
+	m2 := withAuth.NewMux()
+	m2.Handle("GET /a", ok)
+	res = do(t, m2, "GET", "/a", "", "")
+	if res.status != http.StatusUnauthorized || res.header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("status %d, WWW-Authenticate %q; want 401 with a challenge", res.status, res.header.Get("WWW-Authenticate"))
+	}
+}

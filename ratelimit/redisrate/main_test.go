@@ -1,0 +1,77 @@
+package redisrate_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+	"golang.org/x/time/rate"
+
+	"github.com/paved-go/paved/internal/redistest"
+	"github.com/paved-go/paved/ratelimit/redisrate"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// client returns a client of s that honours context deadlines, closed at
+// the test's end.
+func client(t testing.TB, s *redistest.Server) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// limiter returns a limiter of s, failing the test on an error.
+func limiter(t testing.TB, name string, c redis.UniversalClient, limit rate.Limit, burst int, opts ...redisrate.Option) *redisrate.Limiter {
+	t.Helper()
+	l, err := redisrate.New(name, c, limit, burst, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// keys returns the keys of the Redis of c matching pattern, by SCAN.
+func keys(t testing.TB, c *redis.Client, pattern string) []string {
+	t.Helper()
+	var out []string
+	iter := c.Scan(context.Background(), 0, pattern, 100).Iterator()
+	for iter.Next(context.Background()) {
+		out = append(out, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// logBuffer is a concurrency-safe log sink.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) count(substr string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.buf.String(), substr)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

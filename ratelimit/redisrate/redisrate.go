@@ -28,8 +28,8 @@ type Limiter struct {
 	client  redis.UniversalClient
 	bucket  bucket
 	head    string // prefix + name + ":{", the start of every key
-	argT    string // the emission interval, as gcra reads it
-	argB    string // the burst
+	argT    any    // the emission interval, as gcra reads it (boxed once)
+	argB    any    // the burst (boxed once)
 	timeout time.Duration
 
 	fallback Fallback
@@ -110,8 +110,8 @@ func New(name string, client redis.UniversalClient, limit rate.Limit, burst int,
 		client:    client,
 		bucket:    b,
 		head:      c.prefix + name + ":{",
-		argT:      strconv.FormatFloat(b.interval, 'g', -1, 64),
-		argB:      strconv.Itoa(burst),
+		argT:      any(strconv.FormatFloat(b.interval, 'g', -1, 64)),
+		argB:      any(strconv.Itoa(burst)),
 		timeout:   c.timeout,
 		fallback:  c.fallback,
 		local:     local,

@@ -2,6 +2,7 @@ package redisrate_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -181,6 +182,41 @@ func TestInf(t *testing.T) {
 	for range 10 {
 		if d := l.Allow(context.Background(), "k"); !d.Allowed || d.Remaining != 3 {
 			t.Fatalf("rate.Inf: %+v", d)
+		}
+	}
+}
+
+// TestNilLimiter: a nil *Limiter in a Policy lets requests through.
+func TestNilLimiter(t *testing.T) {
+	var l *redisrate.Limiter
+	if _, err := l.Decide(context.Background(), "k", 1); err == nil {
+		t.Fatal("Decide on a nil *Limiter: no error")
+	}
+	p, err := ratelimit.NewPolicies(ratelimit.Policy{Name: "nil", Limiter: l, Key: ratelimit.Header("X-Client")},
+		ratelimit.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-Client", "alice")
+	p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d, want 200", rec.Code)
+	}
+}
+
+// TestBreakerFallbackIgnored: a fallback given to the breaker does not
+// replace the limiter's.
+func TestBreakerFallbackIgnored(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer c.Close()
+	l := limiter(t, "fb", c, rate.Every(time.Hour), 1, redisrate.WithFallback(redisrate.FailOpen),
+		redisrate.WithLogger(slog.New(slog.DiscardHandler)),
+		redisrate.WithBreaker(breaker.WithFallback(func(context.Context, error) error { return nil })))
+	for range 3 {
+		if d := l.Allow(context.Background(), "k"); !d.Allowed || d.Remaining != 1 {
+			t.Fatalf("decision %+v, want FailOpen's", d)
 		}
 	}
 }

@@ -124,8 +124,14 @@ func New(name string, client redis.UniversalClient, limit rate.Limit, burst int,
 // Name returns the limiter's name.
 func (l *Limiter) Name() string { return l.name }
 
-// Quota returns the quota of every bucket.
-func (l *Limiter) Quota() ratelimit.Quota { return l.bucket.quota }
+// Quota returns the quota of every bucket; the zero Quota for a nil
+// *Limiter.
+func (l *Limiter) Quota() ratelimit.Quota {
+	if l == nil {
+		return ratelimit.Quota{}
+	}
+	return l.bucket.quota
+}
 
 // Allow takes one token from key's bucket if it holds one now.
 func (l *Limiter) Allow(ctx context.Context, key string) ratelimit.Decision {
@@ -145,10 +151,17 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) ratelimit.Decis
 }
 
 // Decide implements ratelimit.Decider: it is AllowN, and its error is
-// always nil, since the fallback decides when Redis cannot.
+// nil, since the fallback decides when Redis cannot. Only a nil *Limiter
+// (in a Policy, say) fails, so that the middleware lets requests through
+// and logs the mistake instead of panicking.
 func (l *Limiter) Decide(ctx context.Context, key string, n int) (ratelimit.Decision, error) {
+	if l == nil {
+		return ratelimit.Decision{}, errNil
+	}
 	return l.decide(ctx, key, n, ""), nil
 }
+
+var errNil = errors.New("redisrate: nil *Limiter")
 
 // decide is AllowN at the server's time, or at the time at (microseconds)
 // when it is not empty (tests).
@@ -156,9 +169,9 @@ func (l *Limiter) decide(ctx context.Context, key string, n int, at string) rate
 	if l.bucket.quota.Limit == rate.Inf {
 		return ratelimit.Decision{Allowed: true, Remaining: l.bucket.quota.Burst}
 	}
-	d, err := breaker.Call(ctx, l.cb, func(ctx context.Context) (ratelimit.Decision, error) {
+	d, err := breaker.CallWithFallback(ctx, l.cb, func(ctx context.Context) (ratelimit.Decision, error) {
 		return l.shared(ctx, key, n, at)
-	})
+	}, passError)
 	if err != nil {
 		return l.fallBack(ctx, key, n, err)
 	}
@@ -166,6 +179,13 @@ func (l *Limiter) decide(ctx context.Context, key string, n int, at string) rate
 		l.resumed(ctx)
 	}
 	return d
+}
+
+// passError is the breaker's fallback: the limiter's own comes after, and
+// one given with WithBreaker(breaker.WithFallback(...)) must not turn a
+// failure into a zero Decision.
+func passError(_ context.Context, err error) (ratelimit.Decision, error) {
+	return ratelimit.Decision{}, err
 }
 
 // shared makes the decision in Redis, within the timeout.

@@ -35,7 +35,8 @@ import (
 //
 // KEYS[1] is the bucket; ARGV are T (a decimal that parses to the Go
 // float64 exactly), the burst, n, and, in tests only, the time to decide
-// at in microseconds instead of the server's clock. It returns {allowed
+// at in microseconds instead of the server's clock, and milliseconds to
+// add to PX (the test's clock is not the one keys expire by). It returns {allowed
 // (0 or 1), the time of the last write minus now (an integer, <= 0), TAT
 // minus the time of the last write (a decimal)}, after the decision: the
 // very numbers the script would start from at a later time, so that
@@ -72,7 +73,8 @@ end
 if n >= 1 and n <= burst and burst - wait / interval >= n then
   ahead = wait + n * interval
   at = now
-  redis.call('SET', KEYS[1], string.format('%.17g %.17g', now, ahead), 'PX', math.ceil(ahead / 1000))
+  local px = math.ceil(ahead / 1000) + (tonumber(ARGV[5]) or 0)
+  redis.call('SET', KEYS[1], string.format('%.17g %.17g', now, ahead), 'PX', px)
   return {1, 0, string.format('%.17g', ahead)}
 end
 return {(n < 1) and 1 or 0, at - now, string.format('%.17g', ahead)}

@@ -108,11 +108,11 @@ func TestKeys(t *testing.T) {
 	s := redistest.Start(t)
 	c := client(t, s)
 	ctx := context.Background()
-	l := limiter(t, "api", c, 10, 2) // 100 ms a token
+	l := limiter(t, "api", c, 2, 2) // 500 ms a token
 	long := strings.Repeat("x", 100)
 	l.Allow(ctx, "203.0.113.7")
 	l.Allow(ctx, long)
-	custom := limiter(t, "api", c, 10, 2, redisrate.WithPrefix("svc:"))
+	custom := limiter(t, "api", c, 2, 2, redisrate.WithPrefix("svc:"))
 	custom.AllowN(ctx, "tenant-1", 2)
 
 	if got := keys(t, c, "paved:rl:api:{203.0.113.7}"); len(got) != 1 {
@@ -133,16 +133,16 @@ func TestKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := 100 * time.Millisecond
+		want := 500 * time.Millisecond
 		if k == "svc:api:{tenant-1}" {
-			want = 200 * time.Millisecond
+			want = time.Second
 		}
 		if ttl <= 0 || ttl > want {
 			t.Fatalf("PTTL %s = %v, want in (0, %v]", k, ttl, want)
 		}
 	}
-	// The bucket is full again within 200 ms and its key goes: poll, with
-	// a bound far above that.
+	// The buckets are full again within a second and their keys go: poll,
+	// with a bound far above that.
 	deadline := time.Now().Add(10 * time.Second)
 	for len(keys(t, c, "*")) > 0 {
 		if time.Now().After(deadline) {
@@ -209,7 +209,7 @@ func TestNilLimiter(t *testing.T) {
 // TestBreakerFallbackIgnored: a fallback given to the breaker does not
 // replace the limiter's.
 func TestBreakerFallbackIgnored(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true, MaxRetries: -1, DialerRetries: 1})
 	defer c.Close()
 	l := limiter(t, "fb", c, rate.Every(time.Hour), 1, redisrate.WithFallback(redisrate.FailOpen),
 		redisrate.WithLogger(slog.New(slog.DiscardHandler)),

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
@@ -20,17 +21,21 @@ func TestMain(m *testing.M) {
 }
 
 // client returns a client of s that honours context deadlines, closed at
-// the test's end.
+// the test's end. It neither retries commands nor dials more than once,
+// so that a call to a stopped server fails at once.
 func client(t testing.TB, s *redistest.Server) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), ContextTimeoutEnabled: true})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
 
-// limiter returns a limiter of s, failing the test on an error.
+// limiter returns a limiter on c, failing the test on an error. Its
+// timeout is 5 s unless opts say otherwise: a test that checks shared
+// decisions must not see the fallback's because a busy machine was slow.
 func limiter(t testing.TB, name string, c redis.UniversalClient, limit rate.Limit, burst int, opts ...redisrate.Option) *redisrate.Limiter {
 	t.Helper()
+	opts = append([]redisrate.Option{redisrate.WithTimeout(5 * time.Second)}, opts...)
 	l, err := redisrate.New(name, c, limit, burst, opts...)
 	if err != nil {
 		t.Fatal(err)

@@ -181,6 +181,10 @@ func (l *Limiter) decide(ctx context.Context, key string, n int, at string) rate
 	return d
 }
 
+// testTTL is how many milliseconds longer keys written at a test's time
+// live: long enough for any test, whose clock does not move Redis's.
+const testTTL = 60_000
+
 // passError is the breaker's fallback: the limiter's own comes after, and
 // one given with WithBreaker(breaker.WithFallback(...)) must not turn a
 // failure into a zero Decision.
@@ -197,7 +201,7 @@ func (l *Limiter) shared(ctx context.Context, key string, n int, at string) (rat
 	if at == "" {
 		cmd = gcra.Run(ctx, l.client, keys, l.argT, l.argB, n)
 	} else {
-		cmd = gcra.Run(ctx, l.client, keys, l.argT, l.argB, n, at)
+		cmd = gcra.Run(ctx, l.client, keys, l.argT, l.argB, n, at, testTTL)
 	}
 	v, err := cmd.Result()
 	if err != nil {

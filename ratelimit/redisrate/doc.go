@@ -32,9 +32,9 @@
 // two instances ever take the same token.
 //
 // "now" is Redis's clock (the TIME command), not the instances': their
-// clocks may disagree by milliseconds, Redis has one. Redis 7 replicates
-// a script's writes rather than the script, which makes reading the time
-// in a writing script safe.
+// clocks may disagree by milliseconds, Redis has one. Redis 5 and later
+// replicate a script's writes rather than the script (Redis 7 has no
+// other mode), which makes reading the time in a writing script safe.
 //
 // The arithmetic is x/time/rate's, in doubles, at Redis's resolution of a
 // microsecond; a table test replays schedules through a Limiter and a
@@ -80,8 +80,11 @@
 // down or hangs costs a decision nothing: only the calls that open the
 // breaker wait (at most the timeout each). Once it half-opens, a probe
 // decision goes to Redis; when it succeeds, decisions are shared again.
-// The client's own retries (go-redis retries failed commands three times
-// by default) all happen within the timeout.
+// go-redis's own retries (of commands, MaxRetries, 3 by default, and of
+// dials, DialerRetries, 5 by default, 100 ms apart) happen within the
+// timeout: a Redis that refuses connections costs each call up to the
+// timeout until the breaker opens. A command retried after its reply was
+// lost may take tokens twice, which errs on the side of limiting.
 //
 // The client must honour context deadlines (ContextTimeoutEnabled in
 // go-redis's options): without it go-redis reads with its own read

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,48 +37,49 @@ import (
 // KEYS[1] is the bucket; ARGV are T (a decimal that parses to the Go
 // float64 exactly), the burst, n, and, in tests only, the time to decide
 // at in microseconds instead of the server's clock, and milliseconds to
-// add to PX (the test's clock is not the one keys expire by). It returns {allowed
-// (0 or 1), the time of the last write minus now (an integer, <= 0), TAT
-// minus the time of the last write (a decimal)}, after the decision: the
-// very numbers the script would start from at a later time, so that
-// bucket.decision can compute when it would allow n tokens bit for bit.
+// add to PX (the test's clock is not the one keys expire by). It returns
+// {allowed (0 or 1), now (microseconds), the bucket's value after the
+// decision ("" for a full bucket with no key)}: the very numbers the
+// script would start from at a later time, so that bucket.decision can
+// compute when it would allow n tokens, bit for bit. A limited decision
+// formats nothing, and the value is parsed by hand: string.format and
+// patterns are a good part of a short script's cost.
 //
-// Redis 7 replicates a script's effects, not the script, so reading TIME
-// and then writing is allowed; redis.replicate_commands turns that on in
-// Redis 3.2 to 4 and does nothing in later versions.
+// Redis 5 and later replicate a script's effects, not the script (Redis 7
+// knows no other way), so reading TIME and then writing is allowed.
 var gcra = redis.NewScript(`
-if redis.replicate_commands then redis.replicate_commands() end
 local now
 if ARGV[4] then
   now = tonumber(ARGV[4])
 else
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  now = t[1] * 1000000 + t[2]
 end
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
-local at, ahead = now, 0
 local v = redis.call('GET', KEYS[1])
+local wait = 0
 if v then
-  local a, w = string.match(v, '^(%S+) (%S+)$')
-  a, w = tonumber(a), tonumber(w)
-  if a and w then
-    at, ahead = a, w
+  local sp = string.find(v, ' ', 1, true)
+  local at = sp and tonumber(string.sub(v, 1, sp - 1))
+  local ahead = sp and tonumber(string.sub(v, sp + 1))
+  if at and ahead then
+    wait = (at - now) + ahead
+    if wait < 0 then
+      wait = 0
+    end
+  else
+    v = false
   end
 end
-local wait = (at - now) + ahead
-if wait < 0 then
-  wait = 0
-end
 if n >= 1 and n <= burst and burst - wait / interval >= n then
-  ahead = wait + n * interval
-  at = now
-  local px = math.ceil(ahead / 1000) + (tonumber(ARGV[5]) or 0)
-  redis.call('SET', KEYS[1], string.format('%.17g %.17g', now, ahead), 'PX', px)
-  return {1, 0, string.format('%.17g', ahead)}
+  local ahead = wait + n * interval
+  v = string.format('%.17g %.17g', now, ahead)
+  redis.call('SET', KEYS[1], v, 'PX', math.ceil(ahead / 1000) + (tonumber(ARGV[5]) or 0))
+  return {1, now, v}
 end
-return {(n < 1) and 1 or 0, at - now, string.format('%.17g', ahead)}
+return {(n < 1) and 1 or 0, now, v or ''}
 `)
 
 var errReply = errors.New("redisrate: unexpected reply from the rate limit script")
@@ -86,8 +88,9 @@ var errReply = errors.New("redisrate: unexpected reply from the rate limit scrip
 // state after the decision, as the script reads it.
 type reply struct {
 	allowed bool
-	since   int64   // the time of the last write minus now, microseconds, <= 0
-	ahead   float64 // TAT minus the time of the last write, microseconds
+	now     float64 // microseconds of the server's clock
+	at      float64 // the time of the last write, microseconds; now for no key
+	ahead   float64 // TAT minus at, microseconds
 }
 
 func parseReply(v any) (reply, error) {
@@ -96,16 +99,23 @@ func parseReply(v any) (reply, error) {
 		return reply{}, errReply
 	}
 	a, ok1 := r[0].(int64)
-	since, ok2 := r[1].(int64)
+	now, ok2 := r[1].(int64)
 	s, ok3 := r[2].(string)
 	if !ok1 || !ok2 || !ok3 {
 		return reply{}, errReply
 	}
-	ahead, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	rep := reply{allowed: a == 1, now: float64(now), at: float64(now)}
+	if s == "" {
+		return rep, nil
+	}
+	at, ahead, found := strings.Cut(s, " ")
+	var err1, err2 error
+	rep.at, err1 = strconv.ParseFloat(at, 64)
+	rep.ahead, err2 = strconv.ParseFloat(ahead, 64)
+	if !found || err1 != nil || err2 != nil {
 		return reply{}, errReply
 	}
-	return reply{allowed: a == 1, since: since, ahead: ahead}, nil
+	return rep, nil
 }
 
 // bucket is the arithmetic of a quota in gcra's units.
@@ -122,7 +132,7 @@ func newBucket(q ratelimit.Quota) bucket {
 // wait is TAT minus now, us microseconds after the reply, as gcra
 // computes it: never below zero.
 func (r reply) wait(us int64) float64 {
-	return max(float64(r.since-us)+r.ahead, 0)
+	return max((r.at-(r.now+float64(us)))+r.ahead, 0)
 }
 
 // tokens is what a bucket whose TAT is wait microseconds ahead holds, as

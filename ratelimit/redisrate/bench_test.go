@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/internal/redistest"
 	"github.com/paved-go/paved/ratelimit/redisrate"
 )
@@ -16,7 +19,8 @@ import (
 // reads TIME, GETs and SETs the key) serially and from 16 goroutines
 // (b.SetParallelism(8) on 2 cores) over one client, against a local
 // redis-server. Keys rotate over 1,000 buckets that always have tokens,
-// so every decision writes.
+// so every decision writes. breaker-open is a decision while Redis is
+// down and the breaker open: the Local fallback's, with no round trip.
 func BenchmarkRedisAllow(b *testing.B) {
 	s := redistest.Start(b)
 	c := client(b, s)
@@ -42,6 +46,22 @@ func BenchmarkRedisAllow(b *testing.B) {
 		perSecond(b)
 	})
 	b.Run("serial/paved", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if !l.Allow(ctx, keys[i%len(keys)]).Allowed {
+				b.Fatal("limited")
+			}
+			i++
+		}
+		perSecond(b)
+	})
+	b.Run("breaker-open", func(b *testing.B) {
+		down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true, MaxRetries: -1, DialerRetries: 1})
+		defer down.Close()
+		l := limiter(b, "down", down, 1e9, 1e9, redisrate.WithLogger(slog.New(slog.DiscardHandler)),
+			redisrate.WithBreaker(breaker.WithConsecutiveFailures(1), breaker.WithOpenDuration(time.Hour)))
+		l.Allow(ctx, "k") // fails and opens the breaker
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {

@@ -17,8 +17,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{}) // go-redis logs every failed dial of the fault tests
 	goleak.VerifyTestMain(m)
 }
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // client returns a client of s that honours context deadlines, closed at
 // the test's end. It neither retries commands nor dials more than once,

@@ -20,8 +20,9 @@ import (
 // max(TAT-now, 0)/T tokens, which is the token count of x/time/rate's
 // bucket fed the same calls; taking n tokens moves TAT forward by n*T. A
 // missing key is a full bucket, and the key expires when its bucket is
-// full again (PX is TAT-now, rounded up to the millisecond), so idle keys
-// vanish.
+// full again (PX is TAT-now, rounded up to the millisecond, and at most
+// 1e15 ms, about 31,000 years, which Redis still takes as an integer), so
+// idle keys vanish.
 //
 // The key holds TAT as two decimals: the time of the write (a whole number
 // of microseconds of the server's clock, exact in a double) and TAT minus
@@ -76,7 +77,8 @@ end
 if n >= 1 and n <= burst and burst - wait / interval >= n then
   local ahead = wait + n * interval
   v = string.format('%.17g %.17g', now, ahead)
-  redis.call('SET', KEYS[1], v, 'PX', math.ceil(ahead / 1000) + (tonumber(ARGV[5]) or 0))
+  local px = math.min(math.ceil(ahead / 1000), 1e15) + (tonumber(ARGV[5]) or 0)
+  redis.call('SET', KEYS[1], v, 'PX', px)
   return {1, now, v}
 end
 return {(n < 1) and 1 or 0, now, v or ''}

@@ -2,6 +2,7 @@ package redisrate_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -183,6 +184,43 @@ func TestInf(t *testing.T) {
 		if d := l.Allow(context.Background(), "k"); !d.Allowed || d.Remaining != 3 {
 			t.Fatalf("rate.Inf: %+v", d)
 		}
+	}
+}
+
+// TestEnforcer: the limiter serves a ratelimit.Enforcer, which
+// ratelimitgrpc and other transports build on.
+func TestEnforcer(t *testing.T) {
+	s := redistest.Start(t)
+	l := limiter(t, "grpc", client(t, s), rate.Every(time.Minute), 2)
+	e, err := ratelimit.NewEnforcer("grpc", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 2 {
+		if err := e.Allow(ctx, "/svc/Method", "alice"); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	err = e.Allow(ctx, "/svc/Method", "alice")
+	var le *ratelimit.LimitError
+	if !errors.As(err, &le) || le.Policy != "grpc" || le.RetryAfter <= 59*time.Second || le.RetryAfter > time.Minute {
+		t.Fatalf("third call: %v, want a *LimitError with RetryAfter about a minute", err)
+	}
+}
+
+// TestHugeQuota: a bucket that would take longer to refill than Redis's
+// largest expiry still gets one.
+func TestHugeQuota(t *testing.T) {
+	s := redistest.Start(t)
+	c := client(t, s)
+	l := limiter(t, "huge", c, rate.Limit(1e-12), 1000)
+	if d := l.AllowN(context.Background(), "k", 1000); !d.Allowed {
+		t.Fatalf("decision %+v", d)
+	}
+	ttl, err := c.PTTL(context.Background(), "paved:rl:huge:{k}").Result()
+	if err != nil || ttl <= 0 {
+		t.Fatalf("PTTL = %v, %v; want an expiry", ttl, err)
 	}
 }
 

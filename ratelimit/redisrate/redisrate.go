@@ -18,6 +18,8 @@ import (
 	"github.com/paved-go/paved/ratelimit"
 )
 
+var _ ratelimit.Decider = (*Limiter)(nil)
+
 // Limiter is a set of token buckets of one quota, one per key, kept in
 // Redis and shared by every instance that uses the same name and prefix
 // on the same Redis. It implements ratelimit.Decider, so it serves

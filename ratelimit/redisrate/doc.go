@@ -107,20 +107,25 @@
 //
 // # What was verified
 //
-// The tests run against a real redis-server 7.0 on one node: two
-// limiters sharing a key allow exactly the burst between them, serially
-// and from 8 goroutines; the arithmetic table against ratelimit.Keyed;
-// RetryAfter exact to the microsecond; key names, hash tags and TTLs
-// (PTTL, then the key gone once the bucket is full); SCRIPT FLUSH; Redis
-// stopped (each fallback mode, the breaker opening after the configured
-// failures and no call made after), a server that accepts connections
-// and never answers (each call bounded by the timeout until the breaker
-// opens, then no byte sent), Redis restarted (the breaker half-opens, and
-// two limiters share the burst again); and the limiter behind
-// ratelimit.NewPolicies on httptest servers (429, Retry-After, RateLimit
-// headers, shared between two middlewares). Redis Cluster (one key per
-// script, hash-tagged) and Valkey (which runs the same scripts and
-// commands) are designed for but not tested here.
+// The tests run against a real redis-server 7.0.15, one node, on
+// loopback: two limiters with their own clients sharing a key allow
+// exactly the burst between them, serially and from 8 goroutines; a
+// table of schedules against ratelimit.Keyed (rates of 1000/s down to
+// one an hour, n tokens, more than the burst, exact ties); RetryAfter
+// exact to the microsecond; key names, hash tags and long keys (SCAN),
+// TTLs (PTTL, then the keys gone once their buckets are full), expiries
+// too long for Redis; SCRIPT FLUSH (the NOSCRIPT path); Redis stopped
+// (each fallback mode, the breaker opening after the configured failures,
+// the counts of paved.ratelimit.fallbacks, one log line for the outage);
+// a server that accepts connections and never answers (each call bounded
+// by the timeout until the breaker opens, then not one byte sent); Redis
+// restarted (the breaker half-opens, a probe succeeds, and two limiters
+// share the burst again); the limiter behind ratelimit.NewPolicies on
+// httptest servers (429, Retry-After, RateLimit headers, one limit across
+// two middlewares) and behind a ratelimit.Enforcer. Redis Cluster (one
+// key per script, hash-tagged) and Valkey (which runs the same scripts
+// and commands) are designed for but not tested here; neither are Redis
+// versions before 7.
 //
 // # Performance
 //

@@ -101,8 +101,8 @@ func (f optionFunc) apply(c *config) { f(c) }
 // WithPrefix sets what every key of the limiter starts with (default
 // DefaultPrefix, "paved:rl:"), to keep its keys apart from other data in
 // the same Redis. A bucket's key is prefix + name + ":{" + key + "}". The
-// prefix may be empty, and must not contain '{' or '}', which would move
-// the Redis Cluster hash tag.
+// prefix may be empty; it must be printable ASCII without '{' or '}',
+// which would move the Redis Cluster hash tag.
 func WithPrefix(prefix string) Option {
 	return optionFunc(func(c *config) {
 		if !validPart(prefix) {

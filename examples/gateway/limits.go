@@ -8,6 +8,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/paved-go/paved/ratelimit"
+	"github.com/paved-go/paved/ratelimit/redisrate"
+	"github.com/redis/go-redis/v9"
 )
 
 // newLimits returns the gateway's rate limits, applied per route (inside
@@ -20,8 +22,20 @@ import (
 //     on POST /instances ("launch"), a tight limit to show 429s with curl.
 //
 // Callers without an API key share one "anonymous" bucket per policy.
-func newLimits(logger *slog.Logger) (func(http.Handler) http.Handler, error) {
-	perIP, err := ratelimit.NewKeyed(50, 100)
+//
+// With rdb (the -redis flag) the buckets live in Redis, shared by every
+// gateway on that Redis: two gateways on different ports then let a key
+// launch twice a minute in all, not twice each. When Redis fails, each
+// gateway decides alone, from local buckets of the same quota, until it
+// answers again.
+func newLimits(logger *slog.Logger, rdb redis.UniversalClient) (func(http.Handler) http.Handler, error) {
+	keyed := func(name string, limit rate.Limit, burst int) (ratelimit.Decider, error) {
+		if rdb == nil {
+			return ratelimit.NewKeyed(limit, burst)
+		}
+		return redisrate.New("gateway-"+name, rdb, limit, burst, redisrate.WithLogger(logger))
+	}
+	perIP, err := keyed("ip", 50, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -32,11 +46,11 @@ func newLimits(logger *slog.Logger) (func(http.Handler) http.Handler, error) {
 		return nil, err
 	}
 
-	api, err := ratelimit.NewKeyed(rate.Every(600*time.Millisecond), 20)
+	api, err := keyed("api", rate.Every(600*time.Millisecond), 20)
 	if err != nil {
 		return nil, err
 	}
-	launch, err := ratelimit.NewKeyed(rate.Every(30*time.Second), 2)
+	launch, err := keyed("launch", rate.Every(30*time.Second), 2)
 	if err != nil {
 		return nil, err
 	}

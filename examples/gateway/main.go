@@ -33,6 +33,7 @@ import (
 	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/tracing"
 	"github.com/paved-go/paved/tracing/telemetry"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -51,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` the gateway listens on")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	breakerOpen := fs.Duration("breaker-open", 10*time.Second, "how long the upstream breaker stays open before probing")
+	redisAddr := fs.String("redis", "", "`address` of a Redis server (host:port) for state shared by several gateways: rate limits and breaker state; default: none, state is per process")
 	auditDir := fs.String("audit-dir", "", "`directory` of the audit trail (audit.jsonl); default: a new temporary directory")
 	timeouts := routeTimeouts{}
 	fs.Var(timeouts, "route-timeout", "a route's deadline for the whole upstream call, retries included, as `PATTERN=DURATION` (repeatable; default 5s for reads, 10s for writes)")
@@ -125,7 +127,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return 1
 	}
 
-	limits, err := newLimits(logger)
+	var rdb redis.UniversalClient
+	if *redisAddr != "" {
+		// ContextTimeoutEnabled: the paved Redis packages put a short
+		// deadline on each call, so a dead Redis costs no latency.
+		rdb = redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true})
+		defer rdb.Close()
+		logger.Info("sharing state through Redis", slog.String("redis", *redisAddr))
+	}
+	limits, err := newLimits(logger, rdb)
 	if err != nil {
 		gwLn.Close()
 		upLn.Close()

@@ -79,6 +79,8 @@
 //	paved.breaker.calls           counter    {call}      paved.breaker.name; outcome = success, failure, slow, ignored, rejected
 //	paved.breaker.state           gauge      {state}     paved.breaker.name; state = closed, open, half_open (1 for the current state, 0 for the others)
 //	paved.ratelimit.decisions     counter    {decision}  paved.ratelimit.policy; decision = allowed, limited
+//	paved.ratelimit.overflow      counter    {decision}  paved.ratelimit.policy (decisions made on a keyed limiter's shared overflow bucket)
+//	paved.ratelimit.fallbacks     counter    {decision}  paved.ratelimit.limiter; reason = error, timeout, breaker_open (redisrate decisions made locally)
 //	paved.retry.attempts          counter    {attempt}   paved.retry.name; outcome = success, retry (failed, will be retried), failure (failed, final)
 //	paved.retry.budget.exhausted  counter    {retry}     paved.retry.name
 //	paved.cache.requests          counter    {request}   paved.cache.name; result = hit, miss, stale, coalesced, negative, error
@@ -108,7 +110,7 @@
 //	ratelimit.limited   ratelimit            paved.ratelimit.policy, paved.ratelimit.dry_run, paved.ratelimit.retry_after_ms
 //	retry.attempt       retry                paved.retry.attempt (the attempt about to start, from 2), paved.retry.delay_ms
 //	cache.stale_served  cache                paved.cache.name, paved.cache.stale.reason (revalidate, error)
-//	authz.denied        authz                (name reserved for package authz, which documents its attributes)
+//	authz.denied        authz                paved.authz.policy (the deciding rule, "none" when none matched), paved.authz.reason
 //
 // Server spans of Middleware and tracinggrpc carry the correlation id as
 // the attribute paved.correlation_id (AttrCorrelationID).

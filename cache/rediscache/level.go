@@ -247,7 +247,7 @@ func (l *Level[K, V]) Set(ctx context.Context, key K, value V, ttl, keep time.Du
 		l.Release(ctx, key)
 		return nil
 	}
-	keepMs := max(freshMs, (keep+time.Millisecond-1).Milliseconds())
+	keepMs := max(freshMs, (keep + time.Millisecond - 1).Milliseconds())
 	payload, err := l.cfg.codec.Marshal(value)
 	if err != nil {
 		l.Release(ctx, key)

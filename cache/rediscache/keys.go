@@ -109,30 +109,3 @@ func hashTag(ks string) string {
 }
 
 var tagEscaper = strings.NewReplacer("%", "%25", "}", "%7D")
-
-// unescapeTag inverts hashTag.
-func unescapeTag(tag string) (string, error) {
-	if tag == "%" {
-		return "", nil
-	}
-	if !strings.Contains(tag, "%") {
-		return tag, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(tag); i++ {
-		if tag[i] != '%' {
-			b.WriteByte(tag[i])
-			continue
-		}
-		switch {
-		case strings.HasPrefix(tag[i:], "%25"):
-			b.WriteByte('%')
-		case strings.HasPrefix(tag[i:], "%7D"):
-			b.WriteByte('}')
-		default:
-			return "", fmt.Errorf("rediscache: bad key tag %q", tag)
-		}
-		i += 2
-	}
-	return b.String(), nil
-}

@@ -323,6 +323,8 @@ func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 	case c.second == nil || f.fromSecond:
 	case stored && err == nil: // a superseded value is not shared either
 		c.writeBack(f, v, n.fresh, later(n.swr, n.sie))
+	case stored:
+		c.writeBackNegative(f, err, n.fresh)
 	default:
 		c.releaseSecond(f)
 	}

@@ -15,16 +15,26 @@ import (
 //
 // The second level is an optimisation, never a dependency: when Get or
 // Set fails, the cache logs it at Debug and goes on as if there were no
-// second level. Negative results and stale values are not written to it;
+// second level. Stale values are not written to it, nor are negative
+// results unless it asks for them (below);
 // Set, Delete and Purge change the in-process cache only (a second level
 // with invalidation of its own, like rediscache's, offers it as a method
 // of its own, and can learn its cache through Attach: see
 // WithSecondLevel).
 //
 // For every Get that returns no value (found false, or an error), the
-// cache later calls exactly one of Set or Release for that key, in the
-// same goroutine, when the load that followed the Get has ended: a second
-// level that locked the key in Get unlocks it there.
+// cache later calls exactly one of Set, SetNegative or Release for that
+// key, in the same goroutine, when the load that followed the Get has
+// ended: a second level that locked the key in Get unlocks it there.
+//
+// Negative results (WithNegativeCache) are shared only with a second
+// level that also has a method SetNegative(ctx context.Context, key K,
+// err error, ttl time.Duration) error: the cache calls it instead of
+// Release after a load whose negative result it stored, and such a
+// second level's Get may then return found true with that error (err
+// non-nil), which the cache serves as a negative result for ttl when its
+// own WithNegativeCache matches the error, and otherwise treats as a
+// failed Get.
 type SecondLevel[K comparable, V any] interface {
 	// Get returns key's value and how long it stays fresh, or found
 	// false. It runs in the load's goroutine, with the load's context.
@@ -64,26 +74,31 @@ func WithSecondLevel[K comparable, V any](l SecondLevel[K, V]) Option {
 // has the key, and otherwise from the loader.
 func (c *Cache[K, V]) loadValue(f *flight[K, V]) (V, error) {
 	if c.second != nil {
-		if v, ok := c.loadSecond(f); ok {
-			return v, nil
+		if v, err, ok := c.loadSecond(f); ok {
+			return v, err
 		}
 	}
 	return f.load(&f.loadCtx, f.key)
 }
 
 //go:noinline
-func (c *Cache[K, V]) loadSecond(f *flight[K, V]) (V, bool) {
+func (c *Cache[K, V]) loadSecond(f *flight[K, V]) (V, error, bool) {
 	v, ttl, found, err := c.second.Get(&f.loadCtx, f.key)
 	switch {
+	case found && err != nil && c.cfg.negTTL > 0 && c.negative(err): // a shared negative result
+		f.fromSecond = true
+		f.fr.ttl, f.fr.ttlSet, f.fr.exact = ttl, true, true
+		var zero V
+		return zero, err, true
 	case err != nil:
 		c.logDebug(f, "cache: second level get failed", err)
 	case found:
 		f.fromSecond = true
 		f.fr.ttl, f.fr.ttlSet, f.fr.exact = ttl, true, true
-		return v, true
+		return v, nil, true
 	}
 	var zero V
-	return zero, false
+	return zero, nil, false
 }
 
 // writeBack stores a loaded value in the second level with the deadlines

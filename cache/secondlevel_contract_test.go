@@ -100,3 +100,63 @@ func TestSecondLevelContract(t *testing.T) {
 		}
 	})
 }
+
+// negativeLevel is a recordingLevel that shares negative results.
+type negativeLevel struct {
+	recordingLevel
+	gets      int
+	getErr    error
+	negatives []setCall
+}
+
+func (l *negativeLevel) Get(context.Context, string) (string, time.Duration, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gets++
+	return "", l.ttl, l.found, l.getErr
+}
+
+func (l *negativeLevel) SetNegative(_ context.Context, key string, err error, ttl time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !errors.Is(err, cache.ErrNotFound) {
+		panic("not a negative result")
+	}
+	l.negatives = append(l.negatives, setCall{key: key, ttl: ttl})
+	return nil
+}
+
+// TestSecondLevelNegative: a negative result the cache stores goes to a
+// second level with SetNegative, and one from it is served and stored
+// as negative for its TTL.
+func TestSecondLevelNegative(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &negativeLevel{}
+		c := newCache[string](t, cache.WithSecondLevel[string, string](l), cache.WithJitter(0), cache.WithNegativeCache(time.Minute, nil))
+		ctx := context.Background()
+		if _, err := c.Get(ctx, "gone", func(context.Context, string) (string, error) { return "", cache.ErrNotFound }); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if len(l.negatives) != 1 || l.negatives[0] != (setCall{key: "gone", ttl: time.Minute}) || len(l.releases) != 0 {
+			t.Fatalf("SetNegative calls %v, releases %v; want one for a minute", l.negatives, l.releases)
+		}
+
+		l.mu.Lock()
+		l.ttl, l.found, l.getErr = 5*time.Second, true, cache.ErrNotFound
+		l.mu.Unlock()
+		loader := func(context.Context, string) (string, error) { t.Error("loaded a key the second level knows is missing"); return "", nil }
+		for range 2 {
+			if _, err := c.Get(ctx, "shared", loader); !errors.Is(err, cache.ErrNotFound) {
+				t.Fatalf("got %v, want the shared negative result", err)
+			}
+		}
+		if l.gets != 2 { // "gone" and "shared" once each
+			t.Errorf("%d second level Gets, want 2: the negative result is cached", l.gets)
+		}
+		time.Sleep(5 * time.Second)
+		if _, err := c.Get(ctx, "shared", func(context.Context, string) (string, error) { return "v", nil }); !errors.Is(err, cache.ErrNotFound) || l.gets != 3 {
+			t.Errorf("after its TTL: %v after %d Gets, want the second level asked again", err, l.gets)
+		}
+	})
+}

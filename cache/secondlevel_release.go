@@ -29,3 +29,30 @@ func later(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// negativeSetter is a second level that shares negative results (see
+// SecondLevel).
+type negativeSetter[K comparable] interface {
+	SetNegative(ctx context.Context, key K, err error, ttl time.Duration) error
+}
+
+// writeBackNegative stores a negative result in the second level, if it
+// takes them, for what is left of the entry's ttl, and otherwise
+// releases the key there.
+func (c *Cache[K, V]) writeBackNegative(f *flight[K, V], err error, fresh time.Time) {
+	ns, ok := c.second.(negativeSetter[K])
+	ttl := fresh.Sub(c.now())
+	if !ok || ttl <= 0 {
+		c.releaseSecond(f)
+		return
+	}
+	ctx := context.WithoutCancel(&f.loadCtx)
+	if dl, ok := f.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+	if err := ns.SetNegative(ctx, f.key, err, ttl); err != nil {
+		c.logDebug(ctx, "cache: second level set failed", err)
+	}
+}

@@ -73,10 +73,16 @@
 // failing over, a network cut) is lost, and that instance keeps its L1
 // copy until the copy's own deadlines pass. Services that need a bound
 // on that staleness keep WithTTL short; the L1 hit costs no more for it,
-// only the loads (now mostly L2 hits) come more often. Negative results
-// (cache.WithNegativeCache) and errors stay in the instance that got
-// them: they are never written to Redis, and the lock is released so
-// that another instance loads the key itself.
+// only the loads (now mostly L2 hits) come more often.
+//
+// Negative results follow the cache's own rules: with
+// cache.WithNegativeCache, a load that ends in cache.ErrNotFound (wrapped
+// or not) is stored in Redis for the negative TTL, as a marker, and the
+// other instances get cache.ErrNotFound itself for the key without
+// loading it (the loader's wrapping message stays with the instance that
+// loaded it). Other negative results, and errors, are never written to
+// Redis: the lock is freed at once, and the next instance to miss loads
+// the key itself.
 //
 // # Keys
 //

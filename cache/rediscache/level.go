@@ -156,7 +156,8 @@ func (l *Level[K, V]) fallback(ctx context.Context, err error) error {
 // and Set stores it; when another instance holds the lock, Get polls
 // Redis until its value arrives, the lock is freed (and taken here), or
 // the wait of WithLock passes (found false: the cache loads the key
-// without the lock). When Redis fails or is slow, Get returns an error
+// without the lock). A shared negative result (see SetNegative) comes
+// back as found true with cache.ErrNotFound. When Redis fails or is slow, Get returns an error
 // and the cache loads the key alone; while the breaker is open it returns
 // found false without calling Redis. Get is called by the cache.
 func (l *Level[K, V]) Get(ctx context.Context, key K) (value V, ttl time.Duration, found bool, err error) {
@@ -178,12 +179,13 @@ func (l *Level[K, V]) Get(ctx context.Context, key K) (value V, ttl time.Duratio
 		case state == resHit && len(res) == 3:
 			raw, _ := res[1].(string)
 			ms, _ := res[2].(int64)
-			if value, err = l.decode(raw); err != nil {
+			value, err = l.decode(raw)
+			if err != nil && err != cache.ErrNotFound {
 				l.requests.Add(ctx, "error")
 				return value, 0, false, err
 			}
 			l.requests.Add(ctx, result(waited, "hit", "waited"))
-			return value, time.Duration(ms) * time.Millisecond, true, nil
+			return value, time.Duration(ms) * time.Millisecond, true, err
 		case state == resLocked:
 			l.requests.Add(ctx, "miss")
 			return value, 0, false, nil
@@ -226,9 +228,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 func (l *Level[K, V]) decode(raw string) (V, error) {
 	var v V
-	i := strings.IndexByte(raw, ':')
-	if i < 0 {
+	i := strings.IndexAny(raw, ":!")
+	switch {
+	case i < 0:
 		return v, errors.New("rediscache: stored value has no freshness header")
+	case raw[i] == '!':
+		return v, cache.ErrNotFound
 	}
 	if err := l.cfg.codec.Unmarshal([]byte(raw[i+1:]), &v); err != nil {
 		return v, fmt.Errorf("rediscache: decode: %w", err)
@@ -242,23 +247,40 @@ func (l *Level[K, V]) decode(raw string) (V, error) {
 // expired, Redis was down at Get) it stores nothing. Set is called by the
 // cache after a load.
 func (l *Level[K, V]) Set(ctx context.Context, key K, value V, ttl, keep time.Duration) error {
+	payload, err := l.cfg.codec.Marshal(value)
+	if err != nil {
+		l.Release(ctx, key)
+		return fmt.Errorf("rediscache: encode: %w", err)
+	}
+	return l.store(ctx, key, ttl, keep, ':', payload)
+}
+
+// SetNegative stores a negative result for key for ttl, as Set does a
+// value, when err is cache.ErrNotFound (errors.Is): other instances then
+// get cache.ErrNotFound for the key without loading it, if their caches
+// have WithNegativeCache. Other errors are not stored, and the lock is
+// freed. The cache calls it after a load whose negative result it stored.
+func (l *Level[K, V]) SetNegative(ctx context.Context, key K, err error, ttl time.Duration) error {
+	if !errors.Is(err, cache.ErrNotFound) {
+		l.Release(ctx, key)
+		return nil
+	}
+	return l.store(ctx, key, ttl, ttl, '!', nil)
+}
+
+func (l *Level[K, V]) store(ctx context.Context, key K, ttl, keep time.Duration, sep byte, payload []byte) error {
 	freshMs := ttl.Milliseconds()
 	if freshMs <= 0 {
 		l.Release(ctx, key)
 		return nil
 	}
 	keepMs := max(freshMs, (keep + time.Millisecond - 1).Milliseconds())
-	payload, err := l.cfg.codec.Marshal(value)
-	if err != nil {
-		l.Release(ctx, key)
-		return fmt.Errorf("rediscache: encode: %w", err)
-	}
 	buf := make([]byte, 0, len(payload)+21)
 	buf = strconv.AppendInt(buf, keepMs-freshMs, 10)
-	buf = append(buf, ':')
+	buf = append(buf, sep)
 	buf = append(buf, payload...)
 	vk, lk := l.names(key)
-	err = l.do(ctx, func(ctx context.Context) error {
+	err := l.do(ctx, func(ctx context.Context) error {
 		return setLocked.Run(ctx, l.client, []string{vk, lk}, l.token, buf, keepMs).Err()
 	})
 	if err != nil && !errors.Is(err, breaker.ErrOpen) && !errors.Is(err, breaker.ErrTooManyRequests) {

@@ -3,6 +3,7 @@ package rediscache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -176,23 +177,54 @@ func TestAbandonedLock(t *testing.T) {
 }
 
 // TestFailedLoadReleasesLock: an error is not stored in Redis, and the
-// lock is freed at once, so a waiting instance loads without waiting out
-// the lock.
+// lock is freed at once, so a waiting instance need not wait it out.
 func TestFailedLoadReleasesLock(t *testing.T) {
 	s := redistest.Start(t)
 	client := newClient(t, s)
 	ctx := context.Background()
-	a := newInstance[string, string](t, client, []cache.Option{cache.WithNegativeCache(time.Minute, nil)})
-	boom := cache.ErrNotFound
+	a := newInstance[string, string](t, client, nil)
+	b := newInstance[string, string](t, client, nil, rediscache.WithLock(time.Minute, time.Minute))
+	boom := errors.New("boom")
 	if _, err := a.c.Get(ctx, "k", func(context.Context, string) (string, error) { return "", boom }); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	eventually(t, "the lock freed", func() bool { return client.Exists(ctx, "paved:cache:test:{k}:lock").Val() == 0 })
-	if client.Exists(ctx, "paved:cache:test:{k}").Val() != 0 {
-		t.Error("a negative result was stored in Redis")
+	var n loads
+	if v, err := b.c.Get(ctx, "k", n.value("v")); v != "v" || err != nil || n.count() != 1 {
+		t.Fatalf("B: %q, %v after %d loads", v, err, n.count())
 	}
-	if _, err := a.c.Get(ctx, "k", nil); !errors.Is(err, boom) {
-		t.Errorf("A's own negative entry: %v", err)
+}
+
+// TestNegativeShared: with WithNegativeCache, a cache.ErrNotFound is shared
+// for its TTL like a value; other negative results are not.
+func TestNegativeShared(t *testing.T) {
+	s := redistest.Start(t)
+	client := newClient(t, s)
+	ctx := context.Background()
+	gone := errors.New("gone")
+	copts := []cache.Option{cache.WithNegativeCache(time.Minute, func(err error) bool {
+		return errors.Is(err, cache.ErrNotFound) || errors.Is(err, gone)
+	})}
+	a := newInstance[string, string](t, client, copts)
+	b := newInstance[string, string](t, client, copts)
+	notFound := func(context.Context, string) (string, error) { return "", fmt.Errorf("no user: %w", cache.ErrNotFound) }
+	if _, err := a.c.Get(ctx, "missing", notFound); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatal(err)
+	}
+	eventually(t, "the negative result in Redis", func() bool { return client.Exists(ctx, "paved:cache:test:{missing}").Val() == 1 })
+	if pttl := client.PTTL(ctx, "paved:cache:test:{missing}").Val(); pttl <= 50*time.Second || pttl > time.Minute {
+		t.Errorf("PTTL %v, want the negative TTL less jitter", pttl)
+	}
+	var n loads
+	if _, err := b.c.Get(ctx, "missing", n.value("v")); !errors.Is(err, cache.ErrNotFound) || n.count() != 0 {
+		t.Fatalf("B: %v after %d loads; want cache.ErrNotFound from Redis", err, n.count())
+	}
+
+	if _, err := a.c.Get(ctx, "other", func(context.Context, string) (string, error) { return "", gone }); !errors.Is(err, gone) {
+		t.Fatal(err)
+	}
+	eventually(t, "the lock freed", func() bool { return client.Exists(ctx, "paved:cache:test:{other}:lock").Val() == 0 })
+	if client.Exists(ctx, "paved:cache:test:{other}").Val() != 0 {
+		t.Error("a negative result other than cache.ErrNotFound was stored in Redis")
 	}
 }
 

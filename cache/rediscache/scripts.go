@@ -8,7 +8,8 @@ import "github.com/redis/go-redis/v9"
 
 // A stored value is "<ms>:" and the codec's bytes, where ms is how long
 // before the key expires (its last stale deadline) the value stops being
-// fresh. Freshness is then judged by Redis's clock alone: PTTL less ms.
+// fresh, or "<ms>!" for a negative result (cache.ErrNotFound). Freshness
+// is then judged by Redis's clock alone: PTTL less ms.
 
 // Script results.
 const (
@@ -22,7 +23,7 @@ const (
 var getOrLock = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then
-  local gap = tonumber(string.match(v, '^(%d+):')) or 0
+  local gap = tonumber(string.match(v, '^(%d+)[:!]')) or 0
   local fresh = redis.call('PTTL', KEYS[1]) - gap
   if fresh > 0 then return {1, v, fresh} end
 end

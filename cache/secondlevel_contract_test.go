@@ -145,7 +145,10 @@ func TestSecondLevelNegative(t *testing.T) {
 		l.mu.Lock()
 		l.ttl, l.found, l.getErr = 5*time.Second, true, cache.ErrNotFound
 		l.mu.Unlock()
-		loader := func(context.Context, string) (string, error) { t.Error("loaded a key the second level knows is missing"); return "", nil }
+		loader := func(context.Context, string) (string, error) {
+			t.Error("loaded a key the second level knows is missing")
+			return "", nil
+		}
 		for range 2 {
 			if _, err := c.Get(ctx, "shared", loader); !errors.Is(err, cache.ErrNotFound) {
 				t.Fatalf("got %v, want the shared negative result", err)

@@ -35,6 +35,13 @@
 // each instance's L1, and the first refresh in the fleet reloads the key
 // under the lock.
 //
+// Since the copies expire together, the instances miss a hot key
+// together too: one loads it and the others wait for its value, so give
+// such caches cache.WithStaleWhileRevalidate, and their callers are
+// served the stale copy meanwhile. cache.WithEarlyRefresh does little
+// with a second level: an early refresh finds the value still fresh in
+// Redis and keeps its deadline.
+//
 // # Lock-on-miss
 //
 // When Redis has no fresh value, the Level sets the key's lock (SET NX PX
@@ -128,11 +135,13 @@
 // distinct names.
 //
 // Designed for but not tested: Redis Cluster (the scripts touch one slot
-// each; go-redis routes them, and a ClusterClient subscribes on one node,
-// which receives every PUBLISH), Ring (each key's value and lock go to
-// one shard by their tag; invalidation then reaches only the instances
-// subscribed on the publishing shard, so prefer a single node or Cluster
-// for invalidation) and Valkey (same commands and scripting).
+// each and go-redis routes them by their first key; a ClusterClient
+// subscribes on one node, and Cluster forwards every PUBLISH to all
+// nodes), Ring (go-redis shards by the same hash tag, so a key's value
+// and lock share a shard, and it picks the shard of SUBSCRIBE and PUBLISH
+// by the channel's name, so both meet) and Valkey (the same commands and
+// scripting). Redis 6.2 or later is needed for nothing in particular:
+// the scripts use GET, SET NX PX, PTTL and DEL only.
 //
 // # Cost
 //

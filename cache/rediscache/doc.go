@@ -130,18 +130,19 @@
 // wait or until it expires, no longer; Delete reaches the other
 // instance's L1; with Redis stopped, Gets are served from L1 and the
 // loader within the timeout, the breaker opens and logs once, and after a
-// restart L2 and invalidation resume. Fuzzing checks that a key's value
-// and lock always share a Cluster slot and that distinct keys get
-// distinct names.
+// restart L2 and invalidation resume. Through a *redis.ClusterClient on
+// a one-node Redis Cluster (cluster mode on, every slot on that node,
+// where a script whose keys span two slots fails with CROSSSLOT as on a
+// larger cluster), the shared load and invalidation work for keys whose
+// tags need escaping. Fuzzing checks that a key's value and lock always
+// share a Cluster slot and that distinct keys get distinct names.
 //
-// Designed for but not tested: Redis Cluster (the scripts touch one slot
-// each and go-redis routes them by their first key; a ClusterClient
-// subscribes on one node, and Cluster forwards every PUBLISH to all
-// nodes), Ring (go-redis shards by the same hash tag, so a key's value
+// Designed for but not tested: Redis Cluster of several nodes (go-redis
+// routes each script by its first key; a ClusterClient subscribes on one
+// node, and Cluster forwards every PUBLISH to all nodes), Ring (go-redis shards by the same hash tag, so a key's value
 // and lock share a shard, and it picks the shard of SUBSCRIBE and PUBLISH
 // by the channel's name, so both meet) and Valkey (the same commands and
-// scripting). Redis 6.2 or later is needed for nothing in particular:
-// the scripts use GET, SET NX PX, PTTL and DEL only.
+// scripting; the scripts use only GET, SET NX PX, PTTL and DEL).
 //
 // # Cost
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,4 +48,35 @@ func Example() {
 	if err := l2.Delete(ctx, 42); err != nil {
 		log.Print(err) // this instance's copy is gone; the others keep theirs until their TTL
 	}
+}
+
+// With Redis down (here: nothing listens on the address), the cache works
+// alone: each instance loads its own misses, and the breaker soon stops
+// the calls to Redis.
+func Example_redisDown() {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer rdb.Close()
+	quiet := slog.New(slog.DiscardHandler)
+	l2, err := rediscache.New[int, User]("users", rdb, rediscache.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l2.Close()
+	users, err := cache.New[int, User]("users", cache.WithSecondLevel[int, User](l2), cache.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+
+	ctx := context.Background()
+	for id := range 3 {
+		u, err := users.Get(ctx, id, func(ctx context.Context, id int) (User, error) {
+			return User{ID: id, Name: "user " + strconv.Itoa(id)}, nil
+		})
+		fmt.Println(u.Name, err)
+	}
+	// Output:
+	// user 0 <nil>
+	// user 1 <nil>
+	// user 2 <nil>
 }

@@ -123,8 +123,8 @@ func isNil(c redis.UniversalClient) bool {
 // names returns the Redis names of a key's value and lock, which share
 // a hash tag.
 func (l *Level[K, V]) names(key K) (value, lock string) {
-	value = l.prefix + "{" + hashTag(l.keys.format(key)) + "}"
-	return value, value + ":lock"
+	lock = l.prefix + "{" + hashTag(l.keys.format(key)) + "}:lock" // one allocation for both
+	return lock[:len(lock)-len(":lock")], lock
 }
 
 // do runs fn through the breaker with the Level's timeout.

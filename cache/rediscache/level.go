@@ -157,8 +157,9 @@ func (l *Level[K, V]) fallback(ctx context.Context, err error) error {
 // Redis until its value arrives, the lock is freed (and taken here), or
 // the wait of WithLock passes (found false: the cache loads the key
 // without the lock). A shared negative result (see SetNegative) comes
-// back as found true with cache.ErrNotFound. When Redis fails or is slow, Get returns an error
-// and the cache loads the key alone; while the breaker is open it returns
+// back as found true with cache.ErrNotFound. When Redis fails or is
+// slow, or the stored value does not decode, Get returns an error and
+// the cache loads the key alone; while the breaker is open it returns
 // found false without calling Redis. Get is called by the cache.
 func (l *Level[K, V]) Get(ctx context.Context, key K) (value V, ttl time.Duration, found bool, err error) {
 	vk, lk := l.names(key)

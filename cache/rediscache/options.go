@@ -66,7 +66,9 @@ func WithPrefix(p string) Option {
 
 // WithCodec sets how values are turned into bytes in Redis (default
 // JSON, encoding/json). Every instance sharing the keys must use the same
-// codec.
+// codec and value type: a value that does not decode is not used (the
+// instance loads the key itself, and does not overwrite it), so give a
+// new encoding a new prefix (WithPrefix) when instances of both run.
 func WithCodec(codec Codec) Option {
 	return optionFunc(func(c *config) {
 		if codec == nil {

@@ -382,3 +382,52 @@ func TestNewErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteDuringLoad: a load that started before a Delete does not
+// write its value to Redis after it, even when its instance misses the
+// invalidation message (here the Delete is done by hand in Redis, so no
+// message is sent): the Delete took the lock away.
+func TestDeleteDuringLoad(t *testing.T) {
+	s := redistest.Start(t)
+	client := newClient(t, s)
+	ctx := context.Background()
+	a := newInstance[string, string](t, client, nil)
+	started, gate, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		a.c.Get(ctx, "k", func(context.Context, string) (string, error) {
+			close(started)
+			<-gate
+			return "old", nil
+		})
+	}()
+	<-started
+	if client.Exists(ctx, "paved:cache:test:{k}:lock").Val() != 1 {
+		t.Fatal("the loading instance holds no lock")
+	}
+	client.Del(ctx, "paved:cache:test:{k}", "paved:cache:test:{k}:lock")
+	close(gate)
+	<-done
+	a.c.Close() // waits for the load's write-back
+	if client.Exists(ctx, "paved:cache:test:{k}").Val() != 0 {
+		t.Error("a load from before the Delete wrote its value to Redis")
+	}
+}
+
+// TestUndecodableValue: a value that does not decode is not served; the
+// instance loads the key itself.
+func TestUndecodableValue(t *testing.T) {
+	s := redistest.Start(t)
+	client := newClient(t, s)
+	ctx := context.Background()
+	reader := metric.NewManualReader()
+	a := newInstance[string, []int](t, client, nil, rediscache.WithMeterProvider(metric.NewMeterProvider(metric.WithReader(reader))))
+	client.Set(ctx, "paved:cache:test:{k}", `0:"not a list"`, time.Minute)
+	v, err := a.c.Get(ctx, "k", func(context.Context, string) ([]int, error) { return []int{1}, nil })
+	if err != nil || len(v) != 1 {
+		t.Fatalf("%v, %v; want the loader's value", v, err)
+	}
+	if got := counts(t, reader); got["error"] != 1 {
+		t.Errorf("requests %v, want one error", got)
+	}
+}

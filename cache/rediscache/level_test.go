@@ -63,18 +63,24 @@ func TestFreshnessFollowsRedis(t *testing.T) {
 	b := newInstance[string, string](t, client, copts)
 	ctx := context.Background()
 	var la, lb loads
-	start := time.Now()
 	if _, err := a.c.Get(ctx, "k", la.value("v")); err != nil {
 		t.Fatal(err)
 	}
+	aDone := time.Now() // A's copy, and the value in Redis, are fresh until 1s before this at most
 	eventually(t, "A's value in Redis", func() bool { return client.Exists(ctx, "paved:cache:test:{k}").Val() == 1 })
 	time.Sleep(500 * time.Millisecond)
+	bStart := time.Now() // a copy fresh for a full TTL from B's read would last until 1s after this at least
 	if v, err := b.c.Get(ctx, "k", lb.value("b")); v != "v" || err != nil || lb.count() != 0 {
 		t.Fatalf("B: %q, %v after %d loads", v, err, lb.count())
 	}
-	eventually(t, "B's copy expiring", func() bool { _, ok := b.c.Peek("k"); return !ok })
-	if took := time.Since(start); took > 1400*time.Millisecond {
-		t.Errorf("B's copy lasted until %v after A loaded it; want about 1s, A's deadline", took)
+	time.Sleep(time.Until(aDone.Add(time.Second + 50*time.Millisecond)))
+	_, ok := b.c.Peek("k")
+	if time.Now().Before(bStart.Add(time.Second)) {
+		if ok {
+			t.Error("B's copy outlived the deadline A gave the value")
+		}
+	} else {
+		t.Log("the machine was too slow to tell the deadlines apart")
 	}
 }
 

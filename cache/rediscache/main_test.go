@@ -36,7 +36,9 @@ type instance[K comparable, V any] struct {
 
 func newInstance[K comparable, V any](t testing.TB, client redis.UniversalClient, copts []cache.Option, lopts ...rediscache.Option) instance[K, V] {
 	t.Helper()
-	l, err := rediscache.New[K, V]("test", client, lopts...)
+	// A generous timeout: a slow answer on a busy machine must not
+	// count as Redis failing, unless a test says so.
+	l, err := rediscache.New[K, V]("test", client, append([]rediscache.Option{rediscache.WithTimeout(5 * time.Second)}, lopts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,6 +90,10 @@ func New[K comparable, V any](name string, opts ...Option) (*Cache[K, V], error)
 		c.clk = clock
 		clock.acquire()
 	}
+	if err := c.attachSecond(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -57,7 +57,7 @@
 // split into shards, each with its own lock, table and list; on 2 CPUs
 // sharding measurably did not help (below) and the cache keeps one.
 //
-// A SecondLevel (Redis, in the planned package cache/rediscache) can sit
+// A SecondLevel (Redis, in package cache/rediscache) can sit
 // behind the cache, shared by a service's instances.
 //
 // # HTTP responses

@@ -43,6 +43,7 @@ type freshness struct {
 	ttl, swr, sie          time.Duration
 	ttlSet, swrSet, sieSet bool
 	noStore                bool // returned to the callers waiting for it, not stored
+	exact                  bool // ttl came from a second level: no jitter
 	// key, when set, is the key (of the cache's key type) to store the
 	// value under instead of the load's own: a ResponseCache's response
 	// whose Vary values differ from those its request was keyed with.
@@ -74,7 +75,7 @@ func (c *core) deadlines(now time.Time, fr *freshness, negative bool) (fresh, sw
 	if ttl <= 0 {
 		return
 	}
-	if c.cfg.jitter > 0 {
+	if c.cfg.jitter > 0 && (fr == nil || !fr.exact) {
 		ttl -= time.Duration(c.cfg.jitter * c.random() * float64(ttl))
 	}
 	fresh = now.Add(ttl)

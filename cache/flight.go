@@ -278,6 +278,7 @@ func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 	c.watch.unwatch(&f.watched)
 	c.loadTime.Record(f, end.Sub(f.start))
 	if !f.claimed.CompareAndSwap(false, true) {
+		c.releaseSecond(f)
 		return
 	}
 	s := f.shard
@@ -318,8 +319,14 @@ func (c *Cache[K, V]) finish(f *flight[K, V], v V, err error) {
 	s.mu.Unlock()
 	c.evicted(ev) // before the callers return, so they see the callbacks done
 	f.end(context.Canceled)
-	if c.second != nil && stored && err == nil && !f.fromSecond { // a superseded value is not shared either
-		c.writeBack(f, v)
+	switch {
+	case c.second == nil || f.fromSecond:
+	case stored && err == nil: // a superseded value is not shared either
+		c.writeBack(f, v, n.fresh, later(n.swr, n.sie))
+	case stored:
+		c.writeBackNegative(f, err, n.fresh)
+	default:
+		c.releaseSecond(f)
 	}
 }
 

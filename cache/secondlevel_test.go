@@ -14,9 +14,10 @@ import (
 
 // sharedStore is an in-memory SecondLevel standing in for Redis.
 type sharedStore struct {
-	mu      sync.Mutex
-	m       map[string]storedValue
-	failing bool
+	mu       sync.Mutex
+	m        map[string]storedValue
+	failing  bool
+	released int
 }
 
 type storedValue struct {
@@ -37,7 +38,7 @@ func (s *sharedStore) Get(_ context.Context, key string) (string, time.Duration,
 	return sv.v, time.Until(sv.expires), true, nil
 }
 
-func (s *sharedStore) Set(ctx context.Context, key string, v string, ttl time.Duration) error {
+func (s *sharedStore) Set(ctx context.Context, key string, v string, ttl, _ time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failing {
@@ -48,6 +49,12 @@ func (s *sharedStore) Set(ctx context.Context, key string, v string, ttl time.Du
 	}
 	s.m[key] = storedValue{v, time.Now().Add(ttl)}
 	return nil
+}
+
+func (s *sharedStore) Release(context.Context, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.released++
 }
 
 func TestSecondLevel(t *testing.T) {

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/paved-go/paved/authz"
+	"github.com/paved-go/paved/cache"
+	"github.com/paved-go/paved/cache/rediscache"
+	"github.com/redis/go-redis/v9"
 )
 
 // Who may call the gateway, and what they may do. Callers authenticate
@@ -61,26 +64,67 @@ func accessRules() []authz.Option {
 	}
 }
 
-// newAccess returns the gateway's Authorizer. Instances are looked up
-// from the upstream through client (the same resilience chain as proxied
-// calls) and kept for 2 s, as long as the response cache keeps them (the
-// rules read only an instance's compartment, which never changes; a rule
-// about its state would have to look it up afresh); an
-// upstream outage answers 503, so a client retries instead of concluding
-// it lacks access.
-func newAccess(upstream *url.URL, client *http.Client, logger *slog.Logger) (*authz.Authorizer, error) {
+// newAccess returns the gateway's Authorizer, and a function that
+// releases its lookup cache. Instances are looked up from the upstream
+// through client (the same resilience chain as proxied calls) and kept
+// for 2 s, as long as the response cache keeps them (the rules read only
+// an instance's compartment, which never changes; a rule about its state
+// would have to look it up afresh). With rdb (-redis) the lookups are
+// shared by every gateway on that Redis: one gateway's lookup serves the
+// others, and only one of them asks the upstream for a missing instance.
+// An upstream outage answers 503, so a client retries instead of
+// concluding it lacks access.
+func newAccess(upstream *url.URL, client *http.Client, logger *slog.Logger, rdb redis.UniversalClient) (*authz.Authorizer, func(), error) {
 	keys, err := authz.NewAPIKeys(demoKeys, authz.WithRealm("paved-gateway"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	lookups, release, err := newLookupCache(rdb, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	resolve := instanceResolver(upstream, client)
 	opts := append(accessRules(),
 		authz.WithAuthenticator(keys),
-		authz.WithResolver("instance", instanceResolver(upstream, client)),
-		authz.WithResolverCache(2*time.Second),
+		authz.WithResolver("instance", func(ctx context.Context, id string) (any, error) {
+			return lookups.Get(ctx, id, func(ctx context.Context, id string) (Instance, error) { return resolve(ctx, id) })
+		}),
 		authz.WithOutageStatus(http.StatusServiceUnavailable),
 		authz.WithLogger(logger),
 	)
-	return authz.New(opts...)
+	az, err := authz.New(opts...)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return az, func() { az.Close(); release() }, nil
+}
+
+// newLookupCache returns the cache of instance lookups: in process, with
+// Redis behind it when rdb is not nil.
+func newLookupCache(rdb redis.UniversalClient, logger *slog.Logger) (*cache.Cache[string, Instance], func(), error) {
+	opts := []cache.Option{cache.WithTTL(2 * time.Second), cache.WithLogger(logger)}
+	var l2 *rediscache.Level[string, Instance]
+	if rdb != nil {
+		var err error
+		if l2, err = rediscache.New[string, Instance]("gateway.instances", rdb, rediscache.WithLogger(logger)); err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, cache.WithSecondLevel[string, Instance](l2))
+	}
+	c, err := cache.New[string, Instance]("gateway.instance-lookups", opts...)
+	if err != nil {
+		if l2 != nil {
+			l2.Close()
+		}
+		return nil, nil, err
+	}
+	return c, func() {
+		c.Close()
+		if l2 != nil {
+			l2.Close()
+		}
+	}, nil
 }
 
 // errNoInstance is a resolver's answer for an id the upstream does not
@@ -90,28 +134,28 @@ var errNoInstance = fmt.Errorf("instance: %w", authz.ErrNotFound)
 
 // instanceResolver looks an instance up with GET /instances/{id} on the
 // upstream.
-func instanceResolver(upstream *url.URL, client *http.Client) func(ctx context.Context, id string) (any, error) {
-	return func(ctx context.Context, id string) (any, error) {
+func instanceResolver(upstream *url.URL, client *http.Client) func(ctx context.Context, id string) (Instance, error) {
+	return func(ctx context.Context, id string) (Instance, error) {
 		u := upstream.JoinPath("instances", id)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
-			return nil, err
+			return Instance{}, err
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return nil, err
+			return Instance{}, err
 		}
 		defer resp.Body.Close()
 		switch resp.StatusCode {
 		case http.StatusOK:
 		case http.StatusNotFound:
-			return nil, errNoInstance
+			return Instance{}, errNoInstance
 		default:
-			return nil, errors.New("instance lookup: upstream answered " + resp.Status)
+			return Instance{}, errors.New("instance lookup: upstream answered " + resp.Status)
 		}
 		var inst Instance
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&inst); err != nil {
-			return nil, fmt.Errorf("instance lookup: %w", err)
+			return Instance{}, fmt.Errorf("instance lookup: %w", err)
 		}
 		return inst, nil
 	}

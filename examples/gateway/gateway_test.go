@@ -49,11 +49,11 @@ func testKey(i int) string { return "test-" + strconv.Itoa(i) }
 // themselves.
 func testAccess(t *testing.T, upstream *url.URL, transport http.RoundTripper, logger *slog.Logger) *authz.Authorizer {
 	t.Helper()
-	az, err := newAccess(upstream, &http.Client{Transport: transport}, logger)
+	az, release, err := newAccess(upstream, &http.Client{Transport: transport}, logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { az.Close() })
+	t.Cleanup(release)
 	return az
 }
 

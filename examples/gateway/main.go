@@ -166,14 +166,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		}
 	}()
 
-	access, err := newAccess(upstreamURL, &http.Client{Transport: toUpstream}, logger)
+	access, closeAccess, err := newAccess(upstreamURL, &http.Client{Transport: toUpstream}, logger, rdb)
 	if err != nil {
 		gwLn.Close()
 		upLn.Close()
 		fmt.Fprintf(stderr, "gateway: authorization: %v\n", err)
 		return 1
 	}
-	defer access.Close() // after the servers shut down: stops its resource cache
+	defer closeAccess() // after the servers shut down: stops its lookup cache
 
 	// GET /instances/{id} is fresh for 2s, then served stale for up to
 	// 10s more while one request refreshes it in the background, and for

@@ -4,11 +4,13 @@ import (
 	"testing"
 
 	"github.com/paved-go/paved/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestGatewaySharedLimits: two gateways on one Redis (-redis) share the
 // launch limit of 2 a minute per key: two launches on one, and the third,
-// on the other, is 429.
+// on the other, is 429. They share instance lookups too: what one looked
+// up for an authorization rule is in Redis for the other.
 func TestGatewaySharedLimits(t *testing.T) {
 	srv := redistest.Start(t)
 	g1 := startGateway(t, "-redis", srv.Addr())
@@ -25,5 +27,15 @@ func TestGatewaySharedLimits(t *testing.T) {
 	// Another key still has its own bucket, on either gateway.
 	if got := mustDo(t, g2, "alice-key", "POST", "/instances", `{"compartment":"prod"}`); got != 201 {
 		t.Fatalf("another key: %d", got)
+	}
+
+	if got := mustDo(t, g1, "bob-key", "GET", "/instances/inst-0003", ""); got != 200 {
+		t.Fatalf("read own instance: %d", got)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	keys, err := rdb.Keys(t.Context(), "paved:cache:gateway.instances:*inst-0003*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("Redis keys of the lookup = %q, %v; want one", keys, err)
 	}
 }

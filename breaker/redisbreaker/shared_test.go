@@ -1,0 +1,209 @@
+package redisbreaker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/paved-go/paved/breaker"
+	"github.com/paved-go/paved/breaker/redisbreaker"
+	"github.com/paved-go/paved/internal/redistest"
+)
+
+// countingStore counts the calls a breaker makes to its store.
+type countingStore struct {
+	breaker.SharedStore
+	n atomic.Int64
+}
+
+func (c *countingStore) Lock(name string) error { c.n.Add(1); return c.SharedStore.Lock(name) }
+func (c *countingStore) Unlock(name string) error {
+	c.n.Add(1)
+	return c.SharedStore.Unlock(name)
+}
+func (c *countingStore) GetData(name string) ([]byte, error) {
+	c.n.Add(1)
+	return c.SharedStore.GetData(name)
+}
+func (c *countingStore) SetData(name string, data []byte) error {
+	c.n.Add(1)
+	return c.SharedStore.SetData(name, data)
+}
+
+// ran reports whether fn was called by do.
+func ran(do func(fn func(context.Context) error) error) (bool, error) {
+	called := false
+	err := do(func(context.Context) error { called = true; return nil })
+	return called, err
+}
+
+func TestTripOnOneInstanceRejectsOnAnother(t *testing.T) {
+	s := redistest.Start(t)
+	ctx := context.Background()
+	storeA, _ := newStore(t, s)
+	storeB, _ := newStore(t, s)
+	opts := []breaker.Option{breaker.WithConsecutiveFailures(3), breaker.WithOpenDuration(400 * time.Millisecond), breaker.WithHalfOpenProbes(2)}
+	a := newBreaker(t, "inventory", storeA, opts...)
+	b := newBreaker(t, "inventory", storeB, opts...)
+
+	for range 3 {
+		if err := a.Do(ctx, fail); !errors.Is(err, errBoom) {
+			t.Fatalf("a: err = %v, want errBoom", err)
+		}
+	}
+	// b has seen no failure, and rejects.
+	called, err := ran(func(fn func(context.Context) error) error { return b.Do(ctx, fn) })
+	if called || !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("b: called %v, err %v; want ErrOpen without a call", called, err)
+	}
+	var oe *breaker.OpenError
+	if !errors.As(err, &oe) || oe.RetryAfter <= 0 || oe.RetryAfter > 400*time.Millisecond {
+		t.Fatalf("b: %#v, want a RetryAfter in (0, 400ms]", oe)
+	}
+
+	// Half-open: b's probes close the breaker; a learns it on its next call.
+	time.Sleep(oe.RetryAfter)
+	for range 2 {
+		if err := b.Do(ctx, succeed); err != nil {
+			t.Fatalf("b: probe: %v", err)
+		}
+	}
+	if st := b.State(); st != breaker.StateClosed {
+		t.Fatalf("b: state %v after 2 good probes, want closed", st)
+	}
+	if err := a.Do(ctx, succeed); err != nil {
+		t.Fatalf("a after b closed it: %v", err)
+	}
+	if st := a.State(); st != breaker.StateClosed {
+		t.Fatalf("a: state %v, want closed", st)
+	}
+}
+
+func TestHalfOpenProbeFailureReopensEverywhere(t *testing.T) {
+	s := redistest.Start(t)
+	ctx := context.Background()
+	storeA, _ := newStore(t, s)
+	storeB, _ := newStore(t, s)
+	opts := []breaker.Option{breaker.WithConsecutiveFailures(1), breaker.WithOpenDuration(200 * time.Millisecond), breaker.WithHalfOpenProbes(3)}
+	a := newBreaker(t, "inventory", storeA, opts...)
+	b := newBreaker(t, "inventory", storeB, opts...)
+	_ = a.Do(ctx, fail)
+	time.Sleep(200 * time.Millisecond)
+	if err := a.Do(ctx, succeed); err != nil { // probe 1 of 3
+		t.Fatal(err)
+	}
+	if err := b.Do(ctx, fail); !errors.Is(err, errBoom) { // probe 2 fails
+		t.Fatalf("b: err = %v", err)
+	}
+	if called, err := ran(func(fn func(context.Context) error) error { return a.Do(ctx, fn) }); called || !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("a: called %v, err %v; want ErrOpen", called, err)
+	}
+}
+
+func TestRedisDownDecidesLocallyThenResumes(t *testing.T) {
+	s := redistest.Start(t)
+	ctx := context.Background()
+	const retry = 100 * time.Millisecond
+	storeA, _ := newStore(t, s)
+	storeB, _ := newStore(t, s)
+	counted := &countingStore{SharedStore: storeA}
+	opts := []breaker.Option{breaker.WithConsecutiveFailures(3), breaker.WithOpenDuration(time.Minute), breaker.WithSharedStateRetry(retry)}
+	a := newBreaker(t, "inventory", counted, opts...)
+	b := newBreaker(t, "inventory", storeB, opts...)
+	if err := a.Do(ctx, succeed); err != nil {
+		t.Fatal(err)
+	}
+
+	s.Stop()
+	start, before := time.Now(), counted.n.Load()
+	const calls = 50
+	for i := range calls {
+		if err := a.Do(ctx, succeed); err != nil {
+			t.Fatalf("call %d with Redis down: %v", i, err)
+		}
+	}
+	// One store call per retry period at most (plus the first): the
+	// others are decided locally without touching Redis.
+	elapsed := time.Since(start)
+	if n, limit := counted.n.Load()-before, int64(1+elapsed/retry); n > limit {
+		t.Errorf("%d store calls for %d calls in %v, want at most %d", n, calls, elapsed, limit)
+	}
+	// The local state still protects: 3 failures open a.
+	for range 3 {
+		if err := a.Do(ctx, fail); !errors.Is(err, errBoom) {
+			t.Fatalf("err = %v, want errBoom", err)
+		}
+	}
+	if err := a.Do(ctx, succeed); !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("err = %v, want ErrOpen from the local state", err)
+	}
+
+	// Redis back (empty): sharing resumes once b's retry time has passed.
+	s.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for range 3 {
+			_ = b.Do(ctx, fail)
+		}
+		c := newBreaker(t, "inventory", storeB, opts...) // a fresh instance
+		if called, err := ran(func(fn func(context.Context) error) error { return c.Do(ctx, fn) }); !called && errors.Is(err, breaker.ErrOpen) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sharing did not resume within 10s of the restart")
+		}
+		time.Sleep(retry)
+	}
+}
+
+// TestContentionLosesNoOutcome runs many goroutines on two instances: the
+// lock makes every outcome count once in the shared state.
+func TestContentionLosesNoOutcome(t *testing.T) {
+	s := redistest.Start(t)
+	ctx := context.Background()
+	storeOpts := []redisbreaker.Option{redisbreaker.WithTimeout(5 * time.Second), redisbreaker.WithLockTTL(10 * time.Second), redisbreaker.WithLockWait(time.Minute)}
+	storeA, c := newStore(t, s, storeOpts...)
+	storeB, _ := newStore(t, s, storeOpts...)
+	opts := []breaker.Option{breaker.WithConsecutiveFailures(1 << 20)}
+	instances := []*breaker.Breaker{newBreaker(t, "inventory", storeA, opts...), newBreaker(t, "inventory", storeB, opts...)}
+	const goroutines, calls = 8, 25
+	var wg sync.WaitGroup
+	var errs atomic.Int64
+	for _, br := range instances {
+		for range goroutines {
+			wg.Go(func() {
+				for i := range calls {
+					fn := succeed
+					if i%5 == 0 {
+						fn = fail
+					}
+					if err := br.Do(ctx, fn); err != nil && !errors.Is(err, errBoom) {
+						errs.Add(1)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if n := errs.Load(); n != 0 {
+		t.Fatalf("%d calls returned an error not their own", n)
+	}
+	data, err := c.Get(ctx, storeA.StateKey("inventory")).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st gobreaker.SharedState
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	const total = 2 * goroutines * calls
+	if got := st.Counts; got.Requests != total || got.TotalFailures != total/5 || got.TotalSuccesses != total*4/5 {
+		t.Fatalf("shared counts %+v, want %d requests, %d failures", got, total, total/5)
+	}
+}

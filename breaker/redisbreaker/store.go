@@ -1,0 +1,180 @@
+package redisbreaker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrLockTimeout is returned by Lock when another holder kept a
+// breaker's lock for longer than the lock wait (WithLockWait).
+var ErrLockTimeout = errors.New("redisbreaker: lock wait exceeded")
+
+// Store keeps breaker state in Redis for breaker.WithSharedState. It
+// implements breaker.SharedStore, and gobreaker's SharedDataStore too (a
+// gobreaker.DistributedCircuitBreaker can use it directly: its
+// "gobreaker:mutex:" and "gobreaker:state:" names map to the same keys).
+// It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	cfg    config
+
+	mu     sync.Mutex
+	tokens map[string]string // breaker name -> token of the lock held
+}
+
+// unlockScript deletes the lock only if it still holds our token: a lock
+// that expired and was taken by another holder is not ours to delete.
+var unlockScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`)
+
+// NewStore returns a Store using client, which may be a *redis.Client,
+// *redis.ClusterClient or *redis.Ring. It fails on a nil client or an
+// invalid option; it does not contact Redis.
+func NewStore(client redis.UniversalClient, opts ...Option) (*Store, error) {
+	if isNil(client) {
+		return nil, errors.New("redisbreaker: NewStore: nil client")
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{client: client, cfg: cfg, tokens: map[string]string{}}, nil
+}
+
+func isNil(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case nil:
+		return true
+	case *redis.Client:
+		return c == nil
+	case *redis.ClusterClient:
+		return c == nil
+	case *redis.Ring:
+		return c == nil
+	}
+	return false
+}
+
+// gobreaker's own key names, mapped to the breaker's name.
+const (
+	gobreakerMutex = "gobreaker:mutex:"
+	gobreakerState = "gobreaker:state:"
+)
+
+func breakerName(name string) string {
+	if n, ok := strings.CutPrefix(name, gobreakerMutex); ok {
+		return n
+	}
+	if n, ok := strings.CutPrefix(name, gobreakerState); ok {
+		return n
+	}
+	return name
+}
+
+// StateKey returns the Redis key of the state of the breaker named name:
+// prefix + "{" + name + "}:state". The braces are a Redis Cluster hash
+// tag, so a breaker's state and lock keys are in one slot.
+func (s *Store) StateKey(name string) string {
+	return s.cfg.prefix + "{" + breakerName(name) + "}:state"
+}
+
+// LockKey returns the Redis key of the lock of the breaker named name:
+// prefix + "{" + name + "}:lock".
+func (s *Store) LockKey(name string) string {
+	return s.cfg.prefix + "{" + breakerName(name) + "}:lock"
+}
+
+func (s *Store) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.cfg.timeout)
+}
+
+// Lock takes the lock of the breaker named name: SET NX PX with a random
+// token and the lock TTL (WithLockTTL), so a holder that dies frees it
+// when it expires. While another holder has it, Lock retries with a
+// short, growing pause, until the lock wait (WithLockWait) is over; then
+// it returns ErrLockTimeout. Each Redis call is bounded by the timeout
+// (WithTimeout), and a Redis error ends the wait at once.
+func (s *Store) Lock(name string) error {
+	name = breakerName(name)
+	key := s.LockKey(name)
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails
+	token := hex.EncodeToString(b[:])
+	deadline := time.Now().Add(s.cfg.lockWait)
+	pause := 200 * time.Microsecond
+	for {
+		ctx, cancel := s.ctx()
+		ok, err := s.client.SetNX(ctx, key, token, s.cfg.lockTTL).Result()
+		cancel()
+		if err != nil {
+			return errors.New("redisbreaker: lock " + name + ": " + err.Error())
+		}
+		if ok {
+			s.mu.Lock()
+			s.tokens[name] = token
+			s.mu.Unlock()
+			return nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return ErrLockTimeout
+		}
+		// Jitter spreads the retries of contending processes.
+		var j [1]byte
+		_, _ = rand.Read(j[:])
+		time.Sleep(min(pause+pause*time.Duration(j[0])/256, left))
+		pause = min(2*pause, 10*time.Millisecond)
+	}
+}
+
+// Unlock releases the lock of the breaker named name if this Store still
+// holds it, with a compare-and-delete script on the token; a lock that
+// expired meanwhile and was taken by another holder stays with it.
+func (s *Store) Unlock(name string) error {
+	name = breakerName(name)
+	s.mu.Lock()
+	token, ok := s.tokens[name]
+	delete(s.tokens, name)
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := unlockScript.Run(ctx, s.client, []string{s.LockKey(name)}, token).Err(); err != nil {
+		return errors.New("redisbreaker: unlock " + name + ": " + err.Error())
+	}
+	return nil
+}
+
+// GetData returns the state of the breaker named name, or nil and no
+// error when Redis has none.
+func (s *Store) GetData(name string) ([]byte, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	data, err := s.client.Get(ctx, s.StateKey(name)).Bytes()
+	if err == redis.Nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errors.New("redisbreaker: get " + breakerName(name) + ": " + err.Error())
+	}
+	return data, nil
+}
+
+// SetData replaces the state of the breaker named name, to expire after
+// the state TTL (WithStateTTL) unless written again.
+func (s *Store) SetData(name string, data []byte) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.client.Set(ctx, s.StateKey(name), data, s.cfg.stateTTL).Err(); err != nil {
+		return errors.New("redisbreaker: set " + breakerName(name) + ": " + err.Error())
+	}
+	return nil
+}

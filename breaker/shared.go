@@ -110,10 +110,11 @@ type shared struct {
 	locked  bool       // the store's lock is held
 	err     error      // the first store error of the current exchange
 
-	vmu  sync.Mutex // guards what follows
-	last []byte     // the last state read or written, to re-seed a store that lost it
-	gen  uint64     // generation of the last state applied
-	seen bool
+	vmu    sync.Mutex // guards what follows
+	last   []byte     // the last state read or written, to re-seed a store that lost it
+	gen    uint64     // generation of the last state applied
+	expiry time.Time  // of the last open state applied
+	seen   bool
 
 	downUntil atomic.Int64 // since sharedEpoch; 0 while the store works
 	down      atomic.Bool  // for one log line per change
@@ -202,8 +203,9 @@ func (s *shared) apply(data []byte, locked bool) []byte {
 	if to == StateOpen {
 		// gobreaker half-opens strictly after its expiry (newBreaker).
 		openFor = st.Expiry.Sub(now) + time.Nanosecond
-		if o := b.open.Load(); o == nil || o.until.Sub(now) != openFor {
+		if b.open.Load() == nil || !st.Expiry.Equal(s.expiry) {
 			b.open.Store(&openState{until: now.Add(openFor)})
+			s.expiry = st.Expiry
 		}
 	} else if b.open.Load() != nil {
 		b.open.Store(nil)
@@ -211,7 +213,7 @@ func (s *shared) apply(data []byte, locked bool) []byte {
 	if to != from {
 		b.state.Store(int32(to))
 		b.nmu.Lock()
-		b.queue = append(b.queue, transition{from: from, to: to, openFor: max(openFor, 0)})
+		b.queue = append(b.queue, transition{from: from, to: to, openFor: max(openFor, 0), shared: true})
 		b.pending.Store(true)
 		b.nmu.Unlock()
 	}

@@ -138,7 +138,11 @@ func pair(t *testing.T, store breaker.SharedStore, opts ...breaker.Option) (a, b
 func TestSharedStateTripOpensEveryInstance(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore()
-		a, b := pair(t, store, breaker.WithConsecutiveFailures(3), breaker.WithOpenDuration(10*time.Second), breaker.WithHalfOpenProbes(1))
+		logs := &logRecorder{}
+		opts := []breaker.Option{breaker.WithSharedState(store), breaker.WithConsecutiveFailures(3),
+			breaker.WithOpenDuration(10 * time.Second), breaker.WithHalfOpenProbes(1)}
+		a := mustNew(t, "inventory", opts...)
+		b := mustNew(t, "inventory", append(opts, breaker.WithLogger(slog.New(logs)))...)
 		ctx := context.Background()
 		if err := b.Do(ctx, succeed); err != nil {
 			t.Fatal(err)
@@ -158,6 +162,10 @@ func TestSharedStateTripOpensEveryInstance(t *testing.T) {
 		}
 		if ran || b.State() != breaker.StateOpen {
 			t.Fatalf("b: ran %v, state %v; want a rejection in state open", ran, b.State())
+		}
+		// b reports the transition it learned from the store.
+		if l := logs.Lines(); len(l) != 1 || l[0] != "WARN breaker opened breaker=inventory from=closed to=open open_for=10s shared=true" {
+			t.Errorf("b logged %q", l)
 		}
 
 		// Once open, b rejects without asking the store.
@@ -208,9 +216,10 @@ func TestSharedStateStoreDownDecidesLocally(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore()
 		logs := &logRecorder{}
+		m := newMeter(t)
 		opts := []breaker.Option{breaker.WithSharedState(store), breaker.WithConsecutiveFailures(2),
 			breaker.WithOpenDuration(time.Minute), breaker.WithSharedStateRetry(time.Second)}
-		a := mustNew(t, "inventory", append(opts, breaker.WithLogger(slog.New(logs)))...)
+		a := mustNew(t, "inventory", append(opts, breaker.WithLogger(slog.New(logs)), breaker.WithMeterProvider(m))...)
 		b := mustNew(t, "inventory", opts...)
 		ctx := context.Background()
 		if err := a.Do(ctx, succeed); err != nil {
@@ -231,6 +240,10 @@ func TestSharedStateStoreDownDecidesLocally(t *testing.T) {
 		_ = a.Do(ctx, fail)
 		if err := a.Do(ctx, succeed); !errors.Is(err, breaker.ErrOpen) {
 			t.Fatalf("err = %v, want a local ErrOpen", err)
+		}
+		fallbacks := m.points(t, "paved.breaker.shared.fallbacks", "inventory", "reason")
+		if fallbacks["store_error"] != 1 || fallbacks["skipped"] != 11 {
+			t.Errorf("fallbacks %v, want 1 store_error and 11 skipped", fallbacks)
 		}
 		if got := countLines(logs, "breaker shared state unavailable: deciding locally"); got != 1 {
 			t.Errorf("%d unavailable lines, want 1:\n%s", got, strings.Join(logs.Lines(), "\n"))
@@ -279,4 +292,46 @@ func countLines(h *logRecorder, msg string) int {
 		}
 	}
 	return n
+}
+
+func TestSharedStatePanicCountsAsFailure(t *testing.T) {
+	store := newMemStore()
+	a, b := pair(t, store, breaker.WithConsecutiveFailures(1))
+	ctx := context.Background()
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the panic re-raised", r)
+			}
+		}()
+		_ = a.Do(ctx, func(context.Context) error { panic("boom") })
+	}()
+	if err := b.Do(ctx, succeed); !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("b: err = %v, want ErrOpen", err)
+	}
+}
+
+func TestSharedStateHalfOpenLimitsProbesInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore()
+		a := mustNew(t, "inventory", breaker.WithSharedState(store), breaker.WithConsecutiveFailures(1),
+			breaker.WithOpenDuration(time.Second), breaker.WithHalfOpenProbes(1))
+		ctx := context.Background()
+		_ = a.Do(ctx, fail)
+		time.Sleep(time.Second)
+		release := make(chan struct{})
+		go func() {
+			_ = a.Do(ctx, func(context.Context) error { <-release; return nil })
+		}()
+		synctest.Wait()
+		err := a.Do(ctx, succeed)
+		if !errors.Is(err, breaker.ErrTooManyRequests) {
+			t.Fatalf("second probe: err = %v, want ErrTooManyRequests", err)
+		}
+		close(release)
+		synctest.Wait()
+		if st := a.State(); st != breaker.StateClosed {
+			t.Fatalf("state %v after the probe succeeded, want closed", st)
+		}
+	})
 }

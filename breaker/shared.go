@@ -94,21 +94,35 @@ var sharedEpoch = time.Now()
 
 // shared is a breaker's link to its SharedStore. It is the
 // gobreaker.SharedDataStore of the DistributedCircuitBreaker, and adapts
-// it: gobreaker reads the state before it takes the lock, so a write by
-// another process in between would be lost; here the lock is taken
-// before that read instead. gobreaker also sleeps 500 ms between lock
-// attempts; here Lock never fails (the store's own Lock, with its bounded
-// wait, ran at the read), so a failing store costs one bounded attempt.
+// it in three ways:
+//   - gobreaker reads the state before it takes the lock, so a write by
+//     another process in between would be lost; here the lock is taken
+//     before that read;
+//   - gobreaker sleeps 500 ms between lock attempts; here Lock never
+//     fails (the store's own Lock, with its bounded wait, ran at the
+//     read), so a failing store costs one bounded attempt;
+//   - gobreaker makes one exchange (lock, read, write, unlock) per call;
+//     here the outcomes that finish while an exchange is running are
+//     queued, and the next exchange applies them all, one Execute each,
+//     between one read and one write.
 type shared struct {
 	b     *Breaker
 	store SharedStore
 	dcb   *gobreaker.DistributedCircuitBreaker[struct{}]
 	retry time.Duration
 
-	mu      sync.Mutex // one exchange with the store at a time; never held across a call
-	offline bool       // while the breaker is built: answer from memory
-	locked  bool       // the store's lock is held
-	err     error      // the first store error of the current exchange
+	// Used by the one goroutine running exchanges (recording is set).
+	offline bool   // while the breaker is built: answer from memory
+	locked  bool   // the store's lock is held
+	session bool   // the state was read in this exchange: cur holds it
+	cur     []byte // the state of this exchange, written at its end
+	dirty   bool   // cur changed
+	err     error  // the first store error of this exchange
+	spare   []error
+
+	qmu       sync.Mutex // guards queue and recording
+	queue     []error    // outcomes (markers) waiting for an exchange
+	recording bool       // a goroutine is running exchanges
 
 	vmu    sync.Mutex // guards what follows
 	last   []byte     // the last state read or written, to re-seed a store that lost it
@@ -135,23 +149,18 @@ func newShared(b *Breaker, st gobreaker.Settings) *shared {
 }
 
 // The gobreaker.SharedDataStore methods. gobreaker passes its own key
-// names; the store is asked for the breaker's name.
+// names; the store is asked for the breaker's name. The lock is taken at
+// the first read of an exchange and released at its end (exchange).
 
-func (s *shared) Lock(string) error { return nil }
-
-func (s *shared) Unlock(string) error {
-	if s.locked {
-		s.locked = false
-		if err := s.store.Unlock(s.b.name); err != nil && s.err == nil {
-			s.err = err
-		}
-	}
-	return nil
-}
+func (s *shared) Lock(string) error   { return nil }
+func (s *shared) Unlock(string) error { return nil }
 
 func (s *shared) GetData(string) ([]byte, error) {
 	if s.offline {
 		return nil, nil
+	}
+	if s.session {
+		return s.cur, nil
 	}
 	if err := s.store.Lock(s.b.name); err != nil {
 		s.err = err
@@ -163,7 +172,8 @@ func (s *shared) GetData(string) ([]byte, error) {
 		s.err = err
 		return nil, err
 	}
-	return s.apply(data, true), nil
+	s.cur, s.session = s.apply(data, true), true
+	return s.cur, nil
 }
 
 func (s *shared) SetData(_ string, data []byte) error {
@@ -171,12 +181,47 @@ func (s *shared) SetData(_ string, data []byte) error {
 		s.last = data
 		return nil
 	}
-	if err := s.store.SetData(s.b.name, data); err != nil {
-		s.err = err
-		return err
-	}
-	s.apply(data, true)
+	s.cur, s.dirty = data, true
 	return nil
+}
+
+// exchange applies a batch of outcomes to the shared state under the
+// store's lock: one read, an Execute of gobreaker's state machine per
+// outcome (a function that only returns it: the lock is never held for a
+// call), one write. It reports whether the outcomes reached the local
+// state machine (then they must not be counted again) and the store's
+// error.
+func (s *shared) exchange(batch []error) (applied bool, err error) {
+	s.err, s.session, s.dirty, s.cur = nil, false, false, nil
+	for _, marker := range batch {
+		_, gerr := s.dcb.Execute(func() (struct{}, error) { return struct{}{}, marker })
+		if s.err != nil {
+			break
+		}
+		switch gerr {
+		case nil, marker, gobreaker.ErrOpenState, gobreaker.ErrTooManyRequests:
+			// Counted, or not counted because another process opened
+			// the breaker meanwhile, or filled its probes.
+		default:
+			s.err = gerr
+		}
+		applied = true
+	}
+	if s.err == nil && s.dirty {
+		if err := s.store.SetData(s.b.name, s.cur); err != nil {
+			s.err = err
+		} else {
+			s.apply(s.cur, true)
+		}
+	}
+	if s.locked {
+		s.locked = false
+		if err := s.store.Unlock(s.b.name); err != nil && s.err == nil {
+			s.err = err
+		}
+	}
+	s.session, s.cur = false, nil
+	return applied, s.err
 }
 
 // apply brings the breaker's view up to date with a state read from or
@@ -260,28 +305,6 @@ func (s *shared) read() error {
 	return nil
 }
 
-// record counts a finished call's outcome in the shared state: one
-// exchange of DistributedCircuitBreaker.Execute with a function that
-// only returns the outcome, so the lock is held for the state machine's
-// work and the store's round trips, never for the call.
-func (s *shared) record(marker error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.err = nil
-	_, gerr := s.dcb.Execute(func() (struct{}, error) { return struct{}{}, marker })
-	s.Unlock("") // an exchange that failed half way holds the lock still
-	if s.err != nil {
-		return s.err
-	}
-	switch gerr {
-	case nil, marker, gobreaker.ErrOpenState, gobreaker.ErrTooManyRequests:
-		// Counted, or not counted because another process opened the
-		// breaker meanwhile, or filled its probes.
-		return nil
-	}
-	return gerr
-}
-
 // runShared is run for a breaker with shared state. It reports done
 // false when the store is skipped or failed before the call ran: the
 // caller then decides locally.
@@ -340,17 +363,47 @@ func (b *Breaker) runShared(ctx context.Context, classify Classifier, fn func(co
 	return res, err, true
 }
 
+// maxRounds bounds the exchanges one caller runs for others' outcomes;
+// what is left waits for the next call.
+const maxRounds = 4
+
 // recordShared records res in the shared state, or in the local state
-// when the store fails. The store answered the read before the call, so
-// it is tried whatever the guard says now.
+// when the store fails. A caller that finds an exchange running queues
+// its outcome for it and returns; otherwise it runs exchanges until the
+// queue is empty (at most maxRounds). The store answered the read before
+// the call, so it is tried whatever the guard says now.
 func (b *Breaker) recordShared(ctx context.Context, res result) {
 	s := b.shared
-	marker := res.marker()
-	err := s.record(marker)
-	if err == nil {
+	s.qmu.Lock()
+	s.queue = append(s.queue, res.marker())
+	if s.recording {
+		s.qmu.Unlock()
 		return
 	}
-	s.failed(ctx, err)
-	s.fallbacks.Add(ctx, "store_error")
-	_, _ = b.cb.Execute(func() (struct{}, error) { return struct{}{}, marker })
+	s.recording = true
+	for round := 0; ; round++ {
+		batch := s.queue
+		if len(batch) == 0 || round == maxRounds {
+			s.recording = false
+			s.qmu.Unlock()
+			return
+		}
+		s.queue = s.spare[:0]
+		s.qmu.Unlock()
+		applied, err := s.exchange(batch)
+		if err != nil {
+			s.failed(ctx, err)
+			for _, marker := range batch {
+				s.fallbacks.Add(ctx, "store_error")
+				if !applied {
+					_, _ = b.cb.Execute(func() (struct{}, error) { return struct{}{}, marker })
+				}
+			}
+		} else {
+			s.worked(ctx)
+		}
+		clear(batch)
+		s.spare = batch[:0]
+		s.qmu.Lock()
+	}
 }

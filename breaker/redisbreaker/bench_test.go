@@ -30,7 +30,9 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 
 // BenchmarkExecute compares one call through a breaker with shared state
 // on the closed path (paved) with a PING round trip (raw) and a local
-// breaker (local). roundtrips/op counts the Redis commands per call.
+// breaker (local). roundtrips/op counts the Redis commands per call: 5
+// for a lone call (read; then lock, read, write, unlock), fewer when
+// concurrent calls share an exchange.
 func BenchmarkExecute(b *testing.B) {
 	s := redistest.Start(b)
 	ctx := context.Background()
@@ -95,6 +97,21 @@ func BenchmarkExecute(b *testing.B) {
 	})
 	b.Run("paved-parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		start := counter.n.Load()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := shared.Do(ctx, succeed); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		perCall(b, start)
+	})
+	// 16 callers: outcomes finishing during an exchange share the next.
+	b.Run("paved-parallel-16", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(8)
 		start := counter.n.Load()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {

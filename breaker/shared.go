@@ -46,7 +46,10 @@ const DefaultSharedRetry = time.Second
 // Shared state needs a rule that can be shared: WithTimeWindow or
 // WithConsecutiveFailures. The last-N-calls window (the default) and
 // WithOpenDurationGrowth are counted per process, and New rejects them
-// with shared state. See the package documentation for the cost.
+// with shared state. Processes sharing a breaker name must configure it
+// alike: a shared state open for longer than this breaker's open
+// duration plus a minute is taken for a clock gone wrong, and replaced.
+// See the package documentation for the cost.
 func WithSharedState(store SharedStore) Option {
 	return optionFunc(func(c *config) {
 		if store == nil {
@@ -226,15 +229,17 @@ func (s *shared) exchange(batch []error) (applied bool, err error) {
 
 // apply brings the breaker's view up to date with a state read from or
 // written to the store, and returns the state to use. A store that has
-// no state (it restarted, or the key expired) or one that cannot be read
-// gets the last state this process knew. A read under the lock is
+// no state (it restarted, or the key expired) or one that cannot be used
+// (valid) gets the last state this process knew, which the exchange then
+// writes back. A read under the lock is
 // authoritative; one outside it (locked false) applies only a newer
 // generation, since an exchange may have moved on meanwhile.
 func (s *shared) apply(data []byte, locked bool) []byte {
 	var st gobreaker.SharedState
 	s.vmu.Lock()
 	defer s.vmu.Unlock()
-	if len(data) == 0 || json.Unmarshal(data, &st) != nil {
+	now := time.Now()
+	if len(data) == 0 || json.Unmarshal(data, &st) != nil || !s.valid(&st, now) {
 		return s.last
 	}
 	if !locked && s.seen && st.Generation <= s.gen {
@@ -243,7 +248,6 @@ func (s *shared) apply(data []byte, locked bool) []byte {
 	s.last, s.gen, s.seen = data, st.Generation, true
 	b := s.b
 	to, from := fromGobreaker(st.State), State(b.state.Load())
-	now := time.Now()
 	var openFor time.Duration
 	if to == StateOpen {
 		// gobreaker half-opens strictly after its expiry (newBreaker).
@@ -263,6 +267,28 @@ func (s *shared) apply(data []byte, locked bool) []byte {
 		b.nmu.Unlock()
 	}
 	return data
+}
+
+// maxSkew is how far ahead of this process's clock an open state may
+// end beyond the open duration: more is a clock gone wrong (or a
+// different configuration), and such a state would keep every instance
+// open for as long.
+const maxSkew = time.Minute
+
+// valid reports whether gobreaker can run on st: a known state, between
+// one bucket (gobreaker indexes the first without a check) and as many as
+// WithTimeWindow allows, and an open time no longer than ours.
+func (s *shared) valid(st *gobreaker.SharedState, now time.Time) bool {
+	switch st.State {
+	case gobreaker.StateOpen:
+		if st.Expiry.Sub(now) > s.b.cfg.openFor+maxSkew {
+			return false
+		}
+	case gobreaker.StateClosed, gobreaker.StateHalfOpen:
+	default:
+		return false
+	}
+	return len(st.Buckets) >= 1 && len(st.Buckets) <= 1000
 }
 
 // usable reports whether a call may use the store now. After a failure

@@ -335,3 +335,42 @@ func TestSharedStateHalfOpenLimitsProbesInFlight(t *testing.T) {
 		}
 	})
 }
+
+// FuzzSharedState feeds a breaker whatever the store holds: a state
+// written by another version, or garbage. No call may fail because of
+// it, and the breaker rewrites a state it cannot use.
+func FuzzSharedState(f *testing.F) {
+	f.Add([]byte(`{"state":1,"generation":3,"age":0,"counts":{},"buckets":[{}],"start":"2026-01-01T00:00:00Z","expiry":"2999-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"state":7}`))
+	f.Add([]byte(`{"state":0,"buckets":null,"expiry":"not a time"}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte{0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		store := newMemStore()
+		b := mustNew(t, "inventory", breaker.WithSharedState(store), breaker.WithTimeWindow(time.Minute, 4))
+		ctx := context.Background()
+		for i := range 3 {
+			store.mu.Lock()
+			store.data["inventory"] = data
+			store.mu.Unlock()
+			err := b.Do(ctx, succeed)
+			if err != nil && !errors.Is(err, breaker.ErrOpen) && !errors.Is(err, breaker.ErrTooManyRequests) {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+	})
+}
+
+func TestSharedStateOpenBeyondOpenDurationIsReplaced(t *testing.T) {
+	store := newMemStore()
+	a := mustNew(t, "inventory", breaker.WithSharedState(store), breaker.WithConsecutiveFailures(1), breaker.WithOpenDuration(time.Minute))
+	// Written by an instance whose clock is a day ahead.
+	store.data["inventory"] = []byte(`{"state":2,"generation":9,"counts":{},"buckets":[{}],"start":"2026-01-01T00:00:00Z","expiry":"` +
+		time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339Nano) + `"}`)
+	if err := a.Do(context.Background(), succeed); err != nil {
+		t.Fatalf("err = %v: a state open for a day was believed", err)
+	}
+	if got := string(store.data["inventory"]); !strings.Contains(got, `"state":0`) {
+		t.Fatalf("store holds %s, want it replaced by a closed state", got)
+	}
+}

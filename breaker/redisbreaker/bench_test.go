@@ -36,7 +36,7 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 func BenchmarkExecute(b *testing.B) {
 	s := redistest.Start(b)
 	ctx := context.Background()
-	client := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	client := redis.NewClient(&redis.Options{Addr: s.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
 	counter := &commandCounter{}
 	client.AddHook(counter)
@@ -146,7 +146,7 @@ func deadStore(b *testing.B) *redisbreaker.Store {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	b.Cleanup(func() { _ = c.Close() })
 	st, err := redisbreaker.NewStore(c)
 	if err != nil {

@@ -4,7 +4,10 @@
 // same name rejects calls to it, without each having to see the failures
 // itself.
 //
-//	client := redis.NewClient(&redis.Options{Addr: "redis:6379"})
+//	client := redis.NewClient(&redis.Options{
+//		Addr:                  "redis:6379",
+//		ContextTimeoutEnabled: true, // required: lets the store bound each call
+//	})
 //	store, err := redisbreaker.NewStore(client)
 //	...
 //	b, err := breaker.New("inventory",
@@ -72,7 +75,11 @@
 //
 // # Redis slow or down
 //
-// Every Redis call is bounded by WithTimeout (default 50ms); Lock waits
+// Every Redis call is bounded by WithTimeout (default 50ms), through its
+// context: go-redis honours it only with ContextTimeoutEnabled, which
+// NewStore therefore requires of a go-redis client (without it, a Redis
+// that stopped answering held calls for go-redis's read timeout, 5s by
+// default, in this package's tests). Lock waits
 // at most WithLockWait (default 100ms) for a lock another holder has,
 // then returns ErrLockTimeout. A breaker whose store fails does not fail
 // the call: it decides with its local state (gobreaker's state machine

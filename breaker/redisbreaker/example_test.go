@@ -16,7 +16,10 @@ import (
 // store: a dependency failing for one instance is then rejected by all.
 // (Not run: it needs a Redis server at REDIS_ADDR.)
 func ExampleNewStore() {
-	client := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
+	client := redis.NewClient(&redis.Options{
+		Addr:                  os.Getenv("REDIS_ADDR"),
+		ContextTimeoutEnabled: true, // lets the store bound each call
+	})
 	defer client.Close()
 	store, err := redisbreaker.NewStore(client)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -205,5 +207,84 @@ func TestContentionLosesNoOutcome(t *testing.T) {
 	const total = 2 * goroutines * calls
 	if got := st.Counts; got.Requests != total || got.TotalFailures != total/5 || got.TotalSuccesses != total*4/5 {
 		t.Fatalf("shared counts %+v, want %d requests, %d failures", got, total, total/5)
+	}
+}
+
+func TestTimeWindowRateIsCountedAcrossInstances(t *testing.T) {
+	s := redistest.Start(t)
+	ctx := context.Background()
+	storeA, _ := newStore(t, s)
+	storeB, _ := newStore(t, s)
+	opts := []breaker.Option{breaker.WithTimeWindow(time.Minute, 6), breaker.WithFailureRate(0.5, 4)}
+	a := newBreaker(t, "inventory", storeA, opts...)
+	b := newBreaker(t, "inventory", storeB, opts...)
+	// 2 successes on a, 2 failures on b: 50% of 4 calls, counted together.
+	for range 2 {
+		if err := a.Do(ctx, succeed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = b.Do(ctx, fail)
+	if st := b.State(); st != breaker.StateClosed {
+		t.Fatalf("b: state %v after 1 failure of 3 calls, want closed", st)
+	}
+	_ = b.Do(ctx, fail)
+	if err := a.Do(ctx, succeed); !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("a: err = %v, want ErrOpen", err)
+	}
+}
+
+func TestMiddlewareSharesAcrossRegistries(t *testing.T) {
+	s := redistest.Start(t)
+	storeA, _ := newStore(t, s)
+	storeB, _ := newStore(t, s)
+	failing := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) })
+	serve := func(store *redisbreaker.Store) http.Handler {
+		r, err := breaker.NewRegistry(quiet, breaker.WithSharedState(store), breaker.WithConsecutiveFailures(2), breaker.WithOpenDuration(30*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /items/{id}", r.Middleware(failing))
+		return mux
+	}
+	a, b := serve(storeA), serve(storeB)
+	for range 2 {
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, httptest.NewRequest("GET", "/items/1", nil))
+		if rec.Code != http.StatusBadGateway {
+			t.Fatalf("a: status %d, want 502 from the handler", rec.Code)
+		}
+	}
+	rec := httptest.NewRecorder()
+	b.ServeHTTP(rec, httptest.NewRequest("GET", "/items/2", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+		rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("b: status %d, headers %v; want 503 problem+json with Retry-After", rec.Code, rec.Header())
+	}
+}
+
+func TestRedisPausedCostsAtMostTheTimeout(t *testing.T) {
+	s := redistest.Start(t)
+	ctx := context.Background()
+	store, c := newStore(t, s, redisbreaker.WithTimeout(50*time.Millisecond))
+	b := newBreaker(t, "inventory", store, breaker.WithConsecutiveFailures(3))
+	if err := b.Do(ctx, succeed); err != nil {
+		t.Fatal(err)
+	}
+	// Redis stops answering (every client) for 5s.
+	if err := c.Do(ctx, "CLIENT", "PAUSE", "5000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range 20 {
+		if err := b.Do(ctx, succeed); err != nil {
+			t.Fatalf("call %d with Redis paused: %v", i, err)
+		}
+	}
+	// One call waits for the 50ms timeout, the others skip Redis; 5s
+	// would mean a call waited for Redis.
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("20 calls took %v with Redis paused, want about one timeout", took)
 	}
 }

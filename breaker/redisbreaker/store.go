@@ -34,11 +34,17 @@ type Store struct {
 var unlockScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`)
 
 // NewStore returns a Store using client, which may be a *redis.Client,
-// *redis.ClusterClient or *redis.Ring. It fails on a nil client or an
-// invalid option; it does not contact Redis.
+// *redis.ClusterClient or *redis.Ring built with ContextTimeoutEnabled
+// (without it go-redis ignores the deadline of WithTimeout). It fails on
+// a nil client, a client without ContextTimeoutEnabled, or an invalid
+// option; it does not contact Redis.
 func NewStore(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if isNil(client) {
 		return nil, errors.New("redisbreaker: NewStore: nil client")
+	}
+	if ignoresDeadlines(client) {
+		return nil, errors.New("redisbreaker: NewStore: the client ignores context deadlines, so WithTimeout " +
+			"could not bound a call to a slow Redis: set ContextTimeoutEnabled in its options")
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -57,6 +63,21 @@ func isNil(c redis.UniversalClient) bool {
 		return c == nil
 	case *redis.Ring:
 		return c == nil
+	}
+	return false
+}
+
+// ignoresDeadlines reports whether client is a go-redis client built
+// without ContextTimeoutEnabled: it would wait for a stalled Redis until
+// its read timeout (5s by default), whatever the context says.
+func ignoresDeadlines(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		return !c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return !c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return !c.Options().ContextTimeoutEnabled
 	}
 	return false
 }

@@ -31,7 +31,7 @@ func fail(context.Context) error    { return errBoom }
 // and Store on the shared Redis.
 func newClient(t testing.TB, s *redistest.Server) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -56,7 +56,9 @@ func newBreaker(t testing.TB, name string, store breaker.SharedStore, opts ...br
 }
 
 func TestNewStoreRejects(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+	noDeadlines := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer noDeadlines.Close()
 	defer c.Close()
 	tests := []struct {
 		name   string
@@ -67,6 +69,8 @@ func TestNewStoreRejects(t *testing.T) {
 		{"nil client", nil, nil, "redisbreaker: NewStore: nil client"},
 		{"nil *redis.Client", (*redis.Client)(nil), nil, "redisbreaker: NewStore: nil client"},
 		{"nil *redis.ClusterClient", (*redis.ClusterClient)(nil), nil, "redisbreaker: NewStore: nil client"},
+		{"client ignoring deadlines", noDeadlines, nil, "redisbreaker: NewStore: the client ignores context deadlines"},
+		{"cluster client ignoring deadlines", redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), nil, "redisbreaker: NewStore: the client ignores context deadlines"},
 		{"nil option", c, []redisbreaker.Option{nil}, "redisbreaker: option 0 is nil"},
 		{"zero timeout", c, []redisbreaker.Option{redisbreaker.WithTimeout(0)}, "redisbreaker: WithTimeout: 0s is not positive"},
 		{"negative lock TTL", c, []redisbreaker.Option{redisbreaker.WithLockTTL(-time.Second)}, "redisbreaker: WithLockTTL: -1s is not positive"},
@@ -186,6 +190,20 @@ func TestLockExpiresWhenHolderDies(t *testing.T) {
 	}
 	if n := c.Exists(ctx, store.LockKey("inventory")).Val(); n != 0 {
 		t.Fatal("Unlock left the lock")
+	}
+
+	// A breaker finding a dead holder's lock records its call once the
+	// lock expired.
+	if err := c.Set(ctx, store.LockKey("inventory"), "dead holder", ttl).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b := newBreaker(t, "inventory", store, breaker.WithConsecutiveFailures(1))
+	if err := b.Do(ctx, fail); !errors.Is(err, errBoom) {
+		t.Fatalf("err = %v, want errBoom", err)
+	}
+	other, _ := newStore(t, s)
+	if err := newBreaker(t, "inventory", other, breaker.WithConsecutiveFailures(1)).Do(ctx, succeed); !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("another instance: err = %v, want ErrOpen once the failure was recorded", err)
 	}
 }
 

@@ -195,7 +195,7 @@ func (s *shared) SetData(_ string, data []byte) error {
 // state machine (then they must not be counted again) and the store's
 // error.
 func (s *shared) exchange(batch []error) (applied bool, err error) {
-	s.err, s.session, s.dirty, s.cur = nil, false, false, nil
+	s.err, s.session, s.dirty, s.cur, s.locked = nil, false, false, nil, false
 	for _, marker := range batch {
 		_, gerr := s.dcb.Execute(func() (struct{}, error) { return struct{}{}, marker })
 		if s.err != nil {
@@ -407,11 +407,20 @@ func (b *Breaker) recordShared(ctx context.Context, res result) {
 		return
 	}
 	s.recording = true
+	done := false
+	defer func() {
+		if !done { // the store panicked: let the next call record
+			s.qmu.Lock()
+			s.recording = false
+			s.qmu.Unlock()
+		}
+	}()
 	for round := 0; ; round++ {
 		batch := s.queue
 		if len(batch) == 0 || round == maxRounds {
 			s.recording = false
 			s.qmu.Unlock()
+			done = true
 			return
 		}
 		s.queue = s.spare[:0]

@@ -374,3 +374,36 @@ func TestSharedStateOpenBeyondOpenDurationIsReplaced(t *testing.T) {
 		t.Fatalf("store holds %s, want it replaced by a closed state", got)
 	}
 }
+
+// panicStore panics in Lock once, as a buggy store might.
+type panicStore struct {
+	*memStore
+	panicked bool
+}
+
+func (p *panicStore) Lock(name string) error {
+	if !p.panicked {
+		p.panicked = true
+		panic("store bug")
+	}
+	return p.memStore.Lock(name)
+}
+
+func TestSharedStorePanicDoesNotWedgeRecording(t *testing.T) {
+	store := &panicStore{memStore: newMemStore()}
+	a := mustNew(t, "inventory", breaker.WithSharedState(store), breaker.WithConsecutiveFailures(1))
+	ctx := context.Background()
+	func() {
+		defer func() {
+			if r := recover(); r != "store bug" {
+				t.Errorf("recovered %v", r)
+			}
+		}()
+		_ = a.Do(ctx, succeed)
+	}()
+	_ = a.Do(ctx, fail) // recorded in the store: recording is not stuck
+	b := mustNew(t, "inventory", breaker.WithSharedState(store.memStore), breaker.WithConsecutiveFailures(1))
+	if err := b.Do(ctx, succeed); !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("b: err = %v, want ErrOpen", err)
+	}
+}

@@ -169,9 +169,8 @@ func TestRedisDownDecidesLocallyThenResumes(t *testing.T) {
 func TestContentionLosesNoOutcome(t *testing.T) {
 	s := redistest.Start(t)
 	ctx := context.Background()
-	storeOpts := []redisbreaker.Option{redisbreaker.WithTimeout(5 * time.Second), redisbreaker.WithLockTTL(10 * time.Second), redisbreaker.WithLockWait(time.Minute)}
-	storeA, c := newStore(t, s, storeOpts...)
-	storeB, _ := newStore(t, s, storeOpts...)
+	storeA, c := newStore(t, s)
+	storeB, _ := newStore(t, s)
 	opts := []breaker.Option{breaker.WithConsecutiveFailures(1 << 20)}
 	instances := []*breaker.Breaker{newBreaker(t, "inventory", storeA, opts...), newBreaker(t, "inventory", storeB, opts...)}
 	const goroutines, calls = 8, 25

@@ -36,9 +36,17 @@ func newClient(t testing.TB, s *redistest.Server) *redis.Client {
 	return c
 }
 
+// testLockTTL is the lock TTL of test stores.
+const testLockTTL = 10 * time.Second
+
+// newStore returns a Store with generous bounds, so that a machine busy
+// running tests under -race makes no call time out, unless opts say
+// otherwise.
 func newStore(t testing.TB, s *redistest.Server, opts ...redisbreaker.Option) (*redisbreaker.Store, *redis.Client) {
 	t.Helper()
 	c := newClient(t, s)
+	opts = append([]redisbreaker.Option{redisbreaker.WithTimeout(2 * time.Second),
+		redisbreaker.WithLockTTL(testLockTTL), redisbreaker.WithLockWait(testLockTTL)}, opts...)
 	st, err := redisbreaker.NewStore(c, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +173,7 @@ func TestKeysHavePrefixAndHashTag(t *testing.T) {
 func TestLockExpiresWhenHolderDies(t *testing.T) {
 	s := redistest.Start(t)
 	ctx := context.Background()
-	store, c := newStore(t, s, redisbreaker.WithLockWait(10*time.Second))
+	store, c := newStore(t, s)
 	// A holder that took the lock and died: never released.
 	const ttl = 300 * time.Millisecond
 	if err := c.Set(ctx, store.LockKey("inventory"), "dead holder", ttl).Err(); err != nil {
@@ -182,8 +190,8 @@ func TestLockExpiresWhenHolderDies(t *testing.T) {
 	if err != nil || tok == "dead holder" || len(tok) != 32 {
 		t.Fatalf("lock holds %q (%v), want a fresh 32-hex token", tok, err)
 	}
-	if pttl := c.PTTL(ctx, store.LockKey("inventory")).Val(); pttl <= 0 || pttl > redisbreaker.DefaultLockTTL {
-		t.Errorf("lock PTTL %v, want in (0, %v]", pttl, redisbreaker.DefaultLockTTL)
+	if pttl := c.PTTL(ctx, store.LockKey("inventory")).Val(); pttl <= 0 || pttl > testLockTTL {
+		t.Errorf("lock PTTL %v, want in (0, %v]", pttl, testLockTTL)
 	}
 	if err := store.Unlock("inventory"); err != nil {
 		t.Fatal(err)
@@ -240,8 +248,8 @@ func TestLockWaitIsBounded(t *testing.T) {
 func TestStoreExpiredLockIsNotOurs(t *testing.T) {
 	s := redistest.Start(t)
 	ctx := context.Background()
-	a, c := newStore(t, s, redisbreaker.WithLockTTL(100*time.Millisecond))
-	b, _ := newStore(t, s, redisbreaker.WithLockWait(5*time.Second))
+	a, c := newStore(t, s, redisbreaker.WithTimeout(500*time.Millisecond), redisbreaker.WithLockTTL(time.Second))
+	b, _ := newStore(t, s)
 	if err := a.Lock("inventory"); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,6 +125,44 @@ func (s *Store) ctx() (context.Context, context.CancelFunc) {
 func (s *Store) Lock(name string) error {
 	name = breakerName(name)
 	key := s.LockKey(name)
+	_, err := s.lock(name, func(ctx context.Context, token string) (bool, []byte, error) {
+		ok, err := s.client.SetNX(ctx, key, token, s.cfg.lockTTL).Result()
+		return ok, nil, err
+	})
+	return err
+}
+
+// LockGetData is Lock followed by GetData in one round trip (a script on
+// the two keys of the breaker, which share a hash slot). The breaker
+// package uses it when a store has it.
+func (s *Store) LockGetData(name string) ([]byte, error) {
+	name = breakerName(name)
+	keys := []string{s.LockKey(name), s.StateKey(name)}
+	ttl := strconv.FormatInt(s.cfg.lockTTL.Milliseconds(), 10)
+	return s.lock(name, func(ctx context.Context, token string) (bool, []byte, error) {
+		v, err := lockGetScript.Run(ctx, s.client, keys, token, ttl).Slice()
+		if err != nil {
+			return false, nil, err
+		}
+		if len(v) == 0 || v[0] != int64(1) {
+			return false, nil, nil
+		}
+		if len(v) > 1 {
+			if data, ok := v[1].(string); ok {
+				return true, []byte(data), nil
+			}
+		}
+		return true, nil, nil // no state yet
+	})
+}
+
+// lockGetScript takes the lock (KEYS[1], token ARGV[1], TTL ARGV[2] ms)
+// and returns {1, state} (KEYS[2]), or {0} while another holder has it.
+var lockGetScript = redis.NewScript(`if redis.call("set", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return {1, redis.call("get", KEYS[2])} end return {0}`)
+
+// lock runs attempt with a fresh token until it takes the lock, a Redis
+// error, or the end of the lock wait.
+func (s *Store) lock(name string, attempt func(ctx context.Context, token string) (bool, []byte, error)) ([]byte, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails
 	token := hex.EncodeToString(b[:])
@@ -131,20 +170,20 @@ func (s *Store) Lock(name string) error {
 	pause := 200 * time.Microsecond
 	for {
 		ctx, cancel := s.ctx()
-		ok, err := s.client.SetNX(ctx, key, token, s.cfg.lockTTL).Result()
+		ok, data, err := attempt(ctx, token)
 		cancel()
 		if err != nil {
-			return errors.New("redisbreaker: lock " + name + ": " + err.Error())
+			return nil, errors.New("redisbreaker: lock " + name + ": " + err.Error())
 		}
 		if ok {
 			s.mu.Lock()
 			s.tokens[name] = token
 			s.mu.Unlock()
-			return nil
+			return data, nil
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return ErrLockTimeout
+			return nil, ErrLockTimeout
 		}
 		// Jitter spreads the retries of contending processes.
 		var j [1]byte
@@ -154,15 +193,21 @@ func (s *Store) Lock(name string) error {
 	}
 }
 
+// token returns and forgets the token of the lock held for name.
+func (s *Store) token(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	token, ok := s.tokens[name]
+	delete(s.tokens, name)
+	return token, ok
+}
+
 // Unlock releases the lock of the breaker named name if this Store still
 // holds it, with a compare-and-delete script on the token; a lock that
 // expired meanwhile and was taken by another holder stays with it.
 func (s *Store) Unlock(name string) error {
 	name = breakerName(name)
-	s.mu.Lock()
-	token, ok := s.tokens[name]
-	delete(s.tokens, name)
-	s.mu.Unlock()
+	token, ok := s.token(name)
 	if !ok {
 		return nil
 	}
@@ -170,6 +215,40 @@ func (s *Store) Unlock(name string) error {
 	defer cancel()
 	if err := unlockScript.Run(ctx, s.client, []string{s.LockKey(name)}, token).Err(); err != nil {
 		return errors.New("redisbreaker: unlock " + name + ": " + err.Error())
+	}
+	return nil
+}
+
+// ErrLockLost is returned by SetDataUnlock when the lock expired before
+// the state was written (and another holder may have it): the state is
+// left as that holder wrote it.
+var ErrLockLost = errors.New("redisbreaker: lock expired before the state was written")
+
+// setUnlockScript writes the state (KEYS[2] = ARGV[2], TTL ARGV[3] ms)
+// and releases the lock (KEYS[1]) only while the lock holds our token
+// (ARGV[1]); it returns 1, or 0 when the lock is no longer ours.
+var setUnlockScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then redis.call("set", KEYS[2], ARGV[2], "PX", ARGV[3]) redis.call("del", KEYS[1]) return 1 end return 0`)
+
+// SetDataUnlock is SetData followed by Unlock in one round trip, and
+// writes only while this Store still holds the lock: a holder whose lock
+// expired cannot overwrite what the next holder wrote (ErrLockLost).
+// Without the lock it is SetData. The breaker package uses it when a
+// store has it.
+func (s *Store) SetDataUnlock(name string, data []byte) error {
+	name = breakerName(name)
+	token, ok := s.token(name)
+	if !ok {
+		return s.SetData(name, data)
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	n, err := setUnlockScript.Run(ctx, s.client, []string{s.LockKey(name), s.StateKey(name)},
+		token, data, s.cfg.stateTTL.Milliseconds()).Int()
+	if err != nil {
+		return errors.New("redisbreaker: set " + name + ": " + err.Error())
+	}
+	if n != 1 {
+		return ErrLockLost
 	}
 	return nil
 }

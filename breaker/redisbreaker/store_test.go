@@ -266,3 +266,43 @@ func TestStoreExpiredLockIsNotOurs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSetDataUnlockWritesOnlyUnderTheLock: a holder whose lock expired
+// cannot overwrite the state the next holder wrote.
+func TestSetDataUnlockWritesOnlyUnderTheLock(t *testing.T) {
+	s := redistest.Start(t)
+	ctx := context.Background()
+	a, c := newStore(t, s, redisbreaker.WithTimeout(500*time.Millisecond), redisbreaker.WithLockTTL(time.Second))
+	b, _ := newStore(t, s)
+	if data, err := a.LockGetData("inventory"); err != nil || data != nil {
+		t.Fatalf("LockGetData = %q, %v; want no state yet", data, err)
+	}
+	data, err := b.LockGetData("inventory") // waits for a's lock to expire
+	if err != nil || data != nil {
+		t.Fatalf("b: LockGetData = %q, %v", data, err)
+	}
+	if err := a.SetDataUnlock("inventory", []byte("from a")); !errors.Is(err, redisbreaker.ErrLockLost) {
+		t.Fatalf("a: SetDataUnlock err = %v, want ErrLockLost", err)
+	}
+	if n := c.Exists(ctx, a.StateKey("inventory")).Val(); n != 0 {
+		t.Fatal("a wrote the state without the lock")
+	}
+	if err := b.SetDataUnlock("inventory", []byte("from b")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Get(ctx, a.StateKey("inventory")).Result(); got != "from b" {
+		t.Fatalf("state %q, want b's", got)
+	}
+	if n := c.Exists(ctx, a.LockKey("inventory")).Val(); n != 0 {
+		t.Fatal("SetDataUnlock left the lock")
+	}
+	if ttl := c.PTTL(ctx, a.StateKey("inventory")).Val(); ttl <= 0 || ttl > redisbreaker.DefaultStateTTL {
+		t.Fatalf("state PTTL %v, want the state TTL", ttl)
+	}
+	if data, err := a.LockGetData("inventory"); err != nil || string(data) != "from b" {
+		t.Fatalf("LockGetData = %q, %v; want b's state", data, err)
+	}
+	if err := a.Unlock("inventory"); err != nil {
+		t.Fatal(err)
+	}
+}

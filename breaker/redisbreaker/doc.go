@@ -29,11 +29,14 @@
 //     open breaker that learned its open time rejects without asking Redis
 //     again until that time is over;
 //   - runs, holding no lock;
-//   - records its outcome under the breaker's lock: SET NX PX (lock), GET,
-//     gobreaker's state machine, SET (state), and a compare-and-delete
-//     script (unlock). Outcomes that finish while another goroutine of the
-//     same process holds the lock are queued and applied together in its
-//     next exchange, so concurrent calls share those four round trips.
+//   - records its outcome under the breaker's lock, in two round trips:
+//     LockGetData (one script: SET NX PX on the lock, GET of the state),
+//     gobreaker's state machine in memory, and SetDataUnlock (one script:
+//     if the lock still holds our token, SET the state and DEL the lock;
+//     a holder whose lock expired writes nothing, ErrLockLost). Outcomes
+//     that finish while another goroutine of the same process holds the
+//     lock are queued and applied together in its next exchange, so
+//     concurrent calls share those two round trips.
 //
 // So the rule (WithConsecutiveFailures, WithTimeWindow's rolling buckets)
 // counts the calls of all instances, and a trip, a half-open probe's
@@ -99,10 +102,11 @@
 // instances sharing trips, half-open probes and closing; Redis stopped
 // and restarted mid-test; 16 goroutines on two instances losing no
 // outcome under -race; lock expiry when a holder dies; the keys' prefix
-// and hash tag (SCAN). The commands are SET NX PX, GET, SET PX and one
-// EVALSHA script on one key, with all keys of a breaker in one slot, so
-// Redis Cluster, Ring and Valkey should work as they are; that is
-// designed for, not tested here.
+// and hash tag (SCAN); a holder whose lock expired not overwriting the
+// next holder's state. The commands are GET, SET PX, SET NX PX and
+// three EVALSHA scripts (go-redis falls back to EVAL on NOSCRIPT) whose
+// keys are a breaker's two keys, in one slot, so Redis Cluster, Ring and
+// Valkey should work as they are; that is designed for, not tested here.
 //
 // # Cost, and when shared state is worth it
 //

@@ -82,9 +82,9 @@
 // context: go-redis honours it only with ContextTimeoutEnabled, which
 // NewStore therefore requires of a go-redis client (without it, a Redis
 // that stopped answering held calls for go-redis's read timeout, 5s by
-// default, in this package's tests). Lock waits
-// at most WithLockWait (default 100ms) for a lock another holder has,
-// then returns ErrLockTimeout. A breaker whose store fails does not fail
+// default, in this package's tests). Lock waits at most WithLockWait
+// (default 100ms) for a lock another holder has, then returns
+// ErrLockTimeout. A breaker whose store fails does not fail
 // the call: it decides with its local state (gobreaker's state machine
 // holding the last shared state it read), logs one Warn line
 // "breaker shared state unavailable: deciding locally", counts the call
@@ -100,7 +100,8 @@
 //
 // The tests run against a real redis-server 7.0.15, single node: two
 // instances sharing trips, half-open probes and closing; Redis stopped
-// and restarted mid-test; 16 goroutines on two instances losing no
+// and restarted mid-test; Redis paused (CLIENT PAUSE) costing one call
+// the timeout; 16 goroutines on two instances losing no
 // outcome under -race; lock expiry when a holder dies; the keys' prefix
 // and hash tag (SCAN); a holder whose lock expired not overwriting the
 // next holder's state. The commands are GET, SET PX, SET NX PX and
@@ -110,30 +111,33 @@
 //
 // # Cost, and when shared state is worth it
 //
-// Measured on this 2-core machine (AMD EPYC, shared with other jobs)
-// against a local redis-server, medians of
+// Measured on this 2-core machine (AMD EPYC, shared with other jobs,
+// load average 5 to 7) against a local redis-server, medians of
 // go test -run XXX -bench . -benchmem -count 5 ./breaker/redisbreaker/:
 //
 //	                                      ns/op   round trips  allocs/op
-//	BenchmarkExecute/raw (PING)          41,000             1          6
-//	BenchmarkExecute/local (no Redis)       400             0          0
-//	BenchmarkExecute/paved (closed)     366,000             5        119
-//	BenchmarkExecute/raw-parallel        53,000             1          6
-//	BenchmarkExecute/paved-parallel     167,000           1.9         58
-//	BenchmarkExecute/paved-parallel-16  161,000           1.1         42
-//	BenchmarkExecute/paved-redis-down       490             0          0
+//	BenchmarkExecute/raw (PING)          49,000             1          6
+//	BenchmarkExecute/local (no Redis)       220             0          0
+//	BenchmarkExecute/paved (closed)     293,000             3        107
+//	BenchmarkExecute/raw-parallel        54,000             1          6
+//	BenchmarkExecute/paved-parallel     164,000           1.9         70
+//	BenchmarkExecute/paved-parallel-16   95,000           1.1         42
+//	BenchmarkExecute/paved-redis-down       390             0          0
 //
-// (wall-clock figures swing by 2x between runs on this machine; the
-// round trips and allocations do not.)
-// A lone call costs five round trips and gobreaker's JSON encoding of the
-// state three times, about 9x a PING; concurrent calls of one process
-// share the four round trips of recording (about 3x a PING with 2 or 16
-// callers). Recording is serialized by the
-// lock across the fleet, so one breaker name records at most about one
-// exchange per four round trips: a few thousand per second on a local
-// Redis, fewer across a network; beyond that, locks wait and calls fall
-// back to local state. With Redis down a call costs what a local breaker
-// costs, plus a clock read.
+// Wall-clock figures swing by 2x between runs on this machine; the round
+// trips and allocations do not. A lone call costs three round trips and
+// the state's JSON decoded and encoded a few times (by gobreaker, and for
+// the breaker's own view): about 6x a PING.
+// Concurrent calls of one process share the two round trips of
+// recording: 3x a PING with 2 callers, under 2x with 16, where a call
+// costs little more than its read. Recording is serialized by the lock
+// across the fleet, so one breaker name records at most one exchange per
+// two round trips plus the state machine's work: a few thousand per
+// second on a local Redis, fewer across a network, each exchange
+// carrying the outcomes queued in its process. When locks wait longer
+// than WithLockWait, or Redis calls take longer than WithTimeout, calls
+// fall back to local state for the retry time. With Redis down a call
+// costs what a local breaker costs plus about 200 ns, and no allocation.
 //
 // Shared state is worth it when the protected calls are few and costly
 // compared with a few Redis round trips (a payment provider, a slow

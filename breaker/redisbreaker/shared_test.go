@@ -165,47 +165,59 @@ func TestRedisDownDecidesLocallyThenResumes(t *testing.T) {
 }
 
 // TestContentionLosesNoOutcome runs many goroutines on two instances: the
-// lock makes every outcome count once in the shared state.
+// lock makes every outcome count once in the shared state, with the
+// Store's combined scripts and with the four plain SharedStore methods.
 func TestContentionLosesNoOutcome(t *testing.T) {
-	s := redistest.Start(t)
-	ctx := context.Background()
-	storeA, c := newStore(t, s)
-	storeB, _ := newStore(t, s)
-	opts := []breaker.Option{breaker.WithConsecutiveFailures(1 << 20)}
-	instances := []*breaker.Breaker{newBreaker(t, "inventory", storeA, opts...), newBreaker(t, "inventory", storeB, opts...)}
-	const goroutines, calls = 8, 25
-	var wg sync.WaitGroup
-	var errs atomic.Int64
-	for _, br := range instances {
-		for range goroutines {
-			wg.Go(func() {
-				for i := range calls {
-					fn := succeed
-					if i%5 == 0 {
-						fn = fail
-					}
-					if err := br.Do(ctx, fn); err != nil && !errors.Is(err, errBoom) {
-						errs.Add(1)
-					}
+	tests := []struct {
+		name string
+		wrap func(*redisbreaker.Store) breaker.SharedStore
+	}{
+		{"scripts", func(s *redisbreaker.Store) breaker.SharedStore { return s }},
+		{"plain methods", func(s *redisbreaker.Store) breaker.SharedStore { return struct{ breaker.SharedStore }{s} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := redistest.Start(t)
+			ctx := context.Background()
+			storeA, c := newStore(t, s)
+			storeB, _ := newStore(t, s)
+			opts := []breaker.Option{breaker.WithConsecutiveFailures(1 << 20)}
+			instances := []*breaker.Breaker{newBreaker(t, "inventory", tc.wrap(storeA), opts...), newBreaker(t, "inventory", tc.wrap(storeB), opts...)}
+			const goroutines, calls = 8, 25
+			var wg sync.WaitGroup
+			var errs atomic.Int64
+			for _, br := range instances {
+				for range goroutines {
+					wg.Go(func() {
+						for i := range calls {
+							fn := succeed
+							if i%5 == 0 {
+								fn = fail
+							}
+							if err := br.Do(ctx, fn); err != nil && !errors.Is(err, errBoom) {
+								errs.Add(1)
+							}
+						}
+					})
 				}
-			})
-		}
-	}
-	wg.Wait()
-	if n := errs.Load(); n != 0 {
-		t.Fatalf("%d calls returned an error not their own", n)
-	}
-	data, err := c.Get(ctx, storeA.StateKey("inventory")).Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st gobreaker.SharedState
-	if err := json.Unmarshal(data, &st); err != nil {
-		t.Fatal(err)
-	}
-	const total = 2 * goroutines * calls
-	if got := st.Counts; got.Requests != total || got.TotalFailures != total/5 || got.TotalSuccesses != total*4/5 {
-		t.Fatalf("shared counts %+v, want %d requests, %d failures", got, total, total/5)
+			}
+			wg.Wait()
+			if n := errs.Load(); n != 0 {
+				t.Fatalf("%d calls returned an error not their own", n)
+			}
+			data, err := c.Get(ctx, storeA.StateKey("inventory")).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st gobreaker.SharedState
+			if err := json.Unmarshal(data, &st); err != nil {
+				t.Fatal(err)
+			}
+			const total = 2 * goroutines * calls
+			if got := st.Counts; got.Requests != total || got.TotalFailures != total/5 || got.TotalSuccesses != total*4/5 {
+				t.Fatalf("shared counts %+v, want %d requests, %d failures", got, total, total/5)
+			}
+		})
 	}
 }
 

@@ -26,6 +26,7 @@ type Breaker struct {
 	cb   *gobreaker.CircuitBreaker[struct{}]
 
 	window *countWindow // nil unless the rate rule counts calls
+	shared *shared      // nil unless WithSharedState (shared.go)
 
 	// open is set while the breaker is open, with the deadline it
 	// half-opens at. gobreaker's Timeout is one value per breaker, so a
@@ -110,6 +111,13 @@ func newBreaker(name string, cfg *config, calls *otelx.Counter, series *otelx.St
 		st.BucketPeriod = cfg.timeWindow / time.Duration(cfg.buckets)
 	default:
 		b.window = newCountWindow(cfg.countWindow)
+	}
+	if cfg.shared != nil {
+		// The distributed breaker's own CircuitBreaker holds the state
+		// last read from the store, and decides when the store fails.
+		b.shared = newShared(b, st)
+		b.cb = b.shared.dcb.CircuitBreaker
+		return b
 	}
 	b.cb = gobreaker.NewCircuitBreaker[struct{}](st)
 	return b
@@ -206,6 +214,11 @@ func (b *Breaker) run(ctx context.Context, classify Classifier, fn func(context.
 		now := time.Now()
 		if now.Before(o.until) {
 			return b.reject(ctx, classify, fn, StateOpen, o.until.Sub(now), clk)
+		}
+	}
+	if b.shared != nil {
+		if res, err, done := b.runShared(ctx, classify, fn, clk); done {
+			return res, err
 		}
 	}
 	var err error

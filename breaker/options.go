@@ -66,6 +66,9 @@ type config struct {
 	metricName string
 	registry   string // the first Registry-only option given, for New's error
 
+	shared      SharedStore // nil: local state only (shared.go)
+	sharedRetry time.Duration
+
 	err error
 }
 
@@ -93,6 +96,9 @@ func newConfig(opts []Option) (*config, error) {
 	}
 	if c.growth > 1 && c.maxOpenFor < c.openFor {
 		return nil, fmt.Errorf("breaker: open duration cap %v is below the open duration %v", c.maxOpenFor, c.openFor)
+	}
+	if err := c.checkShared(); err != nil {
+		return nil, err
 	}
 	if c.classify == nil {
 		c.classify = DefaultClassifier

@@ -49,6 +49,7 @@ type transition struct {
 	from, to State
 	openFor  time.Duration // when to is StateOpen
 	counts   Counts        // the window that tripped a closed breaker
+	shared   bool          // read from the shared store: made elsewhere, counts unknown
 }
 
 // onTransition is gobreaker's OnStateChange hook. gobreaker calls it with
@@ -140,12 +141,15 @@ func (b *Breaker) report(ctx context.Context, tr transition) {
 		slog.String("to", tr.to.String()))
 	if tr.to == StateOpen {
 		attrs = append(attrs, slog.Duration("open_for", tr.openFor))
-		if tr.from == StateClosed {
+		if tr.from == StateClosed && !tr.shared {
 			attrs = append(attrs,
 				slog.Int("calls", tr.counts.Calls),
 				slog.Int("failures", tr.counts.Failures),
 				slog.Int("consecutive_failures", tr.counts.ConsecutiveFailures))
 		}
+	}
+	if tr.shared {
+		attrs = append(attrs, slog.Bool("shared", true))
 	}
 	if b.cfg.dryRun {
 		attrs = append(attrs, slog.Bool("dry_run", true))

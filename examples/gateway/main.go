@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` the gateway listens on")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	breakerOpen := fs.Duration("breaker-open", 10*time.Second, "how long the upstream breaker stays open before probing")
-	redisAddr := fs.String("redis", "", "`address` of a Redis server (host:port) for state shared by several gateways: rate limits and breaker state; default: none, state is per process")
+	redisAddr := fs.String("redis", "", "`address` of a Redis server (host:port) for state shared by several gateways: rate limits, instance lookups and the upstream breaker; default: none, state is per process")
 	auditDir := fs.String("audit-dir", "", "`directory` of the audit trail (audit.jsonl); default: a new temporary directory")
 	timeouts := routeTimeouts{}
 	fs.Var(timeouts, "route-timeout", "a route's deadline for the whole upstream call, retries included, as `PATTERN=DURATION` (repeatable; default 5s for reads, 10s for writes)")
@@ -117,16 +117,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// retries included, so no per-connection timeout is set here.
 	transport := paved.DefaultTransport()
 
-	toUpstream, err := newUpstreamTransport(upstreamConfig{
-		base: transport, tracer: tracer, logger: logger, openDuration: *breakerOpen,
-	})
-	if err != nil {
-		gwLn.Close()
-		upLn.Close()
-		fmt.Fprintf(stderr, "gateway: %v\n", err)
-		return 1
-	}
-
 	var rdb redis.UniversalClient
 	if *redisAddr != "" {
 		// ContextTimeoutEnabled: the paved Redis packages put a short
@@ -135,6 +125,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		defer rdb.Close()
 		logger.Info("sharing state through Redis", slog.String("redis", *redisAddr))
 	}
+	toUpstream, err := newUpstreamTransport(upstreamConfig{
+		base: transport, tracer: tracer, logger: logger, openDuration: *breakerOpen, rdb: rdb,
+	})
+	if err != nil {
+		gwLn.Close()
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
+
 	limits, err := newLimits(logger, rdb)
 	if err != nil {
 		gwLn.Close()

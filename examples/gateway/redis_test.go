@@ -39,3 +39,19 @@ func TestGatewaySharedLimits(t *testing.T) {
 		t.Fatalf("Redis keys of the lookup = %q, %v; want one", keys, err)
 	}
 }
+
+// TestGatewaySharedBreaker: with -redis the upstream breaker's state is
+// shared: when it opens on one gateway, the other rejects at once too,
+// without having seen a failure itself.
+func TestGatewaySharedBreaker(t *testing.T) {
+	srv := redistest.Start(t)
+	g1 := startGateway(t, "-redis", srv.Addr(), "-breaker-open", "30s")
+	g2 := startGateway(t, "-redis", srv.Addr(), "-breaker-open", "30s")
+	trip(t, g1)
+	var p problem
+	resp := g2.do(t, "GET", "/instances/inst-0002", "", "", &p)
+	if resp.StatusCode != 503 || p.Detail != "breaker: open" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the other gateway answered %d %+v, Retry-After %q; want 503 breaker: open",
+			resp.StatusCode, p, resp.Header.Get("Retry-After"))
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/paved-go/paved/breaker"
+	"github.com/paved-go/paved/breaker/redisbreaker"
 	"github.com/paved-go/paved/retry"
 	"github.com/paved-go/paved/tracing"
 )
@@ -35,6 +37,9 @@ type upstreamConfig struct {
 	tracer       *tracing.Tracer
 	logger       *slog.Logger
 	openDuration time.Duration
+	// rdb, when set (-redis), shares the breaker's state with every
+	// gateway on that Redis: one gateway's trip protects the others.
+	rdb redis.UniversalClient
 }
 
 func newUpstreamTransport(cfg upstreamConfig) (http.RoundTripper, error) {
@@ -42,11 +47,23 @@ func newUpstreamTransport(cfg upstreamConfig) (http.RoundTripper, error) {
 	if err != nil {
 		return nil, err
 	}
-	br, err := breaker.New("upstream",
+	opts := []breaker.Option{
 		breaker.WithLogger(cfg.logger),
 		breaker.WithOpenDuration(cfg.openDuration),
-		breaker.WithSlowCallThreshold(2*time.Second), // the fault switch's delays count
-		breaker.WithTransportFallback(lg.fallback))
+		breaker.WithSlowCallThreshold(2 * time.Second), // the fault switch's delays count
+		breaker.WithTransportFallback(lg.fallback),
+	}
+	if cfg.rdb != nil {
+		store, err := redisbreaker.NewStore(cfg.rdb)
+		if err != nil {
+			return nil, err
+		}
+		// Shared state counts over a time window (the last-N-calls
+		// window is per process): the failure rate of the last 10 s, in
+		// 10 buckets, across every gateway.
+		opts = append(opts, breaker.WithSharedState(store), breaker.WithTimeWindow(10*time.Second, 10))
+	}
+	br, err := breaker.New("upstream", opts...)
 	if err != nil {
 		return nil, err
 	}

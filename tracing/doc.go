@@ -78,6 +78,7 @@
 //	metric                        kind       unit        attributes and their values
 //	paved.breaker.calls           counter    {call}      paved.breaker.name; outcome = success, failure, slow, ignored, rejected
 //	paved.breaker.state           gauge      {state}     paved.breaker.name; state = closed, open, half_open (1 for the current state, 0 for the others)
+//	paved.breaker.shared.fallbacks counter   {call}      paved.breaker.name; reason = store_error, skipped (shared-state calls decided locally)
 //	paved.ratelimit.decisions     counter    {decision}  paved.ratelimit.policy; decision = allowed, limited
 //	paved.ratelimit.overflow      counter    {decision}  paved.ratelimit.policy (decisions made on a keyed limiter's shared overflow bucket)
 //	paved.ratelimit.fallbacks     counter    {decision}  paved.ratelimit.limiter; reason = error, timeout, breaker_open (redisrate decisions made locally)
@@ -85,6 +86,7 @@
 //	paved.retry.budget.exhausted  counter    {retry}     paved.retry.name
 //	paved.cache.requests          counter    {request}   paved.cache.name; result = hit, miss, stale, coalesced, negative, error
 //	paved.cache.load.duration     histogram  s           paved.cache.name; buckets 0.005 0.01 0.025 0.05 0.075 0.1 0.25 0.5 0.75 1 2.5 5 7.5 10
+//	paved.cache.second_level.requests counter {request} paved.cache.name; result = hit, miss, waited, wait_expired, error, timeout, breaker_open (rediscache)
 //	paved.authz.decisions         counter    {decision}  paved.authz.policy; decision = allow, deny, error
 //	paved.audit.events            counter    {event}     paved.audit.sink; result = written, dropped, failed
 //	paved.audit.queue.size        gauge      {event}     paved.audit.sink

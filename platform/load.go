@@ -99,6 +99,9 @@ func parse(spec []byte) (doc *openapi3.T, err error) {
 	if err != nil {
 		return nil, errors.New("not an OpenAPI document: " + err.Error())
 	}
+	if doc.OpenAPI == "" {
+		return nil, errors.New("not an OpenAPI document: no openapi field")
+	}
 	if doc.Paths == nil {
 		return nil, errors.New("invalid OpenAPI document: no paths")
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // Schema is the JSON Schema (draft 2020-12) of the x-platform extension's
@@ -57,7 +58,7 @@ func validateSchema(ptr string, v map[string]any) []Problem {
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
+			for _, c := range branches(e) {
 				walk(c)
 			}
 			return
@@ -71,6 +72,27 @@ func validateSchema(ptr string, v map[string]any) []Problem {
 	walk(ve)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Pointer < out[j].Pointer })
 	return out
+}
+
+// branches returns the causes of e worth reporting: for oneOf and anyOf,
+// the alternatives whose type matched, when some did (a rate that is an
+// object is not also told it is not a string).
+func branches(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	switch e.ErrorKind.(type) {
+	case *kind.OneOf, *kind.AnyOf:
+	default:
+		return e.Causes
+	}
+	var typed []*jsonschema.ValidationError
+	for _, c := range e.Causes {
+		if _, mismatch := c.ErrorKind.(*kind.Type); !mismatch {
+			typed = append(typed, c)
+		}
+	}
+	if len(typed) == 0 {
+		return e.Causes
+	}
+	return typed
 }
 
 // leafMessage is the message of one failing keyword, without the schema

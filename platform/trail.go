@@ -88,7 +88,8 @@ func (t *trail) build() {
 			if err != nil {
 				continue
 			}
-			t.b.add(op.at("/audit/additionalFields/"+escapeToken(name)), strings.TrimPrefix(tail, ": "))
+			msg, _, _ := strings.Cut(strings.TrimPrefix(tail, ": "), "\n") // no snippet
+			t.b.add(op.at("/audit/additionalFields/"+escapeToken(name)), msg)
 			placed = true
 			break
 		}

@@ -166,7 +166,7 @@ func (a *access) compile(op *operation) {
 				auths = append(auths, na.auth)
 			}
 			if len(auths) == 0 {
-				b.add(op.at("/authentication"), "authentication is "+mode.String()+" but no authenticator is registered (platform.WithAuthenticator)")
+				b.add(op.written("/authentication/mode"), "authentication is "+mode.String()+" but no authenticator is registered (platform.WithAuthenticator)")
 			}
 		}
 		for i, s := range an.Schemes {

@@ -164,6 +164,18 @@ func (op *operation) at(rel string) string {
 	return op.Pointer + "/" + Extension + rel
 }
 
+// written returns the document pointer of rel when the value is written
+// somewhere (inherited or not), and the operation's pointer when it is a
+// default nobody wrote.
+func (op *operation) written(rel string) string {
+	for k := range op.origins {
+		if rel == k || strings.HasPrefix(rel, k+"/") {
+			return op.at(rel)
+		}
+	}
+	return op.Pointer
+}
+
 // section returns the merged value of a section and whether it is set.
 func (op *operation) section(name string) (any, bool) {
 	v, ok := op.ext[name]

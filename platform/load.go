@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -256,6 +257,8 @@ func (b *builder) collect() {
 	paths := b.doc.Paths.Keys()
 	sort.Strings(paths)
 	ids := map[string]string{}
+	scratch := http.NewServeMux()
+	patterns := map[string]string{}
 	for _, path := range paths {
 		item := b.doc.Paths.Value(path)
 		if item == nil {
@@ -301,6 +304,11 @@ func (b *builder) collect() {
 			pattern, err := muxPattern(method, path)
 			if err != nil {
 				b.add(itemPtr, err.Error())
+			} else if err := register(scratch, pattern, http.NotFoundHandler()); err != nil {
+				b.add(itemPtr, conflict(pattern, err, patterns))
+				pattern = ""
+			} else {
+				patterns[pattern] = itemPtr
 			}
 			op.Pattern = pattern
 			b.ops = append(b.ops, op)
@@ -311,6 +319,19 @@ func (b *builder) collect() {
 			b.add("", "WithHandler: no operation has operationId "+strconv.Quote(id))
 		}
 	}
+}
+
+var conflictWith = regexp.MustCompile(`conflicts with pattern "([^"]*)"`)
+
+// conflict explains ServeMux's refusal of pattern.
+func conflict(pattern string, err error, patterns map[string]string) string {
+	m := conflictWith.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err.Error()
+	}
+	_, why, _ := strings.Cut(err.Error(), "\n")
+	why, _, _ = strings.Cut(strings.TrimSpace(why), "\n")
+	return "http.ServeMux cannot serve " + strconv.Quote(pattern) + " next to " + strconv.Quote(m[1]) + " of " + patterns[m[1]] + ": " + why
 }
 
 func copyBad(m map[string]bool) map[string]bool {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm/runtime"
 
 	"github.com/paved-go/paved/authz"
@@ -256,6 +258,13 @@ func (a *access) compile(op *operation) {
 		a.rules[name] = ruleOrigin{op: op, rel: srcRel, skip: 1, lines: strings.Count(src, "\n") - 1, generic: op.at(srcRel)}
 		rules = append(rules, authz.Forbid(name, src))
 	}
+	if az.Check != "" {
+		for _, n := range resourcesNamed(az.Check) {
+			if !names[n] {
+				b.add(op.at("/authorization/check"), "resources["+strconv.Quote(n)+"]: no resources entry is named "+strconv.Quote(n))
+			}
+		}
+	}
 	check := "true"
 	skip := 0
 	if az.Check != "" {
@@ -268,6 +277,43 @@ func (a *access) compile(op *operation) {
 	a.rules[op.ID] = ruleOrigin{op: op, rel: "/authorization/check", skip: skip, lines: strings.Count(az.Check, "\n") + 1, generic: op.at("/authorization")}
 	rules = append(rules, authz.Allow(op.ID, check))
 	a.opts = append(a.opts, authz.WithRoute(op.Pattern, rules...))
+}
+
+// resourcesNamed returns the constant names the expression looks up in
+// resources (resources["Subnet"]), unless it declares resources itself.
+func resourcesNamed(src string) []string {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil // authz reports it
+	}
+	v := &resourcesVisitor{}
+	ast.Walk(&tree.Node, v)
+	if v.declared {
+		return nil
+	}
+	return v.names
+}
+
+type resourcesVisitor struct {
+	names    []string
+	declared bool
+}
+
+func (v *resourcesVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.VariableDeclaratorNode:
+		if n.Name == "resources" {
+			v.declared = true
+		}
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok || id.Value != "resources" {
+			return
+		}
+		if s, ok := n.Property.(*ast.StringNode); ok {
+			v.names = append(v.names, s.Value)
+		}
+	}
 }
 
 // oneLine keeps an embedded expression on the line it is put on, so that

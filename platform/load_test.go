@@ -127,6 +127,13 @@ func TestLoadErrors(t *testing.T) {
 			want:     []string{`/paths/~1instances/post/x-platform/authorization/resources/0/forEach: type authz.request has no field bodyy (1:9)`},
 		},
 		{
+			name: "resources entry that does not exist",
+			spec: doc("", op("/instances", "post", "launch",
+				"        authorization:\n          check: all(resources[\"Subnets\"], {.compartment == principal.tenant})\n          resources:\n            - name: Subnet\n              forEach: request.body.subnetIds\n              resolver: subnet\n              permissions: [use]\n")),
+			handlers: []string{"launch"},
+			want:     []string{`/paths/~1instances/post/x-platform/authorization/check: resources["Subnets"]: no resources entry is named "Subnets"`},
+		},
+		{
 			name:     "missing handler",
 			spec:     doc("", op("/a", "get", "a", allow)+op("/b", "get", "b", allow)),
 			handlers: []string{"a"},

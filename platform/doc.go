@@ -217,7 +217,18 @@
 //
 // Load does all the work: parsing, schema validation, expression
 // compiling, building every limiter, cache and breaker. A request costs
-// what the features it uses cost (see each package), plus one function
-// call per layer; request validation, when on, costs openapi3filter's
-// decoding of the parameters and body.
+// what the features it uses cost (see each package), plus a function call
+// per layer; the timeout adds a context and a request copy; request
+// validation, when on, costs openapi3filter's decoding of the parameters
+// and body. Measured on this 2-core machine, shared and busy (load average
+// 4 to 5, so the absolute figures swing by 50% between runs), with
+// go test -run XXX -bench Handler -benchmem -count 5 ./platform/ (medians):
+//
+//	BenchmarkHandler/raw              0.6 µs/op    48 B/op   3 allocs/op  the bare handler on a ServeMux
+//	BenchmarkHandler/paved/spans=off 18.6 µs/op  3.5 KB/op  27 allocs/op  API key, rate limit, check with a lookup, audit, timeout
+//	BenchmarkHandler/paved/spans=on  32.6 µs/op  6.4 KB/op  59 allocs/op  the same with otelhttp spans (no-op provider)
+//
+// The paved figures include the audit sink's goroutine, which shares the
+// two cores with the requests; over a loopback connection the HTTP
+// exchange itself costs tens of microseconds more in both cases.
 package platform

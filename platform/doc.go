@@ -120,7 +120,8 @@
 // permissions a principal holds in a compartment; by default a principal
 // holds its Scopes in its own Tenant's compartment and nothing elsewhere.
 // A lookup that fails (not found, an outage) denies, as authz denies on
-// failing rules. check sees what the entries found as
+// failing rules. An operation that inherits a check is not public even
+// with authentication mode none: give it authorization: null. check sees what the entries found as
 // resources["Subnet"], a list of Grant values (id, compartment,
 // permissions, resource); the lookups are made once per request, and the
 // handler finds each Grant with authz.Resource(ctx, "Subnet", id). The
@@ -200,18 +201,24 @@
 // # gRPC
 //
 // This package serves HTTP. A gRPC service gets the same features by
-// chaining the interceptor packages on its server, in the same order:
-// tracinggrpc, auditgrpc, ratelimitgrpc (keys from the principal need
-// authentication first, so rate limit after authzgrpc when keyed by
-// principal), authzgrpc with rules keyed by full method, and breakergrpc
-// and retrygrpc on its clients:
+// chaining the interceptor packages on its server, in the same order,
+// each built on the core value of its package: tracinggrpc.New(tracer),
+// auditgrpc.New(emitter), authzgrpc.New(authorizer) with rules keyed by
+// full method ("/compute.v1.Compute/Launch"), ratelimitgrpc.New(policy)
+// after it when limits are keyed by principal, and on the service's
+// clients retrygrpc.New(retrier) around breakergrpc.New(registry):
 //
-//	grpc.NewServer(grpc.ChainUnaryInterceptor(
-//		tracingInterceptors.UnaryServerInterceptor(),
-//		auditInterceptors.UnaryServerInterceptor(),
-//		authzInterceptors.UnaryServerInterceptor(),
-//		limitInterceptors.UnaryServerInterceptor(),
-//	))
+//	tr, _ := tracinggrpc.New(tracer)
+//	au, _ := auditgrpc.New(emitter)
+//	az, _ := authzgrpc.New(authorizer)
+//	rl, _ := ratelimitgrpc.New(policy)
+//	srv := grpc.NewServer(
+//		grpc.StatsHandler(tr.ServerHandler()), // or its interceptors; see tracinggrpc
+//		grpc.ChainUnaryInterceptor(au.UnaryServerInterceptor(), az.UnaryServerInterceptor(), rl.UnaryServerInterceptor()),
+//	)
+//
+// The gRPC packages take their settings as options, not from an OpenAPI
+// document.
 //
 // # Cost
 //

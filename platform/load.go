@@ -412,18 +412,17 @@ func muxPattern(method, path string) (string, error) {
 	return pattern, nil
 }
 
+// isIdentifier reports whether s is an ASCII Go identifier. ServeMux
+// takes Unicode letters too; OpenAPI parameter names outside ASCII are
+// refused here to keep patterns plain.
 func isIdentifier(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i, r := range s {
-		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9' {
-			continue
-		}
-		if r > 127 && i > 0 { // ServeMux accepts Unicode letters; keep to ASCII for clarity
+		if r != '_' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (i == 0 || r < '0' || r > '9') {
 			return false
 		}
-		return false
 	}
 	return true
 }

@@ -349,6 +349,9 @@ func (a *access) build() *authz.Authorizer {
 			continue
 		}
 		line := ce.Line - ro.skip
+		if line < 1 && ro.rel == "/authorization/check" {
+			continue // the resources binding: its entries' rules report it
+		}
 		if line < 1 || line > ro.lines {
 			b.add(ro.generic, ce.Message)
 			continue

@@ -134,6 +134,13 @@ func TestLoadErrors(t *testing.T) {
 			want:     []string{`/paths/~1instances/post/x-platform/authorization/check: resources["Subnets"]: no resources entry is named "Subnets"`},
 		},
 		{
+			name: "bad forEach used by the check",
+			spec: doc("", op("/instances", "post", "launch",
+				"        authorization:\n          check: len(resources[\"Subnet\"]) < 3\n          resources:\n            - name: Subnet\n              forEach: request.bodyy\n              resolver: subnet\n              permissions: [use]\n")),
+			handlers: []string{"launch"},
+			want:     []string{`/paths/~1instances/post/x-platform/authorization/resources/0/forEach: type authz.request has no field bodyy (1:9)`},
+		},
+		{
 			name:     "missing handler",
 			spec:     doc("", op("/a", "get", "a", allow)+op("/b", "get", "b", allow)),
 			handlers: []string{"a"},

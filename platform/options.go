@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
 
 	"go.opentelemetry.io/otel/metric"
@@ -89,9 +90,14 @@ func WithHandler(operationID string, h http.Handler) Option {
 // operationId.
 func WithHandlers(handlers map[string]http.Handler) Option {
 	return optionFunc(func(c *config) error {
+		ids := make([]string, 0, len(handlers))
+		for id := range handlers {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
 		var errs []error
-		for id, h := range handlers {
-			if err := WithHandler(id, h).apply(c); err != nil {
+		for _, id := range ids {
+			if err := WithHandler(id, handlers[id]).apply(c); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -41,7 +41,7 @@ func (b *builder) build() *Platform {
 			op.handler = h
 		} else if px := b.proxy(op); px != nil {
 			op.handler = px
-		} else if _, up := op.section("upstream"); !up {
+		} else if _, up := op.section("upstream"); !up && op.ID != "" {
 			b.add(op.Pointer, "no handler for operation "+strconv.Quote(op.ID)+" (platform.WithHandler) and no x-platform upstream to proxy to")
 		}
 		for _, name := range sections {

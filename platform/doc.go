@@ -95,8 +95,8 @@
 //	upstream.retry.backoff                duration         100ms
 //	upstream.retry.maxBackoff             duration         10s
 //
-// Schema is the same as a JSON Schema (draft 2020-12) file, embedded from
-// schema/x-platform.schema.json, which Load validates every x-platform
+// Schema returns the same as a JSON Schema (draft 2020-12) document,
+// embedded from schema/x-platform.schema.json, which Load validates every x-platform
 // object against with github.com/santhosh-tekuri/jsonschema/v6: a
 // standard validator, so the file also serves editors and other tools,
 // with $ref, oneOf and instance locations that become the problems' JSON

@@ -146,7 +146,6 @@ type operation struct {
 	origins map[string]string // pointer in ext -> pointer in the document
 	bad     map[string]bool   // sections with schema problems somewhere
 	handler http.Handler
-	route   Route
 }
 
 // at returns the document pointer of rel, a pointer into the merged

@@ -1,6 +1,7 @@
 package platform_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -243,5 +244,21 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
+	}
+}
+
+func TestSchemaIsJSONSchema(t *testing.T) {
+	var s map[string]any
+	if err := json.Unmarshal(platform.Schema(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("$schema %v", s["$schema"])
+	}
+	props, _ := s["properties"].(map[string]any)
+	for _, k := range []string{"authentication", "authorization", "rateLimit", "audit", "cache", "timeout", "upstream"} {
+		if _, ok := props[k]; !ok {
+			t.Errorf("section %s missing", k)
+		}
 	}
 }

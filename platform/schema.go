@@ -11,15 +11,16 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
-// Schema is the JSON Schema (draft 2020-12) of the x-platform extension's
-// built-in sections, which Load validates every x-platform object
-// against. Editors that take JSON Schema can use it for completion.
-//
 //go:embed schema/x-platform.schema.json
-var Schema []byte
+var schemaJSON []byte
+
+// Schema returns the JSON Schema (draft 2020-12) of the x-platform
+// extension's built-in sections, which Load validates every x-platform
+// object against. Editors that take JSON Schema can use it for completion.
+func Schema() []byte { return bytes.Clone(schemaJSON) }
 
 var compiledSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
 	if err != nil {
 		return nil, err
 	}

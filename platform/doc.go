@@ -96,9 +96,9 @@
 //	upstream.retry.maxBackoff             duration         10s
 //
 // Schema returns the same as a JSON Schema (draft 2020-12) document,
-// embedded from schema/x-platform.schema.json, which Load validates every x-platform
-// object against with github.com/santhosh-tekuri/jsonschema/v6: a
-// standard validator, so the file also serves editors and other tools,
+// embedded from schema/x-platform.schema.json, which Load validates every
+// x-platform object against with github.com/santhosh-tekuri/jsonschema/v6:
+// a standard validator, so the file also serves editors and other tools,
 // with $ref, oneOf and instance locations that become the problems' JSON
 // pointers. (kin-openapi's own Schema speaks the OpenAPI 3.0 dialect and
 // resolves references only inside a loaded document.)

@@ -65,6 +65,7 @@ func newE2E(t *testing.T) *e2e {
 			}),
 			"getInstance": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				e.gets.Add(1)
+				w.Header().Set("ETag", `"v1"`)
 				writeJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id")})
 			}),
 			"getQuota": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -178,6 +179,21 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if r2.Header.Get("Age") == "" {
 			t.Errorf("second response has no Age: %v", r2.Header)
+		}
+		if n := e.gets.Load() - before; n != 1 {
+			t.Errorf("handler called %d times, want 1", n)
+		}
+		// A matching If-None-Match is answered 304 by the cache.
+		req, _ := http.NewRequest("GET", e.srv.URL+"/instances/i-1", nil)
+		req.Header.Set("X-API-Key", aliceKey)
+		req.Header.Set("If-None-Match", `"v1"`)
+		r3, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r3.Body.Close()
+		if r3.StatusCode != http.StatusNotModified {
+			t.Errorf("If-None-Match: status %d, want 304", r3.StatusCode)
 		}
 		if n := e.gets.Load() - before; n != 1 {
 			t.Errorf("handler called %d times, want 1", n)

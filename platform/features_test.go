@@ -312,3 +312,30 @@ func TestOptionProblems(t *testing.T) {
 		t.Errorf("problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestResourcesFailClosed(t *testing.T) {
+	// A list that is missing or not a list denies; an empty one has
+	// nothing to check.
+	spec := doc("", op("/instances", "post", "launch",
+		"        authorization:\n          resources:\n            - {name: Subnet, forEach: request.body.subnetIds, resolver: subnet, permissions: [use]}\n"))
+	subnets := map[string]map[string]any{"sn-1": {"compartment": "c1"}}
+	p := mustLoad(t, spec,
+		platform.WithAuthenticator("apiKey", apiKeys(t)),
+		platform.WithResolver("subnet", resolverOf(subnets)),
+		platform.WithHandler("launch", okHandler))
+	for _, c := range []struct {
+		body string
+		want int
+	}{
+		{`{"subnetIds":["sn-1"]}`, 200},
+		{`{"subnetIds":[]}`, 200},
+		{`{}`, 403},
+		{`{"subnetIds":"sn-1"}`, 403},
+		{`{"subnetIds":["sn-404"]}`, 403},
+		{`not json`, 400},
+	} {
+		if rec := serve(p.Handler(), "POST", "/instances", aliceKey, c.body); rec.Code != c.want {
+			t.Errorf("%s: %d, want %d", c.body, rec.Code, c.want)
+		}
+	}
+}

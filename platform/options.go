@@ -194,7 +194,9 @@ func WithRequestValidation() Option {
 // WithAuthz passes options to the authz.New the platform builds, such as
 // authz.WithHeaders, authz.WithMaxLookups or authz.WithOutageStatus.
 // Routes, resolvers and authenticators come from the document and the
-// platform's own options.
+// platform's own options. Do not pass authz.WithResolverCache: it would
+// keep the grants of the resources form, which depend on the caller,
+// across requests; cache inside the resolvers instead.
 func WithAuthz(opts ...authz.Option) Option {
 	return optionFunc(func(c *config) error {
 		c.authzOpts = append(c.authzOpts, opts...)

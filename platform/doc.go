@@ -60,7 +60,7 @@
 //	  timeout: 5s               # the request's deadline from the cache inward
 //	  upstream:                 # proxy operations that have no handler
 //	    url: http://compute.internal:8080
-//	    breaker: {failureRate: 0.5, minCalls: 10, openFor: 30s}
+//	    breaker: {failureRate: 0.5, minCalls: 10, openFor: 30s, slowCall: 2s}
 //	    retry: {attempts: 3, backoff: 100ms, maxBackoff: 10s}
 //
 // Durations are Go durations (300ms, 5s, 1m30s) and must be positive.
@@ -91,6 +91,7 @@
 //	upstream.breaker.failureRate          0 < number <= 1  0.5
 //	upstream.breaker.minCalls             integer >= 1     10
 //	upstream.breaker.openFor              duration         30s
+//	upstream.breaker.slowCall             duration         none (slow calls are not failures)
 //	upstream.retry.attempts               1..10            3
 //	upstream.retry.backoff                duration         100ms
 //	upstream.retry.maxBackoff             duration         10s
@@ -171,7 +172,8 @@
 // (httputil.ReverseProxy through retry, tracing and a breaker named after
 // the operationId, on WithTransport or paved's default transport); an
 // open breaker answers 503 with Retry-After, a passed deadline 504, any
-// other transport failure 502. Retries are only for idempotent requests.
+// other transport failure 502, unless WithUpstreamFallback answers
+// instead (the last good response, say). Retries are only for idempotent requests.
 // An operation with neither a handler nor an upstream, and a handler for
 // an operation the document does not have, are load errors.
 //

@@ -339,3 +339,31 @@ func TestResourcesFailClosed(t *testing.T) {
 		}
 	}
 }
+
+func TestUpstreamFallback(t *testing.T) {
+	var calls int
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer up.Close()
+	spec := doc("  authentication: {mode: none}\n", op("/list", "get", "list",
+		"        upstream:\n          url: "+up.URL+"\n          breaker: {failureRate: 1, minCalls: 1, openFor: 1h, slowCall: 10s}\n          retry: {attempts: 1}\n"))
+	var causes []string
+	p := mustLoad(t, spec, platform.WithUpstreamFallback(func(r *http.Request, err error) (*http.Response, error) {
+		causes = append(causes, err.Error())
+		return &http.Response{StatusCode: 200, Header: http.Header{"X-Fallback": {"1"}}, Body: io.NopCloser(strings.NewReader("last good")), Request: r}, nil
+	}))
+	for i := range 3 {
+		rec := serve(p.Handler(), "GET", "/list", "", "")
+		if rec.Code != 200 || rec.Body.String() != "last good" || rec.Header().Get("X-Fallback") != "1" {
+			t.Fatalf("call %d: %d %q", i, rec.Code, rec.Body)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("upstream called %d times, want 1 (then the breaker opened)", calls)
+	}
+	if len(causes) != 3 || !strings.Contains(causes[2], "open") {
+		t.Errorf("causes %q", causes)
+	}
+}

@@ -53,6 +53,7 @@ type config struct {
 	auditOpts     []audit.Option
 	tracer        *tracing.Tracer
 	transport     http.RoundTripper
+	fallback      func(r *http.Request, err error) (*http.Response, error)
 	clientIP      func(*http.Request) (string, error)
 	logger        *slog.Logger
 	meterProvider metric.MeterProvider
@@ -228,6 +229,21 @@ func WithTracer(tr *tracing.Tracer) Option {
 func WithTransport(rt http.RoundTripper) Option {
 	return optionFunc(func(c *config) error {
 		c.transport = rt
+		return nil
+	})
+}
+
+// WithUpstreamFallback answers upstream calls that the breaker rejected
+// or that failed (see breaker.WithTransportFallback), for example with
+// the last good response; a nil response from fallback keeps the
+// original outcome. Paired with WithTransport, a transport that
+// remembers good answers, it serves them while the upstream is down.
+func WithUpstreamFallback(fallback func(r *http.Request, err error) (*http.Response, error)) Option {
+	return optionFunc(func(c *config) error {
+		if fallback == nil {
+			return errors.New("WithUpstreamFallback: nil function")
+		}
+		c.fallback = fallback
 		return nil
 	})
 }

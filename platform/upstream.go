@@ -22,6 +22,7 @@ type upstreamSection struct {
 		FailureRate float64 `json:"failureRate"`
 		MinCalls    int     `json:"minCalls"`
 		OpenFor     string  `json:"openFor"`
+		SlowCall    string  `json:"slowCall"`
 	} `json:"breaker"`
 	Retry *struct {
 		Attempts   int    `json:"attempts"`
@@ -78,6 +79,16 @@ func (b *builder) proxy(op *operation) http.Handler {
 			}
 			bopts = append(bopts, breaker.WithOpenDuration(d))
 		}
+		if br.SlowCall != "" {
+			d, ok := b.duration(op.at("/upstream/breaker/slowCall"), br.SlowCall)
+			if !ok {
+				return nil
+			}
+			bopts = append(bopts, breaker.WithSlowCallThreshold(d))
+		}
+	}
+	if c.fallback != nil {
+		bopts = append(bopts, breaker.WithTransportFallback(c.fallback))
 	}
 	ropts := []retry.Option{retry.WithLogger(c.logger), retry.WithMeterProvider(c.meterProvider)}
 	if rt := s.Retry; rt != nil {

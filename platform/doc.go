@@ -188,8 +188,9 @@
 //
 // A problem of an inherited value is reported where the value is written,
 // once. Expression problems carry their line and column within the
-// expression. Problems kin-openapi finds in the document itself have no
-// pointer.
+// expression. kin-openapi stops at the first problem of the OpenAPI
+// document itself; it is placed at the path, operation, info or
+// components object its message names, or at the document.
 //
 // # More sections
 //

@@ -71,7 +71,12 @@ func Load(spec []byte, opts ...Option) (*Platform, error) {
 	}
 	doc, err := parse(spec)
 	if err != nil {
-		b.add("", err.Error())
+		var ve *validationError
+		if errors.As(err, &ve) {
+			b.add(openAPIPointer(ve.doc, ve.err.Error()))
+		} else {
+			b.add("", err.Error())
+		}
 		return nil, b.err()
 	}
 	b.doc = doc
@@ -94,6 +99,8 @@ func parse(spec []byte) (doc *openapi3.T, err error) {
 			doc, err = nil, fmt.Errorf("document not accepted: %v", r)
 		}
 	}()
+	// kin-openapi may panic on odd input; a document must never take the
+	// service down at start-up.
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = false
 	doc, err = loader.LoadFromData(spec)
@@ -107,9 +114,51 @@ func parse(spec []byte) (doc *openapi3.T, err error) {
 		return nil, errors.New("invalid OpenAPI document: no paths")
 	}
 	if err := doc.Validate(context.Background(), openapi3.DisableExamplesValidation()); err != nil {
-		return nil, errors.New("invalid OpenAPI document: " + err.Error())
+		return nil, &validationError{doc: doc, err: err}
 	}
 	return doc, nil
+}
+
+// validationError is kin-openapi's verdict on a document it parsed.
+type validationError struct {
+	doc *openapi3.T
+	err error
+}
+
+func (e *validationError) Error() string { return "invalid OpenAPI document: " + e.err.Error() }
+
+// openAPIPointer places a kin-openapi validation message, which names
+// the place in words ("invalid paths: invalid path /a: invalid operation
+// GET: ..."), at its JSON pointer where it can tell, and returns the rest
+// of the message.
+func openAPIPointer(doc *openapi3.T, msg string) (string, string) {
+	if rest, ok := strings.CutPrefix(msg, "invalid info: "); ok {
+		return "/info", rest
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid components: "); ok {
+		return "/components", rest
+	}
+	rest, ok := strings.CutPrefix(msg, "invalid paths: ")
+	if !ok {
+		return "", "invalid OpenAPI document: " + msg
+	}
+	for _, path := range doc.Paths.Keys() {
+		if r, ok := strings.CutPrefix(rest, "invalid path "+path+": "); ok {
+			ptr := pointer("", "paths", path)
+			if r2, ok := strings.CutPrefix(r, "invalid operation "); ok {
+				if m, r3, ok := strings.Cut(r2, ": "); ok && methodOrder[m] > 0 {
+					return ptr + "/" + strings.ToLower(m), r3
+				}
+			}
+			return ptr, r
+		}
+		for m := range methodOrder {
+			if r, ok := strings.CutPrefix(rest, "operation "+m+" "+path+" "); ok {
+				return pointer("", "paths", path, strings.ToLower(m)), "operation " + r
+			}
+		}
+	}
+	return "/paths", rest
 }
 
 // Handler returns the platform's handler: an http.ServeMux with a route

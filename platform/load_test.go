@@ -220,6 +220,21 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "path parameter not described",
+			spec: []byte("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a/{x}:\n    get:\n      operationId: a\n      responses: {'200': {description: ok}}\n"),
+			want: []string{`/paths/~1a~1{x}/get: operation must define exactly all path parameters (missing: [x])`},
+		},
+		{
+			name: "OpenAPI problem in an operation",
+			spec: []byte("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      responses: {}\n"),
+			want: []string{`/paths/~1a/get: the responses object MUST contain at least one response code`},
+		},
+		{
+			name: "OpenAPI problem in info",
+			spec: []byte("openapi: 3.0.3\ninfo: {title: t}\npaths: {}\n"),
+			want: []string{`/info: value of version must be a non-empty string`},
+		},
+		{
 			name: "not OpenAPI",
 			spec: []byte("just: text\n"),
 			want: []string{`not an OpenAPI document: no openapi field`},

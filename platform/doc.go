@@ -192,6 +192,21 @@
 // document itself; it is placed at the path, operation, info or
 // components object its message names, or at the document.
 //
+// # Names and observability
+//
+// Every operation needs an operationId, unique in the document: it names
+// the operation's handler, its authz allow rule (the paved.authz.policy of
+// its decisions), its response cache (paved.cache.name, and the
+// Cache-Status identifier), its upstream breaker and retrier
+// (paved.breaker.name, paved.retry.name) and, unless rateLimit.policy
+// says otherwise, its rate-limit policy (paved.ratelimit.policy and the
+// RateLimit-Policy header). The audit emitter is named by WithName
+// ("platform"), which is also its events' source. Metrics go to
+// WithMeterProvider and logs to WithLogger in every package. An
+// authentication failure is logged at Debug with its reason and recorded
+// in the audit event ("unauthenticated"); it is not counted in
+// paved.authz.decisions, which counts authorization decisions.
+//
 // # More sections
 //
 // The extension is open: a later package (overload, idempotency, quotas)

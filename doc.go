@@ -127,10 +127,17 @@
 //
 //	perKey, err := ratelimit.NewKeyed(10, 20)
 //	limits, err := ratelimit.NewPolicies(ratelimit.Policy{Name: "api", Limiter: perKey, Key: ratelimit.APIKey})
+//	az, err := authz.New(authz.WithAuthenticator(keys), authz.WithRoute("GET /instances/{id}", ownInstance))
+//	trail, err := audit.New("api", audit.WithSink(fileSink))
 //	...
-//	perRoute := paved.Chain(limits.Middleware, breaker.Middleware) // cheap rejections first
+//	// audit outermost, so refusals are audited too; cheap rejections first
+//	perRoute := paved.Chain(trail.Middleware, limits.Middleware, az.Middleware, breaker.Middleware)
 //	mux.Handle("GET /instances/{id}", perRoute(getInstance))
 //	handler := paved.Chain(tracing.Middleware, tracing.AccessLog)(paved.ProblemMux(mux))
+//
+// Package platform builds the same from an OpenAPI document: an
+// x-platform extension per operation says which features apply, and
+// platform.Load compiles them all at start-up.
 //
 // On the client side, retry wraps breaker wraps the base transport; an
 // open breaker ends the retries at once (retry.WithWaitForHalfOpen waits

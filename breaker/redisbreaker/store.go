@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paved-go/paved/internal/redisx"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -40,47 +41,14 @@ var unlockScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] the
 // a nil client, a client without ContextTimeoutEnabled, or an invalid
 // option; it does not contact Redis.
 func NewStore(client redis.UniversalClient, opts ...Option) (*Store, error) {
-	if isNil(client) {
-		return nil, errors.New("redisbreaker: NewStore: nil client")
-	}
-	if ignoresDeadlines(client) {
-		return nil, errors.New("redisbreaker: NewStore: the client ignores context deadlines, so WithTimeout " +
-			"could not bound a call to a slow Redis: set ContextTimeoutEnabled in its options")
+	if err := redisx.CheckClient("redisbreaker: NewStore", client); err != nil {
+		return nil, err
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	return &Store{client: client, cfg: cfg, tokens: map[string]string{}}, nil
-}
-
-func isNil(c redis.UniversalClient) bool {
-	switch c := c.(type) {
-	case nil:
-		return true
-	case *redis.Client:
-		return c == nil
-	case *redis.ClusterClient:
-		return c == nil
-	case *redis.Ring:
-		return c == nil
-	}
-	return false
-}
-
-// ignoresDeadlines reports whether client is a go-redis client built
-// without ContextTimeoutEnabled: it would wait for a stalled Redis until
-// its read timeout (5s by default), whatever the context says.
-func ignoresDeadlines(client redis.UniversalClient) bool {
-	switch c := client.(type) {
-	case *redis.Client:
-		return !c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		return !c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		return !c.Options().ContextTimeoutEnabled
-	}
-	return false
 }
 
 // gobreaker's own key names, mapped to the breaker's name.

@@ -43,7 +43,7 @@ func startOneNodeCluster(t *testing.T) string {
 		_ = cmd.Wait()
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	node := redis.NewClient(&redis.Options{Addr: addr})
+	node := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	defer node.Close()
 	ctx := context.Background()
 	eventually(t, "redis-server answering", func() bool { return node.Ping(ctx).Err() == nil })
@@ -62,7 +62,7 @@ func startOneNodeCluster(t *testing.T) string {
 // escaping: a script touching two slots would fail with CROSSSLOT.
 func TestCluster(t *testing.T) {
 	addr := startOneNodeCluster(t)
-	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { client.Close() })
 	ctx := context.Background()
 	a := newInstance[string, string](t, client, nil)

@@ -4,7 +4,7 @@
 // loaded once for the fleet rather than once per instance, and a change
 // made through one instance reaches the others' copies.
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: addr}) // or a ClusterClient, or a Ring
+//	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true}) // or a ClusterClient, or a Ring
 //	l2, err := rediscache.New[int, User]("users", rdb)
 //	...
 //	defer l2.Close()

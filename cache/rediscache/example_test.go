@@ -23,7 +23,7 @@ type User struct {
 // copies (L1) and shares loads through Redis (L2). The example needs a
 // Redis server, so it is compiled but not run.
 func Example() {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6380"})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6380", ContextTimeoutEnabled: true})
 	defer rdb.Close()
 
 	l2, err := rediscache.New[int, User]("users", rdb)
@@ -54,7 +54,7 @@ func Example() {
 // alone: each instance loads its own misses, and the breaker soon stops
 // the calls to Redis.
 func Example_redisDown() {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 	defer rdb.Close()
 	quiet := slog.New(slog.DiscardHandler)
 	l2, err := rediscache.New[int, User]("users", rdb, rediscache.WithLogger(quiet))

@@ -16,6 +16,7 @@ import (
 	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/internal/otelx"
+	"github.com/paved-go/paved/internal/redisx"
 )
 
 // Level is a cache.SecondLevel on Redis, shared by the instances of a
@@ -45,17 +46,20 @@ type Level[K comparable, V any] struct {
 // New returns a second level named name (the name of the cache it will
 // serve: it labels metrics and the breaker, and is part of the default
 // key prefix) storing values in Redis through client, which may be a
-// *redis.Client, *redis.ClusterClient or *redis.Ring. New fails on an
-// empty name, a nil client, an invalid option, and a key type other than
-// string or an integer type without WithKeyCodec. It makes no Redis
+// *redis.Client, *redis.ClusterClient or *redis.Ring built with
+// ContextTimeoutEnabled (without it go-redis ignores the deadline of
+// WithTimeout, and a stalled Redis would hold every load for the client's
+// read timeout). New fails on an empty name, a nil client, a client that
+// ignores deadlines, an invalid option, and a key type other than string
+// or an integer type without WithKeyCodec. It makes no Redis
 // call: Redis may be down when a service starts.
 func New[K comparable, V any](name string, client redis.UniversalClient, opts ...Option) (*Level[K, V], error) {
 	var errs []error
 	if name == "" {
 		errs = append(errs, errors.New("rediscache: empty name"))
 	}
-	if isNil(client) {
-		errs = append(errs, errors.New("rediscache: nil client"))
+	if err := redisx.CheckClient("rediscache", client); err != nil {
+		errs = append(errs, err)
 	}
 	cfg := &config{codec: JSON, timeout: DefaultTimeout, lockTTL: DefaultLockTTL, lockWait: DefaultLockWait}
 	for i, o := range opts {
@@ -104,20 +108,6 @@ func New[K comparable, V any](name string, client redis.UniversalClient, opts ..
 		return nil, fmt.Errorf("rediscache: %w", err)
 	}
 	return l, nil
-}
-
-func isNil(c redis.UniversalClient) bool {
-	switch c := c.(type) {
-	case nil:
-		return true
-	case *redis.Client:
-		return c == nil
-	case *redis.ClusterClient:
-		return c == nil
-	case *redis.Ring:
-		return c == nil
-	}
-	return false
 }
 
 // names returns the Redis names of a key's value and lock, which share

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -326,7 +327,7 @@ func TestKeyCodec(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 	defer client.Close()
 	tests := []struct {
 		name   string
@@ -435,5 +436,17 @@ func TestUndecodableValue(t *testing.T) {
 	}
 	if got := counts(t, reader); got["error"] != 1 {
 		t.Errorf("requests %v, want one error", got)
+	}
+}
+
+// TestNewRefusesClientIgnoringDeadlines: without ContextTimeoutEnabled
+// go-redis ignores WithTimeout's deadline, and a stalled Redis would hold
+// every load for seconds, so New refuses such a client.
+func TestNewRefusesClientIgnoringDeadlines(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	_, err := rediscache.New[string, string]("deadlines", c)
+	if err == nil || !strings.Contains(err.Error(), "ContextTimeoutEnabled") {
+		t.Fatalf("New = %v, want a refusal naming ContextTimeoutEnabled", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/internal/otelx"
+	"github.com/paved-go/paved/internal/redisx"
 	"github.com/paved-go/paved/ratelimit"
 )
 
@@ -77,11 +78,8 @@ func New(name string, client redis.UniversalClient, limit rate.Limit, burst int,
 	if name == "" || !validPart(name) {
 		return nil, errors.New("redisrate: New: name must be printable ASCII, not empty, without '{' or '}'")
 	}
-	if client == nil || isNilClient(client) {
-		return nil, errors.New("redisrate: New: nil client")
-	}
-	if !contextTimeouts(client) {
-		return nil, errors.New("redisrate: New: the client's options must set ContextTimeoutEnabled, or WithTimeout cannot bound a call to Redis")
+	if err := redisx.CheckClient("redisrate: New", client); err != nil {
+		return nil, err
 	}
 	if !(limit > 0) {
 		return nil, errors.New("redisrate: New: limit must be positive")
@@ -233,32 +231,4 @@ func (l *Limiter) key(key string) string {
 		return l.head + string(b[:]) + "}"
 	}
 	return l.head + key + "}"
-}
-
-// isNilClient reports whether client is a nil pointer of one of
-// go-redis's client types in a non-nil interface.
-func isNilClient(client redis.UniversalClient) bool {
-	switch c := client.(type) {
-	case *redis.Client:
-		return c == nil
-	case *redis.ClusterClient:
-		return c == nil
-	case *redis.Ring:
-		return c == nil
-	}
-	return false
-}
-
-// contextTimeouts reports whether client honours context deadlines, as
-// far as New can tell.
-func contextTimeouts(client redis.UniversalClient) bool {
-	switch c := client.(type) {
-	case *redis.Client:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		return c.Options().ContextTimeoutEnabled
-	}
-	return true
 }

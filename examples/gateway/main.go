@@ -173,6 +173,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		fmt.Fprintf(stderr, "gateway: audit: %v\n", err)
 		return 1
 	}
+	// Last: the platform's audit emitter closes the file when it has one;
+	// a document without audit sections has none.
+	defer closeAuditFile()
 
 	handler, closeGateway, err := newGateway(gatewayConfig{
 		spec:      spec,
@@ -187,7 +190,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		metrics:   telemetry.MetricsHandler(),
 	})
 	if err != nil {
-		closeAuditFile()
 		upLn.Close()
 		// A *platform.LoadError lists every problem with its JSON pointer.
 		fmt.Fprintf(stderr, "gateway: %s: %v\n", specName, err)

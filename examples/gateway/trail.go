@@ -22,7 +22,8 @@ const auditFile = "audit.jsonl"
 
 // auditOptions returns the options of the platform's audit emitter,
 // writing to dir and to logger, and a function that closes the file sink
-// when the platform could not be loaded (the emitter closes it otherwise).
+// (the emitter closes it when the document has audit sections; a second
+// Close is harmless).
 // Block mode: a request waits up to a second for room in a full queue,
 // then goes on and the loss is counted and marked in the trail.
 func auditOptions(dir string, logger *slog.Logger) ([]audit.Option, func(), error) {

@@ -545,12 +545,12 @@ func TestGatewayBreaker(t *testing.T) {
 			t.Fatalf("launch %d while the upstream fails: %d %+v", i+1, resp.StatusCode, p)
 		}
 		if p.Detail == "breaker: open" {
-			if i < 5 {
-				t.Fatalf("the launch breaker opened after %d failures, want 5 (minCalls)", i)
+			if i < 10 {
+				t.Fatalf("the launch breaker opened after %d failures, want 10 (minCalls)", i)
 			}
 			break
 		}
-		if p.Detail != "injected fault" || i == 10 {
+		if p.Detail != "injected fault" || i == 15 {
 			t.Fatalf("launch %d: %+v, want the upstream's fault until the breaker opens", i+1, p)
 		}
 	}

@@ -278,7 +278,7 @@ func dialable(a net.Addr) string {
 
 func printBanner(w io.Writer, base, spec, trail string) {
 	fmt.Fprintf(w, `paved gateway listening on %[1]s
-API: %[3]s (every operation's x-platform: authentication, authorization, limits, audit, cache, upstream)
+API: %[3]s (each operation's x-platform says what it gets: keys, checks, limits, audit, cache, upstream)
 Audit trail: %[2]s (verify it: go run ./cmd/auditverify %[2]s)
 
 Demo API keys (X-API-Key): alice-key (operator, compartment prod),

@@ -63,8 +63,10 @@ func newUpstreamTransport(cfg upstreamConfig) (http.RoundTripper, func(*http.Req
 	}
 	// Shared state counts over a time window (the last-N-calls window
 	// is per process): the failure rate of the last 10 s, in 10 buckets,
-	// across every gateway, with gateway.yaml's threshold (half of at
-	// least 5 calls). The fault switch is not the API: it is not counted,
+	// across every gateway, half of at least 5 calls: a lower threshold
+	// than gateway.yaml's per-operation breakers (half of at least 10),
+	// so that it is open for every gateway by the time one of them opens
+	// its own. The fault switch is not the API: it is not counted,
 	// so it works while the breaker is open.
 	br, err := breaker.New("upstream",
 		breaker.WithLogger(cfg.logger),

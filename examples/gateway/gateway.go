@@ -26,9 +26,10 @@ import (
 //
 // Go code keeps what a document cannot say: the limit per client address
 // (an operation has one rateLimit), the last-good fallback of
-// GET /instances, and with -redis the state shared through Redis (the
-// per-address limit, the document's per-key limits (sharedlimits.go),
-// instance lookups, a breaker).
+// GET /instances, fresh reads after a terminate (freshness.go), and with
+// -redis the state shared through Redis (the per-address limit, the
+// document's per-key limits (sharedlimits.go), instance lookups, a
+// breaker).
 
 type gatewayConfig struct {
 	spec      []byte   // the OpenAPI document, ${UPSTREAM} replaced
@@ -90,9 +91,16 @@ func newGateway(cfg gatewayConfig) (http.Handler, func(context.Context) error, e
 			return nil, nil, err
 		}
 	}
+	marks := newStaleMarks() // see freshness.go
 	mux := http.NewServeMux()
 	for _, rt := range p.Routes() {
 		h := rt.Handler
+		switch {
+		case rt.ID == "terminateInstance" && rt.Pattern == "POST /instances/{id}/terminate":
+			h = marks.invalidates(h)
+		case rt.ID == "getInstance" && rt.Pattern == "GET /instances/{id}":
+			h = marks.revalidates(h)
+		}
 		if shared != nil {
 			h = shared(h)
 		}

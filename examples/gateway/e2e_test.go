@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,6 +44,17 @@ func TestGatewaySpecEndToEnd(t *testing.T) {
 	if resp, _ := call("bob-key", "GET", "/instances?compartment=dev", "", "X-Correlation-ID", "e2e-42"); resp.StatusCode != 200 ||
 		resp.Header.Get("X-Correlation-ID") != "e2e-42" {
 		t.Fatalf("list: %d, correlation id %q", resp.StatusCode, resp.Header.Get("X-Correlation-ID"))
+	}
+
+	// Rate limits: per key (the document) and per address (the gateway)
+	// on the API; none where the document says rateLimit: null.
+	if resp, _ := call("bob-key", "GET", "/instances?compartment=dev", ""); !slices.ContainsFunc(resp.Header.Values("RateLimit-Policy"),
+		func(v string) bool { return strings.HasPrefix(v, `"api";`) }) ||
+		!slices.ContainsFunc(resp.Header.Values("RateLimit-Policy"), func(v string) bool { return strings.HasPrefix(v, `"ip";`) }) {
+		t.Fatalf("list: policies %q, want api and ip", resp.Header.Values("RateLimit-Policy"))
+	}
+	if resp, _ := call("", "GET", "/healthz", ""); resp.StatusCode != 200 || len(resp.Header.Values("RateLimit-Policy")) != 0 {
+		t.Fatalf("healthz: %d, policies %q; want 200 and none", resp.StatusCode, resp.Header.Values("RateLimit-Policy"))
 	}
 
 	// Authentication: no key, 401 with the challenge.

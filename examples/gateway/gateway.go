@@ -104,7 +104,10 @@ func newGateway(cfg gatewayConfig) (http.Handler, func(context.Context) error, e
 		if shared != nil {
 			h = shared(h)
 		}
-		if cfg.ipLimit != nil {
+		if _, limited := rateLimitOf(p.Document(), rt); limited && cfg.ipLimit != nil {
+			// Where the document limits per key, the gateway limits per
+			// address too; rateLimit: null (health, the fault switch)
+			// turns both off.
 			h = cfg.ipLimit(h)
 		}
 		mux.Handle(rt.Pattern, h)

@@ -12,7 +12,8 @@ import (
 // The per-key limits are gateway.yaml's (x-platform rateLimit: 100 calls a
 // minute with bursts of 20 per API key on the API, 2 launches a minute per
 // key). An operation has one rateLimit, so the limit per client address
-// that every API route also gets is here, around the platform's routes:
+// that every rate-limited operation also gets is here, around the
+// platform's routes:
 // 50 requests a second, bursts of 100, so a client cannot dodge the
 // per-key limits by inventing API keys.
 //

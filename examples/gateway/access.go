@@ -19,10 +19,11 @@ import (
 
 // Who may call the gateway, and what they may do. Callers authenticate
 // with an API key (X-API-Key); each key belongs to a principal in one
-// compartment. The rules, one set per route, are expressions compiled
-// when the gateway starts; an instance's compartment is looked up from the
-// upstream by the "instance" resolver, so "terminate an instance of your
-// own compartment" is a one-line rule.
+// compartment. The rules are gateway.yaml's x-platform authorization
+// sections, compiled when the gateway starts; this file gives them what
+// the document names: the "apiKey" scheme, the "instance" resolver (an
+// instance's compartment, looked up from the upstream) and the
+// permissions principals hold in each compartment.
 
 // demoKeys are the demo's API keys. A real service loads hashed keys from
 // its secret store (authz.WithKeyLookup); NewAPIKeys keeps only SHA-256
@@ -34,70 +35,53 @@ var demoKeys = map[string]*authz.Principal{
 	"admin-key": {ID: "admin", Type: "user", Tenant: "ops", Roles: []string{"admin"}},
 }
 
-// Rules every route shares.
-var (
-	admins = authz.Allow("admins", `hasRole("admin")`)
-	// ownInstance is true when the instance in the path belongs to the
-	// caller's compartment. The lookup is memoized for the request, and
-	// the instance found is what authz.Resource returns to the handler.
-	ownInstance = `resource("instance", request.pathValue("id")).compartment == principal.tenant`
-)
-
-// accessRules are the gateway's rules by route. Admins may do anything;
-// everyone else works in their own compartment, and only operators change
-// anything.
-func accessRules() []authz.Option {
-	return []authz.Option{
-		authz.WithRoute("GET /instances", admins,
-			authz.Allow("list own compartment", `request.query("compartment") == principal.tenant`)),
-		authz.WithRoute("GET /instances/{id}", admins,
-			authz.Allow("read own instance", ownInstance)),
-		authz.WithRoute("POST /instances", admins,
-			authz.Allow("operators launch in own compartment",
-				`hasRole("operator") && request.body.compartment == principal.tenant`)),
-		authz.WithRoute("POST /instances/{id}/terminate", admins,
-			authz.Allow("operators terminate own instance", `hasRole("operator") && `+ownInstance)),
-		authz.WithRoute("GET /admin/faults", admins),
-		authz.WithRoute("POST /admin/faults", admins),
-		authz.WithRoute("DELETE /admin/faults", admins),
-		authz.WithPublic("GET /healthz", "GET /metrics"),
+// permissions says what a principal may do in a compartment, for the
+// declarative resources form of authorization in gateway.yaml (terminating
+// requires "terminate" in the instance's compartment): admins may do
+// anything anywhere; everyone else works in their own compartment, where
+// operators launch and terminate and viewers only read.
+func permissions(_ context.Context, p *authz.Principal, compartment string) ([]string, error) {
+	switch {
+	case p == nil:
+		return nil, nil
+	case p.HasRole("admin"):
+		return []string{"read", "launch", "terminate"}, nil
+	case p.Tenant != compartment:
+		return nil, nil
+	case p.HasRole("operator"):
+		return []string{"read", "launch", "terminate"}, nil
+	case p.HasRole("viewer"):
+		return []string{"read"}, nil
 	}
+	return nil, nil
 }
 
-// newAccess returns the gateway's Authorizer, and a function that
-// releases its lookup cache. Instances are looked up from the upstream
-// through client (the same resilience chain as proxied calls) and kept
-// for 2 s, as long as the response cache keeps them (the rules read only
-// an instance's compartment, which never changes; a rule about its state
-// would have to look it up afresh). With rdb (-redis) the lookups are
-// shared by every gateway on that Redis: one gateway's lookup serves the
-// others, and only one of them asks the upstream for a missing instance.
-// An upstream outage answers 503, so a client retries instead of
+// newAPIKeys returns the authenticator of the demo keys (X-API-Key),
+// registered as the document's "apiKey" scheme.
+func newAPIKeys() (authz.Authenticator, error) {
+	return authz.NewAPIKeys(demoKeys, authz.WithRealm("paved-gateway"))
+}
+
+// newInstanceResolver returns the "instance" resolver of gateway.yaml's
+// checks (resource("instance", id)) and resources entries, and a function
+// that releases its cache. Instances are looked up from the upstream
+// through client and kept for 2 s, as long as the response cache keeps
+// them (the rules read only an instance's compartment, which never
+// changes; a rule about its state would have to look it up afresh). With
+// rdb (-redis) the lookups are shared by every gateway on that Redis: one
+// gateway's lookup serves the others, and only one of them asks the
+// upstream for a missing instance. An upstream outage answers 503 (see
+// authz.WithOutageStatus in gateway.go), so a client retries instead of
 // concluding it lacks access.
-func newAccess(upstream *url.URL, client *http.Client, logger *slog.Logger, rdb redis.UniversalClient) (*authz.Authorizer, func(), error) {
-	keys, err := authz.NewAPIKeys(demoKeys, authz.WithRealm("paved-gateway"))
-	if err != nil {
-		return nil, nil, err
-	}
+func newInstanceResolver(upstream *url.URL, client *http.Client, logger *slog.Logger, rdb redis.UniversalClient) (func(ctx context.Context, id string) (any, error), func(), error) {
 	lookups, release, err := newLookupCache(rdb, logger)
 	if err != nil {
 		return nil, nil, err
 	}
 	resolve := instanceResolver(upstream, client)
-	opts := append(accessRules(),
-		authz.WithAuthenticator(keys),
-		authz.WithResolver("instance", func(ctx context.Context, id string) (any, error) {
-			return lookups.Get(ctx, id, func(ctx context.Context, id string) (Instance, error) { return resolve(ctx, id) })
-		}),
-		authz.WithOutageStatus(http.StatusServiceUnavailable),
-		authz.WithLogger(logger),
-	)
-	az, err := authz.New(opts...)
-	if err != nil {
-		release()
-		return nil, nil, err
-	}
-	return az, func() { az.Close(); release() }, nil
+	return func(ctx context.Context, id string) (any, error) {
+		return lookups.Get(ctx, id, func(ctx context.Context, id string) (Instance, error) { return resolve(ctx, id) })
+	}, release, nil
 }
 
 // newLookupCache returns the cache of instance lookups: in process, with

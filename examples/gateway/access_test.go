@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/paved-go/paved/platform"
 	"github.com/paved-go/paved/tracing"
 )
 
@@ -77,21 +79,32 @@ func TestGatewayAccess(t *testing.T) {
 	}
 }
 
-// TestGatewayRefusesUnruledRoutes: a route without an authorization rule
-// (one added to the API without a rule) stops the gateway from starting.
-func TestGatewayRefusesUnruledRoutes(t *testing.T) {
-	saved := apiRoutes
-	t.Cleanup(func() { apiRoutes = saved })
-	apiRoutes = append(append([]route(nil), saved...), route{pattern: "DELETE /instances/{id}", timeout: saved[0].timeout})
-
+// TestGatewayRefusesUnguardedOperations: an operation without
+// authorization (one added to the document without a check) stops the
+// gateway from starting, with the operation's JSON pointer.
+func TestGatewayRefusesUnguardedOperations(t *testing.T) {
+	spec := strings.Replace(string(embeddedSpec), "  /instances/{id}/terminate:\n", `  /instances/{id}/reboot:
+    post:
+      operationId: rebootInstance
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: string}}
+      responses:
+        "200": {description: rebooted}
+  /instances/{id}/terminate:
+`, 1)
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
-	cfg := gatewayConfig{upstream: mustParseURL(t, "http://127.0.0.1:1"), transport: transport, admin: transport,
-		logger: tracing.NewLogger(io.Discard), tracer: newTestTracer(t, io.Discard)}
-	cfg.access = testAccess(t, cfg.upstream, transport, cfg.logger)
-	_, err := newGateway(cfg)
-	if err == nil || !strings.Contains(err.Error(), `route "DELETE /instances/{id}" has no rule`) {
-		t.Fatalf("newGateway = %v, want a refusal naming the route", err)
+	logger := tracing.NewLogger(io.Discard)
+	prepared, err := prepare([]byte(spec), overrides{upstream: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = newGateway(gatewayConfig{spec: prepared, upstream: mustParseURL(t, "http://127.0.0.1:1"), transport: transport,
+		logger: logger, tracer: newTestTracer(t, io.Discard)})
+	le, ok := errors.AsType[*platform.LoadError](err)
+	if !ok || len(le.Problems) != 1 || le.Problems[0].Pointer != "/paths/~1instances~1{id}~1reboot/post/x-platform" ||
+		!strings.Contains(le.Problems[0].Message, "authorization") {
+		t.Fatalf("newGateway = %v, want one problem at the new operation about its authorization", err)
 	}
 }
 

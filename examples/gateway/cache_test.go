@@ -7,8 +7,9 @@ import (
 )
 
 // TestGatewayInstanceCache: GET /instances/{id} is served from the
-// response cache (Age on the second, ETag, 304 for If-None-Match), and
-// terminating the instance drops the cached copy.
+// response cache (gateway.yaml: cache ttl 2s; Age on the second, ETag, 304
+// for If-None-Match), and terminating the instance refreshes the stored
+// copy at the next read.
 func TestGatewayInstanceCache(t *testing.T) {
 	g := startGateway(t)
 	var first Instance
@@ -39,8 +40,15 @@ func TestGatewayInstanceCache(t *testing.T) {
 	if resp := g.do(t, "POST", "/instances/inst-0001/terminate", "", "", &terminated); resp.StatusCode != 200 {
 		t.Fatalf("terminate: %d", resp.StatusCode)
 	}
+	// The platform keeps each operation's cache to itself; the gateway
+	// marks the terminated instance, and its next read asks the upstream.
 	var after Instance
 	if resp := g.do(t, "GET", "/instances/inst-0001", "", "", &after); resp.StatusCode != 200 || after.State != stateTerminated {
 		t.Fatalf("GET after terminate: %d %+v; the cached RUNNING copy survived", resp.StatusCode, after)
+	}
+	var cached Instance
+	resp = g.do(t, "GET", "/instances/inst-0001", "", "", &cached)
+	if resp.StatusCode != 200 || cached.State != stateTerminated || resp.Header.Get("Age") == "" {
+		t.Fatalf("GET after that: %d, Age %q, %+v; want the stored TERMINATED copy", resp.StatusCode, resp.Header.Get("Age"), cached)
 	}
 }

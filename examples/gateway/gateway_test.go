@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +24,7 @@ import (
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/tracing"
+	"go.yaml.in/yaml/v4"
 )
 
 func TestMain(m *testing.M) {
@@ -45,28 +45,25 @@ const testKeys = 2000
 
 func testKey(i int) string { return "test-" + strconv.Itoa(i) }
 
-// testAccess is the gateway's Authorizer for tests that build the gateway
-// themselves.
-func testAccess(t *testing.T, upstream *url.URL, transport http.RoundTripper, logger *slog.Logger) *authz.Authorizer {
+// mustGateway is newGateway for tests: the embedded document with its
+// upstream at cfg.upstream and o's overrides, audit events to the log.
+func mustGateway(t *testing.T, cfg gatewayConfig, o overrides) http.Handler {
 	t.Helper()
-	az, release, err := newAccess(upstream, &http.Client{Transport: transport}, logger, nil)
+	o.upstream = cfg.upstream.String()
+	spec, err := prepare(embeddedSpec, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(release)
-	return az
-}
-
-// mustGateway is newGateway for tests.
-func mustGateway(t *testing.T, cfg gatewayConfig) http.Handler {
-	t.Helper()
-	if cfg.access == nil {
-		cfg.access = testAccess(t, cfg.upstream, cfg.transport, cfg.logger)
-	}
-	h, err := newGateway(cfg)
+	cfg.spec = spec
+	h, closeAll, err := newGateway(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := closeAll(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	return h
 }
 
@@ -245,17 +242,20 @@ func TestGatewayBadRequests(t *testing.T) {
 	}{
 		{name: "unknown route", method: "GET", path: "/nope", wantStatus: 404, wantDetail: "no route for GET /nope"},
 		{name: "unknown instance", method: "GET", path: "/instances/inst-9999", wantStatus: 404, wantDetail: `instance "inst-9999" not found`},
-		{name: "terminate unknown", method: "POST", path: "/instances/x/terminate", wantStatus: 404, wantDetail: `instance "x" not found`},
+		// Terminating looks the instance up first (gateway.yaml's resources
+		// form): one that does not exist is denied like someone else's.
+		{name: "terminate unknown", method: "POST", path: "/instances/x/terminate", wantStatus: 403, wantDetail: `rule "terminateInstance.Instance"`},
 		{name: "wrong method", method: "DELETE", path: "/instances", wantStatus: 405, wantAllow: "GET, HEAD, POST", wantDetail: "method DELETE is not allowed"},
-		{name: "malformed JSON", method: "POST", path: "/instances", contentType: "application/json", body: `{"compartment": "dev",}`, wantStatus: 400, wantDetail: "malformed JSON at byte 23"},
-		{name: "truncated JSON", method: "POST", path: "/instances", body: `{"compartment": "de`, wantStatus: 400, wantDetail: "unexpected end of body"},
+		{name: "malformed JSON", method: "POST", path: "/instances", contentType: "application/json", body: `{"compartment": "dev",}`, wantStatus: 400, wantDetail: "request body is not valid JSON"}, // the launch check reads the body
+		{name: "truncated JSON", method: "POST", path: "/instances", body: `{"compartment": "de`, wantStatus: 400, wantDetail: "request body is not valid JSON"},
 		{name: "empty body", method: "POST", path: "/instances", wantStatus: 400, wantDetail: "empty body"},
 		{name: "wrong type", method: "POST", path: "/instances", body: `{"compartment": 5}`, wantStatus: 400, wantDetail: `field "compartment" must be a string`},
 		{name: "unknown field", method: "POST", path: "/instances", body: `{"compartment":"dev","cpu":4}`, wantStatus: 400, wantDetail: `unknown field "cpu"`},
-		{name: "trailing data", method: "POST", path: "/instances", body: `{"compartment":"dev"} {}`, wantStatus: 400, wantDetail: "data after the object"},
+		{name: "trailing data", method: "POST", path: "/instances", body: `{"compartment":"dev"} {}`, wantStatus: 400, wantDetail: "request body is not valid JSON"},
 		{name: "missing compartment", method: "POST", path: "/instances", body: `{}`, wantStatus: 400, wantDetail: `"compartment" is required`},
 		{name: "bad compartment", method: "POST", path: "/instances", body: `{"compartment":"../etc"}`, wantStatus: 400, wantDetail: `"compartment" must be`},
-		{name: "not JSON", method: "POST", path: "/instances", contentType: "text/plain", body: `hi`, wantStatus: 415, wantDetail: "is not application/json"},
+		{name: "not JSON", method: "POST", path: "/instances", contentType: "text/plain", body: `hi`, wantStatus: 400, wantDetail: "request body is not valid JSON"},
+		{name: "not JSON, well formed", method: "POST", path: "/instances", contentType: "text/plain", body: `{"compartment":"dev"}`, wantStatus: 415, wantDetail: "is not application/json"},
 		{name: "body too large", method: "POST", path: "/instances", body: `{"displayName":"` + strings.Repeat("a", maxLaunchBody) + `"}`, wantStatus: 413, wantDetail: "body larger than 65536 bytes"},
 	}
 	for _, tc := range tests {
@@ -291,8 +291,8 @@ func TestGatewayUpstreamDown(t *testing.T) {
 	logs := &syncBuffer{}
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
-	h := mustGateway(t, gatewayConfig{upstream: mustParseURL(t, deadURL), transport: transport, admin: transport,
-		logger: tracing.NewLogger(logs), tracer: newTestTracer(t, logs)})
+	h := mustGateway(t, gatewayConfig{upstream: mustParseURL(t, deadURL), transport: transport,
+		logger: tracing.NewLogger(logs), tracer: newTestTracer(t, logs)}, overrides{})
 	srv := &http.Server{Handler: h}
 	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -315,7 +315,7 @@ func TestGatewayUpstreamDown(t *testing.T) {
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != 502 || p.Detail != "gateway: upstream unavailable" {
+	if resp.StatusCode != 502 || p.Detail != "platform: upstream call failed" {
 		t.Fatalf("got %d %+v", resp.StatusCode, p)
 	}
 	if strings.Contains(string(body), "refused") {
@@ -367,7 +367,7 @@ func TestGatewayStartErrors(t *testing.T) {
 		{"bad duration", []string{"-shutdown-timeout", "soon"}, 2, "invalid value"},
 		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use"},
 		{"bad address", []string{"-addr", "nonsense"}, 1, "missing port"},
-		{"route timeout for no route", []string{"-route-timeout", "GET /nope=1s"}, 2, `no route "GET /nope"`},
+		{"route timeout for no route", []string{"-route-timeout", "GET /nope=1s"}, 2, `the document has no operation "GET /nope"`},
 		{"route timeout without a duration", []string{"-route-timeout", "GET /instances"}, 2, "want PATTERN=DURATION"},
 		{"route timeout not a duration", []string{"-route-timeout", "GET /instances=soon"}, 2, "is not a positive duration"},
 		{"route timeout zero", []string{"-route-timeout", "GET /instances=0s"}, 2, "is not a positive duration"},
@@ -528,20 +528,36 @@ func TestGatewayBreaker(t *testing.T) {
 	// The list is served from the last good answer, flagged.
 	var list struct{ Items []Instance }
 	resp = g.do(t, "GET", "/instances", "", "", &list)
-	if resp.StatusCode != 200 || resp.Header.Get(fallbackHeader) != "breaker: open" || len(list.Items) != len(before.Items) {
+	// Each operation has its own breaker: GET /instances's is still
+	// closed, so the call fails at the upstream, and the fallback says so.
+	if resp.StatusCode != 200 || resp.Header.Get(fallbackHeader) != "breaker: response status 503" || len(list.Items) != len(before.Items) {
 		t.Fatalf("fallback: %d %q %d items", resp.StatusCode, resp.Header.Get(fallbackHeader), len(list.Items))
 	}
 	if resp.Header.Get("Age") == "" {
 		t.Error("fallback without Age")
 	}
-	// A launch is rejected at once, not retried and not sent.
-	if resp := g.do(t, "POST", "/instances", "application/json", `{"compartment":"dev"}`, &p); resp.StatusCode != 503 || p.Detail != "breaker: open" {
-		t.Fatalf("launch while open: %d %+v", resp.StatusCode, p)
+	// Launches have a breaker of their own: they reach the failing
+	// upstream (once each: a POST is not retried) until it opens too,
+	// then they are rejected at once, without being sent.
+	for i := 0; ; i++ {
+		resp := g.do(t, "POST", "/instances", "application/json", `{"compartment":"dev"}`, &p)
+		if resp.StatusCode != 503 {
+			t.Fatalf("launch %d while the upstream fails: %d %+v", i+1, resp.StatusCode, p)
+		}
+		if p.Detail == "breaker: open" {
+			if i < 10 {
+				t.Fatalf("the launch breaker opened after %d failures, want 10 (minCalls)", i)
+			}
+			break
+		}
+		if p.Detail != "injected fault" || i == 15 {
+			t.Fatalf("launch %d: %+v, want the upstream's fault until the breaker opens", i+1, p)
+		}
 	}
 
 	// The opening was logged once, and the metrics show it.
-	if n := strings.Count(g.stderr.String(), `"msg":"breaker opened"`); n != 1 {
-		t.Errorf("%d 'breaker opened' log lines, want 1:\n%s", n, g.stderr)
+	if n := strings.Count(g.stderr.String(), `"msg":"breaker opened"`); n != 2 {
+		t.Errorf("%d 'breaker opened' log lines, want 2 (getInstance, launchInstance):\n%s", n, g.stderr)
 	}
 	resp, err := g.client.Get(g.base + "/metrics")
 	if err != nil {
@@ -550,9 +566,9 @@ func TestGatewayBreaker(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^paved_breaker_calls_total\{.*outcome="rejected",paved_breaker_name="upstream"\} [1-9]`),
-		regexp.MustCompile(`(?m)^paved_breaker_state\{.*paved_breaker_name="upstream",state="open"\} 1$`),
-		regexp.MustCompile(`(?m)^paved_retry_attempts_total\{.*outcome="retry",paved_retry_name="upstream"\} [1-9]`),
+		regexp.MustCompile(`(?m)^paved_breaker_calls_total\{.*outcome="rejected",paved_breaker_name="getInstance"\} [1-9]`),
+		regexp.MustCompile(`(?m)^paved_breaker_state\{.*paved_breaker_name="getInstance",state="open"\} 1$`),
+		regexp.MustCompile(`(?m)^paved_retry_attempts_total\{.*outcome="retry",paved_retry_name="getInstance"\} [1-9]`),
 	} {
 		if !want.Match(body) {
 			t.Errorf("/metrics lacks %s", want)
@@ -685,8 +701,8 @@ func TestGatewayClientCancelIsNeverSuccess(t *testing.T) {
 			logs := &syncBuffer{}
 			transport := &http.Transport{}
 			defer transport.CloseIdleConnections()
-			h := mustGateway(t, gatewayConfig{upstream: upstream, transport: transport, admin: transport,
-				logger: tracing.NewLogger(logs), tracer: newTestTracer(t, logs)})
+			h := mustGateway(t, gatewayConfig{upstream: upstream, transport: transport,
+				logger: tracing.NewLogger(logs), tracer: newTestTracer(t, logs)}, overrides{})
 
 			ctx, cancel := context.WithCancel(t.Context())
 			req := httptest.NewRequestWithContext(ctx, method, "/instances", strings.NewReader(`{"compartment":"dev"}`))
@@ -719,15 +735,15 @@ func TestGatewayRouteDeadline(t *testing.T) {
 	logs := &syncBuffer{}
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
-	toUpstream, err := newUpstreamTransport(upstreamConfig{base: base, tracer: tracing.Default(),
+	toUpstream, fallback, err := newUpstreamTransport(upstreamConfig{base: base,
 		logger: tracing.NewLogger(logs), openDuration: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const deadline = 100 * time.Millisecond
-	h := mustGateway(t, gatewayConfig{upstream: upstream, transport: toUpstream, admin: base,
-		logger: tracing.NewLogger(logs), tracer: newTestTracer(t, logs),
-		timeouts: routeTimeouts{"GET /instances/{id}": deadline}})
+	h := mustGateway(t, gatewayConfig{upstream: upstream, transport: toUpstream, fallback: fallback,
+		logger: tracing.NewLogger(logs), tracer: newTestTracer(t, logs)},
+		overrides{timeouts: routeTimeouts{"GET /instances/{id}": deadline}})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
@@ -753,9 +769,24 @@ func TestGatewayRouteDeadline(t *testing.T) {
 	if n := hits.Load(); n != 1 {
 		t.Fatalf("%d upstream attempts, want 1: no retry starts past the deadline", n)
 	}
-	// The other routes keep their own deadlines.
-	if got := (routeTimeouts{"GET /instances/{id}": deadline}).timeout(apiRoutes[0]); got != 5*time.Second {
-		t.Fatalf("GET /instances deadline %v, want its default 5s", got)
+	// The other operations keep the document's timeouts.
+	spec, err := prepare(embeddedSpec, overrides{upstream: upstream.String(), timeouts: routeTimeouts{"GET /instances/{id}": deadline}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(spec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	top := doc.Content[0]
+	if got := get(top, "paths", "/instances/{id}", "get", "x-platform", "timeout"); got == nil || got.Value != "100ms" {
+		t.Fatalf("GET /instances/{id} timeout %v, want 100ms", got)
+	}
+	if got := get(top, "paths", "/instances", "get", "x-platform", "timeout"); got != nil {
+		t.Fatalf("GET /instances has a timeout of its own, %q: want the root's", got.Value)
+	}
+	if got := get(top, "x-platform", "timeout"); got == nil || got.Value != "5s" {
+		t.Fatalf("the root timeout is %v, want 5s", got)
 	}
 }
 

@@ -3,39 +3,35 @@ package main
 import (
 	"log/slog"
 	"net/http"
-	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/paved-go/paved/ratelimit"
 	"github.com/paved-go/paved/ratelimit/redisrate"
 	"github.com/redis/go-redis/v9"
 )
 
-// newLimits returns the gateway's rate limits, applied per route (inside
-// the ServeMux, so policies match the route pattern):
+// The per-key limits are gateway.yaml's (x-platform rateLimit: 100 calls a
+// minute with bursts of 20 per API key on the API, 2 launches a minute per
+// key). An operation has one rateLimit, so the limit per client address
+// that every rate-limited operation also gets is here, around the
+// platform's routes:
+// 50 requests a second, bursts of 100, so a client cannot dodge the
+// per-key limits by inventing API keys.
 //
-//   - per client address: 50 requests a second, bursts of 100, so a
-//     client cannot dodge the per-key limits by inventing API keys;
-//   - per API key (X-API-Key, or Authorization: Bearer): 100 requests a
-//     minute with bursts of 20 on the API ("api"), and 2 launches a minute
-//     on POST /instances ("launch"), a tight limit to show 429s with curl.
-//
-// Callers without an API key share one "anonymous" bucket per policy.
-//
-// With rdb (the -redis flag) the buckets live in Redis, shared by every
-// gateway on that Redis: two gateways on different ports then let a key
-// launch twice a minute in all, not twice each. When Redis fails, each
-// gateway decides alone, from local buckets of the same quota, until it
-// answers again.
-func newLimits(logger *slog.Logger, rdb redis.UniversalClient) (func(http.Handler) http.Handler, error) {
-	keyed := func(name string, limit rate.Limit, burst int) (ratelimit.Decider, error) {
-		if rdb == nil {
-			return ratelimit.NewKeyed(limit, burst)
-		}
-		return redisrate.New("gateway-"+name, rdb, limit, burst, redisrate.WithLogger(logger))
+// With rdb (the -redis flag) its buckets live in Redis, shared by every
+// gateway on that Redis. When Redis fails, each gateway decides alone,
+// from local buckets of the same quota, until it answers again. (The
+// document's per-key limits are per process: the platform builds their
+// buckets in memory.)
+func newIPLimit(logger *slog.Logger, rdb redis.UniversalClient) (func(http.Handler) http.Handler, error) {
+	var (
+		perIP ratelimit.Decider
+		err   error
+	)
+	if rdb == nil {
+		perIP, err = ratelimit.NewKeyed(50, 100)
+	} else {
+		perIP, err = redisrate.New("gateway-ip", rdb, 50, 100, redisrate.WithLogger(logger))
 	}
-	perIP, err := keyed("ip", 50, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -45,22 +41,5 @@ func newLimits(logger *slog.Logger, rdb redis.UniversalClient) (func(http.Handle
 	if err != nil {
 		return nil, err
 	}
-
-	api, err := keyed("api", rate.Every(600*time.Millisecond), 20)
-	if err != nil {
-		return nil, err
-	}
-	launch, err := keyed("launch", rate.Every(30*time.Second), 2)
-	if err != nil {
-		return nil, err
-	}
-	keyLimit, err := ratelimit.NewPolicies(
-		ratelimit.Policy{Name: "api", Limiter: api, Key: ratelimit.APIKey},
-		ratelimit.WithRoute("POST /instances", ratelimit.Policy{Name: "launch", Limiter: launch, Key: ratelimit.APIKey}),
-		ratelimit.WithAnonymousKey("anonymous"),
-		ratelimit.WithLogger(logger))
-	if err != nil {
-		return nil, err
-	}
-	return func(next http.Handler) http.Handler { return ipLimit.Middleware(keyLimit.Middleware(next)) }, nil
+	return ipLimit.Middleware, nil
 }

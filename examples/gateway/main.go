@@ -1,10 +1,15 @@
 // Command gateway is paved's demo API gateway: a small "compute instances"
-// API behind a gateway handler with paved's middleware on, running on
-// embedded defaults with no outside services.
+// API behind a gateway driven by an OpenAPI document, gateway.yaml, whose
+// x-platform extension gives each operation paved's features (package
+// platform), running on embedded defaults with no outside services.
 //
 //	go run ./examples/gateway            # listens on 127.0.0.1:8080
 //	go run ./examples/gateway -addr 127.0.0.1:9090
-//	go run ./examples/gateway -route-timeout 'GET /instances=2s'   # a route's deadline, retries included
+//	go run ./examples/gateway -spec my-gateway.yaml                # another document
+//	go run ./examples/gateway -route-timeout 'GET /instances=2s'   # an operation's deadline, retries included
+//
+// A document the platform cannot serve stops the gateway before it
+// listens, with every problem and its JSON pointer.
 //
 // It prints the URL and ready-made curl commands, logs every request with
 // its trace and correlation ids (colour on a terminal, JSON otherwise),
@@ -30,7 +35,6 @@ import (
 	"time"
 
 	"github.com/paved-go/paved"
-	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/tracing"
 	"github.com/paved-go/paved/tracing/telemetry"
 	"github.com/redis/go-redis/v9"
@@ -50,12 +54,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` the gateway listens on")
+	specFile := fs.String("spec", "", "`file` of the OpenAPI document (YAML or JSON) to serve instead of the embedded gateway.yaml; "+upstreamVar+" in it is the demo service's URL")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on shutdown")
-	breakerOpen := fs.Duration("breaker-open", 10*time.Second, "how long the upstream breaker stays open before probing")
-	redisAddr := fs.String("redis", "", "`address` of a Redis server (host:port) for state shared by several gateways: rate limits, instance lookups and the upstream breaker; default: none, state is per process")
+	breakerOpen := fs.Duration("breaker-open", 10*time.Second, "how long the upstream breakers stay open before probing (sets the document's x-platform upstream.breaker.openFor)")
+	redisAddr := fs.String("redis", "", "`address` of a Redis server (host:port) for state shared by several gateways: the rate limit per client address, instance lookups and an upstream breaker; default: none, state is per process")
 	auditDir := fs.String("audit-dir", "", "`directory` of the audit trail (audit.jsonl); default: a new temporary directory")
 	timeouts := routeTimeouts{}
-	fs.Var(timeouts, "route-timeout", "a route's deadline for the whole upstream call, retries included, as `PATTERN=DURATION` (repeatable; default 5s for reads, 10s for writes)")
+	fs.Var(timeouts, "route-timeout", "an operation's deadline for the whole upstream call, retries included, as `PATTERN=DURATION` (repeatable; sets its x-platform timeout, in gateway.yaml 5s for reads, 10s for writes)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -70,6 +75,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if *shutdownTimeout <= 0 || *breakerOpen <= 0 {
 		fmt.Fprintln(stderr, "gateway: -shutdown-timeout and -breaker-open must be positive")
 		return 2
+	}
+	breakerSet := false
+	fs.Visit(func(f *flag.Flag) { breakerSet = breakerSet || f.Name == "breaker-open" })
+	spec, specName := embeddedSpec, "gateway.yaml (embedded)"
+	if *specFile != "" {
+		b, err := os.ReadFile(*specFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gateway: -spec: %v\n", err)
+			return 2
+		}
+		spec, specName = b, *specFile
 	}
 
 	logger := tracing.NewLogger(stderr) // colour on a terminal, JSON otherwise
@@ -99,23 +115,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return 1
 	}
 
-	gwLn, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "gateway: %v\n", err)
-		return 1
-	}
 	upLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		gwLn.Close()
 		fmt.Fprintf(stderr, "gateway: upstream: %v\n", err)
 		return 1
 	}
 	upstreamURL := &url.URL{Scheme: "http", Host: upLn.Addr().String()}
+	o := overrides{upstream: upstreamURL.String(), timeouts: timeouts}
+	if breakerSet {
+		o.breakerOpen = *breakerOpen
+	}
+	if spec, err = prepare(spec, o); err != nil {
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: %s: %v\n", specName, err)
+		return 2
+	}
 
 	// paved's default base transport: a connection pool sized for
-	// service-to-service calls. Each route's deadline bounds its calls,
+	// service-to-service calls. Each operation's timeout bounds its calls,
 	// retries included, so no per-connection timeout is set here.
 	transport := paved.DefaultTransport()
+	defer transport.CloseIdleConnections()
 
 	var rdb redis.UniversalClient
 	if *redisAddr != "" {
@@ -125,19 +145,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		defer rdb.Close()
 		logger.Info("sharing state through Redis", slog.String("redis", *redisAddr))
 	}
-	toUpstream, err := newUpstreamTransport(upstreamConfig{
-		base: transport, tracer: tracer, logger: logger, openDuration: *breakerOpen, rdb: rdb,
+	toUpstream, fallback, err := newUpstreamTransport(upstreamConfig{
+		base: transport, logger: logger, openDuration: *breakerOpen, rdb: rdb,
 	})
 	if err != nil {
-		gwLn.Close()
 		upLn.Close()
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 1
 	}
-
-	limits, err := newLimits(logger, rdb)
+	ipLimit, err := newIPLimit(logger, rdb)
 	if err != nil {
-		gwLn.Close()
 		upLn.Close()
 		fmt.Fprintf(stderr, "gateway: rate limits: %v\n", err)
 		return 1
@@ -145,76 +162,59 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 
 	if *auditDir == "" {
 		if *auditDir, err = os.MkdirTemp("", "paved-gateway-audit-"); err != nil {
-			gwLn.Close()
 			upLn.Close()
 			fmt.Fprintf(stderr, "gateway: audit: %v\n", err)
 			return 1
 		}
 	}
-	trail, err := newTrail(*auditDir, logger)
+	auditOpts, closeAuditFile, err := auditOptions(*auditDir, logger)
 	if err != nil {
-		gwLn.Close()
 		upLn.Close()
 		fmt.Fprintf(stderr, "gateway: audit: %v\n", err)
 		return 1
 	}
-	defer func() { // after the servers shut down: every queued event is written
+	// Last: the platform's audit emitter closes the file when it has one;
+	// a document without audit sections has none.
+	defer closeAuditFile()
+
+	handler, closeGateway, err := newGateway(gatewayConfig{
+		spec:      spec,
+		upstream:  upstreamURL,
+		transport: toUpstream,
+		fallback:  fallback,
+		logger:    logger,
+		tracer:    tracer,
+		rdb:       rdb,
+		audit:     auditOpts,
+		ipLimit:   ipLimit,
+		metrics:   telemetry.MetricsHandler(),
+	})
+	if err != nil {
+		upLn.Close()
+		// A *platform.LoadError lists every problem with its JSON pointer.
+		fmt.Fprintf(stderr, "gateway: %s: %v\n", specName, err)
+		return 1
+	}
+	defer func() { // after the servers shut down: every queued audit event is written
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := trail.Close(cctx); err != nil {
-			logger.Error("audit trail did not close cleanly", slog.String("error", err.Error()))
+		if err := closeGateway(cctx); err != nil {
+			logger.Error("gateway did not close cleanly", slog.String("error", err.Error()))
 		}
 	}()
 
-	access, closeAccess, err := newAccess(upstreamURL, &http.Client{Transport: toUpstream}, logger, rdb)
+	gwLn, err := net.Listen("tcp", *addr)
 	if err != nil {
-		gwLn.Close()
 		upLn.Close()
-		fmt.Fprintf(stderr, "gateway: authorization: %v\n", err)
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 1
 	}
-	defer closeAccess() // after the servers shut down: stops its lookup cache
-
-	// GET /instances/{id} is fresh for 2s, then served stale for up to
-	// 10s more while one request refreshes it in the background, and for
-	// up to a minute while the upstream fails (5xx, an open breaker).
-	instances, err := cache.NewResponseCache("gateway.instances",
-		cache.WithTTL(2*time.Second),
-		cache.WithStaleWhileRevalidate(10*time.Second),
-		cache.WithStaleIfError(time.Minute),
-		cache.WithLogger(logger))
-	if err != nil {
-		gwLn.Close()
-		upLn.Close()
-		fmt.Fprintf(stderr, "gateway: cache: %v\n", err)
-		return 1
-	}
-	defer instances.Close() // after the servers shut down: stops background refreshes
 
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	upstream := &http.Server{
 		Handler:           tracer.Middleware(newUpstream(newStore(time.Now), &faults{})),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          errLog,
-	}
-	handler, err := newGateway(gatewayConfig{
-		upstream:  upstreamURL,
-		transport: toUpstream,
-		admin:     transport,
-		limits:    limits,
-		access:    access,
-		trail:     trail,
-		instances: instances,
-		logger:    logger,
-		tracer:    tracer,
-		metrics:   telemetry.MetricsHandler(),
-		timeouts:  timeouts,
-	})
-	if err != nil {
-		gwLn.Close()
-		upLn.Close()
-		fmt.Fprintf(stderr, "gateway: %v\n", err)
-		return 1
 	}
 	gateway := &http.Server{
 		Handler:           handler,
@@ -231,8 +231,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	go func() { errc <- gateway.Serve(gwLn) }()
 
 	base := "http://" + dialable(gwLn.Addr())
-	printBanner(stdout, base, filepath.Join(*auditDir, auditFile))
-	logger.Info("gateway started", slog.String("url", base), slog.String("upstream", upstreamURL.String()))
+	printBanner(stdout, base, specName, filepath.Join(*auditDir, auditFile))
+	logger.Info("gateway started", slog.String("url", base), slog.String("spec", specName), slog.String("upstream", upstreamURL.String()))
 	if ready != nil {
 		ready(dialable(gwLn.Addr()))
 	}
@@ -260,7 +260,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			code = 1
 		}
 	}
-	transport.CloseIdleConnections()
 	if code == 0 {
 		logger.Info("stopped")
 	}
@@ -277,8 +276,9 @@ func dialable(a net.Addr) string {
 	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
 }
 
-func printBanner(w io.Writer, base, trail string) {
+func printBanner(w io.Writer, base, spec, trail string) {
 	fmt.Fprintf(w, `paved gateway listening on %[1]s
+API: %[3]s (each operation's x-platform says what it gets: keys, checks, limits, audit, cache, upstream)
 Audit trail: %[2]s (verify it: go run ./cmd/auditverify %[2]s)
 
 Demo API keys (X-API-Key): alice-key (operator, compartment prod),
@@ -310,5 +310,5 @@ Make the upstream fail and watch the breaker (see the README):
   curl -s -X DELETE %[1]s/admin/faults -H 'X-API-Key: admin-key'
 
 Press Ctrl-C to stop.
-`, base, trail)
+`, base, trail, spec)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -13,68 +14,72 @@ import (
 
 	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/breaker/redisbreaker"
-	"github.com/paved-go/paved/retry"
-	"github.com/paved-go/paved/tracing"
 )
 
-// The gateway's calls to the upstream go through, outermost first:
+// The gateway's calls to the upstream: each proxied operation of
+// gateway.yaml goes through the platform's stack, outermost first,
 //
 //	retry    GETs again on transport errors, 502/503/504 (never POSTs)
 //	tracing  a client span per attempt, traceparent and the correlation id
-//	breaker  rejects at once while the upstream is failing, and answers
-//	         GET /instances from the last good list instead
+//	breaker  one per operation; rejects at once while the upstream is
+//	         failing, and answers GET /instances from the last good list
+//	         instead (platform.WithUpstreamFallback)
+//
+// and then through the transport built here (platform.WithTransport):
+//
+//	shared   with -redis only: a breaker whose state every gateway on
+//	         that Redis shares (the platform's breakers are per process)
 //	lastGood remembers the last good lists
 //	base     the connection pool
 //
 // Retry sits outside the breaker, so an open breaker ends the retries at
-// once: its time until half-open is beyond the retry's hint cap.
+// once.
 
 // fallbackHeader flags a response served from the last good answer.
 const fallbackHeader = "X-Paved-Fallback"
 
 type upstreamConfig struct {
 	base         http.RoundTripper
-	tracer       *tracing.Tracer
 	logger       *slog.Logger
 	openDuration time.Duration
-	// rdb, when set (-redis), shares the breaker's state with every
+	// rdb, when set (-redis), shares a breaker's state with every
 	// gateway on that Redis: one gateway's trip protects the others.
 	rdb redis.UniversalClient
 }
 
-func newUpstreamTransport(cfg upstreamConfig) (http.RoundTripper, error) {
+// newUpstreamTransport returns the transport under the platform's
+// per-operation stack, and the fallback that serves the last good lists.
+func newUpstreamTransport(cfg upstreamConfig) (http.RoundTripper, func(*http.Request, error) (*http.Response, error), error) {
 	lg, err := newLastGood(cfg.base, 64)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	opts := []breaker.Option{
+	if cfg.rdb == nil {
+		return lg, lg.fallback, nil
+	}
+	store, err := redisbreaker.NewStore(cfg.rdb)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Shared state counts over a time window (the last-N-calls window
+	// is per process): the failure rate of the last 10 s, in 10 buckets,
+	// across every gateway, half of at least 5 calls: a lower threshold
+	// than gateway.yaml's per-operation breakers (half of at least 10),
+	// so that it is open for every gateway by the time one of them opens
+	// its own. The fault switch is not the API: it is not counted,
+	// so it works while the breaker is open.
+	br, err := breaker.New("upstream",
 		breaker.WithLogger(cfg.logger),
 		breaker.WithOpenDuration(cfg.openDuration),
-		breaker.WithSlowCallThreshold(2 * time.Second), // the fault switch's delays count
-		breaker.WithTransportFallback(lg.fallback),
-	}
-	if cfg.rdb != nil {
-		store, err := redisbreaker.NewStore(cfg.rdb)
-		if err != nil {
-			return nil, err
-		}
-		// Shared state counts over a time window (the last-N-calls
-		// window is per process): the failure rate of the last 10 s, in
-		// 10 buckets, across every gateway.
-		opts = append(opts, breaker.WithSharedState(store), breaker.WithTimeWindow(10*time.Second, 10))
-	}
-	br, err := breaker.New("upstream", opts...)
+		breaker.WithFailureRate(0.5, 5),
+		breaker.WithSlowCallThreshold(2*time.Second),
+		breaker.WithSharedState(store),
+		breaker.WithTimeWindow(10*time.Second, 10),
+		breaker.WithFilter(func(r *http.Request) bool { return !strings.HasPrefix(r.URL.Path, "/admin/") }))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	r, err := retry.New("upstream",
-		retry.WithLogger(cfg.logger),
-		retry.WithBackoff(retry.FullJitter(50*time.Millisecond, time.Second)),
-		retry.WithMaxServerDelay(2*time.Second))
-	if err != nil {
-		return nil, err
-	}
-	return r.Transport(cfg.tracer.Transport(br.Transport(lg))), nil
+	return br.Transport(lg), lg.fallback, nil
 }
 
 // lastGood remembers the last 200 answer to each GET /instances query (at

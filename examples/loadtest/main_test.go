@@ -84,8 +84,11 @@ func TestRunKeepAlive(t *testing.T) {
 	if err := run(context.Background(), []string{"-url", srv.URL, "-n", "300", "-c", "3"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if got := conns.Load(); got > 3 {
-		t.Errorf("%d connections for 3 workers:\n%s", got, out.String())
+	// Without keep-alive there would be 300. With it, a worker opens a new
+	// connection now and then on a busy machine: net/http's Transport does
+	// not reuse one when its write loop is slow to confirm the last request.
+	if got := conns.Load(); got > 30 {
+		t.Errorf("%d connections for 300 requests of 3 workers:\n%s", got, out.String())
 	}
 }
 

@@ -18,9 +18,11 @@
 // server. -allow-remote lifts the restriction, for a test system of your
 // own.
 //
-// Compare the bare handler with the full gateway chain on this machine
-// with go test -run XXX -bench Gateway ./platform/ (BenchmarkGateway), or
-// by running loadtest against two servers in turn.
+// -compare URL sends the same load to a second URL after the first and
+// reports its rate as a share of the first's: the full gateway chain
+// against a bare handler, say. Both runs share the machine with the
+// servers and with whatever else runs, so run it more than once. For
+// figures in one process, see BenchmarkGateway in package platform.
 package main
 
 import (
@@ -63,6 +65,7 @@ func (h *headers) Set(v string) error { *h = append(*h, v); return nil }
 // config is what the flags say.
 type config struct {
 	url         string
+	compare     string
 	method      string
 	body        string
 	header      http.Header
@@ -79,6 +82,7 @@ func parse(args []string, out io.Writer) (*config, error) {
 	cfg := &config{header: http.Header{}}
 	var hs headers
 	fs.StringVar(&cfg.url, "url", "http://127.0.0.1:8080/instances", "the URL to request")
+	fs.StringVar(&cfg.compare, "compare", "", "a second URL to send the same load to after -url, reporting its rate as a share of -url's")
 	fs.StringVar(&cfg.method, "X", http.MethodGet, "the request method")
 	fs.StringVar(&cfg.body, "d", "", "the request body (sent as application/json unless -H sets Content-Type)")
 	fs.Var(&hs, "H", "a request header, 'Name: value' (repeatable)")
@@ -114,17 +118,31 @@ func parse(args []string, out io.Writer) (*config, error) {
 	case cfg.timeout <= 0:
 		return nil, errors.New("-timeout must be positive")
 	}
-	u, err := url.Parse(cfg.url)
-	if err != nil {
-		return nil, fmt.Errorf("-url: %v", err)
+	if err := checkURL("-url", cfg.url, cfg.allowRemote); err != nil {
+		return nil, err
 	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("-url %q: want an http or https URL", cfg.url)
-	}
-	if !cfg.allowRemote && !loopbackName(u.Hostname()) {
-		return nil, fmt.Errorf("-url %q: host %q is not a loopback address (127.0.0.1, ::1, localhost); -allow-remote sends load elsewhere", cfg.url, u.Hostname())
+	if cfg.compare != "" {
+		if err := checkURL("-compare", cfg.compare, cfg.allowRemote); err != nil {
+			return nil, err
+		}
 	}
 	return cfg, nil
+}
+
+// checkURL checks the URL of flag name: http or https, and loopback
+// unless allowRemote.
+func checkURL(name, raw string, allowRemote bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%s %q: want an http or https URL", name, raw)
+	}
+	if !allowRemote && !loopbackName(u.Hostname()) {
+		return fmt.Errorf("%s %q: host %q is not a loopback address (127.0.0.1, ::1, localhost); -allow-remote sends load elsewhere", name, raw, u.Hostname())
+	}
+	return nil
 }
 
 // loopbackName reports whether host is localhost or a loopback IP.
@@ -156,8 +174,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	report(out, cfg, res)
+	if cfg.compare == "" {
+		return nil
+	}
+	other := *cfg
+	other.url = cfg.compare
+	res2, err := load(ctx, &other)
+	if err != nil {
+		return fmt.Errorf("-compare: %w", err)
+	}
+	fmt.Fprintln(out)
+	report(out, &other, res2)
+	fmt.Fprintf(out, "\ncompare   %s serves %.0f%% of the requests/s of %s\n", other.url, 100*res2.rate()/res.rate(), cfg.url)
 	return nil
 }
+
+// rate is the run's requests per second.
+func (r *result) rate() float64 { return float64(r.sent) / r.elapsed.Seconds() }
 
 // load sends the requests.
 func load(ctx context.Context, cfg *config) (*result, error) {
@@ -295,7 +328,7 @@ func report(out io.Writer, cfg *config, res *result) {
 		stop = fmt.Sprintf(" (stopped at the %s cap, %d of -n %d)", cfg.duration, res.sent, cfg.n)
 	}
 	fmt.Fprintf(out, "requests  %d in %s%s\n", res.sent, res.elapsed.Round(time.Millisecond), stop)
-	fmt.Fprintf(out, "rate      %.1f requests/s\n", float64(res.sent)/res.elapsed.Seconds())
+	fmt.Fprintf(out, "rate      %.1f requests/s\n", res.rate())
 	codes := make([]int, 0, len(res.statuses))
 	for s := range res.statuses {
 		codes = append(codes, s)

@@ -67,6 +67,41 @@ func TestRun(t *testing.T) {
 	}
 }
 
+func TestRunCompare(t *testing.T) {
+	var bare, full atomic.Int64
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bare.Add(1)
+		io.WriteString(w, "ok")
+	}))
+	defer a.Close()
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		full.Add(1)
+		if r.Header.Get("X-API-Key") != "admin-key" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer b.Close()
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-url", a.URL, "-compare", b.URL, "-n", "50", "-c", "2", "-H", "X-API-Key: admin-key"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bare.Load() != 50 || full.Load() != 50 {
+		t.Errorf("servers saw %d and %d requests, want 50 each", bare.Load(), full.Load())
+	}
+	text := out.String()
+	for _, want := range []string{
+		`(?m)^target    GET ` + regexp.QuoteMeta(a.URL) + ` \(-c 2\)$`,
+		`(?m)^target    GET ` + regexp.QuoteMeta(b.URL) + ` \(-c 2\)$`,
+		`(?m)^status    200: 50$(?s:.*)^status    200: 50$`,
+		`(?m)^compare   ` + regexp.QuoteMeta(b.URL) + ` serves [0-9]+% of the requests/s of ` + regexp.QuoteMeta(a.URL) + `$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(text) {
+			t.Errorf("output does not match %s:\n%s", want, text)
+		}
+	}
+}
+
 // TestRunKeepAlive checks that the workers reuse their connections.
 func TestRunKeepAlive(t *testing.T) {
 	var conns atomic.Int64
@@ -127,6 +162,7 @@ func TestParseErrors(t *testing.T) {
 		{"remote host", []string{"-url", "http://example.com/"}, `host "example.com" is not a loopback address`},
 		{"remote ip", []string{"-url", "http://192.0.2.1:8080/"}, `host "192.0.2.1" is not a loopback address`},
 		{"not http", []string{"-url", "ftp://127.0.0.1/"}, "want an http or https URL"},
+		{"remote compare", []string{"-compare", "http://192.0.2.1/"}, `-compare "http://192.0.2.1/": host "192.0.2.1" is not a loopback address`},
 		{"zero n", []string{"-n", "0"}, "-n must be at least 1"},
 		{"zero c", []string{"-c", "0"}, "-c must be at least 1"},
 		{"zero duration", []string{"-duration", "0s"}, "-duration must be positive"},

@@ -96,15 +96,3 @@ func (b *builder) timeout(op *operation) time.Duration {
 	d, _ := b.duration(op.at("/timeout"), s)
 	return d
 }
-
-// withTimeout gives each request a deadline d from now. Handlers and the
-// upstream proxy end their work when it passes; the proxy answers 504.
-func withTimeout(d time.Duration) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, cancel := context.WithTimeout(r.Context(), d)
-			defer cancel()
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
-	}
-}

@@ -27,9 +27,14 @@ const auditFile = "audit.jsonl"
 // Block mode: a request waits up to a second for room in a full queue,
 // then goes on and the loss is counted and marked in the trail.
 func auditOptions(dir string, logger *slog.Logger) ([]audit.Option, func(), error) {
+	// Requests never wait for the file (Block mode waits only for room in
+	// the queue), so the sink may gather events for up to 5 ms before each
+	// fsync: far fewer fsyncs under load, each event still reported
+	// durable only after its own.
 	file, err := audit.NewFileSink(filepath.Join(dir, auditFile),
 		audit.WithHashChain(),
-		audit.WithRotateSize(64<<20))
+		audit.WithRotateSize(64<<20),
+		audit.WithMaxDelay(5*time.Millisecond))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -51,8 +51,8 @@ func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
 
 // BenchmarkMiddleware compares a bare handler on a ServeMux (raw) with
-// the same handler behind the middleware: a test authenticator (one
-// header lookup) and a role check (paved).
+// the same handler behind the middleware: API-key authentication
+// (NewAPIKeys) and a role check (paved).
 func BenchmarkMiddleware(b *testing.B) {
 	var hits int
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ })

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/paved-go/paved/platform"
@@ -57,6 +59,9 @@ func TestSectionProblems(t *testing.T) {
 	}
 }
 
+// registrations numbers the sections TestRegisterSection registers.
+var registrations atomic.Int64
+
 func TestRegisterSection(t *testing.T) {
 	for name, fn := range map[string]func(){
 		"built in": func() { platform.RegisterSection("cache", platform.SectionFunc(stampSection)) },
@@ -72,8 +77,11 @@ func TestRegisterSection(t *testing.T) {
 			fn()
 		})
 	}
-	platform.RegisterSection("test-stamp", platform.SectionFunc(stampSection))
-	spec := doc("", op("/a", "get", "a", allow+"        test-stamp:\n          value: v\n"))
+	// Registration is process-wide and a name can be registered once: a
+	// fresh name per run keeps the test repeatable (go test -count=N).
+	name := "test-stamp-" + strconv.FormatInt(registrations.Add(1), 10)
+	platform.RegisterSection(name, platform.SectionFunc(stampSection))
+	spec := doc("", op("/a", "get", "a", allow+"        "+name+":\n          value: v\n"))
 	p, err := platform.Load(spec, loadOpts(t, "a")...)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,4 @@
+package overload
+
+// throttleConfig holds NewThrottle's settings.
+type throttleConfig struct{}

@@ -100,4 +100,3 @@ func (b *Bulkhead) Middleware(next http.Handler) http.Handler {
 
 // Name returns the bulkhead's name.
 func (b *Bulkhead) Name() string { return b.g.name }
-

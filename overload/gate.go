@@ -15,11 +15,11 @@ import (
 // under the threshold with nobody queued is one compare-and-swap.
 type gate struct {
 	inflight atomic.Int64
-	waiting  atomic.Int64        // len of every queue, for the lock-free paths
-	thr      [3]atomic.Int64     // per class index: admitted while inflight < thr
-	limit    atomic.Int64        // the concurrency limit (critical's threshold)
-	shares   [3]float64          // per class index: share of the limit
-	shed     [3]*ShedError       // per class index, shared
+	waiting  atomic.Int64    // len of every queue, for the lock-free paths
+	thr      [3]atomic.Int64 // per class index: admitted while inflight < thr
+	limit    atomic.Int64    // the concurrency limit (critical's threshold)
+	shares   [3]float64      // per class index: share of the limit
+	shed     [3]*ShedError   // per class index, shared
 	counter  *otelx.OverloadCounter
 	gauge    *otelx.Gauge
 	name     string

@@ -11,8 +11,11 @@ import (
 // unless WithRetryAfter says otherwise.
 const DefaultRetryAfter = time.Second
 
-// bulkheadConfig holds NewBulkhead's settings.
-type bulkheadConfig struct{}
+// bulkheadConfig holds NewBulkheads' settings.
+type bulkheadConfig struct {
+	maxKeys    int
+	requestKey func(*http.Request) string
+}
 
 // Bulkhead caps the number of concurrent calls to a resource. Calls over
 // the cap wait in an optional bounded FIFO queue (WithQueue) for at most
@@ -40,8 +43,17 @@ func NewBulkhead(name string, maxConcurrent int, opts ...Option) (*Bulkhead, err
 	if err != nil {
 		return nil, err
 	}
+	return newBulkhead(&c, name, maxConcurrent, nil)
+}
+
+// newBulkhead builds a bulkhead; a non-nil shared gives it the
+// instruments of a registry instead of its own.
+func newBulkhead(c *config, name string, maxConcurrent int, shared *gate) (*Bulkhead, error) {
 	b := &Bulkhead{handler: c.httpHandling()}
-	if err := b.g.init(&c, name, int64(maxConcurrent), [3]float64{1, 1, 1}, false, c.queue, c.maxWait, c.retryAfter); err != nil {
+	if shared != nil {
+		b.g.counter = shared.counter
+	}
+	if err := b.g.init(c, name, int64(maxConcurrent), [3]float64{1, 1, 1}, false, c.queue, c.maxWait, c.retryAfter); err != nil {
 		return nil, err
 	}
 	b.rel = b.g.release

@@ -25,6 +25,9 @@
 // default) for at most WithMaxWait (by default until their context ends),
 // then are shed. A call whose context ends while queued gives its place
 // back at once. (*Bulkhead).Middleware caps HTTP requests the same way.
+// Bulkheads holds one bulkhead per key (a route, a tenant, a host),
+// bounded by WithMaxKeys: it forgets only idle bulkheads, and new keys
+// share an overflow bulkhead while every held one is busy.
 //
 // # Adaptive concurrency limit
 //

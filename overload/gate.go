@@ -53,6 +53,10 @@ func (g *gate) init(c *config, name string, limit int64, shares [3]float64, lifo
 	for i := range g.shed {
 		g.shed[i] = &ShedError{Name: name, Class: Class(i - 1), RetryAfter: retryAfter}
 	}
+	if g.counter != nil { // shared with a registry: no gauge per key
+		g.setLimit(limit)
+		return nil
+	}
 	var err error
 	if g.counter, err = otelx.OverloadDecisions(c.meterProvider, name); err != nil {
 		return err

@@ -26,6 +26,7 @@ const (
 	forLimiter
 	forMiddleware
 	forThrottle
+	forBulkheads
 )
 
 func (t target) String() string {
@@ -38,6 +39,8 @@ func (t target) String() string {
 		return "Middleware"
 	case forThrottle:
 		return "NewThrottle"
+	case forBulkheads:
+		return "NewBulkheads"
 	}
 	return "?"
 }
@@ -57,7 +60,7 @@ type config struct {
 	maxWait       time.Duration
 	retryAfter    time.Duration
 
-	bulkhead bulkheadConfig // NewBulkhead
+	bulkhead bulkheadConfig // NewBulkhead, NewBulkheads
 	limiter  limiterConfig  // NewLimiter
 	throttle throttleConfig // NewThrottle (client side)
 }
@@ -133,7 +136,7 @@ func (c *config) httpHandling() httpHandling {
 // overload) and, when full, sheds its oldest call of the lowest class to
 // make room. The default is 0: no queue.
 func WithQueue(n int) Option {
-	return newOption("WithQueue", forBulkhead|forLimiter, func(c *config) error {
+	return newOption("WithQueue", forBulkhead|forBulkheads|forLimiter, func(c *config) error {
 		if n < 0 {
 			return errors.New("overload: WithQueue: negative size " + strconv.Itoa(n))
 		}
@@ -145,7 +148,7 @@ func WithQueue(n int) Option {
 // WithMaxWait bounds how long a call waits in the queue before it is shed.
 // The default, 0, lets the call's context alone bound the wait.
 func WithMaxWait(d time.Duration) Option {
-	return newOption("WithMaxWait", forBulkhead|forLimiter, func(c *config) error {
+	return newOption("WithMaxWait", forBulkhead|forBulkheads|forLimiter, func(c *config) error {
 		if d < 0 {
 			return errors.New("overload: WithMaxWait: negative duration " + d.String())
 		}
@@ -157,7 +160,7 @@ func WithMaxWait(d time.Duration) Option {
 // WithRetryAfter sets the retry delay shed calls carry (Retry-After,
 // google.rpc.RetryInfo). The default is DefaultRetryAfter, one second.
 func WithRetryAfter(d time.Duration) Option {
-	return newOption("WithRetryAfter", forBulkhead|forLimiter, func(c *config) error {
+	return newOption("WithRetryAfter", forBulkhead|forBulkheads|forLimiter, func(c *config) error {
 		if d <= 0 {
 			return errors.New("overload: WithRetryAfter: duration must be positive, got " + d.String())
 		}
@@ -169,7 +172,7 @@ func WithRetryAfter(d time.Duration) Option {
 // WithDryRun, when on, admits every call but counts and logs (at Info) the
 // ones that would have been shed, to size a limit before enforcing it.
 func WithDryRun(on bool) Option {
-	return newOption("WithDryRun", forBulkhead|forLimiter, func(c *config) error {
+	return newOption("WithDryRun", forBulkhead|forBulkheads|forLimiter, func(c *config) error {
 		c.dryRun = on
 		return nil
 	})
@@ -180,7 +183,7 @@ func WithDryRun(on bool) Option {
 // is httpx.WriteError (paved.WriteError): a 503 problem+json with
 // Retry-After.
 func WithErrorHandler(h func(http.ResponseWriter, *http.Request, error)) Option {
-	return newOption("WithErrorHandler", forBulkhead|forLimiter, func(c *config) error {
+	return newOption("WithErrorHandler", forBulkhead|forBulkheads|forLimiter, func(c *config) error {
 		c.errorHandler = h
 		return nil
 	})
@@ -189,7 +192,7 @@ func WithErrorHandler(h func(http.ResponseWriter, *http.Request, error)) Option 
 // WithFilter makes Middleware pass the requests for which f returns false
 // straight to the next handler, outside any limit (health checks, say).
 func WithFilter(f func(*http.Request) bool) Option {
-	return newOption("WithFilter", forBulkhead|forLimiter, func(c *config) error {
+	return newOption("WithFilter", forBulkhead|forBulkheads|forLimiter, func(c *config) error {
 		c.filter = f
 		return nil
 	})
@@ -199,7 +202,7 @@ func WithFilter(f func(*http.Request) bool) Option {
 // (Info). A nil logger, the default, is slog.Default() at the time of
 // logging.
 func WithLogger(l *slog.Logger) Option {
-	return newOption("WithLogger", forBulkhead|forLimiter|forThrottle, func(c *config) error {
+	return newOption("WithLogger", forBulkhead|forBulkheads|forLimiter|forThrottle, func(c *config) error {
 		c.logger = l
 		return nil
 	})
@@ -209,7 +212,7 @@ func WithLogger(l *slog.Logger) Option {
 // paved.overload.limit are reported. A nil provider, the default, is the
 // global one.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return newOption("WithMeterProvider", forBulkhead|forLimiter|forThrottle, func(c *config) error {
+	return newOption("WithMeterProvider", forBulkhead|forBulkheads|forLimiter|forThrottle, func(c *config) error {
 		c.meterProvider = mp
 		return nil
 	})

@@ -85,6 +85,8 @@
 // http.ServeMux patterns: r.Pattern inside a mux, matched by the limiter
 // outside one), else a header (WithClassHeader; trust it only from your
 // own callers and strip it at the edge), else Default.
+// WithTenantShare caps each tenant's requests in flight to a share of the
+// limit, so one tenant's burst cannot take it all.
 //
 // # Composition
 //

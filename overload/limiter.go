@@ -68,6 +68,7 @@ type limiterConfig struct {
 	classHeader    string
 	routes         map[string]Class
 	classifier     func(*http.Request) Class
+	tenant         *tenantShare
 }
 
 // Limiter is an adaptive concurrency limit: it admits calls while fewer
@@ -337,7 +338,17 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		t, err := l.Acquire(r.Context(), l.classOf(r))
+		class := l.classOf(r)
+		if ts := l.cfg.tenant; ts != nil {
+			if tenant := ts.key(r); tenant != "" {
+				if !ts.enter(tenant, l.g.limit.Load()) {
+					l.handler.onError(w, r, l.g.reject(r.Context(), class.index()))
+					return
+				}
+				defer ts.leave(tenant)
+			}
+		}
+		t, err := l.Acquire(r.Context(), class)
 		if err != nil {
 			l.handler.onError(w, r, err)
 			return

@@ -103,3 +103,42 @@ func TestLimiterLIFOQueueEvictsOldestLowest(t *testing.T) {
 		}
 	})
 }
+
+func TestLimiterTenantShare(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, err := overload.NewLimiter("fair", overload.WithLimits(10, 10),
+			overload.WithTenantShare(func(r *http.Request) string { return r.Header.Get("X-Tenant") }, 0.3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		release := make(chan struct{})
+		h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+		codes := make(chan int, 10)
+		send := func(tenant string) {
+			go func() {
+				r := httptest.NewRequest("GET", "/", nil)
+				r.Header.Set("X-Tenant", tenant)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				codes <- rec.Code
+			}()
+			synctest.Wait()
+		}
+		for range 4 {
+			send("greedy") // 3 of 10 in flight, the 4th is shed
+		}
+		if got := <-codes; got != http.StatusServiceUnavailable {
+			t.Fatalf("greedy tenant's 4th request: %d, want 503", got)
+		}
+		send("other")
+		if l.InFlight() != 4 {
+			t.Fatalf("InFlight = %d, want 4 (3 greedy, 1 other)", l.InFlight())
+		}
+		close(release)
+		for range 4 {
+			if got := <-codes; got != http.StatusOK {
+				t.Errorf("status %d, want 200", got)
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package overload_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,8 @@ func TestNewLimiterErrors(t *testing.T) {
 		{"header", "l", []overload.Option{overload.WithClassHeader("")}, "WithClassHeader"},
 		{"route", "l", []overload.Option{overload.WithRouteClass("GET instances", overload.Critical)}, "invalid pattern"},
 		{"classifier", "l", []overload.Option{overload.WithClassifier(nil)}, "WithClassifier"},
+		{"tenant share", "l", []overload.Option{overload.WithTenantShare(nil, 0.5)}, "WithTenantShare"},
+		{"tenant share range", "l", []overload.Option{overload.WithTenantShare(func(*http.Request) string { return "" }, 1.5)}, "share must be"},
 		{"two errors", "l", []overload.Option{overload.WithWindow(0), overload.WithQueue(-1)}, "WithQueue"},
 	}
 	for _, tt := range tests {

@@ -25,6 +25,8 @@
 // default) for at most WithMaxWait (by default until their context ends),
 // then are shed. A call whose context ends while queued gives its place
 // back at once. (*Bulkhead).Middleware caps HTTP requests the same way.
+// (*Bulkhead).Transport caps an HTTP client's calls to an upstream, each
+// holding its slot until the response body is closed.
 // Bulkheads holds one bulkhead per key (a route, a tenant, a host),
 // bounded by WithMaxKeys: it forgets only idle bulkheads, and new keys
 // share an overflow bulkhead while every held one is busy.

@@ -17,6 +17,7 @@ import (
 // under the threshold with nobody queued is one compare-and-swap.
 type gate struct {
 	inflight atomic.Int64
+	_        [56]byte        // inflight is written on every call: alone on its cache line
 	waiting  atomic.Int64    // len of every queue, for the lock-free paths
 	thr      [3]atomic.Int64 // per class index: admitted while inflight < thr
 	limit    atomic.Int64    // the concurrency limit (critical's threshold)

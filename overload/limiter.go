@@ -53,6 +53,12 @@ const (
 	probeSamples = 50   // samples that measure the no-load RTT (Envoy's default)
 	probeJitter  = 0.15 // +-15% on the interval between measurements
 	probeWindows = 10   // a measurement ends after this many windows with a sample
+
+	// A window's samples are one atomic word: up to 2^24 samples, and an
+	// RTT sum of up to 2^40 × 16 ns (4.9 hours; by Little's law the sum is
+	// about the calls in flight times the window: 1,000 × 100 ms = 100 s).
+	countBits = 24
+	rttUnit   = 16 // nanoseconds
 )
 
 // limiterConfig holds NewLimiter's settings.
@@ -84,8 +90,9 @@ type Limiter struct {
 	cfg      limiterConfig
 	routeMux *http.ServeMux // finds the pattern of requests outside a mux
 
-	sumRTT     atomic.Int64 // nanoseconds, this window
-	samples    atomic.Int64 // this window
+	_          [64]byte
+	window     atomic.Uint64 // this window's samples: count in the low 24 bits, RTT sum in 16 ns units above
+	_          [56]byte
 	windowEnd  atomic.Int64 // nanotime
 	sampleFrom atomic.Int64 // nanotime: calls started earlier are not sampled
 
@@ -219,8 +226,7 @@ func (l *Limiter) sample(start, now int64) {
 	if start < l.sampleFrom.Load() {
 		return
 	}
-	l.sumRTT.Add(now - start)
-	l.samples.Add(1)
+	l.window.Add(uint64((now-start+rttUnit/2)/rttUnit)<<countBits | 1)
 	if now >= l.windowEnd.Load() && l.mu.TryLock() {
 		l.updateLocked(now)
 		l.mu.Unlock()
@@ -232,7 +238,8 @@ func (l *Limiter) updateLocked(now int64) {
 		return
 	}
 	l.windowEnd.Store(now + int64(l.cfg.window))
-	n, sum := l.samples.Swap(0), l.sumRTT.Swap(0)
+	w := l.window.Swap(0)
+	n, sum := int64(w&(1<<countBits-1)), int64(w>>countBits)*rttUnit
 	if l.probing {
 		l.probeSum += sum
 		l.probeN += n
@@ -289,8 +296,7 @@ func (l *Limiter) startProbeLocked(now int64) {
 	l.probing = true
 	l.probeStart = now
 	l.probeSum, l.probeN = 0, 0
-	l.samples.Store(0)
-	l.sumRTT.Store(0)
+	l.window.Store(0)
 	l.sampleFrom.Store(now)
 	l.g.setLimit(int64(l.cfg.minLimit))
 }

@@ -141,12 +141,12 @@
 //
 //	go test -run XXX -bench Acquire -benchmem -count 5 ./overload/
 //
-//	BenchmarkAcquire/raw                 36 ns/op  0 allocs  buffered-channel semaphore
-//	BenchmarkAcquire/bulkhead            13 ns/op  0 allocs  0.36x
-//	BenchmarkAcquire/limiter             83 ns/op  0 allocs  2.3x (two clock readings: 34 ns each here)
-//	BenchmarkAcquire/raw/parallel        60 ns/op  0 allocs
-//	BenchmarkAcquire/bulkhead/parallel   23 ns/op  0 allocs  0.38x
-//	BenchmarkAcquire/limiter/parallel   119 ns/op  0 allocs  2.0x
+//	BenchmarkAcquire/raw                 31 ns/op  0 allocs  buffered-channel semaphore
+//	BenchmarkAcquire/bulkhead            11 ns/op  0 allocs  0.35x
+//	BenchmarkAcquire/limiter             76 ns/op  0 allocs  2.5x (two clock readings: 34 ns each here)
+//	BenchmarkAcquire/raw/parallel        50 ns/op  0 allocs
+//	BenchmarkAcquire/bulkhead/parallel   27 ns/op  0 allocs  0.54x
+//	BenchmarkAcquire/limiter/parallel   106 ns/op  0 allocs  2.1x (52 ns in a quieter run)
 //
 // In virtual time (testing/synctest), against a simulated server of fixed
 // capacity (latency = 50 ms × max(1, in-flight / capacity)) driven by 300

@@ -113,3 +113,46 @@ func TestLimiterShedsOverLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestLimiterRemeasuresMinRTT checks that the no-load RTT follows the
+// service when it genuinely becomes slower, through the periodic
+// measurement at the minimum limit, and that the limit recovers after it.
+func TestLimiterRemeasuresMinRTT(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, err := overload.NewLimiter("rtt", overload.WithQueue(50), overload.WithMinRTTInterval(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var service atomic.Int64
+		service.Store(int64(20 * time.Millisecond))
+		ctx, stop := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					tk, err := l.Acquire(ctx, overload.Default)
+					if err != nil {
+						continue
+					}
+					time.Sleep(time.Duration(service.Load()))
+					tk.Done()
+				}
+			})
+		}
+		time.Sleep(3 * time.Second)
+		if got := l.MinRTT(); got != 20*time.Millisecond {
+			t.Errorf("MinRTT = %v, want 20ms", got)
+		}
+		service.Store(int64(40 * time.Millisecond))
+		time.Sleep(8 * time.Second) // past the next measurement (5 s ± 15%)
+		if got := l.MinRTT(); got != 40*time.Millisecond {
+			t.Errorf("MinRTT after the service slowed = %v, want 40ms", got)
+		}
+		time.Sleep(2 * time.Second)
+		if got := l.Limit(); got < 20 {
+			t.Errorf("Limit = %d after the measurement, want it back to at least the 20 callers", got)
+		}
+		stop()
+		wg.Wait()
+	})
+}

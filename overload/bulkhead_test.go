@@ -3,6 +3,7 @@ package overload_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -174,7 +175,7 @@ func TestBulkheadCancelWhileQueuedFreesTheSlot(t *testing.T) {
 }
 
 func TestBulkheadDryRunAdmitsEverything(t *testing.T) {
-	b := newBulkhead(t, 1, overload.WithDryRun(true))
+	b := newBulkhead(t, 1, overload.WithDryRun(true), overload.WithLogger(slog.New(slog.DiscardHandler)))
 	var rels []func()
 	for range 3 {
 		r, err := b.Acquire(context.Background())

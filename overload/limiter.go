@@ -233,6 +233,8 @@ func (l *Limiter) sample(start, now int64) {
 	}
 }
 
+// updateLocked ends the window at now: it finishes a no-load RTT
+// measurement, starts one when due, or adapts the limit to the window.
 func (l *Limiter) updateLocked(now int64) {
 	if now < l.windowEnd.Load() {
 		return

@@ -1,6 +1,7 @@
 package overload
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paved-go/paved/internal/httpx"
+	"github.com/paved-go/paved/internal/otelx"
 )
 
 // ErrThrottled is the error a Throttle rejects a call with: the client
@@ -61,10 +63,11 @@ func defaultThrottleConfig() throttleConfig {
 // A Throttle is safe for concurrent use. Its zero value is not usable:
 // build one with NewThrottle.
 type Throttle struct {
-	name  string
-	k     float64
-	width int64 // bucket width, ns
-	rand  func() float64
+	name      string
+	k         float64
+	width     int64 // bucket width, ns
+	rand      func() float64
+	decisions *otelx.Counter // paved.overload.throttle.decisions
 
 	mu       sync.Mutex
 	cur      int64 // index of the newest bucket: unix ns / width
@@ -75,8 +78,8 @@ type Throttle struct {
 
 type throttleBucket struct{ requests, accepts int64 }
 
-func newThrottle(name string, c throttleConfig) *Throttle {
-	t := &Throttle{name: name, k: c.k, rand: c.rand}
+func newThrottle(name string, c throttleConfig, decisions *otelx.Counter) *Throttle {
+	t := &Throttle{name: name, k: c.k, rand: c.rand, decisions: decisions}
 	t.width = int64(c.window) / throttleBuckets
 	if t.width < 1 {
 		t.width = 1
@@ -123,8 +126,8 @@ func (t *Throttle) probability() float64 {
 // Probability returned just before the call, when the client should
 // reject it locally. After sending, report the backend's answer with
 // Accept when it did not refuse the request for overload; a refusal needs
-// no report.
-func (t *Throttle) Allow() error {
+// no report. ctx is the context metrics are recorded with.
+func (t *Throttle) Allow(ctx context.Context) error {
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	t.advance(now)
@@ -133,8 +136,10 @@ func (t *Throttle) Allow() error {
 	t.buckets[t.cur%throttleBuckets].requests++
 	t.mu.Unlock()
 	if p > 0 && t.rand() < p {
+		t.decisions.Add(ctx, otelx.ThrottleThrottled)
 		return ErrThrottled
 	}
+	t.decisions.Add(ctx, otelx.ThrottleSent)
 	return nil
 }
 
@@ -199,7 +204,7 @@ type throttleTransport struct {
 }
 
 func (tt *throttleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if err := tt.t.Allow(); err != nil {
+	if err := tt.t.Allow(r.Context()); err != nil {
 		if r.Body != nil {
 			r.Body.Close()
 		}
@@ -215,14 +220,23 @@ func (tt *throttleTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 
 // NewThrottle returns a Throttle named name (the subject of its metrics
 // and log lines, such as the backend's host) with K = 2 over a window of
-// two minutes, unless WithK and WithWindow say otherwise. Every bad option
-// is reported at once, in an error prefixed "overload: ".
+// two minutes, unless WithK and WithWindow say otherwise. It accepts WithK,
+// WithWindow, WithRandom and WithMeterProvider (its decisions are the
+// paved.overload.throttle.decisions metric: "sent" or "throttled", with
+// paved.overload.name = name); WithLogger is accepted and unused, as a
+// Throttle logs nothing. Every bad option is reported at once, in an error
+// prefixed "overload: ".
 func NewThrottle(name string, opts ...Option) (*Throttle, error) {
-	c := config{throttle: defaultThrottleConfig()}
+	c := newConfig()
+	c.throttle = defaultThrottleConfig()
 	if err := applyOptions(&c, forThrottle, opts); err != nil {
 		return nil, err
 	}
-	return newThrottle(name, c.throttle), nil
+	decisions, err := otelx.ThrottleDecisions(c.meterProvider, name)
+	if err != nil {
+		return nil, errors.New("overload: NewThrottle: " + err.Error())
+	}
+	return newThrottle(name, c.throttle, decisions), nil
 }
 
 // WithK sets a Throttle's multiplier K (NewThrottle only; default 2): the

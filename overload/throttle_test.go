@@ -1,6 +1,7 @@
 package overload_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math"
@@ -13,6 +14,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
 	"github.com/paved-go/paved/overload"
@@ -55,7 +58,7 @@ func TestThrottleProbabilityFollowsFormula(t *testing.T) {
 					if got := th.Probability(); math.Abs(got-want) > 1e-12 {
 						t.Fatalf("step %d: Probability() = %v, want %v (requests %v, accepts %v)", i, got, want, requests, accepts)
 					}
-					err := th.Allow()
+					err := th.Allow(t.Context())
 					requests++
 					wantReject := want > 0 && tc.draw < want
 					if (err != nil) != wantReject {
@@ -91,13 +94,13 @@ func TestThrottleWindowExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 10 { // refused at t = 0
-			if err := th.Allow(); err != nil {
+			if err := th.Allow(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		}
 		time.Sleep(30 * time.Second)
 		for range 4 { // accepted at t = 30 s
-			if err := th.Allow(); err != nil {
+			if err := th.Allow(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			th.Accept()
@@ -121,7 +124,7 @@ func TestThrottleWindowExpiry(t *testing.T) {
 		}
 		time.Sleep(time.Hour) // idle far longer than the window
 		check("after an hour", 0, 0)
-		if err := th.Allow(); err != nil {
+		if err := th.Allow(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		check("one more", 1, 0)
@@ -274,11 +277,45 @@ func BenchmarkThrottleAllow(b *testing.B) {
 	})
 	b.Run("paved", func(b *testing.B) {
 		th, _ := overload.NewThrottle("backend")
+		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
-			if th.Allow() == nil {
+			if th.Allow(ctx) == nil {
 				th.Accept()
 			}
 		}
 	})
+}
+
+func TestThrottleDecisionsMetric(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	th, err := overload.NewThrottle("inventory", overload.WithMeterProvider(mp), fixed(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	th.Allow(t.Context()) // p = 0: sent, then refused (no Accept)
+	th.Allow(t.Context()) // p = 1/2: throttled
+	th.Allow(t.Context()) // p = 2/3: throttled
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "paved.overload.throttle.decisions" {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				name, _ := dp.Attributes.Value("paved.overload.name")
+				d, _ := dp.Attributes.Value("decision")
+				got[name.AsString()+"/"+d.AsString()] += dp.Value
+			}
+		}
+	}
+	if got["inventory/sent"] != 1 || got["inventory/throttled"] != 2 || len(got) != 2 {
+		t.Fatalf("decisions = %v, want inventory/sent 1, inventory/throttled 2", got)
+	}
 }

@@ -67,7 +67,7 @@ func (c *ClientInterceptors) UnaryClientInterceptor() grpc.UnaryClientIntercepto
 		}
 	}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if c.t.Allow() != nil {
+		if c.t.Allow(ctx) != nil {
 			return errThrottled
 		}
 		err := invoker(ctx, method, req, reply, cc, opts...)
@@ -91,7 +91,7 @@ func (c *ClientInterceptors) StreamClientInterceptor() grpc.StreamClientIntercep
 		}
 	}
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		if c.t.Allow() != nil {
+		if c.t.Allow(ctx) != nil {
 			return nil, errThrottled
 		}
 		cs, err := streamer(ctx, desc, cc, method, opts...)

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // are logged; `go run .` prints longer, steadier runs.
 func TestDrill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs for about three seconds")
+		t.Skip("runs for about five seconds")
 	}
 	cfg := Config{
 		Slots:         4,
@@ -31,12 +31,24 @@ func TestDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(un)
-	pr, err := Run(t.Context(), "protected", cfg, capGuard(cfg.Slots, cfg.Slots))
+	pr, err := Run(t.Context(), "cap+classes", cfg, capGuard(cfg.Slots, cfg.Slots))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log(pr)
-	for _, r := range []Result{un, pr} {
+	bulkhead, err := bulkheadGuard(cfg.Slots, cfg.Slots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bh, err := Run(t.Context(), "bulkhead", cfg, bulkhead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(bh)
+	if bh.Shed == 0 {
+		t.Errorf("bulkhead: nothing shed at 3x capacity")
+	}
+	for _, r := range []Result{un, pr, bh} {
 		if sent := r.Sent[0] + r.Sent[1] + r.Sent[2]; r.Answered != sent || sent != 40+240+40 {
 			t.Errorf("%s: measured %d of %d requests, want all of 320", r.Name, r.Answered, sent)
 		}

@@ -4,7 +4,20 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/paved-go/paved/overload"
 )
+
+// bulkheadGuard is overload.Bulkhead's middleware: at most limit requests
+// at once, queue more waiting in line, the rest shed with 503 and
+// Retry-After.
+func bulkheadGuard(limit, queue int) (Protection, error) {
+	b, err := overload.NewBulkhead("drill", limit, overload.WithQueue(queue))
+	if err != nil {
+		return nil, err
+	}
+	return b.Middleware, nil
+}
 
 // capGuard is the drill's reference protection: a concurrency cap set to
 // the known capacity, with room for critical requests to queue briefly

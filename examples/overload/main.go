@@ -10,9 +10,13 @@
 //
 //	go run ./examples/overload -phase 5s
 //
-// The protection is a Protection (a handler wrapper reading the class
-// from the X-Criticality header): capGuard, a concurrency cap told the
-// capacity, is the reference; an adaptive limiter plugs in the same way.
+// The protections are Protections (handler wrappers; those that know
+// classes read the X-Criticality header): "cap+classes" is capGuard, a
+// concurrency cap told the capacity that lets critical requests queue
+// while sheddable ones are shed, the reference; "bulkhead" is
+// overload.Bulkhead's middleware with the capacity as its cap and as
+// many queued requests, which knows no classes. An adaptive limiter
+// plugs in the same way.
 package main
 
 import (
@@ -41,12 +45,18 @@ func main() {
 	defer stop()
 	fmt.Printf("capacity %.0f req/s (%d slots x %v), steps %v x %v, SLO %v\n",
 		cfg.Capacity(), cfg.Slots, cfg.Service, Steps, cfg.Phase, cfg.SLO)
+	bulkhead, err := bulkheadGuard(cfg.Slots, cfg.Slots)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "overload:", err)
+		os.Exit(1)
+	}
 	for _, run := range []struct {
 		name    string
 		protect Protection
 	}{
 		{"unprotected", nil},
-		{"protected", capGuard(cfg.Slots, cfg.Slots)},
+		{"cap+classes", capGuard(cfg.Slots, cfg.Slots)},
+		{"bulkhead", bulkhead},
 	} {
 		res, err := Run(ctx, run.name, cfg, run.protect)
 		if err != nil {

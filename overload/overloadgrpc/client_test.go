@@ -30,6 +30,13 @@ type env struct {
 
 func start(t *testing.T, dial ...grpc.DialOption) *env {
 	t.Helper()
+	return startWith(t, nil, nil, dial...)
+}
+
+// startWith is start with server interceptors running before the
+// counting one.
+func startWith(t *testing.T, su grpc.UnaryServerInterceptor, ss grpc.StreamServerInterceptor, dial ...grpc.DialOption) *env {
+	t.Helper()
 	e := &env{}
 	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		e.served.Add(1)
@@ -46,7 +53,15 @@ func start(t *testing.T, dial ...grpc.DialOption) *env {
 		return h(srv, ss)
 	}
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(grpc.UnaryInterceptor(unary), grpc.StreamInterceptor(stream))
+	us := []grpc.UnaryServerInterceptor{unary}
+	sts := []grpc.StreamServerInterceptor{stream}
+	if su != nil {
+		us = append([]grpc.UnaryServerInterceptor{su}, us...)
+	}
+	if ss != nil {
+		sts = append([]grpc.StreamServerInterceptor{ss}, sts...)
+	}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(us...), grpc.ChainStreamInterceptor(sts...))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	done := make(chan struct{})

@@ -20,4 +20,19 @@
 //
 // A Throttle may be shared by an HTTP Transport and these interceptors
 // when both reach the same backend.
+//
+// Server side, New turns an Admitter (an *overload.Bulkhead) into unary
+// and stream server interceptors: a unary call holds a slot while its
+// handler runs, a stream for its whole life, and a shed call fails with
+// UNAVAILABLE, a google.rpc.RetryInfo detail and the
+// grpc-retry-pushback-ms trailer, so gRPC's built-in retry and this
+// package's client side both back off.
+//
+//	b, err := overload.NewBulkhead("inventory", 64, overload.WithQueue(64))
+//	if err != nil { ... }
+//	si, err := overloadgrpc.New(b)
+//	if err != nil { ... }
+//	srv := grpc.NewServer(
+//		grpc.ChainUnaryInterceptor(si.UnaryServerInterceptor()),
+//		grpc.ChainStreamInterceptor(si.StreamServerInterceptor()))
 package overloadgrpc

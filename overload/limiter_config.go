@@ -1,4 +1,0 @@
-package overload
-
-// limiterConfig holds NewLimiter's settings.
-type limiterConfig struct{}

@@ -21,7 +21,7 @@ import (
 var ErrThrottled = httpx.NewError(http.StatusServiceUnavailable, "overload: throttled by the client")
 
 // DefaultThrottleWindow is the window a Throttle counts requests and
-// accepts over unless WithWindow says otherwise: two minutes, as the
+// accepts over unless WithThrottleWindow says otherwise: two minutes, as the
 // Google SRE book suggests.
 const DefaultThrottleWindow = 2 * time.Minute
 
@@ -220,8 +220,8 @@ func (tt *throttleTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 
 // NewThrottle returns a Throttle named name (the subject of its metrics
 // and log lines, such as the backend's host) with K = 2 over a window of
-// two minutes, unless WithK and WithWindow say otherwise. It accepts WithK,
-// WithWindow, WithRandom and WithMeterProvider (its decisions are the
+// two minutes, unless WithK and WithThrottleWindow say otherwise. It accepts WithK,
+// WithThrottleWindow, WithRandom and WithMeterProvider (its decisions are the
 // paved.overload.throttle.decisions metric: "sent" or "throttled", with
 // paved.overload.name = name); WithLogger is accepted and unused, as a
 // Throttle logs nothing. Every bad option is reported at once, in an error
@@ -254,13 +254,13 @@ func WithK(k float64) Option {
 	})
 }
 
-// WithWindow sets the window a Throttle counts requests and accepts over
+// WithThrottleWindow sets the window a Throttle counts requests and accepts over
 // (NewThrottle only; default DefaultThrottleWindow, two minutes). The
 // window slides in steps of d/20. d must be at least 20 ms.
-func WithWindow(d time.Duration) Option {
-	return newOption("WithWindow", forThrottle, func(c *config) error {
+func WithThrottleWindow(d time.Duration) Option {
+	return newOption("WithThrottleWindow", forThrottle, func(c *config) error {
 		if d < 20*time.Millisecond {
-			return errors.New("overload: WithWindow: the window must be at least 20ms")
+			return errors.New("overload: WithThrottleWindow: the window must be at least 20ms")
 		}
 		c.throttle.window = d
 		return nil

@@ -89,7 +89,7 @@ func TestThrottleProbabilityFollowsFormula(t *testing.T) {
 
 func TestThrottleWindowExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		th, err := overload.NewThrottle("backend", overload.WithWindow(time.Minute), fixed(0.9999999))
+		th, err := overload.NewThrottle("backend", overload.WithThrottleWindow(time.Minute), fixed(0.9999999))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,10 +243,10 @@ func TestNewThrottleOptionErrors(t *testing.T) {
 		{"K below 1", []overload.Option{overload.WithK(0.5)}, []string{"WithK"}},
 		{"K NaN", []overload.Option{overload.WithK(math.NaN())}, []string{"WithK"}},
 		{"K infinite", []overload.Option{overload.WithK(math.Inf(1))}, []string{"WithK"}},
-		{"window too short", []overload.Option{overload.WithWindow(time.Millisecond)}, []string{"WithWindow"}},
+		{"window too short", []overload.Option{overload.WithThrottleWindow(time.Millisecond)}, []string{"WithThrottleWindow"}},
 		{"nil random", []overload.Option{overload.WithRandom(nil)}, []string{"WithRandom"}},
 		{"nil option", []overload.Option{nil}, []string{"option 0"}},
-		{"every error at once", []overload.Option{overload.WithK(0), overload.WithWindow(0)}, []string{"WithK", "WithWindow"}},
+		{"every error at once", []overload.Option{overload.WithK(0), overload.WithThrottleWindow(0)}, []string{"WithK", "WithThrottleWindow"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,7 +261,7 @@ func TestNewThrottleOptionErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := overload.NewThrottle("x", overload.WithK(3), overload.WithWindow(10*time.Second)); err != nil {
+	if _, err := overload.NewThrottle("x", overload.WithK(3), overload.WithThrottleWindow(10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // are logged; `go run .` prints longer, steadier runs.
 func TestDrill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs for about five seconds")
+		t.Skip("runs for about six seconds")
 	}
 	cfg := Config{
 		Slots:         4,
@@ -45,10 +45,25 @@ func TestDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(bh)
+	limiter, err := limiterGuard(cfg.Slots, cfg.Service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	li, err := Run(t.Context(), "limiter", cfg, limiter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(li)
+	if li.Shed == 0 {
+		t.Errorf("limiter: nothing shed at 3x capacity")
+	}
+	if li.CriticalSuccess < li.SheddableSuccess {
+		t.Errorf("limiter: critical success %.3f below sheddable %.3f", li.CriticalSuccess, li.SheddableSuccess)
+	}
 	if bh.Shed == 0 {
 		t.Errorf("bulkhead: nothing shed at 3x capacity")
 	}
-	for _, r := range []Result{un, pr, bh} {
+	for _, r := range []Result{un, pr, bh, li} {
 		if sent := r.Sent[0] + r.Sent[1] + r.Sent[2]; r.Answered != sent || sent != 40+240+40 {
 			t.Errorf("%s: measured %d of %d requests, want all of 320", r.Name, r.Answered, sent)
 		}

@@ -4,9 +4,22 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/paved-go/paved/overload"
 )
+
+// limiterGuard is overload.Limiter's middleware: an adaptive concurrency
+// limit that discovers the capacity from the latency it measures, reading
+// each request's class from ClassHeader, with a short LIFO queue.
+func limiterGuard(queue int, maxWait time.Duration) (Protection, error) {
+	l, err := overload.NewLimiter("drill", overload.WithClassHeader(ClassHeader),
+		overload.WithQueue(queue), overload.WithMaxWait(maxWait))
+	if err != nil {
+		return nil, err
+	}
+	return l.Middleware, nil
+}
 
 // bulkheadGuard is overload.Bulkhead's middleware: at most limit requests
 // at once, queue more waiting in line, the rest shed with 503 and

@@ -15,8 +15,9 @@
 // concurrency cap told the capacity that lets critical requests queue
 // while sheddable ones are shed, the reference; "bulkhead" is
 // overload.Bulkhead's middleware with the capacity as its cap and as
-// many queued requests, which knows no classes. An adaptive limiter
-// plugs in the same way.
+// many queued requests, which knows no classes; "limiter" is
+// overload.Limiter's middleware, which discovers the capacity from the
+// latency it measures and sheds sheddable requests first.
 package main
 
 import (
@@ -50,6 +51,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "overload:", err)
 		os.Exit(1)
 	}
+	limiter, err := limiterGuard(cfg.Slots, cfg.Service)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "overload:", err)
+		os.Exit(1)
+	}
 	for _, run := range []struct {
 		name    string
 		protect Protection
@@ -57,6 +63,7 @@ func main() {
 		{"unprotected", nil},
 		{"cap+classes", capGuard(cfg.Slots, cfg.Slots)},
 		{"bulkhead", bulkhead},
+		{"limiter", limiter},
 	} {
 		res, err := Run(ctx, run.name, cfg, run.protect)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/paved-go/paved/internal/grpcx"
+	"github.com/paved-go/paved/overload"
 )
 
 // Admitter is what the server interceptors admit calls through:
@@ -18,10 +19,50 @@ type Admitter interface {
 	Acquire(ctx context.Context) (release func(), err error)
 }
 
-// Interceptors are the server interceptors of an Admitter. Build them
-// with New.
+// Interceptors are the server interceptors of an Admitter (New) or of an
+// *overload.Limiter (NewLimiter).
 type Interceptors struct {
-	a Admitter
+	a        Admitter
+	l        *overload.Limiter
+	classify func(ctx context.Context, fullMethod string) overload.Class
+}
+
+// NewLimiter returns server interceptors that admit every call through
+// the adaptive limiter l, with the class classify gives it (nil: every
+// call is overload.Default). Under pressure the limiter sheds Sheddable
+// calls first and keeps its whole limit for Critical ones; each admitted
+// call's duration is a latency sample of l. l must not be nil.
+//
+// A classify reading a metadata key:
+//
+//	func(ctx context.Context, _ string) overload.Class {
+//		md, _ := metadata.FromIncomingContext(ctx)
+//		if v := md.Get("x-criticality"); len(v) > 0 {
+//			c, _ := overload.ParseClass(v[0])
+//			return c
+//		}
+//		return overload.Default
+//	}
+func NewLimiter(l *overload.Limiter, classify func(ctx context.Context, fullMethod string) overload.Class) (*Interceptors, error) {
+	if l == nil {
+		return nil, errors.New("overloadgrpc: NewLimiter: nil limiter")
+	}
+	return &Interceptors{l: l, classify: classify}, nil
+}
+
+func (i *Interceptors) acquire(ctx context.Context, method string) (func(), error) {
+	if i.l == nil {
+		return i.a.Acquire(ctx)
+	}
+	c := overload.Default
+	if i.classify != nil {
+		c = i.classify(ctx, method)
+	}
+	t, err := i.l.Acquire(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return t.Done, nil
 }
 
 // New returns server interceptors that admit every call through a: a
@@ -50,7 +91,7 @@ func (i *Interceptors) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		}
 	}
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		release, err := i.a.Acquire(ctx)
+		release, err := i.acquire(ctx, info.FullMethod)
 		if err != nil {
 			return nil, grpcx.ServerError(ctx, err)
 		}
@@ -69,7 +110,7 @@ func (i *Interceptors) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		}
 	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		release, err := i.a.Acquire(ss.Context())
+		release, err := i.acquire(ss.Context(), info.FullMethod)
 		if err != nil {
 			return grpcx.StreamServerError(ss, err)
 		}

@@ -90,3 +90,51 @@ func TestNilServerInterceptorsAdmitAll(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLimiterServerShedsSheddableFirst(t *testing.T) {
+	// A limit pinned at 2, no queue; sheddable calls may use half of it.
+	l, err := overload.NewLimiter("health", overload.WithLimits(2, 2), overload.WithInitialLimit(2),
+		overload.WithMinRTTInterval(0), overload.WithClassShares(0.5, 0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	classify := func(ctx context.Context, _ string) overload.Class {
+		md, _ := metadata.FromIncomingContext(ctx)
+		if v := md.Get("x-criticality"); len(v) > 0 {
+			c, _ := overload.ParseClass(v[0])
+			return c
+		}
+		return overload.Default
+	}
+	ic, err := overloadgrpc.NewLimiter(l, classify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startWith(t, ic.UnaryServerInterceptor(), ic.StreamServerInterceptor())
+	open := func(class string) (healthpb.Health_WatchClient, context.CancelFunc, error) {
+		ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(t.Context(), "x-criticality", class))
+		w, err := e.client.Watch(ctx, &healthpb.HealthCheckRequest{})
+		if err == nil {
+			_, err = w.Recv()
+		}
+		return w, cancel, err
+	}
+	_, cancel1, err := open("critical") // takes 1 of 2
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel1()
+	_, cancel2, err := open("sheddable") // sheddable may use half the limit: 1 in flight already
+	defer cancel2()
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("sheddable stream at half the limit: %v, want UNAVAILABLE", err)
+	}
+	_, cancel3, err := open("critical") // critical keeps the whole limit
+	defer cancel3()
+	if err != nil {
+		t.Fatalf("critical stream under the limit: %v", err)
+	}
+	if _, err := overloadgrpc.NewLimiter(nil, nil); err == nil {
+		t.Fatal("NewLimiter(nil) succeeded")
+	}
+}

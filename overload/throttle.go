@@ -61,7 +61,9 @@ func defaultThrottleConfig() throttleConfig {
 // the backend keeps refusing.
 //
 // A Throttle is safe for concurrent use. Its zero value is not usable:
-// build one with NewThrottle.
+// build one with NewThrottle. A nil *Throttle (a NewThrottle error
+// ignored) throttles nothing: Allow always admits and Accept does
+// nothing.
 type Throttle struct {
 	name      string
 	k         float64
@@ -92,7 +94,12 @@ func newThrottle(name string, c throttleConfig, decisions *otelx.Counter) *Throt
 }
 
 // Name returns the name the Throttle was built with.
-func (t *Throttle) Name() string { return t.name }
+func (t *Throttle) Name() string {
+	if t == nil {
+		return ""
+	}
+	return t.name
+}
 
 // advance slides the window to now. t.mu is held.
 func (t *Throttle) advance(now int64) {
@@ -128,6 +135,9 @@ func (t *Throttle) probability() float64 {
 // Accept when it did not refuse the request for overload; a refusal needs
 // no report. ctx is the context metrics are recorded with.
 func (t *Throttle) Allow(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	t.advance(now)
@@ -146,6 +156,9 @@ func (t *Throttle) Allow(ctx context.Context) error {
 // Accept counts one accept: a request the backend answered without
 // refusing it for overload.
 func (t *Throttle) Accept() {
+	if t == nil {
+		return
+	}
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	t.advance(now)
@@ -158,6 +171,9 @@ func (t *Throttle) Accept() {
 // be rejected locally: max(0, (requests − K·accepts) / (requests + 1))
 // over the window.
 func (t *Throttle) Probability() float64 {
+	if t == nil {
+		return 0
+	}
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	t.advance(now)
@@ -168,6 +184,9 @@ func (t *Throttle) Probability() float64 {
 
 // Counts returns the requests and accepts counted over the window.
 func (t *Throttle) Counts() (requests, accepts int64) {
+	if t == nil {
+		return 0, 0
+	}
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	t.advance(now)

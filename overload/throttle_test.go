@@ -319,3 +319,19 @@ func TestThrottleDecisionsMetric(t *testing.T) {
 		t.Fatalf("decisions = %v, want inventory/sent 1, inventory/throttled 2", got)
 	}
 }
+
+func TestNilThrottleThrottlesNothing(t *testing.T) {
+	srv, n := statusServer(t)
+	var th *overload.Throttle
+	c := &http.Client{Transport: th.Transport(srv.Client().Transport)}
+	for range 3 {
+		resp, err := c.Get(srv.URL + "/?s=503")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if n.Load() != 3 || th.Probability() != 0 {
+		t.Fatalf("server saw %d of 3 requests, probability %v", n.Load(), th.Probability())
+	}
+}

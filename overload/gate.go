@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/paved-go/paved/internal/otelx"
 )
 
@@ -28,6 +30,9 @@ type gate struct {
 	maxQueue int
 	maxWait  time.Duration // 0: only the context bounds a wait
 	logger   *slog.Logger  // nil: slog.Default()
+
+	dryLogAt   atomic.Int64 // nanotime of the last dry-run line
+	suppressed atomic.Int64 // dry-run lines not logged since
 
 	mu     sync.Mutex
 	queue  [3][]*waiter // per class index; oldest first
@@ -124,8 +129,8 @@ func (g *gate) acquireSlow(ctx context.Context, ci int) error {
 		g.inflight.Add(1)
 		g.mu.Unlock()
 		g.counter.Add(ctx, ci, otelx.OverloadShed)
-		g.log().LogAttrs(ctx, slog.LevelInfo, "overload: would shed (dry run)",
-			slog.String("name", g.name), slog.String("class", Class(ci-1).String()))
+		otelx.AddEvent(ctx, otelx.EventOverloadShed, attribute.Bool("paved.overload.dry_run", true))
+		g.logDryRun(ctx, ci)
 		return nil
 	}
 	if g.maxQueue == 0 || (g.queued >= g.maxQueue && !g.evictLocked(ci)) {
@@ -272,4 +277,17 @@ func (g *gate) release() {
 		g.dispatchLocked()
 		g.mu.Unlock()
 	}
+}
+
+// logDryRun logs a call the gate would have shed, at most once a second,
+// with the number of lines suppressed since the last one.
+func (g *gate) logDryRun(ctx context.Context, ci int) {
+	now, last := nanotime(), g.dryLogAt.Load()
+	if last != 0 && now-last < int64(time.Second) || !g.dryLogAt.CompareAndSwap(last, now) {
+		g.suppressed.Add(1)
+		return
+	}
+	g.log().LogAttrs(ctx, slog.LevelInfo, "overload: would shed (dry run)",
+		slog.String("name", g.name), slog.String("class", Class(ci-1).String()),
+		slog.Int64("suppressed", g.suppressed.Swap(0)))
 }

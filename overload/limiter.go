@@ -85,18 +85,25 @@ type Limiter struct {
 
 	sumRTT     atomic.Int64 // nanoseconds, this window
 	samples    atomic.Int64 // this window
-	windowEnd  atomic.Int64 // Unix nanoseconds
-	sampleFrom atomic.Int64 // Unix nanoseconds: calls started earlier are not sampled
+	windowEnd  atomic.Int64 // nanotime
+	sampleFrom atomic.Int64 // nanotime: calls started earlier are not sampled
 
 	mu         sync.Mutex // guards the fields below and window updates
 	limit      float64    // the adaptive limit (the saved one while probing)
 	minRTT     time.Duration
 	probing    bool
-	probeStart time.Time
+	probeStart int64 // nanotime
 	probeSum   int64
 	probeN     int64
-	nextProbe  time.Time
+	nextProbe  int64 // nanotime
 }
+
+// epoch is the origin of nanotime.
+var epoch = time.Now()
+
+// nanotime returns the monotonic time in nanoseconds since epoch: one
+// clock reading, cheaper than time.Now.
+func nanotime() int64 { return int64(time.Since(epoch)) }
 
 // NewLimiter returns an adaptive concurrency limiter named name (the
 // paved.overload.name metric attribute). It starts by measuring the
@@ -138,9 +145,9 @@ func NewLimiter(name string, opts ...Option) (*Limiter, error) {
 	if err := l.g.init(&c, name, int64(lc.minLimit), lc.shares, true, c.queue, c.maxWait, c.retryAfter); err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := nanotime()
 	l.limit = float64(min(max(lc.initialLimit, lc.minLimit), lc.maxLimit))
-	l.windowEnd.Store(now.Add(lc.window).UnixNano())
+	l.windowEnd.Store(now + int64(lc.window))
 	l.startProbeLocked(now)
 	return l, nil
 }
@@ -149,7 +156,7 @@ func NewLimiter(name string, opts ...Option) (*Limiter, error) {
 // Drop must be called when the call ends. The zero Ticket does nothing.
 type Ticket struct {
 	l     *Limiter
-	start time.Time
+	start int64 // nanotime
 }
 
 // Done frees the slot and records the call's round-trip time as a
@@ -158,7 +165,7 @@ func (t Ticket) Done() {
 	if t.l == nil {
 		return
 	}
-	t.l.sample(t.start, time.Now())
+	t.l.sample(t.start, nanotime())
 	t.l.g.release()
 }
 
@@ -182,7 +189,7 @@ func (l *Limiter) Acquire(ctx context.Context, c Class) (Ticket, error) {
 	if err := l.g.acquire(ctx, c.index()); err != nil {
 		return Ticket{}, err
 	}
-	return Ticket{l: l, start: time.Now()}, nil
+	return Ticket{l: l, start: nanotime()}, nil
 }
 
 // Limit returns the current concurrency limit.
@@ -207,28 +214,28 @@ func (l *Limiter) Name() string { return l.g.name }
 
 // sample records the RTT of a call started at start and, when the window
 // is over, updates the limit.
-func (l *Limiter) sample(start, now time.Time) {
-	if start.UnixNano() < l.sampleFrom.Load() {
+func (l *Limiter) sample(start, now int64) {
+	if start < l.sampleFrom.Load() {
 		return
 	}
-	l.sumRTT.Add(int64(now.Sub(start)))
+	l.sumRTT.Add(now - start)
 	l.samples.Add(1)
-	if now.UnixNano() >= l.windowEnd.Load() && l.mu.TryLock() {
+	if now >= l.windowEnd.Load() && l.mu.TryLock() {
 		l.updateLocked(now)
 		l.mu.Unlock()
 	}
 }
 
-func (l *Limiter) updateLocked(now time.Time) {
-	if now.UnixNano() < l.windowEnd.Load() {
+func (l *Limiter) updateLocked(now int64) {
+	if now < l.windowEnd.Load() {
 		return
 	}
-	l.windowEnd.Store(now.Add(l.cfg.window).UnixNano())
+	l.windowEnd.Store(now + int64(l.cfg.window))
 	n, sum := l.samples.Swap(0), l.sumRTT.Swap(0)
 	if l.probing {
 		l.probeSum += sum
 		l.probeN += n
-		if l.probeN >= probeSamples || (l.probeN > 0 && now.Sub(l.probeStart) >= probeWindows*l.cfg.window) {
+		if l.probeN >= probeSamples || (l.probeN > 0 && now-l.probeStart >= probeWindows*int64(l.cfg.window)) {
 			l.minRTT = time.Duration(l.probeSum / l.probeN)
 			l.probing = false
 			l.schedule(now)
@@ -239,7 +246,7 @@ func (l *Limiter) updateLocked(now time.Time) {
 	if n == 0 {
 		return
 	}
-	if l.cfg.minRTTInterval > 0 && !now.Before(l.nextProbe) {
+	if l.cfg.minRTTInterval > 0 && now >= l.nextProbe {
 		l.startProbeLocked(now)
 		return
 	}
@@ -277,21 +284,21 @@ func (l *Limiter) setLimitLocked(limit float64) {
 // startProbeLocked drops the limit to the minimum to measure the no-load
 // RTT, as Envoy's adaptive concurrency filter does, so the floor the
 // limit is measured against never drifts up with the load.
-func (l *Limiter) startProbeLocked(now time.Time) {
+func (l *Limiter) startProbeLocked(now int64) {
 	l.probing = true
 	l.probeStart = now
 	l.probeSum, l.probeN = 0, 0
 	l.samples.Store(0)
 	l.sumRTT.Store(0)
-	l.sampleFrom.Store(now.UnixNano())
+	l.sampleFrom.Store(now)
 	l.g.setLimit(int64(l.cfg.minLimit))
 }
 
 // schedule sets the time of the next no-load RTT measurement, with jitter
 // so that instances do not measure in step.
-func (l *Limiter) schedule(now time.Time) {
+func (l *Limiter) schedule(now int64) {
 	d := float64(l.cfg.minRTTInterval) * (1 + probeJitter*(2*rand.Float64()-1))
-	l.nextProbe = now.Add(time.Duration(d))
+	l.nextProbe = now + int64(d)
 }
 
 // classOf returns r's class: the classifier's, the route's, the class

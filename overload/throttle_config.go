@@ -1,4 +1,0 @@
-package overload
-
-// throttleConfig holds NewThrottle's settings.
-type throttleConfig struct{}

@@ -11,6 +11,7 @@ import (
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/audit"
 	"github.com/paved-go/paved/authz"
+	"github.com/paved-go/paved/overload"
 	"github.com/paved-go/paved/platform"
 	"github.com/paved-go/paved/tracing"
 )
@@ -42,7 +43,8 @@ type gatewayConfig struct {
 	rdb      redis.UniversalClient // -redis; nil: state is per process
 	audit    []audit.Option        // the emitter's sinks and settings
 	ipLimit  func(http.Handler) http.Handler
-	metrics  http.Handler // serves GET /metrics when not nil
+	limiter  *overload.Limiter // the adaptive limit of the API routes; nil: none
+	metrics  http.Handler      // serves GET /metrics when not nil
 }
 
 // newGateway loads the document and returns the gateway's handler and a
@@ -109,6 +111,11 @@ func newGateway(cfg gatewayConfig) (http.Handler, func(context.Context) error, e
 			// address too; rateLimit: null (health, the fault switch)
 			// turns both off.
 			h = cfg.ipLimit(h)
+		}
+		if cfg.limiter != nil && !unlimited[rt.Pattern] {
+			// Outermost: a shed request costs nothing else and never
+			// counts as a failure of the operation's breaker.
+			h = cfg.limiter.Middleware(h)
 		}
 		mux.Handle(rt.Pattern, h)
 	}

@@ -159,6 +159,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		fmt.Fprintf(stderr, "gateway: rate limits: %v\n", err)
 		return 1
 	}
+	limiter, err := newLimiter(logger)
+	if err != nil {
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: overload: %v\n", err)
+		return 1
+	}
 
 	if *auditDir == "" {
 		if *auditDir, err = os.MkdirTemp("", "paved-gateway-audit-"); err != nil {
@@ -187,6 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		rdb:       rdb,
 		audit:     auditOpts,
 		ipLimit:   ipLimit,
+		limiter:   limiter,
 		metrics:   telemetry.MetricsHandler(),
 	})
 	if err != nil {

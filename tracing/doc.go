@@ -90,6 +90,9 @@
 //	paved.authz.decisions         counter    {decision}  paved.authz.policy; decision = allow, deny, error
 //	paved.audit.events            counter    {event}     paved.audit.sink; result = written, dropped, failed
 //	paved.audit.queue.size        gauge      {event}     paved.audit.sink
+//	paved.overload.decisions      counter    {decision}  paved.overload.name; class = critical, default, sheddable; decision = admitted, queued, shed
+//	paved.overload.limit          gauge      {request}   paved.overload.name (an adaptive limiter's current limit)
+//	paved.overload.throttle.decisions counter {decision} paved.overload.name; decision = sent, throttled (client-side throttling)
 //
 // The names (breaker, policy, retrier, cache, sink) are the ones given to
 // each package's New; keys with unbounded values (client addresses, user
@@ -113,6 +116,7 @@
 //	retry.attempt       retry                paved.retry.attempt (the attempt about to start, from 2), paved.retry.delay_ms
 //	cache.stale_served  cache                paved.cache.name, paved.cache.stale.reason (revalidate, error)
 //	authz.denied        authz                paved.authz.policy (the deciding rule, "none" when none matched), paved.authz.reason
+//	overload.shed       overload             paved.overload.dry_run (when true)
 //
 // Server spans of Middleware and tracinggrpc carry the correlation id as
 // the attribute paved.correlation_id (AttrCorrelationID).

@@ -367,3 +367,50 @@ func TestUpstreamFallback(t *testing.T) {
 		t.Errorf("causes %q", causes)
 	}
 }
+
+// TestUpstreamLayer: WithUpstreamLayer's wrap sits outside the breaker:
+// it sees every call, including those the open breaker rejects, and what
+// it refuses itself never reaches the breaker.
+func TestUpstreamLayer(t *testing.T) {
+	var calls int
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer up.Close()
+	spec := doc("  authentication: {mode: none}\n", op("/list", "get", "list",
+		"        upstream:\n          url: "+up.URL+"\n          breaker: {failureRate: 1, minCalls: 2, openFor: 1h, slowCall: 10s}\n          retry: {attempts: 1}\n"))
+	var seen int
+	refuse := false
+	errRefused := errors.New("refused by the layer")
+	p := mustLoad(t, spec, platform.WithUpstreamLayer(func(next http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			seen++
+			if refuse {
+				return nil, errRefused
+			}
+			return next.RoundTrip(r)
+		})
+	}))
+	// Refused by the layer: the breaker counts nothing, however many.
+	refuse = true
+	for range 5 {
+		serve(p.Handler(), "GET", "/list", "", "")
+	}
+	refuse = false
+	// Two failures open the breaker (minCalls 2); the third is rejected
+	// by the breaker, still through the layer.
+	for range 3 {
+		serve(p.Handler(), "GET", "/list", "", "")
+	}
+	if seen != 8 || calls != 2 {
+		t.Fatalf("layer saw %d calls, upstream %d; want 8 and 2 (the breaker opened after the 2 calls it saw)", seen, calls)
+	}
+	if _, err := platform.Load(spec, platform.WithUpstreamLayer(nil)); err == nil || !strings.Contains(err.Error(), "WithUpstreamLayer: nil wrap") {
+		t.Fatalf("nil wrap: %v", err)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

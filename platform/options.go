@@ -54,6 +54,7 @@ type config struct {
 	tracer        *tracing.Tracer
 	transport     http.RoundTripper
 	fallback      func(r *http.Request, err error) (*http.Response, error)
+	upstreamWrap  func(http.RoundTripper) http.RoundTripper
 	clientIP      func(*http.Request) (string, error)
 	logger        *slog.Logger
 	meterProvider metric.MeterProvider
@@ -229,6 +230,22 @@ func WithTracer(tr *tracing.Tracer) Option {
 func WithTransport(rt http.RoundTripper) Option {
 	return optionFunc(func(c *config) error {
 		c.transport = rt
+		return nil
+	})
+}
+
+// WithUpstreamLayer puts wrap around each proxied operation's breaker:
+// calls go retry → tracing → wrap → breaker → transport, so what wrap
+// refuses itself (a client-side throttle, overload.Throttle's Transport)
+// never counts as a failure of the breaker, and the breaker's half-open
+// probes still come from the calls wrap lets through. A nil wrap is an
+// error.
+func WithUpstreamLayer(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return optionFunc(func(c *config) error {
+		if wrap == nil {
+			return errors.New("platform: WithUpstreamLayer: nil wrap")
+		}
+		c.upstreamWrap = wrap
 		return nil
 	})
 }

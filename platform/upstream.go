@@ -129,12 +129,16 @@ func (b *builder) proxy(op *operation) http.Handler {
 		tr = tracing.Default()
 	}
 	logger := c.log()
+	layer := func(rt http.RoundTripper) http.RoundTripper { return rt }
+	if c.upstreamWrap != nil {
+		layer = c.upstreamWrap
+	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.SetXForwarded()
 		},
-		Transport: r.Transport(tr.Transport(brk.Transport(c.transport))),
+		Transport: r.Transport(tr.Transport(layer(brk.Transport(c.transport)))),
 		ModifyResponse: func(resp *http.Response) error {
 			// The platform's tracing set the correlation header already;
 			// the upstream's copy would repeat it.

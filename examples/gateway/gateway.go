@@ -43,8 +43,9 @@ type gatewayConfig struct {
 	rdb      redis.UniversalClient // -redis; nil: state is per process
 	audit    []audit.Option        // the emitter's sinks and settings
 	ipLimit  func(http.Handler) http.Handler
-	limiter  *overload.Limiter // the adaptive limit of the API routes; nil: none
-	metrics  http.Handler      // serves GET /metrics when not nil
+	limiter  *overload.Limiter  // the adaptive limit of the API routes; nil: none
+	throttle *overload.Throttle // client-side throttling of upstream calls; nil: none
+	metrics  http.Handler       // serves GET /metrics when not nil
 }
 
 // newGateway loads the document and returns the gateway's handler and a
@@ -79,6 +80,9 @@ func newGateway(cfg gatewayConfig) (http.Handler, func(context.Context) error, e
 	}
 	if cfg.fallback != nil {
 		opts = append(opts, platform.WithUpstreamFallback(cfg.fallback))
+	}
+	if cfg.throttle != nil {
+		opts = append(opts, platform.WithUpstreamLayer(throttled(cfg.throttle, cfg.fallback)))
 	}
 	p, err := platform.Load(cfg.spec, opts...)
 	if err != nil {

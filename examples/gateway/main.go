@@ -165,6 +165,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		fmt.Fprintf(stderr, "gateway: overload: %v\n", err)
 		return 1
 	}
+	throttle, err := newThrottle(logger)
+	if err != nil {
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: overload: %v\n", err)
+		return 1
+	}
 
 	if *auditDir == "" {
 		if *auditDir, err = os.MkdirTemp("", "paved-gateway-audit-"); err != nil {
@@ -194,6 +200,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		audit:     auditOpts,
 		ipLimit:   ipLimit,
 		limiter:   limiter,
+		throttle:  throttle,
 		metrics:   telemetry.MetricsHandler(),
 	})
 	if err != nil {

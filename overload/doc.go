@@ -106,14 +106,10 @@
 // count as requests, so rejection grows while the backend keeps refusing,
 // and the few requests still sent find out when it recovers.
 //
-// Known limit: a request counts when it is sent and its accept when its
-// answer arrives, so requests still in flight count as not accepted. From
-// a cold start (an empty window), a burst of concurrent requests to a slow
-// backend is throttled before the backend refused anything: with n
-// requests in flight and none answered yet, the probability is n/(n+1).
-// Counting a sent request only once its outcome is known is the fix; until
-// then, give a Throttle to clients whose calls are short compared with
-// the window, or warm it up.
+// A sent request counts once its outcome is known (Accept or Refuse, which
+// Transport and the gRPC interceptors call): requests still in flight count
+// neither way, so a burst of slow calls from a cold start is not throttled
+// before the backend refused anything.
 //
 //	th, err := overload.NewThrottle("inventory")
 //	if err != nil { ... }

@@ -128,12 +128,16 @@ func (t *Throttle) probability() float64 {
 	return p
 }
 
-// Allow counts a request and decides whether to send it. It returns nil
-// when the request may be sent, and ErrThrottled, with the probability
-// Probability returned just before the call, when the client should
-// reject it locally. After sending, report the backend's answer with
-// Accept when it did not refuse the request for overload; a refusal needs
-// no report. ctx is the context metrics are recorded with.
+// Allow decides whether to send a request. It returns nil when the
+// request may be sent, and ErrThrottled, with the probability Probability
+// returned just before the call, when the client should reject it
+// locally; a rejected request counts as a request at once. A sent request
+// counts once its outcome is known: report the backend's answer with
+// Accept when it did not refuse the request for overload, Refuse when it
+// did. Requests still in flight do not count, so a burst of slow calls
+// from a cold start is not throttled before the backend refused any. A
+// sent request reported neither way (abandoned) never counts. ctx is the
+// context metrics are recorded with.
 func (t *Throttle) Allow(ctx context.Context) error {
 	if t == nil {
 		return nil
@@ -142,10 +146,13 @@ func (t *Throttle) Allow(ctx context.Context) error {
 	t.mu.Lock()
 	t.advance(now)
 	p := t.probability()
-	t.requests++
-	t.buckets[t.cur%throttleBuckets].requests++
+	reject := p > 0 && t.rand() < p
+	if reject {
+		t.requests++
+		t.buckets[t.cur%throttleBuckets].requests++
+	}
 	t.mu.Unlock()
-	if p > 0 && t.rand() < p {
+	if reject {
 		t.decisions.Add(ctx, otelx.ThrottleThrottled)
 		return ErrThrottled
 	}
@@ -153,17 +160,28 @@ func (t *Throttle) Allow(ctx context.Context) error {
 	return nil
 }
 
-// Accept counts one accept: a request the backend answered without
-// refusing it for overload.
-func (t *Throttle) Accept() {
+// Accept counts a request that Allow let through and the backend
+// answered without refusing it for overload: a request and an accept.
+func (t *Throttle) Accept() { t.record(true) }
+
+// Refuse counts a request that Allow let through and the backend refused
+// for overload (429, 503, RESOURCE_EXHAUSTED, UNAVAILABLE): a request
+// without an accept.
+func (t *Throttle) Refuse() { t.record(false) }
+
+func (t *Throttle) record(accepted bool) {
 	if t == nil {
 		return
 	}
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	t.advance(now)
-	t.accepts++
-	t.buckets[t.cur%throttleBuckets].accepts++
+	t.requests++
+	t.buckets[t.cur%throttleBuckets].requests++
+	if accepted {
+		t.accepts++
+		t.buckets[t.cur%throttleBuckets].accepts++
+	}
 	t.mu.Unlock()
 }
 
@@ -230,8 +248,9 @@ func (tt *throttleTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 		return nil, err
 	}
 	resp, err := tt.base.RoundTrip(r)
-	switch {
-	case err != nil, !IsOverloadStatus(resp.StatusCode):
+	if err == nil && IsOverloadStatus(resp.StatusCode) {
+		tt.t.Refuse()
+	} else {
 		tt.t.Accept()
 	}
 	return resp, err

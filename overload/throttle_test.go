@@ -74,6 +74,8 @@ func TestThrottleProbabilityFollowsFormula(t *testing.T) {
 					if ev == 'A' {
 						th.Accept()
 						accepts++
+					} else {
+						th.Refuse()
 					}
 					time.Sleep(100 * time.Millisecond) // well inside the window
 				}
@@ -97,6 +99,7 @@ func TestThrottleWindowExpiry(t *testing.T) {
 			if err := th.Allow(t.Context()); err != nil {
 				t.Fatal(err)
 			}
+			th.Refuse()
 		}
 		time.Sleep(30 * time.Second)
 		for range 4 { // accepted at t = 30 s
@@ -127,6 +130,8 @@ func TestThrottleWindowExpiry(t *testing.T) {
 		if err := th.Allow(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		check("sent, no answer yet", 0, 0)
+		th.Refuse()
 		check("one more", 1, 0)
 	})
 }
@@ -295,7 +300,8 @@ func TestThrottleDecisionsMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	th.Allow(t.Context()) // p = 0: sent, then refused (no Accept)
+	th.Allow(t.Context()) // p = 0: sent,
+	th.Refuse()           // then refused
 	th.Allow(t.Context()) // p = 1/2: throttled
 	th.Allow(t.Context()) // p = 2/3: throttled
 	var rm metricdata.ResourceMetrics
@@ -333,5 +339,29 @@ func TestNilThrottleThrottlesNothing(t *testing.T) {
 	}
 	if n.Load() != 3 || th.Probability() != 0 {
 		t.Fatalf("server saw %d of 3 requests, probability %v", n.Load(), th.Probability())
+	}
+}
+
+// TestThrottleInFlightDoesNotCount: requests still in flight count
+// neither as requests nor as accepts, so a burst of slow calls from a cold
+// start is never throttled before the backend refused anything.
+func TestThrottleInFlightDoesNotCount(t *testing.T) {
+	th, err := overload.NewThrottle("backend", fixed(0)) // rejects whenever p > 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 { // 100 calls sent, none answered yet
+		if err := th.Allow(t.Context()); err != nil {
+			t.Fatalf("call %d of a cold burst throttled: %v", i, err)
+		}
+	}
+	if r, a := th.Counts(); r != 0 || a != 0 || th.Probability() != 0 {
+		t.Fatalf("Counts() = %d, %d, Probability() = %v; want 0, 0, 0 while in flight", r, a, th.Probability())
+	}
+	for range 100 {
+		th.Accept()
+	}
+	if r, a := th.Counts(); r != 100 || a != 100 {
+		t.Fatalf("Counts() = %d, %d after the answers; want 100, 100", r, a)
 	}
 }

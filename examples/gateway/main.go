@@ -35,7 +35,6 @@ import (
 	"time"
 
 	"github.com/paved-go/paved"
-	"github.com/paved-go/paved/overload"
 	"github.com/paved-go/paved/tracing"
 	"github.com/paved-go/paved/tracing/telemetry"
 	"github.com/redis/go-redis/v9"
@@ -59,7 +58,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	breakerOpen := fs.Duration("breaker-open", 10*time.Second, "how long the upstream breakers stay open before probing (sets the document's x-platform upstream.breaker.openFor)")
 	redisAddr := fs.String("redis", "", "`address` of a Redis server (host:port) for state shared by several gateways: the rate limit per client address, instance lookups and an upstream breaker; default: none, state is per process")
-	throttleOn := fs.Bool("throttle", false, "throttle calls to the upstream on the client side while it refuses calls for overload (429, 503)")
 	auditDir := fs.String("audit-dir", "", "`directory` of the audit trail (audit.jsonl); default: a new temporary directory")
 	timeouts := routeTimeouts{}
 	fs.Var(timeouts, "route-timeout", "an operation's deadline for the whole upstream call, retries included, as `PATTERN=DURATION` (repeatable; sets its x-platform timeout, in gateway.yaml 5s for reads, 10s for writes)")
@@ -167,16 +165,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		fmt.Fprintf(stderr, "gateway: overload: %v\n", err)
 		return 1
 	}
-	// Client-side throttling of upstream calls is off by default: under a
-	// burst of list calls it was seen dropping a launch (see the closing
-	// note of this change); -throttle turns it on.
-	var throttle *overload.Throttle
-	if *throttleOn {
-		if throttle, err = newThrottle(logger); err != nil {
-			upLn.Close()
-			fmt.Fprintf(stderr, "gateway: overload: %v\n", err)
-			return 1
-		}
+	throttle, err := newThrottle(logger)
+	if err != nil {
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: overload: %v\n", err)
+		return 1
 	}
 
 	if *auditDir == "" {

@@ -18,8 +18,8 @@ import (
 //     listing (GET /instances) sheddable: a burst of list calls cannot
 //     keep anyone from launching. Health, metrics and the fault switch
 //     are never limited;
-//   - with -throttle, its calls to the upstream go through client-side
-//     adaptive throttling (the SRE book's): while the upstream refuses calls for
+//   - its calls to the upstream go through client-side adaptive
+//     throttling (the SRE book's): while the upstream refuses calls for
 //     overload (429, 503), the gateway drops a growing share of them
 //     itself, without sending them. The throttle sits outside each
 //     operation's breaker (platform.WithUpstreamLayer), so the calls it

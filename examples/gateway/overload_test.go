@@ -47,7 +47,7 @@ func TestGatewayThrottle(t *testing.T) {
 	saved := throttleRandom
 	throttleRandom = func() float64 { return 0 } // drop whenever the probability is above 0
 	t.Cleanup(func() { throttleRandom = saved })
-	g := startGateway(t, "-throttle")
+	g := startGateway(t)
 
 	if got := mustDo(t, g, "admin-key", "GET", "/instances", ""); got != 200 { // remembered as the last good list
 		t.Fatalf("list: %d", got)

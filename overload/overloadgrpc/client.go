@@ -71,9 +71,7 @@ func (c *ClientInterceptors) UnaryClientInterceptor() grpc.UnaryClientIntercepto
 			return errThrottled
 		}
 		err := invoker(ctx, method, req, reply, cc, opts...)
-		if !IsOverloadCode(status.Code(err)) {
-			c.t.Accept()
-		}
+		record(c.t, !IsOverloadCode(status.Code(err)))
 		return err
 	}
 }
@@ -81,8 +79,7 @@ func (c *ClientInterceptors) UnaryClientInterceptor() grpc.UnaryClientIntercepto
 // StreamClientInterceptor is UnaryClientInterceptor for streams: opening a
 // stream counts as one request, and the stream's outcome is the first
 // answer the client receives: a message, or the final status. A stream
-// the client abandons before receiving anything is a request without an
-// accept, like a refusal: receive from every stream (CloseAndRecv does).
+// the client abandons before receiving anything is never counted.
 func (c *ClientInterceptors) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	if c == nil {
 		logNil("StreamClientInterceptor of a nil *ClientInterceptors: streams are not throttled")
@@ -96,9 +93,7 @@ func (c *ClientInterceptors) StreamClientInterceptor() grpc.StreamClientIntercep
 		}
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
-			if !IsOverloadCode(status.Code(err)) {
-				c.t.Accept()
-			}
+			record(c.t, !IsOverloadCode(status.Code(err)))
 			return nil, err
 		}
 		return &clientStream{ClientStream: cs, t: c.t}, nil
@@ -114,11 +109,18 @@ type clientStream struct {
 func (s *clientStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
 	s.once.Do(func() {
-		if err == nil || err == io.EOF || !IsOverloadCode(status.Code(err)) {
-			s.t.Accept()
-		}
+		record(s.t, err == nil || err == io.EOF || !IsOverloadCode(status.Code(err)))
 	})
 	return err
+}
+
+// record reports a sent call's outcome to t.
+func record(t *overload.Throttle, accepted bool) {
+	if accepted {
+		t.Accept()
+	} else {
+		t.Refuse()
+	}
 }
 
 func logNil(msg string) { slog.Error("overloadgrpc: " + msg) }

@@ -2,9 +2,14 @@ package paved_test
 
 import (
 	"errors"
+	"go/parser"
+	"go/token"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/paved-go/paved/authz"
@@ -92,5 +97,31 @@ func TestNilAuthorizerDenies(t *testing.T) {
 	}
 	if err := az.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExamplesUsePublicAPI: examples and commands show what a user can
+// write, so they import no internal package (a user's module cannot),
+// their tests included.
+func TestExamplesUsePublicAPI(t *testing.T) {
+	for _, root := range []string{"examples", "cmd"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+				return err
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+			if err != nil {
+				return err
+			}
+			for _, imp := range f.Imports {
+				if p := strings.Trim(imp.Path.Value, `"`); strings.HasPrefix(p, "github.com/paved-go/paved/internal") {
+					t.Errorf("%s imports %s", path, p)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -174,6 +174,9 @@
 // open breaker answers 503 with Retry-After, a passed deadline 504, any
 // other transport failure 502, unless WithUpstreamFallback answers
 // instead (the last good response, say). Retries are only for idempotent requests.
+// WithUpstreamLayer puts a layer of the service's own between tracing and
+// the breaker, such as overload.Throttle's Transport: what it refuses
+// itself never counts as a breaker failure.
 // An operation with neither a handler nor an upstream, and a handler for
 // an operation the document does not have, are load errors.
 //

@@ -15,6 +15,8 @@ import (
 
 	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/platform"
+	"github.com/paved-go/paved/ratelimit"
+	"golang.org/x/time/rate"
 )
 
 // serve sends a request to h and returns the recorder.
@@ -414,3 +416,42 @@ func TestUpstreamLayer(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestLimiters: WithLimiters builds each policy's buckets, given the
+// policy's name, rate and burst, so a service can keep them in a shared
+// store; what the limiter decides is what the client sees.
+func TestLimiters(t *testing.T) {
+	spec := doc("  authentication: {mode: none}\n", op("/a", "get", "a", allow+"        rateLimit: {rate: 120/m, burst: 3, policy: reads}\n"))
+	type built struct {
+		policy string
+		limit  rate.Limit
+		burst  int
+	}
+	var got []built
+	p := mustLoad(t, spec, platform.WithHandler("a", okHandler),
+		platform.WithLimiters(func(policy string, limit rate.Limit, burst int) (ratelimit.Decider, error) {
+			got = append(got, built{policy, limit, burst})
+			return ratelimit.NewKeyed(limit, 1) // one token: the second call is limited
+		}))
+	if len(got) != 1 || got[0] != (built{"reads", 2, 3}) {
+		t.Fatalf("limiters built: %+v, want one for policy reads, 2/s, burst 3", got)
+	}
+	h := p.Handler()
+	if rec := serve(h, "GET", "/a", "", ""); rec.Code != 200 {
+		t.Fatalf("first call: %d", rec.Code)
+	}
+	if rec := serve(h, "GET", "/a", "", ""); rec.Code != 429 || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("second call: %d, Retry-After %q; want 429 from the given limiter", rec.Code, rec.Header().Get("Retry-After"))
+	}
+
+	failing := platform.WithLimiters(func(string, rate.Limit, int) (ratelimit.Decider, error) {
+		return nil, errors.New("store unreachable")
+	})
+	_, err := platform.Load(spec, platform.WithHandler("a", okHandler), failing)
+	if err == nil || !strings.Contains(err.Error(), "/paths/~1a/get/x-platform/rateLimit: store unreachable") {
+		t.Fatalf("failing limiter: %v, want a load error at the rateLimit", err)
+	}
+	if _, err := platform.Load(spec, platform.WithLimiters(nil)); err == nil || !strings.Contains(err.Error(), "WithLimiters: nil function") {
+		t.Fatalf("nil limiter function: %v", err)
+	}
+}

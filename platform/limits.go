@@ -66,7 +66,7 @@ func parseRate(v any) (count int, per time.Duration, err error) {
 // limits compiles the rateLimit sections into one ratelimit.Policies.
 type limits struct {
 	b        *builder
-	byName   map[string]*ratelimit.Keyed
+	byName   map[string]ratelimit.Decider
 	quotas   map[string]quota
 	where    map[string]string
 	routes   []ratelimit.Option
@@ -75,7 +75,7 @@ type limits struct {
 }
 
 func newLimits(b *builder) *limits {
-	return &limits{b: b, byName: map[string]*ratelimit.Keyed{}, quotas: map[string]quota{},
+	return &limits{b: b, byName: map[string]ratelimit.Decider{}, quotas: map[string]quota{},
 		where: map[string]string{}, limited: map[*operation]bool{}}
 }
 
@@ -113,7 +113,14 @@ func (l *limits) compile(op *operation) {
 			l.b.add(op.at("/rateLimit"), "policy "+strconv.Quote(name)+" is defined differently at "+l.where[name])
 		}
 	} else {
-		k, err := ratelimit.NewKeyed(rate.Limit(float64(count)/per.Seconds()), q.burst)
+		limit := rate.Limit(float64(count) / per.Seconds())
+		var k ratelimit.Decider
+		var err error
+		if l.b.c.newLimiter != nil {
+			k, err = l.b.c.newLimiter(name, limit, q.burst)
+		} else {
+			k, err = ratelimit.NewKeyed(limit, q.burst)
+		}
 		if err != nil {
 			l.b.add(op.at("/rateLimit"), err.Error())
 			return

@@ -9,9 +9,11 @@ import (
 	"strconv"
 
 	"go.opentelemetry.io/otel/metric"
+	"golang.org/x/time/rate"
 
 	"github.com/paved-go/paved/audit"
 	"github.com/paved-go/paved/authz"
+	"github.com/paved-go/paved/ratelimit"
 	"github.com/paved-go/paved/tracing"
 )
 
@@ -55,6 +57,7 @@ type config struct {
 	transport     http.RoundTripper
 	fallback      func(r *http.Request, err error) (*http.Response, error)
 	upstreamWrap  func(http.RoundTripper) http.RoundTripper
+	newLimiter    func(policy string, limit rate.Limit, burst int) (ratelimit.Decider, error)
 	clientIP      func(*http.Request) (string, error)
 	logger        *slog.Logger
 	meterProvider metric.MeterProvider
@@ -234,6 +237,21 @@ func WithTransport(rt http.RoundTripper) Option {
 	})
 }
 
+// WithLimiters replaces how each rate-limit policy's buckets are built
+// (ratelimit.NewKeyed by default) with newLimiter, given the policy name,
+// its rate and its burst: redisrate.New, for buckets every instance of
+// the service shares. A nil newLimiter is an error; one that fails is a
+// load error at the policy's rateLimit.
+func WithLimiters(newLimiter func(policy string, limit rate.Limit, burst int) (ratelimit.Decider, error)) Option {
+	return optionFunc(func(c *config) error {
+		if newLimiter == nil {
+			return errors.New("WithLimiters: nil function")
+		}
+		c.newLimiter = newLimiter
+		return nil
+	})
+}
+
 // WithUpstreamLayer puts wrap around each proxied operation's breaker:
 // calls go retry → tracing → wrap → breaker → transport, so what wrap
 // refuses itself (a client-side throttle, overload.Throttle's Transport)
@@ -243,7 +261,7 @@ func WithTransport(rt http.RoundTripper) Option {
 func WithUpstreamLayer(wrap func(http.RoundTripper) http.RoundTripper) Option {
 	return optionFunc(func(c *config) error {
 		if wrap == nil {
-			return errors.New("platform: WithUpstreamLayer: nil wrap")
+			return errors.New("WithUpstreamLayer: nil wrap")
 		}
 		c.upstreamWrap = wrap
 		return nil

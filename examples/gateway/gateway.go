@@ -7,12 +7,15 @@ import (
 	"net/url"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/audit"
 	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/overload"
 	"github.com/paved-go/paved/platform"
+	"github.com/paved-go/paved/ratelimit"
+	"github.com/paved-go/paved/ratelimit/redisrate"
 	"github.com/paved-go/paved/tracing"
 )
 
@@ -29,7 +32,7 @@ import (
 // (an operation has one rateLimit), the last-good fallback of
 // GET /instances, fresh reads after a terminate (freshness.go), and with
 // -redis the state shared through Redis (the per-address limit, the
-// document's per-key limits (sharedlimits.go), instance lookups, a
+// document's per-key limits (platform.WithLimiters), instance lookups, a
 // breaker).
 
 type gatewayConfig struct {
@@ -81,6 +84,14 @@ func newGateway(cfg gatewayConfig) (http.Handler, func(context.Context) error, e
 	if cfg.fallback != nil {
 		opts = append(opts, platform.WithUpstreamFallback(cfg.fallback))
 	}
+	if cfg.rdb != nil {
+		// The document's rate limits in Redis buckets, shared by every
+		// gateway on that Redis: two gateways let a key launch twice a
+		// minute in all, not twice each.
+		opts = append(opts, platform.WithLimiters(func(policy string, limit rate.Limit, burst int) (ratelimit.Decider, error) {
+			return redisrate.New("gateway-"+policy, cfg.rdb, limit, burst, redisrate.WithLogger(cfg.logger))
+		}))
+	}
 	if cfg.throttle != nil {
 		opts = append(opts, platform.WithUpstreamLayer(throttled(cfg.throttle, cfg.fallback)))
 	}
@@ -88,14 +99,6 @@ func newGateway(cfg gatewayConfig) (http.Handler, func(context.Context) error, e
 	if err != nil {
 		releaseLookups()
 		return nil, nil, err
-	}
-	var shared func(http.Handler) http.Handler
-	if cfg.rdb != nil {
-		if shared, err = sharedLimits(p, cfg.rdb, cfg.logger); err != nil {
-			_ = p.Close(context.Background())
-			releaseLookups()
-			return nil, nil, err
-		}
 	}
 	marks := newStaleMarks() // see freshness.go
 	mux := http.NewServeMux()
@@ -106,9 +109,6 @@ func newGateway(cfg gatewayConfig) (http.Handler, func(context.Context) error, e
 			h = marks.invalidates(h)
 		case rt.ID == "getInstance" && rt.Pattern == "GET /instances/{id}":
 			h = marks.revalidates(h)
-		}
-		if shared != nil {
-			h = shared(h)
 		}
 		if _, limited := rateLimitOf(p.Document(), rt); limited && cfg.ipLimit != nil {
 			// Where the document limits per key, the gateway limits per

@@ -96,6 +96,10 @@
 //	upstream.retry.backoff                duration         100ms
 //	upstream.retry.maxBackoff             duration         10s
 //
+// A policy's buckets are a ratelimit.NewKeyed in the process unless
+// WithLimiters builds them: redisrate.New, for buckets every instance of
+// the service shares through Redis.
+//
 // Schema returns the same as a JSON Schema (draft 2020-12) document,
 // embedded from schema/x-platform.schema.json, which Load validates every
 // x-platform object against with github.com/santhosh-tekuri/jsonschema/v6:

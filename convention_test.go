@@ -12,9 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paved-go/paved/audit"
 	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/cache"
+	"github.com/paved-go/paved/overload"
 	"github.com/paved-go/paved/ratelimit"
 	"github.com/paved-go/paved/retry"
 	"github.com/paved-go/paved/tracing"
@@ -36,6 +38,10 @@ func TestNilReceiversAreDefaults(t *testing.T) {
 		{"ratelimit.Policies.Middleware", (*ratelimit.Policies)(nil).Middleware},
 		{"tracing.Tracer.Middleware", (*tracing.Tracer)(nil).Middleware},
 		{"tracing.Tracer.AccessLog", (*tracing.Tracer)(nil).AccessLog},
+		{"audit.Emitter.Middleware", (*audit.Emitter)(nil).Middleware},
+		{"overload.Bulkhead.Middleware", (*overload.Bulkhead)(nil).Middleware},
+		{"overload.Bulkheads.Middleware", (*overload.Bulkheads)(nil).Middleware},
+		{"overload.Limiter.Middleware", (*overload.Limiter)(nil).Middleware},
 	}
 	for _, tc := range middleware {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,6 +64,8 @@ func TestNilReceiversAreDefaults(t *testing.T) {
 		{"ratelimit.Limiter.Transport", (*ratelimit.Limiter)(nil).Transport},
 		{"retry.Retrier.Transport", (*retry.Retrier)(nil).Transport},
 		{"tracing.Tracer.Transport", (*tracing.Tracer)(nil).Transport},
+		{"overload.Bulkhead.Transport", (*overload.Bulkhead)(nil).Transport},
+		{"overload.Throttle.Transport", (*overload.Throttle)(nil).Transport},
 	}
 	for _, tc := range transports {
 		t.Run(tc.name, func(t *testing.T) {

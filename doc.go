@@ -69,8 +69,9 @@
 // given to a *grpc New is that package's zero-config default. An adapter
 // method called on a nil value is the package function of the same name
 // ((*breaker.Breaker)(nil).Middleware is breaker.Middleware, a nil
-// *tracing.Tracer is tracing.Default()); ratelimit, which has no default
-// rate, passes requests through and logs the mistake, and authz, which
+// *tracing.Tracer is tracing.Default()); ratelimit and overload, which
+// have no default rate or capacity, and audit, which has no default sink,
+// pass requests through and log the mistake, and authz, which
 // denies by default, fails closed: a nil *authz.Authorizer denies every
 // request and its Check reports the mistake. Where no default makes
 // sense, New returns an error.

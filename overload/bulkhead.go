@@ -3,6 +3,7 @@ package overload
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -93,8 +94,13 @@ func (b *Bulkhead) Queued() int { return int(b.g.waiting.Load()) }
 // the bulkhead while next serves it. A shed request is answered by the
 // error handler (by default a 503 problem+json with Retry-After).
 // Overload middleware belongs outside breaker.Middleware, so shed requests
-// never count as failures of the route's breaker.
+// never count as failures of the route's breaker. On a nil *Bulkhead it
+// limits nothing and logs that at Error, as for a limiter with no rate.
 func (b *Bulkhead) Middleware(next http.Handler) http.Handler {
+	if b == nil {
+		slog.Error("overload: Middleware of a nil *Bulkhead: nothing is limited")
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if b.handler.filter != nil && !b.handler.filter(r) {
 			next.ServeHTTP(w, r)

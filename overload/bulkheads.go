@@ -3,6 +3,7 @@ package overload
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -120,8 +121,13 @@ func (r *Bulkheads) Len() int {
 
 // Middleware returns next wrapped so that each request holds a slot of
 // its key's bulkhead (WithRequestKey; by default the ServeMux pattern,
-// r.Pattern, so put it inside the mux) while next serves it.
+// r.Pattern, so put it inside the mux) while next serves it. On a nil
+// *Bulkheads it limits nothing and logs that at Error.
 func (r *Bulkheads) Middleware(next http.Handler) http.Handler {
+	if r == nil {
+		slog.Error("overload: Middleware of a nil *Bulkheads: nothing is limited")
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if r.handler.filter != nil && !r.handler.filter(req) {
 			next.ServeHTTP(w, req)

@@ -3,6 +3,7 @@ package overload
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -339,8 +340,13 @@ func (l *Limiter) classOf(r *http.Request) Class {
 // by the error handler (by default a 503 problem+json with Retry-After,
 // which retry honours). Overload middleware belongs outside
 // breaker.Middleware, so shed requests never count as failures of the
-// route's breaker.
+// route's breaker. On a nil *Limiter it limits nothing and logs that at
+// Error.
 func (l *Limiter) Middleware(next http.Handler) http.Handler {
+	if l == nil {
+		slog.Error("overload: Middleware of a nil *Limiter: nothing is limited")
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if l.handler.filter != nil && !l.handler.filter(r) {
 			next.ServeHTTP(w, r)

@@ -2,6 +2,7 @@ package overload
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 
@@ -13,8 +14,13 @@ import (
 // closed (or the round trip fails), so at most the cap of calls are in
 // flight to the upstream. A shed request fails with the *ShedError
 // without touching the network, and its body is closed. A nil base is
-// paved's default transport.
+// paved's default transport. On a nil *Bulkhead it is base, unlimited,
+// and logs that at Error.
 func (b *Bulkhead) Transport(base http.RoundTripper) http.RoundTripper {
+	if b == nil {
+		slog.Error("overload: Transport of a nil *Bulkhead: nothing is limited")
+		return httpx.BaseTransport(base)
+	}
 	return &bulkheadTransport{b: b, base: httpx.BaseTransport(base)}
 }
 

@@ -273,4 +273,3 @@ func (ic *Interceptors) injector() *faults.Injector {
 	}
 	return ic.inj
 }
-

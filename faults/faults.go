@@ -231,6 +231,13 @@ func grpcMethodMatches(pattern, method string) bool {
 }
 
 func (c *compiled) headerMatches(call *Call) bool {
+	if h, ok := call.Header.(http.Header); ok { // the name is canonical already
+		v, present := h[c.header]
+		if c.hdrAny {
+			return present
+		}
+		return len(v) > 0 && v[0] == c.hdrValue
+	}
 	if call.Header == nil {
 		return false
 	}
@@ -239,19 +246,7 @@ func (c *compiled) headerMatches(call *Call) bool {
 		name = c.mdHeader
 	}
 	v := call.Header.Get(name)
-	if c.hdrAny {
-		return v != "" || hasKey(call.Header, name)
-	}
-	return v == c.hdrValue
-}
-
-// hasKey reports whether an http.Header holds name with an empty value.
-func hasKey(h interface{ Get(string) string }, name string) bool {
-	if hh, ok := h.(http.Header); ok {
-		_, ok := hh[name]
-		return ok
-	}
-	return false
+	return v == c.hdrValue || c.hdrAny && v != ""
 }
 
 func (inj *Injector) draw() uint64 {

@@ -3,8 +3,6 @@ package faults
 import (
 	"net"
 	"net/http"
-
-	"github.com/paved-go/paved/internal/httpx"
 )
 
 // HeaderFault is the response header that names the rule whose fault a
@@ -53,14 +51,14 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(HeaderFault, f.c.Name)
 	if err := f.Wait(r.Context()); err != nil {
-		httpx.WriteError(w, r, err)
+		m.inj.cfg.errorHandler(w, r, err)
 		return
 	}
 	switch f.c.kind {
 	case KindLatency:
 		m.next.ServeHTTP(w, r)
 	case KindError:
-		httpx.WriteError(w, r, f.Err())
+		m.inj.cfg.errorHandler(w, r, f.Err())
 	case KindReset:
 		reset(w)
 	case KindAbort:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -214,4 +215,24 @@ func TestNilInjector(t *testing.T) {
 		t.Fatalf("Set on nil: %v", err)
 	}
 	inj.Clear()
+}
+
+func TestMiddlewareErrorHandler(t *testing.T) {
+	var got error
+	inj, err := faults.New("", faults.WithLogger(slog.New(slog.DiscardHandler)), faults.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		got = err
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inj.Set(faults.Rule{Name: "drill", Percent: 100, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	inj.Middleware(&hello{}).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	ie, ok := errors.AsType[*faults.InjectedError](got)
+	if w.Code != http.StatusTeapot || !ok || ie.Status != 503 || w.Header().Get("Paved-Fault") != "drill" {
+		t.Fatalf("answered %d with %v, Paved-Fault %q", w.Code, got, w.Header().Get("Paved-Fault"))
+	}
 }

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/paved-go/paved/internal/httpx"
 )
 
 // Option configures an Injector (New).
@@ -16,6 +19,7 @@ type config struct {
 	logger        *slog.Logger         // nil: slog.Default(), read at each use
 	meterProvider metric.MeterProvider // nil: the global provider
 	src           rand.Source          // nil: math/rand/v2's global source
+	errorHandler  func(http.ResponseWriter, *http.Request, error)
 }
 
 type optionFunc func(*config) error
@@ -48,6 +52,15 @@ func WithRand(src rand.Source) Option {
 	})
 }
 
+// WithErrorHandler replaces how the middleware answers an injected error,
+// and a request whose context ended during an injected delay: the error
+// is an *InjectedError or the context's error. The default, and a nil h,
+// is problem+json with the error's status (paved.WriteError). The
+// Paved-Fault header is set before h is called.
+func WithErrorHandler(h func(http.ResponseWriter, *http.Request, error)) Option {
+	return optionFunc(func(c *config) error { c.errorHandler = h; return nil })
+}
+
 func newConfig(opts []Option) (config, error) {
 	var c config
 	var errs []error
@@ -59,6 +72,9 @@ func newConfig(opts []Option) (config, error) {
 		if err := o.apply(&c); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.errorHandler == nil {
+		c.errorHandler = httpx.WriteError
 	}
 	return c, errors.Join(errs...)
 }

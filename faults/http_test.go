@@ -236,3 +236,34 @@ func TestMiddlewareErrorHandler(t *testing.T) {
 		t.Fatalf("answered %d with %v, Paved-Fault %q", w.Code, got, w.Header().Get("Paved-Fault"))
 	}
 }
+
+func TestMiddlewareOverHTTP2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rule faults.Rule
+		body string // read before the failure
+	}{
+		{"reset", faults.Rule{Name: "cut", Percent: 100, Reset: true}, ""},
+		{"abort", faults.Rule{Name: "cut", Percent: 100, Abort: true}, "hello,"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &hello{}
+			srv := httptest.NewUnstartedServer(quiet(t, tc.rule).Middleware(h))
+			srv.EnableHTTP2 = true
+			srv.StartTLS()
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL)
+			var body []byte
+			if err == nil {
+				if resp.ProtoMajor != 2 {
+					t.Fatalf("served over %s", resp.Proto)
+				}
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if err == nil || string(body) != tc.body {
+				t.Fatalf("read %q, %v; want %q and an error", body, err, tc.body)
+			}
+		})
+	}
+}

@@ -264,3 +264,18 @@ func TestNil(t *testing.T) {
 		t.Fatalf("a nil Injector's interceptor: %v, called %v", err, called)
 	}
 }
+
+func TestClientLatency(t *testing.T) {
+	e := start(t, nil, quiet(t, faults.Rule{Name: "slow", Percent: 100, Latency: 50 * time.Millisecond, Match: faults.Match{GRPCMethod: watch}}))
+	start := time.Now()
+	w, err := e.client.Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 50*time.Millisecond {
+		t.Fatalf("Watch took %v, want at least 50ms", took)
+	}
+}

@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
 	"github.com/paved-go/paved/internal/httpx"
 )
+
+// crossOrigin refuses changes from another site's page in a browser.
+var crossOrigin = http.NewCrossOriginProtection()
 
 // MaxControlBody is the largest rule set, in bytes, the control endpoint
 // reads; a larger body is answered 413.
@@ -24,12 +28,17 @@ type control struct {
 //
 //   - GET returns the rules in force, {"rules":[...]} (see Rule for the
 //     form of each);
-//   - POST replaces them with the body's rules, all checked first: a body
+//   - POST replaces them with the body's rules (application/json), all
+//     checked first: a body
 //     that is not a valid rule set (unknown fields included) is answered
 //     400 problem+json saying what is wrong, one over MaxControlBody 413,
 //     and the rules in force stay; on success it answers as GET does;
 //   - DELETE clears them, and answers as GET does;
 //   - other methods are answered 405.
+//
+// A POST must be sent as application/json (415 otherwise), which no
+// browser form can, and a POST or DELETE from another site's page in a
+// browser is refused 403 (http.CrossOriginProtection).
 //
 // The endpoint is the only way to switch faults on at run time besides
 // Set, and it is not mounted anywhere unless the user does so: mount it
@@ -38,6 +47,12 @@ func (inj *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if inj == nil {
 		writeProblem(w, r, http.StatusNotFound, "faults: no fault injector")
 		return
+	}
+	if r.Method == http.MethodPost || r.Method == http.MethodDelete {
+		if err := crossOrigin.Check(r); err != nil {
+			writeProblem(w, r, http.StatusForbidden, "faults: a cross-origin request may not change the rules")
+			return
+		}
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -74,7 +89,7 @@ func (inj *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func decodeControl(w http.ResponseWriter, r *http.Request) ([]Rule, int, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return nil, http.StatusUnsupportedMediaType, errors.New("faults: the body must be application/json")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxControlBody))

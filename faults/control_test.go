@@ -75,12 +75,17 @@ func TestControlRefusesBadBodies(t *testing.T) {
 			"faults: rule 0 (\"x\"): injects nothing: give latency, jitter, status, grpc_code, reset or abort\nfaults: rule 1 (\"x\"): name repeats an earlier rule's\nfaults: rule 1 (\"x\"): status 200 not in 400-599"},
 		{"trailing data", "", `{"rules":[]} {}`, 400, "data after the rule set"},
 		{"not json media type", "text/plain", `{"rules":[]}`, 415, "application/json"},
+		{"no media type", "-", `{"rules":[]}`, 415, "application/json"},
 		{"too large", "", `{"rules":[` + strings.Repeat(" ", faults.MaxControlBody) + `]}`, 413, "over 64 KiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inj := quiet(t, faults.Rule{Name: "kept", Percent: 1, Status: 503})
 			r := httptest.NewRequest("POST", "/faults", strings.NewReader(tc.body))
-			if tc.ctype != "" {
+			switch tc.ctype {
+			case "":
+				r.Header.Set("Content-Type", "application/json; charset=utf-8")
+			case "-":
+			default:
 				r.Header.Set("Content-Type", tc.ctype)
 			}
 			w := httptest.NewRecorder()
@@ -113,6 +118,16 @@ func TestControlMethods(t *testing.T) {
 	}
 	if w := control(t, inj, "HEAD", ""); w.Code != 200 || w.Body.Len() != 0 {
 		t.Fatalf("HEAD: %d with %d bytes", w.Code, w.Body.Len())
+	}
+	for _, m := range []string{"POST", "DELETE"} {
+		r := httptest.NewRequest(m, "/admin/faults", strings.NewReader(`{"rules":[{"name":"x","percent":1,"status":503}]}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		w := httptest.NewRecorder()
+		inj.ServeHTTP(w, r)
+		if w.Code != 403 || inj.Active() {
+			t.Fatalf("cross-site %s: %d, active %v", m, w.Code, inj.Active())
+		}
 	}
 	var none *faults.Injector
 	if w := control(t, none, "POST", `{"rules":[]}`); w.Code != 404 {

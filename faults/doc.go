@@ -49,7 +49,10 @@
 // The control endpoint's JSON (GET returns it, POST replaces the rules
 // with it, DELETE clears them; 400 problem+json says what is wrong with a
 // body, unknown fields included; at most MaxControlBody bytes and
-// MaxRules rules):
+// MaxRules rules; a POST is application/json, and a change from another
+// site's page in a browser is refused):
+//
+//	curl -H 'Content-Type: application/json' -d '{"rules":[{"name":"drill","percent":50,"status":503}]}' localhost:9090/admin/faults
 //
 //	{"rules":[
 //	  {"name":"drill","percent":50,"status":503},

@@ -56,6 +56,7 @@ func ExampleInjector_ServeHTTP() {
 
 	do := func(method, body string) {
 		r := httptest.NewRequest(method, "/admin/faults", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		admin.ServeHTTP(w, r)
 		fmt.Print(w.Code, " ", w.Body.String())

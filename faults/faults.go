@@ -150,11 +150,15 @@ type Call struct {
 	Path       string // the URL path
 	Host       string // the host addressed, or a gRPC client's target
 	GRPCMethod string // a gRPC full method, "/pkg.Svc/Method"
-	// Header reads a header (gRPC metadata) value by name; nil has none.
+	// Header reads an HTTP header by its canonical name; nil has none.
+	// An http.Header is read without a method call.
 	Header interface{ Get(name string) string }
-	// Metadata is true for gRPC calls, whose metadata names are matched
-	// in lower case.
-	Metadata bool
+	// Metadata, for gRPC calls, reads a metadata value by its lower-case
+	// name from the call's context, only when a rule asks for one; it
+	// takes the place of Header, and of Host when Host is empty (as
+	// ":authority"). A function, not a closure, so that passing it costs
+	// nothing.
+	Metadata func(ctx context.Context, name string) string
 }
 
 // Fault is the fault Pick chose for one request or call. The zero Fault
@@ -192,11 +196,19 @@ func (inj *Injector) pick(ctx context.Context, rs *ruleSet, call *Call) Fault {
 		}
 		if m.Method != "" && m.Method != call.Method ||
 			m.Route != "" && m.Route != call.Route ||
-			m.PathPrefix != "" && !strings.HasPrefix(call.Path, m.PathPrefix) ||
-			m.Host != "" && m.Host != call.Host {
+			m.PathPrefix != "" && !strings.HasPrefix(call.Path, m.PathPrefix) {
 			continue
 		}
-		if c.header != "" && !c.headerMatches(call) {
+		if m.Host != "" {
+			host := call.Host
+			if host == "" && call.Metadata != nil {
+				host = call.Metadata(ctx, ":authority")
+			}
+			if host != m.Host {
+				continue
+			}
+		}
+		if c.header != "" && !c.headerMatches(ctx, call) {
 			continue
 		}
 		if m.Principal != "" {
@@ -230,22 +242,23 @@ func grpcMethodMatches(pattern, method string) bool {
 	return pattern == method
 }
 
-func (c *compiled) headerMatches(call *Call) bool {
-	if h, ok := call.Header.(http.Header); ok { // the name is canonical already
-		v, present := h[c.header]
+func (c *compiled) headerMatches(ctx context.Context, call *Call) bool {
+	var v string
+	switch h := call.Header.(type) {
+	case http.Header: // the name is canonical already
+		vs, present := h[c.header]
 		if c.hdrAny {
 			return present
 		}
-		return len(v) > 0 && v[0] == c.hdrValue
+		return len(vs) > 0 && vs[0] == c.hdrValue
+	case nil:
+		if call.Metadata == nil {
+			return false
+		}
+		v = call.Metadata(ctx, c.mdHeader)
+	default:
+		v = h.Get(c.header)
 	}
-	if call.Header == nil {
-		return false
-	}
-	name := c.header
-	if call.Metadata {
-		name = c.mdHeader
-	}
-	v := call.Header.Get(name)
 	return v == c.hdrValue || c.hdrAny && v != ""
 }
 

@@ -85,7 +85,7 @@ type Match struct {
 	PathPrefix string
 	// Host is the host (with the port when the request names one) a
 	// transport calls or a server is addressed by (r.Host); a gRPC
-	// client's target.
+	// server's :authority, a gRPC client's target.
 	Host string
 	// Header is "Name: value" for a header (gRPC metadata) with that
 	// value, or "Name" for a header present with any value.

@@ -63,11 +63,11 @@ func (s *Store) Begin(ctx context.Context, key string, rec *idempotency.Record, 
 	if err := s.check(ctx, "Begin", rec, lockTTL); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errTimeout)
+	call, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	res, err := begin.Run(ctx, s.client, []string{s.prefix + key}, encode(rec, false), millis(lockTTL)).Result()
+	res, err := begin.Run(call, s.client, []string{s.prefix + key}, encode(rec, false), millis(lockTTL)).Result()
 	if err != nil {
-		return nil, s.fail(ctx, "Begin", err)
+		return nil, s.fail(ctx, call, "Begin", err)
 	}
 	switch v := res.(type) {
 	case int64:
@@ -93,11 +93,11 @@ func (s *Store) Complete(ctx context.Context, key string, rec *idempotency.Recor
 	if err := s.check(ctx, "Complete", rec, ttl); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errTimeout)
+	call, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	n, err := complete.Run(ctx, s.client, []string{s.prefix + key}, holder(rec.Token), encode(rec, true), millis(ttl)).Int64()
+	n, err := complete.Run(call, s.client, []string{s.prefix + key}, holder(rec.Token), encode(rec, true), millis(ttl)).Int64()
 	if err != nil {
-		return s.fail(ctx, "Complete", err)
+		return s.fail(ctx, call, "Complete", err)
 	}
 	if n == 0 {
 		return idempotency.ErrNotHeld
@@ -116,11 +116,11 @@ func (s *Store) Release(ctx context.Context, key, token string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisidempotency: Release: %w", err)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errTimeout)
+	call, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	n, err := release.Run(ctx, s.client, []string{s.prefix + key}, holderBegun(token)).Int64()
+	n, err := release.Run(call, s.client, []string{s.prefix + key}, holderBegun(token)).Int64()
 	if err != nil {
-		return s.fail(ctx, "Release", err)
+		return s.fail(ctx, call, "Release", err)
 	}
 	if n == 0 {
 		return idempotency.ErrNotHeld
@@ -137,14 +137,14 @@ func (s *Store) Get(ctx context.Context, key string) (*idempotency.Record, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redisidempotency: Get: %w", err)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errTimeout)
+	call, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	v, err := s.client.Get(ctx, s.prefix+key).Result()
+	v, err := s.client.Get(call, s.prefix+key).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, s.fail(ctx, "Get", err)
+		return nil, s.fail(ctx, call, "Get", err)
 	}
 	rec, err := decode(v)
 	if err != nil {
@@ -169,19 +169,24 @@ func (s *Store) check(ctx context.Context, op string, rec *idempotency.Record, t
 	return nil
 }
 
-// fail wraps the error of a call to Redis. ctx is the call's, bounded by
-// the timeout: when the caller's context ended, the error wraps the
-// context's error, and otherwise it is a *unavailableError.
-func (s *Store) fail(ctx context.Context, op string, err error) error {
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, errTimeout) {
+// fail wraps the error of a call to Redis, made with ctx, the caller's
+// context, bounded by the store's timeout in call. When the caller's
+// context ended (or its deadline passed: go-redis reports a deadline as
+// the connection's i/o timeout, maybe before the context says it is
+// done), the error wraps the context's error; otherwise it is an
+// *unavailableError.
+func (s *Store) fail(ctx, call context.Context, op string, err error) error {
+	now := time.Now()
+	cause := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && cause == nil && !now.Before(dl) {
+		cause = context.DeadlineExceeded
+	}
+	if cause != nil {
 		return fmt.Errorf("redisidempotency: %s: %w: %w", op, cause, err)
 	}
-	return &unavailableError{op: op, timeout: s.timeout, err: err, timedOut: context.Cause(ctx) != nil}
+	dl, _ := call.Deadline()
+	return &unavailableError{op: op, timeout: s.timeout, err: err, timedOut: !now.Before(dl)}
 }
-
-// errTimeout is the cause of the store's own deadline, never returned:
-// fail tells it from the caller's by it.
-var errTimeout = errors.New("redisidempotency: timeout")
 
 // unavailableError is a call Redis did not answer, or answered with an
 // error. It declares 503: the store could not say whether the key is

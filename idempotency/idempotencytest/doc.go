@@ -20,7 +20,7 @@
 //     (token and fingerprint) and stores nothing.
 //   - CompleteStoresResponse: Complete replaces the record, and Get and a
 //     later Begin return it done with the exact response: status
-//     (0 included, gRPC's OK), headers with several values, keys as given,
+//     (0 included, gRPC's OK, and negative markers), headers with several values, keys as given,
 //     body bytes empty, binary or of 1 MiB.
 //   - CompleteOtherTokenNotHeld, ReleaseOtherTokenNotHeld: Complete and
 //     Release with another token, or of a key never begun, return

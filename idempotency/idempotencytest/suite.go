@@ -192,6 +192,7 @@ func testCompleteStoresResponse(t *testing.T, s idempotency.Store, key string) {
 			Body: []byte("problem"),
 		}},
 		{"gRPC OK is status 0", idempotency.Response{Status: 0, Header: http.Header{"grpc-meta": {"v"}}, Body: []byte{0x0a, 0x02, 'o', 'k'}}},
+		{"negative status, a marker such as not stored", idempotency.Response{Status: -1}},
 	}
 	for _, tc := range tests {
 		key := key + tc.name

@@ -2,7 +2,6 @@ package redisidempotency
 
 import (
 	"encoding/binary"
-	"errors"
 	"maps"
 	"net/http"
 	"slices"
@@ -234,10 +233,4 @@ func (d *decoder) fail(err error) {
 	if d.err == nil {
 		d.err = err
 	}
-}
-
-// isCorrupt reports whether err is a decoding error.
-func isCorrupt(err error) bool {
-	var c errCorrupt
-	return errors.As(err, &c)
 }

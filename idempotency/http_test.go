@@ -426,3 +426,7 @@ func TestPanicReleases(t *testing.T) {
 		})
 	}
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

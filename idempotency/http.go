@@ -125,22 +125,31 @@ func (g *Guard) readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > g.cfg.maxBody {
 		return nil, &http.MaxBytesError{Limit: g.cfg.maxBody}
 	}
-	size := 512
-	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, g.cfg.maxBody+1))
+		if err == nil && int64(len(body)) > g.cfg.maxBody {
+			return nil, &http.MaxBytesError{Limit: g.cfg.maxBody}
+		}
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, g.cfg.maxBody+1))
 	if err != nil {
 		return nil, err
 	}
-	if n > g.cfg.maxBody {
-		return nil, &http.MaxBytesError{Limit: g.cfg.maxBody}
-	}
-	body := buf.Bytes()
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	rb := &bodyReader{}
+	rb.Reset(body)
+	r.Body = rb
 	return body, nil
 }
+
+// bodyReader is the request body read for the fingerprint, read again by
+// the handler.
+type bodyReader struct{ bytes.Reader }
+
+func (*bodyReader) Close() error { return nil }
 
 func (g *Guard) fingerprint(r *http.Request, body []byte) (string, error) {
 	switch {

@@ -105,7 +105,8 @@ func (g *Guard) StoreKey(c Call) string {
 
 // Do runs fn for the first call with c's key and stores the response fn
 // returns, or releases the key when fn returns nil (the outcome was not
-// final, say a 5xx: a retry runs again). A later call with the key and
+// final, say a 5xx: a retry runs again). A response whose body exceeds
+// WithMaxResponse is recorded as StatusNotStored. A later call with the key and
 // the same fingerprint gets the stored response with replayed true,
 // without running fn. resp is fn's response when fn ran.
 //
@@ -136,7 +137,7 @@ func (g *Guard) Do(ctx context.Context, c Call, fn func(context.Context) *Respon
 				return nil, false, ErrMismatch
 			}
 			if existing.Done {
-				if existing.Response.Status == 0 {
+				if existing.Response.Status == StatusNotStored {
 					return nil, false, ErrNotReplayable
 				}
 				g.counter.Add(ctx, otelx.IdempotencyReplayed)
@@ -191,6 +192,9 @@ func (g *Guard) run(ctx context.Context, key, token, fingerprint string, fn func
 		return nil
 	}
 	rec := &Record{Token: token, Fingerprint: fingerprint, Done: true, Response: *resp}
+	if len(resp.Body) > g.cfg.maxResponse {
+		rec.Response = Response{Status: StatusNotStored}
+	}
 	if err := g.store.Complete(context.WithoutCancel(ctx), key, rec, g.cfg.ttl); err != nil {
 		if errors.Is(err, ErrNotHeld) {
 			g.cfg.log().LogAttrs(ctx, slog.LevelWarn, "idempotency: response not stored: the key's lock timed out while the request ran",

@@ -282,7 +282,7 @@ func (c *capture) Unwrap() http.ResponseWriter { return c.w }
 
 // response is what to store after the handler returned: nil (release)
 // when the client went away before it finished or the status is not
-// final; a Response of status 0 when the body was too large to keep.
+// final; StatusNotStored when the body was too large to keep.
 func (c *capture) response(r *http.Request) *Response {
 	if c.status == 0 {
 		c.WriteHeader(http.StatusOK) // what net/http sends for a handler that wrote nothing
@@ -291,7 +291,7 @@ func (c *capture) response(r *http.Request) *Response {
 		return nil
 	}
 	if c.overflow {
-		return &Response{}
+		return &Response{Status: StatusNotStored}
 	}
 	return &Response{Status: c.status, Header: c.header, Body: c.body}
 }

@@ -56,9 +56,9 @@ func TestObservability(t *testing.T) {
 	})
 	k := []string{`"k"`}
 	for _, q := range []req{
-		{key: k, body: "a"},                                       // new
-		{key: k, body: "a"},                                       // replayed
-		{key: k, body: "b"},                                       // mismatch
+		{key: k, body: "a"}, // new
+		{key: k, body: "a"}, // replayed
+		{key: k, body: "b"}, // mismatch
 		{key: []string{`"x"`}, target: "/instances?status=500"}, // new, released
 	} {
 		q.do(t, traced)

@@ -3,6 +3,7 @@ package idempotency_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -272,15 +273,16 @@ func (f *failing) Get(ctx context.Context, key string) (*idempotency.Record, err
 
 func TestStoreError(t *testing.T) {
 	mem, _ := idempotency.NewMemoryStore()
+	quiet := idempotency.WithLogger(slog.New(slog.DiscardHandler))
 	t.Run("fails closed with 503", func(t *testing.T) {
 		var handled error
-		g, _ := idempotency.New("test", idempotency.WithStore(&failing{Store: mem, failFrom: 1}))
+		g, _ := idempotency.New("test", quiet, idempotency.WithStore(&failing{Store: mem, failFrom: 1}))
 		var l launch
 		w := post(g.Middleware(&l), `"k"`, "a")
 		if w.Code != http.StatusServiceUnavailable || l.runs.Load() != 0 || !contains(w.Body.String(), "idempotency: store unavailable") || contains(w.Body.String(), "refused") {
 			t.Fatalf("%d %s, runs %d", w.Code, w.Body, l.runs.Load())
 		}
-		g, _ = idempotency.New("test", idempotency.WithStore(&failing{Store: mem, failFrom: 1}),
+		g, _ = idempotency.New("test", quiet, idempotency.WithStore(&failing{Store: mem, failFrom: 1}),
 			idempotency.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { handled = err }))
 		post(g.Middleware(&l), `"k"`, "a")
 		if !errors.Is(handled, idempotency.ErrUnavailable) || !errors.Is(handled, errDown) {
@@ -288,14 +290,14 @@ func TestStoreError(t *testing.T) {
 		}
 	})
 	t.Run("fail open runs the handler", func(t *testing.T) {
-		g, _ := idempotency.New("test", idempotency.WithStore(&failing{Store: mem, failFrom: 1}), idempotency.WithFailOpen(true))
+		g, _ := idempotency.New("test", quiet, idempotency.WithStore(&failing{Store: mem, failFrom: 1}), idempotency.WithFailOpen(true))
 		var l launch
 		if w := post(g.Middleware(&l), `"k"`, "a"); w.Code != http.StatusCreated || l.runs.Load() != 1 {
 			t.Fatalf("%d, runs %d", w.Code, l.runs.Load())
 		}
 	})
 	t.Run("store dies mid-request: the response is still sent", func(t *testing.T) {
-		g, _ := idempotency.New("test", idempotency.WithStore(&failing{Store: mem, failFrom: 2}))
+		g, _ := idempotency.New("test", quiet, idempotency.WithStore(&failing{Store: mem, failFrom: 2}))
 		var l launch
 		if w := post(g.Middleware(&l), `"mid"`, "a"); w.Code != http.StatusCreated || l.runs.Load() != 1 {
 			t.Fatalf("%d, runs %d", w.Code, l.runs.Load())

@@ -68,11 +68,22 @@ func New(name string, opts ...Option) (*Guard, error) {
 	return g, nil
 }
 
-// Name returns the name the Guard was built with.
-func (g *Guard) Name() string { return g.name }
+// Name returns the name the Guard was built with ("" for a nil *Guard).
+func (g *Guard) Name() string {
+	if g == nil {
+		return ""
+	}
+	return g.name
+}
 
-// Store returns the store the Guard keeps its records in.
-func (g *Guard) Store() Store { return g.store }
+// Store returns the store the Guard keeps its records in (a nil *Guard:
+// the default Guard's).
+func (g *Guard) Store() Store {
+	if g == nil {
+		g = defaultGuard()
+	}
+	return g.store
+}
 
 // Call describes one request to Do.
 type Call struct {
@@ -93,6 +104,9 @@ type Call struct {
 // StoreKey returns the key the call's record is stored under: a SHA-256
 // hash of the guard's name, the scope, the operation and the key, in hex.
 func (g *Guard) StoreKey(c Call) string {
+	if g == nil {
+		g = defaultGuard()
+	}
 	var buf [512]byte
 	b := buf[:0]
 	for _, s := range [...]string{g.name, c.Scope, c.Method, c.Route, c.Key} {
@@ -115,8 +129,12 @@ func (g *Guard) StoreKey(c Call) string {
 // before any response is returned, whichever way the record was found),
 // ErrNotReplayable (a response that was not stored) and ErrUnavailable
 // (the store failed; with WithFailOpen, fn runs instead, unprotected). If
-// fn panics, the key is released and the panic goes on.
+// fn panics, the key is released and the panic goes on. A nil *Guard is
+// the package's default Guard, as for Middleware.
 func (g *Guard) Do(ctx context.Context, c Call, fn func(context.Context) *Response) (resp *Response, replayed bool, err error) {
+	if g == nil {
+		g = defaultGuard()
+	}
 	key := g.StoreKey(c)
 	var deadline time.Time
 	var delay time.Duration

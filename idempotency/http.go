@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/internal/httpx"
@@ -78,10 +79,12 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 // Middleware guards next with a Guard of the package defaults, unnamed.
 func Middleware(next http.Handler) http.Handler { return (*Guard)(nil).Middleware(next) }
 
-func defaultGuard() *Guard {
+// defaultGuard is the Guard a nil *Guard stands for: the package
+// defaults, unnamed, one per process.
+var defaultGuard = sync.OnceValue(func() *Guard {
 	g, _ := New("")
 	return g
-}
+})
 
 // key returns the request's key, "" when it has none.
 func (g *Guard) key(r *http.Request) (string, error) {

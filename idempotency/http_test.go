@@ -320,9 +320,10 @@ func TestReplayKeepsOuterHeaders(t *testing.T) {
 
 func TestDefaultsAndNil(t *testing.T) {
 	var l launch
-	for _, h := range []http.Handler{idempotency.Middleware(&l), (*idempotency.Guard)(nil).Middleware(&l)} {
-		req{key: []string{`"k"`}, status: 201}.check(t, req{key: []string{`"k"`}}.do(t, h))
-		req{key: []string{`"k"`}, status: 201, replayed: true}.check(t, req{key: []string{`"k"`}}.do(t, h))
+	for i, h := range []http.Handler{idempotency.Middleware(&l), (*idempotency.Guard)(nil).Middleware(&l)} {
+		k := []string{`"nil-` + strconv.Itoa(i) + `"`}
+		req{key: k, status: 201}.check(t, req{key: k}.do(t, h))
+		req{key: k, status: 201, replayed: true}.check(t, req{key: k}.do(t, h))
 	}
 	if n := l.runs.Load(); n != 2 {
 		t.Fatalf("%d runs, want 2", n)

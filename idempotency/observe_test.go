@@ -3,6 +3,7 @@ package idempotency_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -94,4 +95,27 @@ func TestObservability(t *testing.T) {
 		!strings.Contains(string(b), `"released":1`) || !strings.Contains(string(b), `"records":1`) {
 		t.Fatalf("status row %+v %s", row, b)
 	}
+}
+
+func TestStatusStoreFailing(t *testing.T) {
+	g, _ := idempotency.New("failing-store", idempotency.WithLogger(slog.New(slog.DiscardHandler)),
+		idempotency.WithStore(&failing{Store: must(idempotency.NewMemoryStore()), failFrom: 1}))
+	req{key: []string{`"k"`}}.do(t, g.Middleware(&launch{}))
+	for _, c := range registry.Snapshot() {
+		if c.Name == "failing-store" {
+			b, _ := json.Marshal(c.Stats)
+			if c.State != "store_failing" || c.Health != registry.HealthBad || !strings.Contains(string(b), `"store_errors":1`) {
+				t.Fatalf("status row %+v %s", c, b)
+			}
+			return
+		}
+	}
+	t.Fatal("no status row")
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -264,8 +264,25 @@ func (e *storeError) Error() string   { return ErrUnavailable.Error() }
 func (e *storeError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
 func (e *storeError) HTTPStatus() int { return http.StatusServiceUnavailable }
 
+// tokenPrefix makes this process's tokens unique among the processes
+// sharing a store; a counter makes them unique within it, without asking
+// the system for randomness per request.
+var (
+	tokenPrefix = func() [8]byte {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		return b
+	}()
+	tokenSeq atomic.Uint64
+)
+
 func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var b [32]byte
+	hex.Encode(b[:16], tokenPrefix[:])
+	n := tokenSeq.Add(1)
+	for i := 31; i >= 16; i-- {
+		b[i] = "0123456789abcdef"[n&0xf]
+		n >>= 4
+	}
+	return string(b[:])
 }

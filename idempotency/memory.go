@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"strconv"
@@ -101,18 +102,33 @@ func recordSize(key string, rec *Record) int64 {
 	return int64(n)
 }
 
-// Begin implements Store.
-func (s *MemoryStore) Begin(_ context.Context, key string, rec *Record, lockTTL time.Duration) (*Record, error) {
+// cloneRecord copies rec, its header and body included, so that neither
+// the caller nor the store sees the other's later changes, as with a
+// store that encodes records.
+func cloneRecord(rec *Record) *Record {
+	r := *rec
+	r.Response.Header = rec.Response.Header.Clone()
+	if rec.Response.Body != nil {
+		r.Response.Body = bytes.Clone(rec.Response.Body)
+	}
+	return &r
+}
+
+// Begin implements Store. A context that is done is an error.
+func (s *MemoryStore) Begin(ctx context.Context, key string, rec *Record, lockTTL time.Duration) (*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.live(key, now); e != nil {
-		return e.rec, nil
+		return cloneRecord(e.rec), nil
 	}
 	s.sweep(now)
-	r := *rec
+	r := cloneRecord(rec)
 	r.Done = false
-	e := &memEntry{key: key, rec: &r, expires: now.Add(lockTTL), size: recordSize(key, &r)}
+	e := &memEntry{key: key, rec: r, expires: now.Add(lockTTL), size: recordSize(key, r)}
 	e.elem = s.pending.PushBack(e)
 	s.entries[key] = e
 	s.bytes += e.size
@@ -121,7 +137,10 @@ func (s *MemoryStore) Begin(_ context.Context, key string, rec *Record, lockTTL 
 }
 
 // Complete implements Store.
-func (s *MemoryStore) Complete(_ context.Context, key string, rec *Record, ttl time.Duration) error {
+func (s *MemoryStore) Complete(ctx context.Context, key string, rec *Record, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -131,9 +150,9 @@ func (s *MemoryStore) Complete(_ context.Context, key string, rec *Record, ttl t
 	}
 	s.pending.Remove(e.elem)
 	s.bytes -= e.size
-	r := *rec
+	r := cloneRecord(rec)
 	r.Done = true
-	e.rec, e.expires, e.size = &r, now.Add(ttl), recordSize(key, &r)
+	e.rec, e.expires, e.size = r, now.Add(ttl), recordSize(key, r)
 	e.elem = s.done.PushBack(e)
 	s.bytes += e.size
 	s.sweep(now)
@@ -142,7 +161,10 @@ func (s *MemoryStore) Complete(_ context.Context, key string, rec *Record, ttl t
 }
 
 // Release implements Store.
-func (s *MemoryStore) Release(_ context.Context, key, token string) error {
+func (s *MemoryStore) Release(ctx context.Context, key, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,14 +176,16 @@ func (s *MemoryStore) Release(_ context.Context, key, token string) error {
 	return nil
 }
 
-// Get implements Store. The record returned is shared and must not be
-// modified.
-func (s *MemoryStore) Get(_ context.Context, key string) (*Record, error) {
+// Get implements Store.
+func (s *MemoryStore) Get(ctx context.Context, key string) (*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.live(key, now); e != nil {
-		return e.rec, nil
+		return cloneRecord(e.rec), nil
 	}
 	return nil, nil
 }

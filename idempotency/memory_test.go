@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paved-go/paved/idempotency"
+	"github.com/paved-go/paved/idempotency/idempotencytest"
 )
 
 func TestMemoryStoreContract(t *testing.T) {
@@ -134,4 +135,15 @@ func TestMemoryStoreClock(t *testing.T) {
 	if _, err := idempotency.NewMemoryStore(idempotency.WithMaxBytes(0)); err == nil {
 		t.Fatal("WithMaxBytes(0) accepted")
 	}
+}
+
+// TestMemoryStoreSuite runs the store suite every Store passes.
+func TestMemoryStoreSuite(t *testing.T) {
+	idempotencytest.TestStore(t, func(t *testing.T) idempotency.Store {
+		s, err := idempotency.NewMemoryStore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
 }

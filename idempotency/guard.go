@@ -142,6 +142,9 @@ func (g *Guard) Do(ctx context.Context, c Call, fn func(context.Context) *Respon
 		token := newToken()
 		existing, err := g.store.Begin(ctx, key, &Record{Token: token, Fingerprint: c.Fingerprint}, g.cfg.lockTimeout)
 		if err != nil {
+			if ctx.Err() != nil { // the caller is gone: nothing ran, nothing failed
+				return nil, false, context.Cause(ctx)
+			}
 			return g.storeFailed(ctx, err, fn)
 		}
 		if existing == nil {
@@ -176,6 +179,9 @@ func (g *Guard) Do(ctx context.Context, c Call, fn func(context.Context) *Respon
 			}
 			delay = min(2*delay, 100*time.Millisecond)
 			if existing, err = g.store.Get(ctx, key); err != nil {
+				if ctx.Err() != nil {
+					return nil, false, context.Cause(ctx)
+				}
 				return g.storeFailed(ctx, err, fn)
 			}
 		}

@@ -1,10 +1,12 @@
 package idempotency_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -381,18 +383,37 @@ func TestErrorHandler(t *testing.T) {
 func TestClientGoneReleases(t *testing.T) {
 	g, _ := idempotency.New("test")
 	var runs atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
 	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		runs.Add(1)
+		if runs.Add(1) == 1 {
+			cancel() // the client hangs up while the handler runs
+		}
 		w.WriteHeader(http.StatusCreated)
 	}))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
 	r.Header.Set("Idempotency-Key", `"k"`)
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	w := req{key: []string{`"k"`}, target: "/"}.do(t, h)
 	if runs.Load() != 2 || w.Code != http.StatusCreated || w.Header().Get("Idempotent-Replayed") != "" {
 		t.Fatalf("runs %d, retry status %d; want the retry to run", runs.Load(), w.Code)
+	}
+}
+
+// A request whose client is gone before the key is claimed runs nothing
+// and is not a store failure.
+func TestClientGoneBeforeClaim(t *testing.T) {
+	var logs bytes.Buffer
+	g, _ := idempotency.New("test", idempotency.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	var runs atomic.Int64
+	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs.Add(1) }))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
+	r.Header.Set("Idempotency-Key", `"k"`)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if runs.Load() != 0 || w.Code == http.StatusServiceUnavailable || strings.Contains(logs.String(), "store failed") {
+		t.Fatalf("runs %d, status %d, logs %q; want nothing run and no store failure", runs.Load(), w.Code, logs.String())
 	}
 }
 

@@ -140,3 +140,11 @@ func (b *abortBody) Read(p []byte) (int, error) {
 }
 
 func (b *abortBody) Close() error { return b.rc.Close() }
+
+// CloseIdleConnections closes the base transport's idle connections, so
+// http.Client.CloseIdleConnections reaches them through this one.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

@@ -21,6 +21,7 @@ func (b *builder) build() *Platform {
 	type chain struct {
 		timeout time.Duration
 		cache   func(http.Handler) http.Handler
+		idem    func(http.Handler) http.Handler
 		extra   []func(http.Handler) http.Handler
 	}
 	chains := map[*operation]*chain{}
@@ -37,6 +38,7 @@ func (b *builder) build() *Platform {
 		tr.compile(op)
 		ch.timeout = b.timeout(op)
 		ch.cache = b.responseCache(op, ch.timeout)
+		ch.idem = b.idempotency(op)
 		if h, ok := b.c.handlers[op.ID]; ok && op.ID != "" {
 			op.handler = h
 		} else if px := b.proxy(op); px != nil {
@@ -83,6 +85,9 @@ func (b *builder) build() *Platform {
 		}
 		for i := len(ch.extra) - 1; i >= 0; i-- {
 			h = ch.extra[i](h)
+		}
+		if ch.idem != nil {
+			h = ch.idem(h)
 		}
 		if acc.guarded[op] {
 			h = az.Middleware(h)

@@ -57,6 +57,13 @@
 //	    ttl: 30s                # lifetime of responses that state none
 //	    staleWhileRevalidate: 10s
 //	    vary: [X-Tenant]        # request headers responses vary on
+//	  idempotency:              # POST, PUT, PATCH and DELETE operations only
+//	    required: true          # 400 without an Idempotency-Key (default: keys are optional)
+//	    ttl: 24h                # how long a final response is replayed
+//	    lockTimeout: 1m         # how long a request that never finishes holds its key
+//	    wait: 2s                # a retry waits this long for the first to finish (default: 409 at once)
+//	    fingerprint: [amount, customer.id]    # body fields that identify the request (default: all of it)
+//	    docs: https://example.com/docs/idempotency   # linked from the 400
 //	  timeout: 5s               # the request's deadline from the cache inward
 //	  upstream:                 # proxy operations that have no handler
 //	    url: http://compute.internal:8080
@@ -86,6 +93,12 @@
 //	cache.ttl                             duration         cache package default (heuristic responses not stored)
 //	cache.staleWhileRevalidate            duration         0
 //	cache.vary                            [header name]    none
+//	idempotency.required                  boolean          false
+//	idempotency.ttl                       duration         24h
+//	idempotency.lockTimeout               duration         1m
+//	idempotency.wait                      duration         0 (409 at once)
+//	idempotency.fingerprint               [field path]     method, route and the whole body
+//	idempotency.docs                      URL              none
 //	timeout                               duration         none
 //	upstream.url                          http(s) URL      (required)
 //	upstream.breaker.failureRate          0 < number <= 1  0.5
@@ -147,10 +160,19 @@
 //	rate limit     429 with Retry-After; keys may be the principal
 //	validation     400 (WithRequestValidation)
 //	authorization  403 (and 413, 400 for bodies rules cannot read)
+//	idempotency    replays a stored response; 400, 409, 422 (package idempotency)
 //	sections       registered sections, by name
 //	cache          hits answered here, with Age
 //	timeout        the request's deadline
 //	handler        or the upstream proxy: retry -> tracing -> breaker -> transport
+//
+// Idempotency sits behind authorization, so only a caller allowed to run
+// the operation claims a key (scoped to the principal), and a retry is
+// authorized again before a stored response answers it; it sits outside
+// the timeout and the handler, so a 504 or a 5xx releases the key for
+// the retry. WithIdempotency gives the guards their store (one memory
+// store for the platform by default; redisidempotency for several
+// instances).
 //
 // Audit sits outside the rest so that 401, 429 and 403 answers are in the
 // trail too; authz fills in the principal and the decision of the event

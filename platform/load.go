@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/paved-go/paved/idempotency"
 	"net/http"
 	"os"
 	"regexp"
@@ -233,12 +234,13 @@ func (op *operation) section(name string) (any, bool) {
 
 // builder collects problems while it compiles a document.
 type builder struct {
-	c        *config
-	doc      *openapi3.T
-	ops      []*operation
-	problems []Problem
-	closers  []func(context.Context) error
-	seen     map[Problem]bool
+	c         *config
+	doc       *openapi3.T
+	ops       []*operation
+	problems  []Problem
+	closers   []func(context.Context) error
+	idemStore idempotency.Store // shared by the operations' guards
+	seen      map[Problem]bool
 }
 
 func (b *builder) add(ptr, msg string) {

@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"github.com/paved-go/paved/idempotency"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -43,24 +44,25 @@ type namedAuth struct {
 }
 
 type config struct {
-	name          string
-	handlers      map[string]http.Handler
-	auths         []namedAuth
-	resolvers     map[string]ResolverFunc
-	permissions   PermissionFunc
-	compartment   string
-	sections      map[string]SectionCompiler
-	validate      bool
-	authzOpts     []authz.Option
-	auditOpts     []audit.Option
-	tracer        *tracing.Tracer
-	transport     http.RoundTripper
-	fallback      func(r *http.Request, err error) (*http.Response, error)
-	upstreamWrap  func(http.RoundTripper) http.RoundTripper
-	newLimiter    func(policy string, limit rate.Limit, burst int) (ratelimit.Decider, error)
-	clientIP      func(*http.Request) (string, error)
-	logger        *slog.Logger
-	meterProvider metric.MeterProvider
+	name            string
+	handlers        map[string]http.Handler
+	auths           []namedAuth
+	resolvers       map[string]ResolverFunc
+	permissions     PermissionFunc
+	compartment     string
+	sections        map[string]SectionCompiler
+	validate        bool
+	authzOpts       []authz.Option
+	auditOpts       []audit.Option
+	idempotencyOpts []idempotency.Option
+	tracer          *tracing.Tracer
+	transport       http.RoundTripper
+	fallback        func(r *http.Request, err error) (*http.Response, error)
+	upstreamWrap    func(http.RoundTripper) http.RoundTripper
+	newLimiter      func(policy string, limit rate.Limit, burst int) (ratelimit.Decider, error)
+	clientIP        func(*http.Request) (string, error)
+	logger          *slog.Logger
+	meterProvider   metric.MeterProvider
 }
 
 // WithName names the platform: the audit emitter's name and source
@@ -215,6 +217,18 @@ func WithAuthz(opts ...authz.Option) Option {
 func WithAudit(opts ...audit.Option) Option {
 	return optionFunc(func(c *config) error {
 		c.auditOpts = append(c.auditOpts, opts...)
+		return nil
+	})
+}
+
+// WithIdempotency passes options to the idempotency.New of every
+// operation with an idempotency section, after the section's own: above
+// all idempotency.WithStore, the store the guards share (a
+// redisidempotency.Store for several instances; default: one memory
+// store for the platform).
+func WithIdempotency(opts ...idempotency.Option) Option {
+	return optionFunc(func(c *config) error {
+		c.idempotencyOpts = append(c.idempotencyOpts, opts...)
 		return nil
 	})
 }

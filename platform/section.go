@@ -50,6 +50,7 @@ func (f SectionFunc) Compile(op *Operation, value any) (func(http.Handler) http.
 var builtinSections = map[string]bool{
 	"authentication": true, "authorization": true, "rateLimit": true,
 	"audit": true, "cache": true, "timeout": true, "upstream": true,
+	"idempotency": true,
 }
 
 var registry struct {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/audit"
+	"github.com/paved-go/paved/idempotency"
+	"github.com/paved-go/paved/idempotency/redisidempotency"
 	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/overload"
 	"github.com/paved-go/paved/platform"
@@ -32,8 +34,8 @@ import (
 // (an operation has one rateLimit), the last-good fallback of
 // GET /instances, fresh reads after a terminate (freshness.go), and with
 // -redis the state shared through Redis (the per-address limit, the
-// document's per-key limits (platform.WithLimiters), instance lookups, a
-// breaker).
+// document's per-key limits (platform.WithLimiters), idempotency records
+// (platform.WithIdempotency), instance lookups, a breaker).
 
 type gatewayConfig struct {
 	spec      []byte   // the OpenAPI document, ${UPSTREAM} replaced
@@ -91,6 +93,16 @@ func newGateway(cfg gatewayConfig) (http.Handler, func(context.Context) error, e
 		opts = append(opts, platform.WithLimiters(func(policy string, limit rate.Limit, burst int) (ratelimit.Decider, error) {
 			return redisrate.New("gateway-"+policy, cfg.rdb, limit, burst, redisrate.WithLogger(cfg.logger))
 		}))
+	}
+	if cfg.rdb != nil {
+		// Idempotency records in Redis: a retry that reaches another
+		// gateway still gets the launch's stored response.
+		store, err := redisidempotency.New(cfg.rdb)
+		if err != nil {
+			releaseLookups()
+			return nil, nil, err
+		}
+		opts = append(opts, platform.WithIdempotency(idempotency.WithStore(store)))
 	}
 	if cfg.throttle != nil {
 		opts = append(opts, platform.WithUpstreamLayer(throttled(cfg.throttle, cfg.fallback)))

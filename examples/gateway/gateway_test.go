@@ -23,6 +23,7 @@ import (
 
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/authz"
+	"github.com/paved-go/paved/idempotency"
 	"github.com/paved-go/paved/tracing"
 	"go.yaml.in/yaml/v4"
 )
@@ -108,7 +109,10 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 	g := &gatewayProcess{
 		stdout: &syncBuffer{}, stderr: &syncBuffer{}, stop: cancel, exit: make(chan int, 1),
 		auditDir: t.TempDir(),
-		client:   &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
+		// Like a well-behaved client, tests send an Idempotency-Key with
+		// every launch (idempotency.Transport); TestGatewayIdempotency
+		// sends its own.
+		client: &http.Client{Transport: idempotency.Transport(&http.Transport{}), Timeout: 10 * time.Second},
 	}
 	addr := make(chan string, 1)
 	go func() {

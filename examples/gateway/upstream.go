@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paved-go/paved"
+	"github.com/paved-go/paved/idempotency"
 )
 
 // The upstream is the demo "compute instances" service the gateway fronts.
@@ -157,7 +158,16 @@ func newUpstream(s *store, f *faults) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, inst)
 	})
-	api("POST /instances", func(w http.ResponseWriter, r *http.Request) {
+	// The service honours Idempotency-Key itself, as the gateway's
+	// retries of a launch rely on: a launch whose answer was lost on the
+	// way back is not run again. Keys are scoped to the caller's API key.
+	launchOnce, err := idempotency.New("upstream-launch", idempotency.WithScope(func(r *http.Request) string {
+		return r.Header.Get("X-API-Key")
+	}))
+	if err != nil {
+		panic(err) // fixed options: a failure is a bug
+	}
+	mux.Handle("POST /instances", f.inject(launchOnce.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req launchRequest
 		if status, err := decodeJSON(w, r, &req); err != nil {
 			writeProblem(w, r, status, err.Error())
@@ -170,7 +180,7 @@ func newUpstream(s *store, f *faults) http.Handler {
 		inst := s.launch(req)
 		w.Header().Set("Location", "/instances/"+inst.ID)
 		writeJSON(w, http.StatusCreated, inst)
-	})
+	}))))
 	api("POST /instances/{id}/terminate", func(w http.ResponseWriter, r *http.Request) {
 		inst, ok := s.terminate(r.PathValue("id"))
 		if !ok {

@@ -2,7 +2,9 @@ package audit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -94,6 +96,7 @@ func TestStatusEmitter(t *testing.T) {
 		if row.State != "failing" || row.Health != registry.HealthBad || row.Value != 2 || row.Unit != "queued events" {
 			t.Errorf("row = %+v, want failing, bad, 2 queued events", row)
 		}
+		wantSnakeJSON(t, row)
 
 		// The broken sink recovers and the slow one drains: the drop is
 		// less than a minute old.
@@ -168,3 +171,36 @@ func TestStatusEmitterUnderTraffic(t *testing.T) {
 	}
 	closeEmitter(t, em)
 }
+
+// wantSnakeJSON checks that row encodes to JSON whose keys, its Stats'
+// included, are all snake_case, as the status page serves it.
+func wantSnakeJSON(t *testing.T, row registry.Component) {
+	t.Helper()
+	b, err := json.Marshal(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if !snakeCase.MatchString(k) {
+					t.Errorf("JSON key %q is not snake_case in %s", k, b)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+}
+
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)

@@ -2,9 +2,11 @@ package cache_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -72,6 +74,7 @@ func TestStatusCache(t *testing.T) {
 		if row.State != "load_errors" || row.Health != registry.HealthWarn || row.Value != 2.0/6 || row.Unit != "hit ratio" {
 			t.Errorf("row = %+v, want load_errors, warn, hit ratio 1/3", row)
 		}
+		wantSnakeJSON(t, row)
 
 		// A minute of hits only.
 		time.Sleep(time.Minute)
@@ -223,3 +226,36 @@ func TestStatusCacheUnderTraffic(t *testing.T) {
 		t.Errorf("stats = %+v, want 8000 gets and at most 64 entries", r)
 	}
 }
+
+// wantSnakeJSON checks that row encodes to JSON whose keys, its Stats'
+// included, are all snake_case, as the status page serves it.
+func wantSnakeJSON(t *testing.T, row registry.Component) {
+	t.Helper()
+	b, err := json.Marshal(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if !snakeCase.MatchString(k) {
+					t.Errorf("JSON key %q is not snake_case in %s", k, b)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+}
+
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)

@@ -2,7 +2,9 @@ package overload_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"regexp"
 	"runtime"
 	"sync"
 	"testing"
@@ -73,6 +75,7 @@ func TestStatusBulkhead(t *testing.T) {
 		if row.State != "shedding" || row.Health != registry.HealthWarn || row.Value != 2 || row.Unit != "shed/min" {
 			t.Errorf("row = %+v, want shedding, warn, 2 shed/min", row)
 		}
+		wantSnakeJSON(t, row)
 
 		// A minute later, with a call still queued and none shed.
 		time.Sleep(time.Minute)
@@ -154,6 +157,7 @@ func TestStatusBulkheads(t *testing.T) {
 	if row.State != "shedding" || row.Health != registry.HealthWarn {
 		t.Errorf("row = %+v, want shedding, warn", row)
 	}
+	wantSnakeJSON(t, row)
 	releaseA()
 	releaseB()
 	if rows := statusRows("status-bulkheads"); len(rows) != 1 {
@@ -183,6 +187,7 @@ func TestStatusThrottle(t *testing.T) {
 		if row.State != "throttling" || row.Health != registry.HealthWarn || row.Value != 11.0/12 || row.Unit != "rejection ratio" {
 			t.Errorf("row = %+v, want throttling, warn, 11/12", row)
 		}
+		wantSnakeJSON(t, row)
 
 		// The window slides past the refusals.
 		time.Sleep(2 * time.Minute)
@@ -288,3 +293,36 @@ func TestStatusUnderTraffic(t *testing.T) {
 		t.Errorf("%d rows, want the limiter's, the bulkheads' and the throttle's", len(rows))
 	}
 }
+
+// wantSnakeJSON checks that row encodes to JSON whose keys, its Stats'
+// included, are all snake_case, as the status page serves it.
+func wantSnakeJSON(t *testing.T, row registry.Component) {
+	t.Helper()
+	b, err := json.Marshal(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if !snakeCase.MatchString(k) {
+					t.Errorf("JSON key %q is not snake_case in %s", k, b)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+}
+
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)

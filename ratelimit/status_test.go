@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"encoding/json"
 	"runtime"
 	"sync"
 	"testing"
@@ -36,6 +37,18 @@ func statusRow(t *testing.T, name string) (registry.Component, ratelimit.PolicyR
 		t.Fatalf("stats are %T, want ratelimit.PolicyReport", rows[0].Stats)
 	}
 	return rows[0], r
+}
+
+// wantJSON checks the JSON the status page serves for row.
+func wantJSON(t *testing.T, row registry.Component, want string) {
+	t.Helper()
+	b, err := json.Marshal(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != want {
+		t.Errorf("JSON\n got %s\nwant %s", b, want)
+	}
 }
 
 func enforcer(t *testing.T, name string, lim ratelimit.Decider, opts ...ratelimit.Option) *ratelimit.Enforcer {
@@ -74,6 +87,9 @@ func TestStatusLimiting(t *testing.T) {
 		if row.State != "limiting" || row.Health != registry.HealthWarn || row.Value != 6 || row.Unit != "rejections/min" || row.Key != "" {
 			t.Errorf("row = %+v, want limiting, warn, 6 rejections/min", row)
 		}
+		wantJSON(t, row, `{"kind":"ratelimit","name":"status-limiting","state":"limiting","health":"warn","value":6,`+
+			`"unit":"rejections/min","stats":{"limiter":"keyed","limit":0.0002777777777777778,"burst":2,"keys":2,`+
+			`"max_keys":100000,"overflows":0,"overflow_per_min":0,"overflow_in_use":false,"rejected":3,"rejected_per_min":6}}`)
 
 		// A minute without rejections: the policy is back to ok.
 		time.Sleep(90 * time.Second)

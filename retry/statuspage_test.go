@@ -2,7 +2,9 @@ package retry_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"regexp"
 	"runtime"
 	"sync"
 	"testing"
@@ -46,7 +48,6 @@ func newRetrier(t *testing.T, name string, opts ...retry.Option) *retry.Retrier 
 	return r
 }
 
-
 func TestStatusBudgetExhausted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Half the requests plus one retry in ten seconds: one retry for
@@ -71,6 +72,7 @@ func TestStatusBudgetExhausted(t *testing.T) {
 		if row.State != "exhausted" || row.Health != registry.HealthWarn || row.Value != 0 || row.Unit != "retries available" {
 			t.Errorf("row = %+v, want exhausted, warn, 0 retries available", row)
 		}
+		wantSnakeJSON(t, row)
 
 		// The window has moved past the failures.
 		time.Sleep(10 * time.Second)
@@ -161,3 +163,36 @@ func TestStatusUnderTraffic(t *testing.T) {
 		t.Errorf("stats = %+v, want requests and retries counted", rep)
 	}
 }
+
+// wantSnakeJSON checks that row encodes to JSON whose keys, its Stats'
+// included, are all snake_case, as the status page serves it.
+func wantSnakeJSON(t *testing.T, row registry.Component) {
+	t.Helper()
+	b, err := json.Marshal(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if !snakeCase.MatchString(k) {
+					t.Errorf("JSON key %q is not snake_case in %s", k, b)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+}
+
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)

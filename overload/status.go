@@ -155,7 +155,7 @@ func (r *Bulkheads) report(dst []registry.Component) []registry.Component {
 }
 
 func (t *Throttle) register() {
-	if registry.Enabled() {
+	if t.name != "" && registry.Enabled() {
 		t.throttledRate = newPerMinute()
 		registry.Add(registry.KindOverload, t.name, t, (*Throttle).report)
 	}

@@ -276,6 +276,17 @@
 // once a second per sink (WithLogger); events themselves never go to
 // that logger.
 //
+// # Status page
+//
+// Every Emitter is a row of the status page (package status) under its
+// name, from New until Close: its mode, the deepest sink queue (which the
+// row charts) out of the queue size, and per sink the events queued,
+// written, failed and dropped, and whether its last Write failed, with
+// the error (see Report). The row is bad while a sink's last Write
+// failed, and warns while events are dropped. The page reads the queues
+// under the lock Emit takes for a moment; a sink's worker counts its
+// Writes, and Emit counts a drop with one atomic add.
+//
 // # Performance
 //
 // The request path does no JSON, no expression and no I/O: it copies what

@@ -55,6 +55,8 @@ type Emitter struct {
 	ctx     context.Context
 	cancel  context.CancelFunc // cancels Writes once Close's context is done
 	wg      sync.WaitGroup
+
+	status *emitterStatus // nil when not registered
 }
 
 // sinkState is one sink's queue, settings and counters. Its queue and gap
@@ -76,6 +78,7 @@ type sinkState struct {
 	queue   *otelx.Gauge
 	dropLog throttle
 	failLog throttle
+	counts  sinkCounts // for the status page
 }
 
 // entry is a queued record, with the gap the sink must announce first.
@@ -220,6 +223,7 @@ func New(name string, opts ...Option) (*Emitter, error) {
 		e.wg.Add(1)
 		go e.run(s)
 	}
+	e.register()
 	return e, nil
 }
 
@@ -370,6 +374,7 @@ func (e *Emitter) push(rec *record, wait time.Duration, deadline time.Time, a *a
 		return nil
 	}
 	for _, s := range dropped {
+		s.counts.dropped.Add(1)
 		s.events.Add(context.Background(), "dropped")
 		s.queue.Record(context.Background(), int64(len(s.buf)))
 		if ok, n := s.dropLog.allow(1); ok {
@@ -403,6 +408,9 @@ func (e *Emitter) Close(ctx context.Context) error {
 	e.closed = true
 	close(e.closing)
 	e.mu.Unlock()
+	if e.status != nil {
+		e.status.handle.Remove()
+	}
 	done := make(chan struct{})
 	go func() {
 		e.wg.Wait()

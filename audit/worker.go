@@ -135,6 +135,7 @@ func (e *Emitter) writeBatch(s *sinkState, ents []entry, failed *gap) {
 		batch[i] = &evs[i]
 	}
 	err := e.write(s, batch)
+	s.counts.wrote(nEvents, err)
 	outcome := "written"
 	if err != nil {
 		outcome = "failed"

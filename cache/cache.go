@@ -33,6 +33,9 @@ type core struct {
 	// clk, when set, is the coarse clock that freshness checks on the hit
 	// path read instead (see coarseClock); nil, they read now.
 	clk *coarseClock
+	// status is the cache's registration on the status page; nil when
+	// registration is off.
+	status *cacheStatus
 }
 
 // now returns the current time, from the monotonic clock. Its wall part
@@ -94,6 +97,7 @@ func New[K comparable, V any](name string, opts ...Option) (*Cache[K, V], error)
 		c.Close()
 		return nil, err
 	}
+	c.register()
 	return c, nil
 }
 
@@ -409,6 +413,9 @@ func (c *Cache[K, V]) Len() int {
 // returns nil.
 func (c *Cache[K, V]) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
+		if c.status != nil {
+			c.status.handle.Remove()
+		}
 		if c.clk != nil {
 			c.clk.release()
 		}

@@ -202,6 +202,17 @@
 // similar counts in process. Serving a stale value adds a
 // cache.stale_served event to the span in the caller's context.
 //
+// # Status page
+//
+// Every Cache and ResponseCache is a row of the status page (package
+// status) under its name, from New until Close (or until it is no longer
+// reachable): entries out of the bound, their cost where it is tracked
+// (bytes for a ResponseCache, the WithMaxCost cost for a Cache, untracked
+// otherwise), the Stats counters, and the hit ratio over the last minute,
+// which the row charts (see Report). The row warns while loads fail. The
+// page reads the counters Stats reads and each shard's size under its
+// lock, held as briefly as Len holds it; nothing is added to a Get.
+//
 // # Cost
 //
 // Measured on a 2-core virtual machine (AMD EPYC) shared with other builds

@@ -87,6 +87,7 @@ func NewResponseCache(name string, opts ...Option) (*ResponseCache, error) {
 	if !cfg.http.noCacheStatus {
 		rc.statusName = sfIdentifier(name)
 	}
+	rc.register()
 	return rc, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/paved-go/paved/internal/registry"
 )
 
 // DefaultRetryAfter is the retry delay a shed call is advised to wait
@@ -26,6 +28,8 @@ type Bulkhead struct {
 	g       gate
 	rel     func() // g.release, bound once so Acquire allocates nothing
 	handler httpHandling
+
+	shedRate *registry.PerMinute // nil when not registered
 }
 
 // NewBulkhead returns a bulkhead named name that admits at most
@@ -44,7 +48,12 @@ func NewBulkhead(name string, maxConcurrent int, opts ...Option) (*Bulkhead, err
 	if err != nil {
 		return nil, err
 	}
-	return newBulkhead(&c, name, maxConcurrent, nil)
+	b, err := newBulkhead(&c, name, maxConcurrent, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.register()
+	return b, nil
 }
 
 // newBulkhead builds a bulkhead; a non-nil shared gives it the
@@ -52,7 +61,7 @@ func NewBulkhead(name string, maxConcurrent int, opts ...Option) (*Bulkhead, err
 func newBulkhead(c *config, name string, maxConcurrent int, shared *gate) (*Bulkhead, error) {
 	b := &Bulkhead{handler: c.httpHandling()}
 	if shared != nil {
-		b.g.counter = shared.counter
+		b.g.counter, b.g.sheds = shared.counter, shared.sheds
 	}
 	if err := b.g.init(c, name, int64(maxConcurrent), [3]float64{1, 1, 1}, false, c.queue, c.maxWait, c.retryAfter); err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/paved-go/paved/internal/registry"
 )
 
 // DefaultMaxKeys is the number of bulkheads a Bulkheads registry holds
@@ -38,6 +40,7 @@ type Bulkheads struct {
 	overflow *Bulkhead
 	handler  httpHandling
 	key      func(*http.Request) string
+	shedRate *registry.PerMinute // nil when not registered
 }
 
 // NewBulkheads returns an empty registry of bulkheads, each admitting at
@@ -67,6 +70,7 @@ func NewBulkheads(name string, maxConcurrent int, opts ...Option) (*Bulkheads, e
 	if r.overflow, err = newBulkhead(&c, name, maxConcurrent, &r.metrics); err != nil {
 		return nil, err
 	}
+	r.register()
 	return r, nil
 }
 

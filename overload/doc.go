@@ -185,6 +185,20 @@
 // would have been shed; WithFilter exempts requests such as health
 // checks. Limit, InFlight, Queued and MinRTT report the current state.
 //
+// # Status page
+//
+// Every Limiter, Bulkhead, Bulkheads and named Throttle is a row of the
+// status page (package status) under its name until it is no longer
+// reachable. A Limiter's, Bulkhead's or Bulkheads' row (see Report) shows
+// the limit now, the calls in flight and queued, the calls shed per
+// class, and charts the calls shed per minute; a Bulkheads' row sums its
+// bulkheads, with the keys held and the overflow bulkhead's calls, and
+// its bulkheads have no rows of their own. A Throttle's row (see
+// ThrottleReport) charts the probability of rejecting the next request
+// locally. A row warns while it sheds or throttles. The page reads the
+// atomics the accessors read; the only cost on a call's path is one atomic
+// add per call shed or throttled.
+//
 // # Performance
 //
 // Admitting and releasing a call below the limit is one compare-and-swap

@@ -35,6 +35,9 @@ type gate struct {
 	dryLogAt   atomic.Int64 // nanotime of the last dry-run line
 	suppressed atomic.Int64 // dry-run lines not logged since
 
+	sheds   *shedCounters // calls shed, for the status page: &ownShed, or a registry's
+	ownShed shedCounters
+
 	mu     sync.Mutex
 	queue  [3][]*waiter // per class index; oldest first
 	queued int
@@ -53,6 +56,9 @@ func (g *gate) init(c *config, name string, limit int64, shares [3]float64, lifo
 	g.dryRun, g.logger = c.dryRun, c.logger
 	for i := range g.shed {
 		g.shed[i] = &ShedError{Name: name, Class: Class(i - 1), RetryAfter: retryAfter}
+	}
+	if g.sheds == nil {
+		g.sheds = &g.ownShed
 	}
 	if g.counter != nil { // shared with a registry: no gauge per key
 		g.setLimit(limit)
@@ -133,6 +139,7 @@ func (g *gate) acquireSlow(ctx context.Context, ci int) error {
 	if g.dryRun {
 		g.inflight.Add(1)
 		g.mu.Unlock()
+		g.sheds[ci].Add(1)
 		g.counter.Add(ctx, ci, otelx.OverloadShed)
 		otelx.AddEvent(ctx, otelx.EventOverloadShed, attribute.Bool("paved.overload.dry_run", true))
 		g.logDryRun(ctx, ci)
@@ -186,6 +193,7 @@ func (g *gate) acquireSlow(ctx context.Context, ci int) error {
 }
 
 func (g *gate) reject(ctx context.Context, ci int) error {
+	g.sheds[ci].Add(1)
 	g.counter.Add(ctx, ci, otelx.OverloadShed)
 	otelx.AddEvent(ctx, otelx.EventOverloadShed)
 	if l := g.log(); l.Enabled(ctx, slog.LevelDebug) {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/paved-go/paved/internal/registry"
 )
 
 // Algorithm is how a Limiter adapts its concurrency limit to measured
@@ -105,6 +107,8 @@ type Limiter struct {
 	probeSum   int64
 	probeN     int64
 	nextProbe  int64 // nanotime
+
+	shedRate *registry.PerMinute // nil when not registered
 }
 
 // epoch is the origin of nanotime.
@@ -158,6 +162,7 @@ func NewLimiter(name string, opts ...Option) (*Limiter, error) {
 	l.limit = float64(min(max(lc.initialLimit, lc.minLimit), lc.maxLimit))
 	l.windowEnd.Store(now + int64(lc.window))
 	l.startProbeLocked(now)
+	l.register()
 	return l, nil
 }
 

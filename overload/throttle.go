@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paved-go/paved/internal/httpx"
 	"github.com/paved-go/paved/internal/otelx"
+	"github.com/paved-go/paved/internal/registry"
 )
 
 // ErrThrottled is the error a Throttle rejects a call with: the client
@@ -76,6 +78,9 @@ type Throttle struct {
 	requests int64 // sums over the window
 	accepts  int64
 	buckets  [throttleBuckets]throttleBucket
+
+	throttled     atomic.Uint64       // requests rejected locally, for the status page
+	throttledRate *registry.PerMinute // nil when not registered
 }
 
 type throttleBucket struct{ requests, accepts int64 }
@@ -153,6 +158,7 @@ func (t *Throttle) Allow(ctx context.Context) error {
 	}
 	t.mu.Unlock()
 	if reject {
+		t.throttled.Add(1)
 		t.decisions.Add(ctx, otelx.ThrottleThrottled)
 		return ErrThrottled
 	}
@@ -274,7 +280,9 @@ func NewThrottle(name string, opts ...Option) (*Throttle, error) {
 	if err != nil {
 		return nil, errors.New("overload: NewThrottle: " + err.Error())
 	}
-	return newThrottle(name, c.throttle, decisions), nil
+	t := newThrottle(name, c.throttle, decisions)
+	t.register()
+	return t, nil
 }
 
 // WithK sets a Throttle's multiplier K (NewThrottle only; default 2): the

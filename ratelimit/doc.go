@@ -112,6 +112,18 @@
 // decision and counts, logs and traces it, but limits nothing and sends
 // no rate-limit headers, to try a limit on live traffic first.
 //
+// # Status page
+//
+// Every Enforcer (NewEnforcer, each policy of NewPolicies with its route
+// pattern as the row's key, ratelimitgrpc's) is a row of the status page
+// (package status) under its policy name, until it is no longer
+// reachable: the limiter's kind, quota, the keys a Keyed holds out of its
+// bound, its overflow decisions and whether the overflow bucket was used
+// in the last minute, and the rejections per minute the row charts (see
+// PolicyReport). The row warns while the policy limits or overflows. The
+// page reads this state when it is asked; the only cost on a request's
+// path is one atomic add per limited request.
+//
 // # Performance
 //
 // No decision allocates, but for a key longer than 64 bytes, which the

@@ -31,8 +31,10 @@ type Enforcer struct {
 	decisions    *otelx.Counter
 	overflow     *otelx.Counter
 	attr         attribute.KeyValue
-	nextLog      atomic.Int64 // unix nanoseconds before which nothing is logged
-	suppressed   atomic.Int64 // log lines skipped since the last one
+	nextLog      atomic.Int64    // unix nanoseconds before which nothing is logged
+	suppressed   atomic.Int64    // log lines skipped since the last one
+	rejected     atomic.Uint64   // limited decisions, for the status page
+	status       *enforcerStatus // nil when not registered
 }
 
 // NewEnforcer returns an Enforcer of the policy name (the
@@ -45,7 +47,12 @@ func NewEnforcer(name string, lim Decider, opts ...Option) (*Enforcer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newEnforcer(&c, name, lim, "NewEnforcer")
+	e, err := newEnforcer(&c, name, lim, "NewEnforcer")
+	if err != nil {
+		return nil, err
+	}
+	e.register("")
+	return e, nil
 }
 
 func newEnforcer(c *config, name string, lim Decider, what string) (*Enforcer, error) {
@@ -154,6 +161,7 @@ func (e *Enforcer) noKey(ctx context.Context, operation string) error {
 }
 
 func (e *Enforcer) limited(ctx context.Context, operation string, d Decision) error {
+	e.rejected.Add(1)
 	e.decisions.Add(ctx, "limited")
 	otelx.AddEvent(ctx, otelx.EventRateLimitLimited, e.attr,
 		attribute.Bool("paved.ratelimit.dry_run", e.dryRun),

@@ -96,6 +96,14 @@ func NewPolicies(def Policy, opts ...Option) (*Policies, error) {
 	if !limited {
 		return nil, errors.New("ratelimit: NewPolicies: no policy has a limiter")
 	}
+	if ps.def != nil {
+		ps.def.register("")
+	}
+	for pattern, p := range ps.routes {
+		if p != nil {
+			p.register(pattern)
+		}
+	}
 	return ps, nil
 }
 

@@ -66,6 +66,16 @@
 // the caller's context (retry starts no spans, so it takes no
 // TracerProvider). Giving up is logged at Debug (WithLogger).
 //
+// # Status page
+//
+// Every Retrier is a row of the status page (package status) under its
+// name until it is no longer reachable: its budget's retries available
+// now, which the row charts, the requests and retries of the budget's
+// ten-second window, and the retries it refused (see Report). The row
+// warns while the budget is exhausted. The page reads the budget under
+// the lock the retry path takes (a first attempt takes none); the only
+// cost on a call's path is one atomic add per refused retry.
+//
 // # Cost
 //
 // Measured on a 2-core machine (AMD EPYC) with

@@ -126,7 +126,7 @@ func hedge[T any, A attempter[T]](ctx context.Context, r *Retrier, fn A, start t
 				continue // too late for another hedge; judge checked a replacement
 			}
 			if !r.cfg.budget.withdraw() {
-				r.exhausted.Add(ctx, "")
+				r.budgetExhausted(ctx)
 				if pending == 0 {
 					return fail(ErrBudgetExhausted)
 				}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -22,6 +23,9 @@ type Retrier struct {
 	attempts  *otelx.Counter
 	exhausted *otelx.Counter
 	latency   latencies // for hedging at the observed p95
+
+	exhaustedN atomic.Uint64  // retries the budget refused, for the status page
+	status     *retrierStatus // nil when not registered
 }
 
 // New returns a Retrier named name, configured by opts, or an error naming
@@ -40,6 +44,7 @@ func New(name string, opts ...Option) (*Retrier, error) {
 	if r.exhausted, err = otelx.RetryBudgetExhausted(cfg.meterProvider, cfg.name); err != nil {
 		return nil, err
 	}
+	r.register()
 	return r, nil
 }
 
@@ -161,7 +166,7 @@ func (r *Retrier) next(ctx context.Context, err error, attempt int, start time.T
 		return 0, why
 	}
 	if !r.cfg.budget.withdraw() {
-		r.exhausted.Add(ctx, "")
+		r.budgetExhausted(ctx)
 		return 0, ErrBudgetExhausted
 	}
 	return delay, errRetry

@@ -15,7 +15,10 @@ import (
 const StatusRows = 200
 
 // Status is what a breaker reports to the status page (the stats of its
-// row in status.json). Reading it takes no lock a call waits on for
+// row in status.json). The row's value is the failure rate of the calls
+// in the window, and 1 while the breaker is open (every call fails fast);
+// its health is ok while closed, warn while half-open (or open in dry-run
+// mode, which lets calls through), and bad while open. Reading it takes no lock a call waits on for
 // longer than the call itself would, and runs no callback.
 type Status struct {
 	// Calls and Failures are the calls with an outcome in the window the
@@ -118,7 +121,10 @@ func (b *Breaker) component(name, key string, now time.Time) registry.Component 
 		Unit:   "failure rate",
 		Stats:  s,
 	}
-	if s.Calls > 0 {
+	switch {
+	case st == StateOpen:
+		c.Value = 1 // every call fails fast; the window restarts on half-open
+	case s.Calls > 0:
 		c.Value = float64(s.Failures) / float64(s.Calls)
 	}
 	switch {

@@ -73,10 +73,10 @@ func TestStatusFollowsTheBreaker(t *testing.T) {
 		if b.State() != breaker.StateOpen {
 			t.Fatalf("breaker %v, want open", b.State())
 		}
-		checkRow(t, oneRow(t, "status-follows"), wantRow{"open", "bad", 0, thr(breaker.Status{HalfOpenIn: 10})})
+		checkRow(t, oneRow(t, "status-follows"), wantRow{"open", "bad", 1, thr(breaker.Status{HalfOpenIn: 10})})
 
 		time.Sleep(4 * time.Second)
-		checkRow(t, oneRow(t, "status-follows"), wantRow{"open", "bad", 0, thr(breaker.Status{HalfOpenIn: 6})})
+		checkRow(t, oneRow(t, "status-follows"), wantRow{"open", "bad", 1, thr(breaker.Status{HalfOpenIn: 6})})
 
 		time.Sleep(6 * time.Second)
 		checkRow(t, oneRow(t, "status-follows"), wantRow{"half_open", "warn", 0, thr(breaker.Status{})})

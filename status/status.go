@@ -86,10 +86,10 @@ func New(opts ...Option) (*Handler, error) {
 
 // Errors the handler answers with, as problem+json.
 var (
-	errNotFound         = httpx.NewError(http.StatusNotFound, "status: not found")
-	errMethod           = httpx.NewError(http.StatusMethodNotAllowed, "status: method not allowed")
-	errMediaType        = httpx.NewError(http.StatusUnsupportedMediaType, "status: the fault rules must be sent as application/json")
-	errClosed           = httpx.NewError(http.StatusServiceUnavailable, "status: closed")
+	errNotFound  = httpx.NewError(http.StatusNotFound, "status: not found")
+	errMethod    = httpx.NewError(http.StatusMethodNotAllowed, "status: method not allowed")
+	errMediaType = httpx.NewError(http.StatusUnsupportedMediaType, "status: the fault rules must be sent as application/json")
+	errClosed    = httpx.NewError(http.StatusServiceUnavailable, "status: closed")
 )
 
 // ServeHTTP answers, relative to where the handler is mounted:

@@ -3,6 +3,7 @@ package breaker_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -22,6 +23,10 @@ func rowsNamed(name string) []registry.Component {
 	}
 	return out
 }
+
+// keep keeps v reachable until the test ends: the registry holds
+// components weakly.
+func keep(t testing.TB, v any) { t.Cleanup(func() { runtime.KeepAlive(v) }) }
 
 func oneRow(t *testing.T, name string) registry.Component {
 	t.Helper()
@@ -55,6 +60,7 @@ func TestStatusFollowsTheBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		b := mustNew(t, "status-follows", breaker.WithFailureRate(0.5, 4), breaker.WithOpenDuration(10*time.Second), breaker.WithHalfOpenProbes(1))
+		keep(t, b)
 		thr := func(s breaker.Status) breaker.Status {
 			s.FailureThreshold, s.MinCalls = 0.5, 4
 			return s
@@ -93,6 +99,7 @@ func TestStatusOfConsecutiveAndDryRunBreakers(t *testing.T) {
 func testDryRunStatus(t *testing.T) {
 	ctx := context.Background()
 	b := mustNew(t, "status-dry", breaker.WithConsecutiveFailures(2), breaker.WithDryRun(true))
+	keep(t, b)
 	_ = b.Do(ctx, fail)
 	_ = b.Do(ctx, fail)
 	c := oneRow(t, "status-dry")
@@ -110,6 +117,7 @@ func TestStatusOfATimeWindowBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		b := mustNew(t, "status-time", breaker.WithTimeWindow(10*time.Second, 10), breaker.WithFailureRate(0.9, 10))
+		keep(t, b)
 		_ = b.Do(ctx, fail)
 		_ = b.Do(ctx, succeed)
 		_ = b.Do(ctx, succeed)
@@ -128,6 +136,7 @@ func TestStatusOfARegistry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		r := mustRegistry(t, breaker.WithName("status-upstreams"), breaker.WithConsecutiveFailures(1), breaker.WithOpenDuration(time.Minute))
+		keep(t, r)
 		const keys = breaker.StatusRows + 50
 		for i := range keys {
 			b := r.Get(fmt.Sprintf("host-%03d", i))
@@ -186,7 +195,7 @@ func TestStatusListsOnlyNamedRegistries(t *testing.T) {
 func TestStatusRegistrationOff(t *testing.T) {
 	registry.SetEnabled(false)
 	t.Cleanup(func() { registry.SetEnabled(true) })
-	mustNew(t, "status-off")
+	keep(t, mustNew(t, "status-off"))
 	registry.SetEnabled(true)
 	if rows := rowsNamed("status-off"); len(rows) != 0 {
 		t.Fatalf("a breaker built with registration off is listed: %+v", rows)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -38,8 +39,13 @@ func newBreaker(t testing.TB, name string, opts ...breaker.Option) *breaker.Brea
 	if err != nil {
 		t.Fatal(err)
 	}
+	keep(t, b)
 	return b
 }
+
+// keep keeps v reachable until the test ends: the registry holds
+// components weakly, and one collected mid-test would leave the page.
+func keep(t testing.TB, v any) { t.Cleanup(func() { runtime.KeepAlive(v) }) }
 
 func newHandler(t testing.TB, opts ...status.Option) *status.Handler {
 	t.Helper()
@@ -154,6 +160,7 @@ func TestStatusJSONIsOrdered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keep(t, r)
 	r.Get("z")
 	r.Get("y")
 	d := getDoc(t, newHandler(t), "/admin/status.json")
@@ -177,6 +184,7 @@ type queue struct{ depth int }
 
 func TestRegisterListsAUsersComponent(t *testing.T) {
 	q := &queue{depth: 7}
+	keep(t, q)
 	reg := status.Register("queue", "jobs", q, func(q *queue, dst []status.Component) []status.Component {
 		return append(dst, status.Component{Kind: "queue", Name: "jobs", State: "ok", Health: status.HealthOK,
 			Value: float64(q.depth), Unit: "jobs", Stats: struct {

@@ -119,8 +119,11 @@ func (h *Handler) sampler(stop chan struct{}) {
 // reconnect to whatever serves them next. Register it with
 // http.Server.RegisterOnShutdown, since Shutdown does not end streaming
 // responses by itself. The handler keeps serving the page and status.json;
-// new streams are refused with 503.
+// new streams are refused with 503. Close on a nil *Handler does nothing.
 func (h *Handler) Close() {
+	if h == nil {
+		return
+	}
 	h.mu.Lock()
 	if !h.closed {
 		h.closed = true

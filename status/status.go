@@ -100,8 +100,13 @@ var (
 //     interval, the first one with history;
 //   - GET, POST, DELETE /faults : the fault control, with WithFaults only.
 //
-// Anything else is 404, and another method on a known path 405.
+// Anything else is 404, and another method on a known path 405. A nil
+// *Handler (a New error ignored) answers 404 to everything.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h == nil {
+		httpx.WriteError(w, r, errNotFound)
+		return
+	}
 	hd := w.Header()
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "no-store")

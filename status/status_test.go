@@ -465,3 +465,11 @@ func TestCloseEndsStreams(t *testing.T) {
 		t.Fatalf("status.json after Close: %d, want 200", w.Code)
 	}
 }
+
+func TestNilHandler(t *testing.T) {
+	var h *status.Handler
+	h.Close()
+	if w := serve(h, "GET", "/admin/", nil); w.Code != 404 {
+		t.Fatalf("nil handler: %d, want 404", w.Code)
+	}
+}

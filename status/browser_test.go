@@ -79,20 +79,48 @@ func browser(t *testing.T, timeout time.Duration) context.Context {
 }
 
 func TestPageInABrowser(t *testing.T) {
-	b := newBreaker(t, "browser-upstream", breaker.WithConsecutiveFailures(3), breaker.WithOpenDuration(time.Hour))
-	h := newHandler(t, status.WithHistory(100*time.Millisecond, 600), status.WithTitle("gateway status"))
-	srv := httptest.NewServer(http.StripPrefix("/admin", h))
-	// Cleanups run last first: the browser exits, closing its event
-	// stream, before the server closes.
-	t.Cleanup(srv.Close)
-	ctx := browser(t, 60*time.Second)
+	for _, tc := range []struct {
+		name, live string
+		streams    bool
+	}{
+		{"server-sent events", "sse", true},
+		// Behind a proxy that refuses the stream, the page polls.
+		{"polling when the stream fails", "poll", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "browser-" + tc.live
+			b := newBreaker(t, name, breaker.WithConsecutiveFailures(3), breaker.WithOpenDuration(time.Hour))
+			h := newHandler(t, status.WithHistory(100*time.Millisecond, 600), status.WithTitle("gateway status"))
+			var admin http.Handler = http.StripPrefix("/admin", h)
+			if !tc.streams {
+				page := admin
+				admin = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/admin/events" {
+						http.Error(w, "no streaming here", http.StatusBadGateway)
+						return
+					}
+					page.ServeHTTP(w, r)
+				})
+			}
+			srv := httptest.NewServer(admin)
+			// Cleanups run last first: the browser exits, closing its
+			// event stream, before the server closes.
+			t.Cleanup(srv.Close)
+			ctx := browser(t, 60*time.Second)
+			pageTurnsOpen(t, ctx, srv.URL+"/admin/", b, tc.live)
+		})
+	}
+}
 
-	row := `tr[data-name="browser-upstream"]`
+// pageTurnsOpen loads the page, waits for its first live update, opens b
+// with failing calls, and waits for b's row to show open without a reload.
+func pageTurnsOpen(t *testing.T, ctx context.Context, url string, b *breaker.Breaker, live string) {
+	row := `tr[data-name="` + b.Name() + `"]`
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/admin/"),
+		chromedp.Navigate(url),
 		// The first live update: the inline script ran under the CSP and
-		// the event stream delivered a document.
-		chromedp.WaitReady(`html[data-live="sse"][data-updates]`),
+		// the event stream (or a poll) delivered a document.
+		chromedp.WaitReady(`html[data-live="`+live+`"][data-updates]`),
 		chromedp.WaitVisible(row+`[data-state="closed"][data-health="ok"]`),
 		chromedp.Evaluate[chromedp.Void](`window.loadedOnce = true`),
 	); err != nil {
@@ -122,6 +150,9 @@ func TestPageInABrowser(t *testing.T) {
 	if err != nil || colour != "rgb(207, 34, 46)" {
 		t.Fatalf("open state coloured %q (%v), want the style sheet's red", colour, err)
 	}
+	if mode, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.dataset.live`)); err != nil || mode != live {
+		t.Fatalf("page updated by %q (%v), want %q", mode, err, live)
+	}
 	title, err := chromedp.Run(ctx, chromedp.Title())
 	if err != nil || title != "gateway status" {
 		t.Fatalf("title %q (%v)", title, err)
@@ -138,7 +169,7 @@ func TestPageInABrowser(t *testing.T) {
 	if d := os.Getenv("STATUS_SCREENSHOT_DIR"); d != "" {
 		dir = d // to look at the page
 	}
-	shot := filepath.Join(dir, "status.png")
+	shot := filepath.Join(dir, "status-"+live+".png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)
 	}

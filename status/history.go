@@ -154,6 +154,11 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
+	// A stream outlives the server's WriteTimeout by design; each event
+	// gets its own deadline instead, so a reader that stopped reading
+	// ends its stream rather than holding it open.
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(max(10*time.Second, 10*h.cfg.interval))) }
+	deadline()
 	// The page falls back to polling when a stream fails: a proxy that
 	// buffers it, or a writer that cannot flush.
 	if err := writeEvent(w, "retry: 2000\n", b); err != nil {
@@ -173,6 +178,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 			if !ok { // Close
 				return
 			}
+			deadline()
 			if writeEvent(w, "", b) != nil || rc.Flush() != nil {
 				return
 			}

@@ -473,3 +473,46 @@ func TestNilHandler(t *testing.T) {
 		t.Fatalf("nil handler: %d, want 404", w.Code)
 	}
 }
+
+// FuzzServeHTTP sends the handler any method, path, query and content
+// type: it must answer (never panic), answer 200 only on its own paths,
+// and never let a request through to a fault control it does not have.
+func FuzzServeHTTP(f *testing.F) {
+	for _, s := range [][4]string{
+		{"GET", "/", "", ""},
+		{"GET", "/status.json", "history=1", ""},
+		{"POST", "/faults", "", "application/json"},
+		{"HEAD", "/events", "", ""},
+		{"GET", "//status.json", "", ""},
+		{"OPTIONS", "/faults/", "", "text/plain;;"},
+		{"GET", "/%2e%2e/status.json", "history=%zz", ""},
+	} {
+		f.Add(s[0], s[1], s[2], s[3])
+	}
+	h, err := status.New()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(h.Close)
+	f.Fuzz(func(t *testing.T, method, path, query, ctype string) {
+		if method == "" || strings.ContainsAny(method, " \t\r\n") || path == "" || path[0] != '/' {
+			t.Skip()
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Method, r.URL.Path, r.URL.RawQuery = method, path, query
+		r.Header.Set("Content-Type", ctype)
+		w := httptest.NewRecorder()
+		if path == "/events" && method == "GET" {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // one event, then the stream ends
+			r = r.WithContext(ctx)
+		}
+		h.ServeHTTP(w, r)
+		switch {
+		case w.Code == 200 && path != "/" && path != "/status.json" && path != "/events":
+			t.Fatalf("%s %s: 200", method, path)
+		case path == "/faults" && w.Code != 404:
+			t.Fatalf("%s /faults without WithFaults: %d", method, w.Code)
+		}
+	})
+}

@@ -1,7 +1,6 @@
 package status
 
 import (
-	"encoding/json"
 	"github.com/paved-go/paved/internal/httpx"
 	"net/http"
 	"slices"
@@ -98,10 +97,7 @@ func (h *Handler) sampler(stop chan struct{}) {
 		case <-stop:
 			return
 		case now := <-t.C:
-			b, err := json.Marshal(h.take(now, false))
-			if err != nil {
-				continue // a report's Stats cannot be encoded; status.json says why
-			}
+			b := encode(h.take(now, false))
 			h.mu.Lock()
 			for s := range h.subs {
 				select {
@@ -148,11 +144,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.unsubscribe(s)
-	b, err := json.Marshal(h.take(time.Now(), true))
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
+	b := encode(h.take(time.Now(), true))
 	w.Header().Set("Content-Type", "text/event-stream")
 	// A stream outlives the server's WriteTimeout by design; each event
 	// gets its own deadline instead, so a reader that stopped reading

@@ -2,6 +2,7 @@ package status
 
 import (
 	"encoding/json"
+	"math"
 	"mime"
 	"net/http"
 	"strings"
@@ -191,12 +192,7 @@ type History struct {
 func ID(c Component) string { return c.Kind + "/" + c.Name + "/" + c.Key }
 
 func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request) {
-	d := h.take(time.Now(), r.URL.Query().Get("history") == "1")
-	b, err := json.Marshal(d)
-	if err != nil { // a report's Stats that cannot be encoded
-		httpx.WriteError(w, r, err)
-		return
-	}
+	b := encode(h.take(time.Now(), r.URL.Query().Get("history") == "1"))
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(append(b, '\n'))
 }
@@ -207,6 +203,13 @@ func (h *Handler) take(now time.Time, withHistory bool) *Document {
 	comps := registry.Snapshot()
 	if comps == nil {
 		comps = []Component{}
+	}
+	for i := range comps {
+		// JSON has no NaN or infinity (a ratio of nothing): one such value
+		// must not take the whole page down.
+		if v := comps[i].Value; math.IsNaN(v) || math.IsInf(v, 0) {
+			comps[i].Value = 0
+		}
 	}
 	d := &Document{
 		Time:         now.UTC(),
@@ -222,4 +225,23 @@ func (h *Handler) take(now time.Time, withHistory bool) *Document {
 	}
 	h.mu.Unlock()
 	return d
+}
+
+// encode returns d as JSON. A component whose Stats cannot be encoded
+// (a NaN, a channel) gets {"error": ...} as its stats instead, so one bad
+// report never hides the others.
+func encode(d *Document) []byte {
+	b, err := json.Marshal(d)
+	if err == nil {
+		return b
+	}
+	for i, c := range d.Components {
+		if _, err := json.Marshal(c.Stats); err != nil {
+			d.Components[i].Stats = map[string]string{"error": "stats cannot be encoded as JSON"}
+		}
+	}
+	if b, err = json.Marshal(d); err != nil { // only Stats can fail, and no longer do
+		b, _ = json.Marshal(&Document{Time: d.Time, Registration: d.Registration, Interval: d.Interval, Faults: d.Faults, Components: []Component{}})
+	}
+	return b
 }

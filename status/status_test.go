@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -515,4 +516,32 @@ func FuzzServeHTTP(f *testing.F) {
 			t.Fatalf("%s /faults without WithFaults: %d", method, w.Code)
 		}
 	})
+}
+
+type badComponent struct{}
+
+func TestOneBadReportDoesNotHideTheOthers(t *testing.T) {
+	bad := &badComponent{}
+	keep(t, bad)
+	reg := status.Register("bad", "bad-stats", bad, func(_ *badComponent, dst []status.Component) []status.Component {
+		return append(dst,
+			status.Component{Kind: "bad", Name: "bad-stats", State: "ok", Health: status.HealthOK, Stats: map[string]any{"ch": make(chan int)}},
+			status.Component{Kind: "bad", Name: "bad-value", State: "ok", Health: status.HealthOK, Value: math.NaN(), Stats: map[string]float64{"ratio": math.Inf(1)}},
+			status.Component{Kind: "bad", Name: "good", State: "ok", Health: status.HealthOK, Value: 3})
+	})
+	defer reg.Remove()
+	h := newHandler(t)
+	d := getDoc(t, h, "/admin/status.json?history=1")
+	if c := find(t, d, "bad-stats"); c.Stats["error"] == nil {
+		t.Errorf("bad-stats row = %+v, want an error in its stats", c)
+	}
+	if c := find(t, d, "bad-value"); c.Value != 0 || c.Stats["error"] == nil {
+		t.Errorf("bad-value row = %+v, want value 0 and an error in its stats", c)
+	}
+	if c := find(t, d, "good"); c.Value != 3 {
+		t.Errorf("good row = %+v", c)
+	}
+	if w := serve(h, "GET", "/admin/", nil); w.Code != 200 || !strings.Contains(w.Body.String(), `data-name="good"`) {
+		t.Errorf("page: %d", w.Code)
+	}
 }

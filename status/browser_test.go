@@ -175,3 +175,84 @@ func pageTurnsOpen(t *testing.T, ctx context.Context, url string, b *breaker.Bre
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
 }
+
+// TestFaultDrillInABrowser rehearses an outage from the page: an operator
+// injects 503s into an upstream through the faults panel, the breaker in
+// front of it opens, and the page shows both without a reload.
+func TestFaultDrillInABrowser(t *testing.T) {
+	inj := newInjector(t, "browser-drill")
+	upstream := httptest.NewServer(inj.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	t.Cleanup(upstream.Close)
+	b := newBreaker(t, "browser-drilled", breaker.WithConsecutiveFailures(3), breaker.WithOpenDuration(time.Hour))
+	client := &http.Client{Transport: b.Transport(nil)}
+	call := func(ctx context.Context) int {
+		req, _ := http.NewRequestWithContext(ctx, "GET", upstream.URL+"/inventory", nil)
+		res, err := client.Do(req)
+		if err != nil {
+			return 0 // refused by the open breaker
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+
+	h := newHandler(t, status.WithHistory(100*time.Millisecond, 600), status.WithFaults(inj))
+	srv := httptest.NewServer(http.StripPrefix("/admin", h))
+	t.Cleanup(srv.Close)
+	ctx := browser(t, 60*time.Second)
+
+	drill := `tr[data-name="browser-drill"]`
+	row := `tr[data-name="browser-drilled"]`
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/admin/"),
+		chromedp.WaitReady(`html[data-live="sse"][data-updates]`),
+		chromedp.WaitVisible(drill+`[data-state="off"]`),
+		chromedp.WaitVisible(row+`[data-state="closed"]`),
+	); err != nil {
+		t.Fatalf("loading the page: %v", err)
+	}
+	if got := call(ctx); got != http.StatusNoContent {
+		t.Fatalf("upstream before the drill: %d", got)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(`#faults-input`, `{"rules":[{"name":"upstream-down","percent":100,"status":503}]}`),
+		chromedp.Click(`#faults-apply`),
+		chromedp.WaitVisible(drill+`[data-state="active"][data-health="warn"]`),
+	); err != nil {
+		t.Fatalf("applying the drill from the page: %v", err)
+	}
+	if rules := inj.Rules(); len(rules) != 1 || rules[0].Name != "upstream-down" {
+		t.Fatalf("rules in force: %+v", rules)
+	}
+	for range 3 {
+		if got := call(ctx); got != http.StatusServiceUnavailable {
+			t.Fatalf("upstream during the drill: %d, want 503", got)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(row+`[data-state="open"][data-health="bad"]`)); err != nil {
+		t.Fatalf("waiting for the breaker to open: %v", err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("screenshot: %v (%d bytes)", err, len(png))
+	}
+	dir := t.TempDir()
+	if d := os.Getenv("STATUS_SCREENSHOT_DIR"); d != "" {
+		dir = d
+	}
+	if err := os.WriteFile(filepath.Join(dir, "status-drill.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#faults-clear`),
+		chromedp.WaitVisible(drill+`[data-state="off"]`),
+	); err != nil {
+		t.Fatalf("clearing the drill from the page: %v", err)
+	}
+	if n := len(inj.Rules()); n != 0 {
+		t.Fatalf("%d rules after Clear all", n)
+	}
+}

@@ -13,14 +13,16 @@ import (
 
 // BenchmarkRegistered measures the hot paths of components built
 // registered (status.SetRegistration on, the default) next to the same
-// components built with registration off: the status page reads them only
-// when asked, so the two should not differ.
+// components built with registration off: a breaker's Do, and a
+// rate-limit policy's Enforcer.Allow over a Keyed limiter. The status page
+// reads them only when asked, so the two should not differ.
 func BenchmarkRegistered(b *testing.B) {
 	ctx := context.Background()
-	build := func(on bool) (*breaker.Breaker, *ratelimit.Keyed) {
+	build := func(on bool) (*breaker.Breaker, *ratelimit.Enforcer) {
 		status.SetRegistration(on)
 		defer status.SetRegistration(true)
-		br, err := breaker.New("bench-"+strconv.FormatBool(on), quiet)
+		name := "bench-" + strconv.FormatBool(on)
+		br, err := breaker.New(name, quiet)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -28,14 +30,19 @@ func BenchmarkRegistered(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return br, k
+		// The Enforcer is what a rate-limit policy registers.
+		e, err := ratelimit.NewEnforcer(name, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return br, e
 	}
 	offB, offK := build(false)
 	onB, onK := build(true)
 	for _, c := range []struct {
 		name string
 		br   *breaker.Breaker
-		k    *ratelimit.Keyed
+		e    *ratelimit.Enforcer
 	}{{"off", offB, offK}, {"registered", onB, onK}} {
 		b.Run("breaker.Do/"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -43,10 +50,10 @@ func BenchmarkRegistered(b *testing.B) {
 				_ = c.br.Do(ctx, succeed)
 			}
 		})
-		b.Run("Keyed.Allow/"+c.name, func(b *testing.B) {
+		b.Run("Enforcer.Allow/"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				_ = c.k.Allow("10.0.0.1")
+				_ = c.e.Allow(ctx, "GET /items", "10.0.0.1")
 			}
 		})
 	}

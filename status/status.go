@@ -5,6 +5,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -115,10 +116,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Security-Policy", h.page.csp)
 	path := r.URL.Path
 	if path == "" { // mounted at "/admin" and asked for "/admin": the page's links are relative
-		p, _, _ := strings.Cut(r.RequestURI, "?")
-		if p != "" && !strings.HasSuffix(p, "/") {
-			http.Redirect(w, r, p+"/", http.StatusMovedPermanently)
-			return
+		// Only the path of the request, so the redirect stays on this
+		// origin whatever the request line held.
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil {
+			if p := u.EscapedPath(); strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasSuffix(p, "/") {
+				http.Redirect(w, r, p+"/", http.StatusMovedPermanently)
+				return
+			}
 		}
 		path = "/"
 	}

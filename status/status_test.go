@@ -345,9 +345,17 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestMountedWithoutTrailingSlash(t *testing.T) {
-	w := serve(newHandler(t), "GET", "/admin?x=1", nil)
-	if w.Code != http.StatusMovedPermanently || w.Header().Get("Location") != "/admin/" {
-		t.Fatalf("GET /admin: %d Location %q, want 301 /admin/", w.Code, w.Header().Get("Location"))
+	h := newHandler(t)
+	for _, tc := range []struct{ name, target, location string }{
+		{"path", "/admin?x=1", "/admin/"},
+		{"absolute form stays on this origin", "http://elsewhere.example/admin", "/admin/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := serve(h, "GET", tc.target, nil)
+			if w.Code != http.StatusMovedPermanently || w.Header().Get("Location") != tc.location {
+				t.Fatalf("GET %s: %d Location %q, want 301 %s", tc.target, w.Code, w.Header().Get("Location"), tc.location)
+			}
+		})
 	}
 }
 

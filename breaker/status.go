@@ -9,9 +9,10 @@ import (
 	"github.com/paved-go/paved/internal/registry"
 )
 
-// StatusRows is how many keys of a Registry the status page shows: the
-// breakers that are not closed first, then the others by key. The
-// registry's summary row says how many were left out.
+// StatusRows is how many keys of a Registry the status page shows,
+// chosen so that every breaker that is not closed is among them (then
+// closed ones, by key). The registry's summary row says how many were
+// left out; the page lists the rows shown by key.
 const StatusRows = 200
 
 // Status is what a breaker reports to the status page (the stats of its
@@ -136,8 +137,8 @@ func (b *Breaker) component(name, key string, now time.Time) registry.Component 
 	return c
 }
 
-// components reports a summary row, then one row per key: every breaker
-// that is not closed, then closed ones by key, StatusRows at most.
+// components reports a summary row, then one row per key, StatusRows at
+// most: every breaker that is not closed, then closed ones by key.
 func (r *Registry) components(dst []registry.Component) []registry.Component {
 	now := time.Now()
 	var rows []registry.Component

@@ -58,7 +58,8 @@
 //     until half-open, the failure threshold and minimum calls. A
 //     breaker.Registry built with breaker.WithName shows a summary row
 //     (keys held, open, half-open, how many rows were left out) and one row
-//     per key, open and half-open keys first, at most breaker.StatusRows.
+//     per key, at most breaker.StatusRows of them, every key that is not
+//     closed among them.
 //   - ratelimit policies (keys held, overflow in use, rejections per
 //     minute), caches (entries, bytes, hit ratio, stale served,
 //     coalesced), retry budgets (retries available), overload limits

@@ -31,9 +31,16 @@ type Record struct {
 	Response Response
 }
 
+// StatusNotStored is the Status of a Response recorded for a request
+// that was executed but whose response was not kept (its body exceeded
+// WithMaxResponse): a retry gets ErrNotReplayable, never a second
+// execution. Stores keep it like any other status.
+const StatusNotStored = -1
+
 // Response is a stored final response.
 type Response struct {
-	// Status is the HTTP status code, or for gRPC the status code.
+	// Status is the HTTP status code, or for gRPC the status code (OK is
+	// 0), or StatusNotStored.
 	Status int
 	// Header holds the stored response headers (gRPC: header metadata).
 	Header http.Header

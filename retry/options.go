@@ -188,7 +188,9 @@ func WithHedging(delay time.Duration) Option {
 
 // WithIdempotencyKey makes Transport add a generated Idempotency-Key
 // header to POST and PATCH requests that have none, so they may be
-// retried; use it only with servers that honour the key.
+// retried; use it only with servers that honour the key. The key is a
+// random UUID sent as a structured-field string ("…", quoted), the form
+// the Idempotency-Key draft defines and package idempotency parses.
 func WithIdempotencyKey() Option {
 	return optionFunc(func(c *config) { c.idempotencyKey = true })
 }

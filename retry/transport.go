@@ -65,7 +65,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if cfg.idempotencyKey && (req.Method == http.MethodPost || req.Method == http.MethodPatch) &&
 		req.Header.Get("Idempotency-Key") == "" {
 		req = req.Clone(req.Context()) // RoundTrippers must not modify the caller's request
-		req.Header.Set("Idempotency-Key", uuid.NewString())
+		// An RFC 8941 sf-string, as the Idempotency-Key draft defines the
+		// field (section 2.1).
+		req.Header.Set("Idempotency-Key", `"`+uuid.NewString()+`"`)
 	}
 	a := httpAttempt{t: t, req: req}
 	var resp *http.Response

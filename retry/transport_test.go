@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,8 +136,10 @@ func TestTransportWhatIsRetried(t *testing.T) {
 				if len(keys) != 1 {
 					t.Fatalf("attempts carried different Idempotency-Keys: %v", keys)
 				}
-				if len(tc.opts) > 0 && s.headers[0].Get("Idempotency-Key") == "" {
-					t.Fatal("no generated Idempotency-Key")
+				// Section 2.1 of the Idempotency-Key draft: the value is an
+				// sf-string, a quoted string.
+				if k := s.headers[0].Get("Idempotency-Key"); len(tc.opts) > 0 && !generatedKey.MatchString(k) {
+					t.Fatalf("generated Idempotency-Key %q, want a quoted UUID (an sf-string)", k)
 				}
 				if req.Header.Get("Idempotency-Key") != tc.header["Idempotency-Key"] {
 					t.Fatal("the caller's request was modified")
@@ -145,6 +148,8 @@ func TestTransportWhatIsRetried(t *testing.T) {
 		})
 	}
 }
+
+var generatedKey = regexp.MustCompile(`^"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"$`)
 
 func TestTransportRetryAfterWait(t *testing.T) {
 	for _, ra := range []string{"2", time.Date(2000, 1, 1, 0, 0, 2, 0, time.UTC).Format(http.TimeFormat)} {

@@ -1,0 +1,267 @@
+package idempotency
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// DefaultMaxBytes is the default bound of a NewMemoryStore, in bytes.
+const DefaultMaxBytes = 64 << 20
+
+// recordOverhead is what a record costs besides its strings and body: the
+// map entry, the list element and the structs, roughly.
+const recordOverhead = 256
+
+type memoryConfig struct {
+	maxBytes int64
+	now      func() time.Time
+}
+
+func storeOption(name string, fn func(*config) error) Option {
+	return option{name: name, targets: forMemoryStore, fn: fn}
+}
+
+// WithMaxBytes bounds a NewMemoryStore by the bytes its records take
+// (keys, tokens, fingerprints, stored headers and bodies, and a fixed
+// overhead per record). The default is DefaultMaxBytes, 64 MiB.
+func WithMaxBytes(n int64) Option {
+	return storeOption("WithMaxBytes", func(c *config) error {
+		if n <= 0 {
+			return optErr("WithMaxBytes", "size must be positive, got "+strconv.FormatInt(n, 10))
+		}
+		c.mem.maxBytes = n
+		return nil
+	})
+}
+
+// WithClock sets the clock a NewMemoryStore expires records by. The
+// default is time.Now (which testing/synctest fakes as well).
+func WithClock(now func() time.Time) Option {
+	return storeOption("WithClock", func(c *config) error {
+		if now == nil {
+			return optErr("WithClock", "nil function")
+		}
+		c.mem.now = now
+		return nil
+	})
+}
+
+// MemoryStore is a Store in the process's memory, for a single instance
+// (several instances share a redisidempotency store). It is bounded by
+// bytes: when a new record would exceed the bound, the completed records
+// stored longest ago are evicted first; a retry whose record was evicted
+// runs again, as if its TTL had passed, so size the bound to hold the
+// responses of the retry window. In-progress records count towards the
+// bound but are never evicted (they expire by their lock timeout), so a
+// key is never claimed twice at once. Records expire lazily on access and
+// by a sweep of the oldest ones at each write. It is safe for concurrent
+// use and atomic per key.
+type MemoryStore struct {
+	maxBytes int64
+	now      func() time.Time
+
+	mu        sync.Mutex
+	entries   map[string]*memEntry
+	done      list.List // *memEntry of completed records, oldest first
+	pending   list.List // *memEntry of in-progress records, oldest first
+	bytes     int64
+	evictions uint64
+}
+
+type memEntry struct {
+	key     string
+	rec     *Record // never modified once stored
+	expires time.Time
+	size    int64
+	elem    *list.Element
+}
+
+// NewMemoryStore returns an empty MemoryStore. It accepts WithMaxBytes
+// and WithClock; any other option is an error.
+func NewMemoryStore(opts ...Option) (*MemoryStore, error) {
+	c := newConfig()
+	c.mem = memoryConfig{maxBytes: DefaultMaxBytes, now: time.Now}
+	if err := applyOptions(&c, forMemoryStore, opts); err != nil {
+		return nil, err
+	}
+	return &MemoryStore{maxBytes: c.mem.maxBytes, now: c.mem.now, entries: make(map[string]*memEntry)}, nil
+}
+
+func recordSize(key string, rec *Record) int64 {
+	n := recordOverhead + len(key) + len(rec.Token) + len(rec.Fingerprint) + len(rec.Response.Body)
+	for k, vs := range rec.Response.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v) + 16
+		}
+	}
+	return int64(n)
+}
+
+// cloneRecord copies rec, its header and body included, so that neither
+// the caller nor the store sees the other's later changes, as with a
+// store that encodes records.
+func cloneRecord(rec *Record) *Record {
+	r := *rec
+	r.Response.Header = rec.Response.Header.Clone()
+	if rec.Response.Body != nil {
+		r.Response.Body = bytes.Clone(rec.Response.Body)
+	}
+	return &r
+}
+
+// Begin implements Store. A context that is done is an error.
+func (s *MemoryStore) Begin(ctx context.Context, key string, rec *Record, lockTTL time.Duration) (*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.live(key, now); e != nil {
+		return cloneRecord(e.rec), nil
+	}
+	s.sweep(now)
+	r := cloneRecord(rec)
+	r.Done = false
+	e := &memEntry{key: key, rec: r, expires: now.Add(lockTTL), size: recordSize(key, r)}
+	e.elem = s.pending.PushBack(e)
+	s.entries[key] = e
+	s.bytes += e.size
+	s.evict()
+	return nil, nil
+}
+
+// Complete implements Store.
+func (s *MemoryStore) Complete(ctx context.Context, key string, rec *Record, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(key, now)
+	if e == nil || e.rec.Done || e.rec.Token != rec.Token {
+		return ErrNotHeld
+	}
+	s.pending.Remove(e.elem)
+	s.bytes -= e.size
+	r := cloneRecord(rec)
+	r.Done = true
+	e.rec, e.expires, e.size = r, now.Add(ttl), recordSize(key, r)
+	e.elem = s.done.PushBack(e)
+	s.bytes += e.size
+	s.sweep(now)
+	s.evict()
+	return nil
+}
+
+// Release implements Store.
+func (s *MemoryStore) Release(ctx context.Context, key, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(key, now)
+	if e == nil || e.rec.Done || e.rec.Token != token {
+		return ErrNotHeld
+	}
+	s.remove(e)
+	return nil
+}
+
+// Get implements Store.
+func (s *MemoryStore) Get(ctx context.Context, key string) (*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.live(key, now); e != nil {
+		return cloneRecord(e.rec), nil
+	}
+	return nil, nil
+}
+
+// Len reports the number of records held, expired ones not yet swept
+// included.
+func (s *MemoryStore) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.entries)
+}
+
+// Bytes reports the bytes the records take, as counted for WithMaxBytes.
+func (s *MemoryStore) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+// MaxBytes reports the bound set by WithMaxBytes.
+func (s *MemoryStore) MaxBytes() int64 { return s.maxBytes }
+
+// Evictions reports how many completed records were evicted to keep
+// within the bound before their TTL.
+func (s *MemoryStore) Evictions() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.evictions
+}
+
+// live returns key's entry unless it expired (then it is removed).
+func (s *MemoryStore) live(key string, now time.Time) *memEntry {
+	e := s.entries[key]
+	if e == nil {
+		return nil
+	}
+	if !now.Before(e.expires) {
+		s.remove(e)
+		return nil
+	}
+	return e
+}
+
+func (s *MemoryStore) remove(e *memEntry) {
+	if e.rec.Done {
+		s.done.Remove(e.elem)
+	} else {
+		s.pending.Remove(e.elem)
+	}
+	delete(s.entries, e.key)
+	s.bytes -= e.size
+}
+
+// sweep removes expired records from the front of both lists (oldest
+// first; records of one guard share their TTLs, so the front expires
+// first).
+func (s *MemoryStore) sweep(now time.Time) {
+	for _, l := range [...]*list.List{&s.pending, &s.done} {
+		for f := l.Front(); f != nil; f = l.Front() {
+			e := f.Value.(*memEntry)
+			if now.Before(e.expires) {
+				break
+			}
+			s.remove(e)
+		}
+	}
+}
+
+// evict removes the oldest completed records until the store fits.
+func (s *MemoryStore) evict() {
+	for s.bytes > s.maxBytes {
+		f := s.done.Front()
+		if f == nil {
+			return
+		}
+		s.remove(f.Value.(*memEntry))
+		s.evictions++
+	}
+}

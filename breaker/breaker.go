@@ -85,6 +85,7 @@ func New(name string, opts ...Option) (*Breaker, error) {
 	if reg != nil {
 		runtime.AddCleanup(b, unregister, reg)
 	}
+	b.register()
 	return b, nil
 }
 

@@ -98,6 +98,12 @@
 // reporting instead of reading its last state forever, and an open
 // breaker past its open duration reads half_open, as State does.
 //
+// Every breaker built by New, and every Registry built WithName, also
+// lists itself on the status page (package status): state, failure rate
+// in the window, calls and failures, seconds until half-open (Status,
+// RegistryStatus). The page reads the breaker's atomics when it is asked,
+// never on a call's path, and runs no callback.
+//
 // # Shared state across instances
 //
 // WithSharedState(store) makes the breakers of several processes share

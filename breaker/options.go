@@ -65,6 +65,7 @@ type config struct {
 	requestKey func(*http.Request) string
 	metricName string
 	registry   string // the first Registry-only option given, for New's error
+	name       string // a Registry's name on the status page (WithName)
 
 	shared      SharedStore // nil: local state only (shared.go)
 	sharedRetry time.Duration

@@ -137,6 +137,9 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 	// the LRUs need no callbacks.
 	r.lru, _ = simplelru.NewLRU[string, *entry](cfg.maxKeys, nil)
 	r.parked, _ = simplelru.NewLRU[string, *entry](cfg.maxKeys, nil)
+	if cfg.name != "" {
+		r.register()
+	}
 	if cfg.metricName != "" {
 		if r.calls, err = otelx.BreakerCalls(cfg.mp, cfg.metricName); err != nil {
 			return nil, errors.New("breaker: " + err.Error())

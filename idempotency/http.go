@@ -182,7 +182,11 @@ func fieldsFingerprint(paths []string, body []byte) (string, error) {
 	d.UseNumber()
 	var doc map[string]any
 	if err := d.Decode(&doc); err != nil {
-		return "", errors.Join(ErrFingerprint, err)
+		reason := "the body is not a JSON object"
+		if len(bytes.TrimSpace(body)) == 0 {
+			reason = "empty body"
+		}
+		return "", &fingerprintError{reason: reason, err: err}
 	}
 	vals := make([]any, len(paths))
 	for i, p := range paths {
@@ -204,6 +208,22 @@ func fieldsFingerprint(paths []string, body []byte) (string, error) {
 	sum := sha256.Sum256(enc)
 	return hex.EncodeToString(sum[:]), nil
 }
+
+// fingerprintError says why WithFingerprintFields could not read the
+// body, in words safe to show the client; it is ErrFingerprint (400).
+type fingerprintError struct {
+	reason string
+	err    error
+}
+
+func (e *fingerprintError) Error() string {
+	return ErrFingerprint.Error() + ": " + e.reason
+}
+
+func (e *fingerprintError) Unwrap() []error { return []error{ErrFingerprint, e.err} }
+
+// HTTPStatus is ErrFingerprint's, so the reason is the problem's detail.
+func (e *fingerprintError) HTTPStatus() int { return http.StatusBadRequest }
 
 // replay writes a stored response. Headers the response already carries
 // (set by middleware outside, such as a correlation id) are kept.

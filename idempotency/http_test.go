@@ -453,3 +453,34 @@ func TestPanicReleases(t *testing.T) {
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// WithFingerprintFields needs a JSON object: the 400 says what was wrong.
+func TestFingerprintFieldsBadBody(t *testing.T) {
+	g, _ := idempotency.New("test", idempotency.WithFingerprintFields("amount"))
+	var got error
+	g2, _ := idempotency.New("test2", idempotency.WithFingerprintFields("amount"),
+		idempotency.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(400) }))
+	for _, tc := range []struct{ name, body, want string }{
+		{"empty body", "", "empty body"},
+		{"not an object", "[1,2]", "not a JSON object"},
+		{"not JSON", "amount=5", "not a JSON object"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, h := range []http.Handler{g.Middleware(&launch{}), g2.Middleware(&launch{})} {
+				r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+				r.Header.Set("Idempotency-Key", `"k"`)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusBadRequest {
+					t.Fatalf("status %d, want 400", w.Code)
+				}
+				if b := w.Body.String(); h != nil && b != "" && !strings.Contains(b, tc.want) {
+					t.Fatalf("body %s, want the reason %q", b, tc.want)
+				}
+			}
+			if !errors.Is(got, idempotency.ErrFingerprint) {
+				t.Fatalf("error %v, want ErrFingerprint", got)
+			}
+		})
+	}
+}

@@ -716,6 +716,7 @@ func TestGatewayClientCancelIsNeverSuccess(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			req := httptest.NewRequestWithContext(ctx, method, "/instances", strings.NewReader(`{"compartment":"dev"}`))
 			req.Header.Set("X-API-Key", "demo")
+			req.Header.Set("Idempotency-Key", idempotency.NewKey())
 			rw := paved.NewResponseWriter(httptest.NewRecorder())
 			done := make(chan struct{})
 			go func() {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/audit"
+	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/idempotency"
 	"github.com/paved-go/paved/idempotency/redisidempotency"
-	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/overload"
 	"github.com/paved-go/paved/platform"
 	"github.com/paved-go/paved/ratelimit"

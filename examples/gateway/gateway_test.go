@@ -23,6 +23,7 @@ import (
 
 	"github.com/paved-go/paved"
 	"github.com/paved-go/paved/authz"
+	"github.com/paved-go/paved/faults"
 	"github.com/paved-go/paved/idempotency"
 	"github.com/paved-go/paved/tracing"
 	"go.yaml.in/yaml/v4"
@@ -100,6 +101,7 @@ type gatewayProcess struct {
 	client         *http.Client
 	keys           atomic.Int64
 	auditDir       string // the audit trail's directory
+	admin          string // the admin listener's base URL; "" with -admin ''
 }
 
 // startGateway runs the whole program in-process on a free loopback port.
@@ -114,14 +116,19 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 		// sends its own.
 		client: &http.Client{Transport: idempotency.Transport(&http.Transport{}), Timeout: 10 * time.Second},
 	}
-	addr := make(chan string, 1)
+	addr := make(chan [2]string, 1)
 	go func() {
-		g.exit <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-audit-dir", g.auditDir}, args...), g.stdout, g.stderr,
-			func(a string) { addr <- a })
+		// The admin listener on a free port too; a test's own -admin
+		// comes later and wins.
+		g.exit <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-audit-dir", g.auditDir}, args...), g.stdout, g.stderr,
+			func(a, admin string) { addr <- [2]string{a, admin} })
 	}()
 	select {
 	case a := <-addr:
-		g.base = "http://" + a
+		g.base = "http://" + a[0]
+		if a[1] != "" {
+			g.admin = "http://" + a[1]
+		}
 	case code := <-g.exit:
 		t.Fatalf("gateway exited with %d before serving: %s", code, g.stderr)
 	}
@@ -376,6 +383,7 @@ func TestGatewayStartErrors(t *testing.T) {
 		{"bad duration", []string{"-shutdown-timeout", "soon"}, 2, "invalid value"},
 		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use"},
 		{"bad address", []string{"-addr", "nonsense"}, 1, "missing port"},
+		{"busy admin port", []string{"-addr", "127.0.0.1:0", "-admin", busy.Addr().String()}, 1, "gateway: admin: listen tcp"},
 		{"route timeout for no route", []string{"-route-timeout", "GET /nope=1s"}, 2, `the document has no operation "GET /nope"`},
 		{"route timeout without a duration", []string{"-route-timeout", "GET /instances"}, 2, "want PATTERN=DURATION"},
 		{"route timeout not a duration", []string{"-route-timeout", "GET /instances=soon"}, 2, "is not a positive duration"},
@@ -384,7 +392,8 @@ func TestGatewayStartErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr syncBuffer
-			code := run(context.Background(), tc.args, &stdout, &stderr, func(string) { t.Error("gateway started") })
+			args := append([]string{"-admin", "127.0.0.1:0"}, tc.args...) // a test's own -admin wins
+			code := run(context.Background(), args, &stdout, &stderr, func(string, string) { t.Error("gateway started") })
 			if code != tc.wantCode {
 				t.Errorf("exit code %d, want %d", code, tc.wantCode)
 			}
@@ -467,33 +476,43 @@ func TestGatewayCorrelationAndMetrics(t *testing.T) {
 	}
 }
 
+// outage is the fault rules that fail every API call of the upstream.
+const outage = `{"rules":[{"name":"outage","percent":100,"status":503}]}`
+
+// injectedOutage is the detail of the outage's problem responses.
+const injectedOutage = "faults: injected error (rule outage)"
+
+// TestGatewayFaultSwitch drives the upstream's fault injector through the
+// gateway's /admin/faults, as an admin would.
 func TestGatewayFaultSwitch(t *testing.T) {
 	g := startGateway(t)
-	var cfg faultConfig
-	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"failureRate":1}`, &cfg); resp.StatusCode != 200 || cfg.FailureRate != 1 {
-		t.Fatalf("set faults: %d %+v", resp.StatusCode, cfg)
+	var set struct{ Rules []faults.Rule }
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", outage, &set); resp.StatusCode != 200 ||
+		len(set.Rules) != 1 || set.Rules[0].Name != "outage" {
+		t.Fatalf("set faults: %d %+v", resp.StatusCode, set)
 	}
 	var p problem
-	if resp := g.do(t, "GET", "/instances", "", "", &p); resp.StatusCode != 503 || p.Detail != "injected fault" {
-		t.Fatalf("with failureRate 1: %d %+v", resp.StatusCode, p)
+	resp := g.do(t, "GET", "/instances", "", "", &p)
+	if resp.StatusCode != 503 || resp.Header.Get(faults.HeaderFault) != "outage" {
+		t.Fatalf("with an outage: %d %s=%q %+v; want 503 tagged as injected", resp.StatusCode, faults.HeaderFault, resp.Header.Get(faults.HeaderFault), p)
 	}
 	if resp := g.do(t, "GET", "/healthz", "", "", nil); resp.StatusCode != 200 {
 		t.Fatalf("health checks are not API calls: %d", resp.StatusCode)
 	}
-	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"delay":"forever"}`, &p); resp.StatusCode != 400 || !strings.Contains(p.Detail, "bad duration") {
-		t.Fatalf("bad delay: %d %+v", resp.StatusCode, p)
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"rules":[{"name":"slow","percent":100,"latency":"forever"}]}`, &p); resp.StatusCode != 400 || !strings.Contains(p.Detail, "latency") {
+		t.Fatalf("bad latency: %d %+v", resp.StatusCode, p)
 	}
-	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"failureRate":2}`, &p); resp.StatusCode != 400 {
-		t.Fatalf("rate 2 accepted: %d", resp.StatusCode)
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"rules":[{"name":"x","percent":200,"status":503}]}`, &p); resp.StatusCode != 400 {
+		t.Fatalf("percent 200 accepted: %d", resp.StatusCode)
 	}
-	if resp := g.do(t, "DELETE", "/admin/faults", "", "", &cfg); resp.StatusCode != 200 || cfg != (faultConfig{}) {
-		t.Fatalf("clear faults: %d %+v", resp.StatusCode, cfg)
+	if resp := g.do(t, "DELETE", "/admin/faults", "", "", &set); resp.StatusCode != 200 || len(set.Rules) != 0 {
+		t.Fatalf("clear faults: %d %+v", resp.StatusCode, set)
 	}
-	if resp := g.do(t, "GET", "/instances", "", "", nil); resp.StatusCode != 200 {
+	if resp := g.do(t, "GET", "/instances", "", "", nil); resp.StatusCode != 200 || resp.Header.Get(faults.HeaderFault) != "" {
 		t.Fatalf("after clearing: %d", resp.StatusCode)
 	}
-	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"delay":"20ms"}`, &cfg); resp.StatusCode != 200 || time.Duration(cfg.Delay) != 20*time.Millisecond {
-		t.Fatalf("set delay: %d %+v", resp.StatusCode, cfg)
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"rules":[{"name":"slow","percent":100,"latency":"20ms"}]}`, &set); resp.StatusCode != 200 || time.Duration(set.Rules[0].Latency) != 20*time.Millisecond {
+		t.Fatalf("set latency: %d %+v", resp.StatusCode, set)
 	}
 	if resp := g.do(t, "GET", "/instances", "", "", nil); resp.StatusCode != 200 {
 		t.Fatalf("slow call: %d", resp.StatusCode)
@@ -504,7 +523,7 @@ func TestGatewayFaultSwitch(t *testing.T) {
 // returning the first rejection.
 func trip(t *testing.T, g *gatewayProcess) (*http.Response, problem) {
 	t.Helper()
-	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"failureRate":1}`, nil); resp.StatusCode != 200 {
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", outage, nil); resp.StatusCode != 200 {
 		t.Fatalf("fault switch: %d", resp.StatusCode)
 	}
 	for range 6 {
@@ -559,7 +578,7 @@ func TestGatewayBreaker(t *testing.T) {
 			}
 			break
 		}
-		if p.Detail != "injected fault" || i == 15 {
+		if p.Detail != injectedOutage || i == 15 {
 			t.Fatalf("launch %d: %+v, want the upstream's fault until the breaker opens", i+1, p)
 		}
 	}
@@ -804,7 +823,7 @@ func TestGatewayRouteDeadline(t *testing.T) {
 // and slows the upstream past it.
 func TestGatewayRouteTimeoutFlag(t *testing.T) {
 	g := startGateway(t, "-route-timeout", "GET /instances=200ms")
-	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"delay":"3s"}`, nil); resp.StatusCode != 200 {
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"rules":[{"name":"slow","percent":100,"latency":"3s"}]}`, nil); resp.StatusCode != 200 {
 		t.Fatalf("fault switch: %d", resp.StatusCode)
 	}
 	start := time.Now()

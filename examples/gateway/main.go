@@ -7,9 +7,15 @@
 //	go run ./examples/gateway -addr 127.0.0.1:9090
 //	go run ./examples/gateway -spec my-gateway.yaml                # another document
 //	go run ./examples/gateway -route-timeout 'GET /instances=2s'   # an operation's deadline, retries included
+//	go run ./examples/gateway -admin ''                            # no admin listener
 //
 // A document the platform cannot serve stops the gateway before it
 // listens, with every problem and its JSON pointer.
+//
+// An admin listener (-admin, default 127.0.0.1:9090) serves the live
+// status page of every breaker, limit, cache, queue and idempotency guard
+// (package status) and the upstream's fault control, for drills
+// (package faults).
 //
 // It prints the URL and ready-made curl commands, logs every request with
 // its trace and correlation ids (colour on a terminal, JSON otherwise),
@@ -31,10 +37,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/paved-go/paved"
+	"github.com/paved-go/paved/faults"
+	"github.com/paved-go/paved/status"
 	"github.com/paved-go/paved/tracing"
 	"github.com/paved-go/paved/tracing/telemetry"
 	"github.com/redis/go-redis/v9"
@@ -49,11 +58,13 @@ func main() {
 // run is the whole program: it serves until ctx is done, then shuts down.
 // It returns the process exit code: 0 after a clean shutdown, 1 when the
 // gateway cannot start or stop cleanly, 2 for bad flags. ready, when not
-// nil, is called with the gateway's address once it accepts connections.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) int {
+// nil, is called with the gateway's address and the admin listener's (""
+// without one) once they accept connections.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr, admin string)) int {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` the gateway listens on")
+	adminAddr := fs.String("admin", "127.0.0.1:9090", "`address` of the admin listener: the status page and the fault control, unauthenticated, so keep it on loopback; empty: none")
 	specFile := fs.String("spec", "", "`file` of the OpenAPI document (YAML or JSON) to serve instead of the embedded gateway.yaml; "+upstreamVar+" in it is the demo service's URL")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	breakerOpen := fs.Duration("breaker-open", 10*time.Second, "how long the upstream breakers stay open before probing (sets the document's x-platform upstream.breaker.openFor)")
@@ -224,9 +235,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return 1
 	}
 
+	// The upstream's fault injector: no faults until an admin sets some,
+	// through the gateway's /admin/faults or the status page.
+	inj, err := faults.New("upstream", faults.WithLogger(logger))
+	if err != nil {
+		gwLn.Close()
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
+	upHandler, err := newUpstream(newStore(time.Now), inj)
+	if err != nil {
+		gwLn.Close()
+		upLn.Close()
+		fmt.Fprintf(stderr, "gateway: upstream: %v\n", err)
+		return 1
+	}
+	servers := []namedServer{}
+	var adminLn net.Listener
+	var admin *http.Server
+	if *adminAddr != "" {
+		page, err := status.New(status.WithTitle("paved gateway"), status.WithFaults(inj))
+		if err == nil {
+			adminLn, err = net.Listen("tcp", *adminAddr)
+		}
+		if err != nil {
+			gwLn.Close()
+			upLn.Close()
+			fmt.Fprintf(stderr, "gateway: admin: %v\n", err)
+			return 1
+		}
+		admin = &http.Server{Handler: page, ReadHeaderTimeout: 5 * time.Second}
+		admin.RegisterOnShutdown(page.Close) // ends the page's event streams
+		servers = append(servers, namedServer{"admin", admin})
+	}
+
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	upstream := &http.Server{
-		Handler:           tracer.Middleware(newUpstream(newStore(time.Now), &faults{})),
+		Handler:           tracer.Middleware(upHandler),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          errLog,
 	}
@@ -240,15 +286,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		ErrorLog:          errLog,
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- upstream.Serve(upLn) }()
 	go func() { errc <- gateway.Serve(gwLn) }()
+	adminURL := ""
+	if admin != nil {
+		admin.ErrorLog = errLog
+		go func() { errc <- admin.Serve(adminLn) }()
+		adminURL = "http://" + dialable(adminLn.Addr())
+	}
 
 	base := "http://" + dialable(gwLn.Addr())
-	printBanner(stdout, base, specName, filepath.Join(*auditDir, auditFile))
-	logger.Info("gateway started", slog.String("url", base), slog.String("spec", specName), slog.String("upstream", upstreamURL.String()))
+	printBanner(stdout, base, adminURL, specName, filepath.Join(*auditDir, auditFile))
+	logger.Info("gateway started", slog.String("url", base), slog.String("admin", adminURL), slog.String("spec", specName), slog.String("upstream", upstreamURL.String()))
 	if ready != nil {
-		ready(dialable(gwLn.Addr()))
+		ready(dialable(gwLn.Addr()), strings.TrimPrefix(adminURL, "http://"))
 	}
 
 	code := 0
@@ -263,10 +315,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
 	// The gateway first, so in-flight requests can still reach the upstream.
-	for _, s := range []struct {
-		name string
-		srv  *http.Server
-	}{{"gateway", gateway}, {"upstream", upstream}} {
+	for _, s := range append([]namedServer{{"gateway", gateway}, {"upstream", upstream}}, servers...) {
 		if err := s.srv.Shutdown(sctx); err != nil {
 			logger.Error("shutdown did not finish in time; closing connections",
 				slog.String("server", s.name), slog.String("error", err.Error()))
@@ -280,6 +329,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	return code
 }
 
+type namedServer struct {
+	name string
+	srv  *http.Server
+}
+
 // dialable turns a listener address into one a client can connect to: an
 // unspecified host (":8080", "[::]:8080") becomes loopback.
 func dialable(a net.Addr) string {
@@ -290,8 +344,13 @@ func dialable(a net.Addr) string {
 	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
 }
 
-func printBanner(w io.Writer, base, spec, trail string) {
+func printBanner(w io.Writer, base, admin, spec, trail string) {
+	page := "Status page: none (-admin '')"
+	if admin != "" {
+		page = "Status page: " + admin + "/ (breakers, limits, caches, queues, idempotency, faults; JSON at " + admin + "/status.json)"
+	}
 	fmt.Fprintf(w, `paved gateway listening on %[1]s
+%[4]s
 API: %[3]s (each operation's x-platform says what it gets: keys, checks, limits, audit, cache, upstream)
 Audit trail: %[2]s (verify it: go run ./cmd/auditverify %[2]s)
 
@@ -301,7 +360,7 @@ bob-key (operator, dev), carol-key (viewer, dev), admin-key (admin).
 Try:
   curl -s %[1]s/instances?compartment=dev -H 'X-API-Key: bob-key'
   curl -s %[1]s/instances/inst-0003 -H 'X-API-Key: bob-key'
-  curl -s -X POST %[1]s/instances -H 'X-API-Key: bob-key' -H 'Content-Type: application/json' -d '{"compartment":"dev","displayName":"web-3"}'
+  curl -s -X POST %[1]s/instances -H 'X-API-Key: bob-key' -H 'Content-Type: application/json' -H "Idempotency-Key: \"$(uuidgen)\"" -d '{"compartment":"dev","displayName":"web-3"}'
   curl -s -X POST %[1]s/instances/inst-0003/terminate -H 'X-API-Key: bob-key'
   curl -s -i %[1]s/instances/inst-0001 -H 'X-API-Key: alice-key' -H 'X-Correlation-ID: abc'
   curl -s %[1]s/healthz
@@ -312,17 +371,20 @@ Access: another compartment's instance is 403, no key is 401:
   curl -si %[1]s/instances/inst-0001
 
 Rate limits: 2 launches a minute per API key; the third gets 429:
-  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/instances -H 'X-API-Key: bob-key' -H 'Content-Type: application/json' -d '{"compartment":"dev"}'; done
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/instances -H 'X-API-Key: bob-key' -H 'Content-Type: application/json' -H "Idempotency-Key: $i$RANDOM" -d '{"compartment":"dev"}'; done
+
+Idempotency: a launch needs an Idempotency-Key; a retry with it gets the same instance:
+  curl -si -X POST %[1]s/instances -H 'X-API-Key: alice-key' -H 'Content-Type: application/json' -H 'Idempotency-Key: "launch-1"' -d '{"compartment":"prod"}'   # twice
 
 Response cache: Age grows, If-None-Match gets 304:
   curl -si %[1]s/instances/inst-0002 -H 'X-API-Key: alice-key' | grep -iE '^(HTTP|age|etag)'
 
-Make the upstream fail and watch the breaker (see the README):
-  curl -s -X POST %[1]s/admin/faults -H 'X-API-Key: admin-key' -H 'Content-Type: application/json' -d '{"failureRate":1}'
+Make the upstream fail and watch the breaker on the status page (see the README):
+  curl -s -X POST %[1]s/admin/faults -H 'X-API-Key: admin-key' -H 'Content-Type: application/json' -d '{"rules":[{"name":"drill","percent":100,"status":503}]}'
   curl -si %[1]s/instances -H 'X-API-Key: admin-key'        # the last good list, X-Paved-Fallback
   curl -si %[1]s/instances/inst-0003 -H 'X-API-Key: admin-key'   # 503 + Retry-After once the breaker is open
   curl -s -X DELETE %[1]s/admin/faults -H 'X-API-Key: admin-key'
 
 Press Ctrl-C to stop.
-`, base, trail, spec)
+`, base, trail, spec, page)
 }

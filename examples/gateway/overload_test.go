@@ -52,7 +52,7 @@ func TestGatewayThrottle(t *testing.T) {
 	if got := mustDo(t, g, "admin-key", "GET", "/instances", ""); got != 200 { // remembered as the last good list
 		t.Fatalf("list: %d", got)
 	}
-	if resp := g.do(t, "POST", "/admin/faults", "application/json", `{"failureRate":1}`, nil); resp.StatusCode != 200 {
+	if resp := g.do(t, "POST", "/admin/faults", "application/json", outage, nil); resp.StatusCode != 200 {
 		t.Fatalf("fault switch: %d", resp.StatusCode)
 	}
 	// The first calls reach the upstream and are refused; as refusals
@@ -66,7 +66,7 @@ func TestGatewayThrottle(t *testing.T) {
 		}
 		details = append(details, p.Detail)
 	}
-	if details[0] != "injected fault" || details[2] != "overload: throttled by the client" {
+	if details[0] != injectedOutage || details[2] != "overload: throttled by the client" {
 		t.Fatalf("reads while the upstream refuses answered %q; want the upstream's fault, then throttled", details)
 	}
 	resp := g.do(t, "GET", "/instances", "", "", nil)

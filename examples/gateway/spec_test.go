@@ -29,8 +29,8 @@ func TestGatewayBrokenSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr syncBuffer
-	code := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-audit-dir", t.TempDir(), "-spec", path},
-		&stdout, &stderr, func(string) { t.Error("gateway started") })
+	code := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-admin", "", "-audit-dir", t.TempDir(), "-spec", path},
+		&stdout, &stderr, func(string, string) { t.Error("gateway started") })
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}

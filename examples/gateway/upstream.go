@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paved-go/paved"
+	"github.com/paved-go/paved/faults"
 	"github.com/paved-go/paved/idempotency"
 )
 
@@ -137,27 +138,29 @@ func (s *store) terminate(id string) (Instance, bool) {
 	return *inst, true
 }
 
-// newUpstream returns the demo service's handler; f injects faults into
-// its API calls.
-func newUpstream(s *store, f *faults) http.Handler {
+// newUpstream returns the demo service's handler. inj injects faults into
+// its API calls (inside the mux, so rules can match routes) and its
+// control answers /admin/faults, which the gateway exposes to admins
+// (gateway.yaml); the admin listener's status page mounts it too.
+func newUpstream(s *store, inj *faults.Injector) (http.Handler, error) {
 	mux := http.NewServeMux()
-	f.routes(mux)
-	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, f.inject(h)) }
+	mux.Handle("/admin/faults", inj)
+	api := func(pattern string, h http.Handler) { mux.Handle(pattern, inj.Middleware(h)) }
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	api("GET /instances", func(w http.ResponseWriter, r *http.Request) {
+	api("GET /instances", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		writeJSON(w, http.StatusOK, map[string]any{"items": s.list(q.Get("compartment"), q.Get("state"))})
-	})
-	api("GET /instances/{id}", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	api("GET /instances/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inst, ok := s.get(r.PathValue("id"))
 		if !ok {
 			writeProblem(w, r, http.StatusNotFound, fmt.Sprintf("instance %q not found", r.PathValue("id")))
 			return
 		}
 		writeJSON(w, http.StatusOK, inst)
-	})
+	}))
 	// The service honours Idempotency-Key itself, as the gateway's
 	// retries of a launch rely on: a launch whose answer was lost on the
 	// way back is not run again. Keys are scoped to the caller's API key.
@@ -165,9 +168,9 @@ func newUpstream(s *store, f *faults) http.Handler {
 		return r.Header.Get("X-API-Key")
 	}))
 	if err != nil {
-		panic(err) // fixed options: a failure is a bug
+		return nil, err
 	}
-	mux.Handle("POST /instances", f.inject(launchOnce.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api("POST /instances", launchOnce.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req launchRequest
 		if status, err := decodeJSON(w, r, &req); err != nil {
 			writeProblem(w, r, status, err.Error())
@@ -180,16 +183,16 @@ func newUpstream(s *store, f *faults) http.Handler {
 		inst := s.launch(req)
 		w.Header().Set("Location", "/instances/"+inst.ID)
 		writeJSON(w, http.StatusCreated, inst)
-	}))))
-	api("POST /instances/{id}/terminate", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	api("POST /instances/{id}/terminate", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inst, ok := s.terminate(r.PathValue("id"))
 		if !ok {
 			writeProblem(w, r, http.StatusNotFound, fmt.Sprintf("instance %q not found", r.PathValue("id")))
 			return
 		}
 		writeJSON(w, http.StatusOK, inst)
-	})
-	return paved.ProblemMux(mux)
+	}))
+	return paved.ProblemMux(mux), nil
 }
 
 func (req launchRequest) validate() error {

@@ -117,7 +117,7 @@ func TestGatewayStatusPage(t *testing.T) {
 	}
 }
 
-// TestGatewayNoAdmin: -admin '' serves no admin listener.
+// TestGatewayNoAdmin: -admin ” serves no admin listener.
 func TestGatewayNoAdmin(t *testing.T) {
 	g := startGateway(t, "-admin", "")
 	if g.admin != "" {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/paved-go/paved/authz"
 	"github.com/paved-go/paved/breaker"
 	"github.com/paved-go/paved/cache"
+	"github.com/paved-go/paved/faults"
+	"github.com/paved-go/paved/idempotency"
 	"github.com/paved-go/paved/overload"
 	"github.com/paved-go/paved/ratelimit"
 	"github.com/paved-go/paved/retry"
@@ -42,6 +45,8 @@ func TestNilReceiversAreDefaults(t *testing.T) {
 		{"overload.Bulkhead.Middleware", (*overload.Bulkhead)(nil).Middleware},
 		{"overload.Bulkheads.Middleware", (*overload.Bulkheads)(nil).Middleware},
 		{"overload.Limiter.Middleware", (*overload.Limiter)(nil).Middleware},
+		{"idempotency.Guard.Middleware", (*idempotency.Guard)(nil).Middleware},
+		{"faults.Injector.Middleware", (*faults.Injector)(nil).Middleware},
 	}
 	for _, tc := range middleware {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,6 +71,8 @@ func TestNilReceiversAreDefaults(t *testing.T) {
 		{"tracing.Tracer.Transport", (*tracing.Tracer)(nil).Transport},
 		{"overload.Bulkhead.Transport", (*overload.Bulkhead)(nil).Transport},
 		{"overload.Throttle.Transport", (*overload.Throttle)(nil).Transport},
+		{"idempotency.Guard.Transport", (*idempotency.Guard)(nil).Transport},
+		{"faults.Injector.Transport", (*faults.Injector)(nil).Transport},
 	}
 	for _, tc := range transports {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,6 +137,28 @@ func TestExamplesUsePublicAPI(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestCorePackagesImportNoGRPCOrRedis checks the layout's rule: core
+// packages never import gRPC or a Redis client, not even in their tests;
+// those live in the *grpc
+// and redis* subpackages.
+func TestCorePackagesImportNoGRPCOrRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	core := []string{".", "./breaker", "./ratelimit", "./retry", "./cache", "./authz", "./audit",
+		"./tracing", "./platform", "./overload", "./idempotency", "./status", "./faults"}
+	out, err := exec.Command("go", append([]string{"list", "-deps", "-test"}, core...)...).Output() // tests included
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for dep := range strings.Lines(string(out)) {
+		dep = strings.TrimSpace(dep)
+		if strings.HasPrefix(dep, "google.golang.org/grpc") || strings.HasPrefix(dep, "github.com/redis/") {
+			t.Errorf("a core package depends on %s", dep)
 		}
 	}
 }

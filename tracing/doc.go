@@ -93,6 +93,8 @@
 //	paved.overload.decisions      counter    {decision}  paved.overload.name; class = critical, default, sheddable; decision = admitted, queued, shed
 //	paved.overload.limit          gauge      {request}   paved.overload.name (an adaptive limiter's current limit)
 //	paved.overload.throttle.decisions counter {decision} paved.overload.name; decision = sent, throttled (client-side throttling)
+//	paved.idempotency.requests    counter    {request}   paved.idempotency.name; result = new, replayed, conflict, mismatch, released, error (store failed)
+//	paved.faults.injected         counter    {fault}     paved.faults.name; rule; kind = latency, error, reset, abort
 //
 // The names (breaker, policy, retrier, cache, sink) are the ones given to
 // each package's New; keys with unbounded values (client addresses, user
@@ -117,6 +119,9 @@
 //	cache.stale_served  cache                paved.cache.name, paved.cache.stale.reason (revalidate, error)
 //	authz.denied        authz                paved.authz.policy (the deciding rule, "none" when none matched), paved.authz.reason
 //	overload.shed       overload             paved.overload.dry_run (when true)
+//	idempotency.replayed, idempotency.conflict, idempotency.mismatch, idempotency.released, idempotency.store_error
+//	                    idempotency          (none: the guard is the span's operation)
+//	faults.injected     faults               rule, kind; the span also gets the attribute paved.faults.rule
 //
 // Server spans of Middleware and tracinggrpc carry the correlation id as
 // the attribute paved.correlation_id (AttrCorrelationID).

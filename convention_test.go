@@ -143,8 +143,7 @@ func TestExamplesUsePublicAPI(t *testing.T) {
 
 // TestCorePackagesImportNoGRPCOrRedis checks the layout's rule: core
 // packages never import gRPC or a Redis client, not even in their tests;
-// those live in the *grpc
-// and redis* subpackages.
+// those live in the *grpc and redis* subpackages.
 func TestCorePackagesImportNoGRPCOrRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")

@@ -155,9 +155,9 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name:     "unknown section",
-			spec:     doc("", op("/a", "get", "a", allow+"        idempotency:\n          ttl: 1h\n")),
+			spec:     doc("", op("/a", "get", "a", allow+"        quota:\n          limit: 10\n")),
 			handlers: []string{"a"},
-			want:     []string{`/paths/~1a/get/x-platform/idempotency: unknown section "idempotency"`},
+			want:     []string{`/paths/~1a/get/x-platform/quota: unknown section "quota"`},
 		},
 		{
 			name:     "unknown key in a section",

@@ -17,20 +17,34 @@
 //   - breaker: circuit breakers on sony/gobreaker with per-key registries
 //     and fallbacks; breaker/breakergrpc for gRPC.
 //   - ratelimit: per-caller token buckets on x/time/rate, 429 with
-//     Retry-After and RateLimit headers; ratelimit/ratelimitgrpc for gRPC.
-//     (Buckets shared in Redis across instances: planned.)
+//     Retry-After and RateLimit headers; ratelimit/ratelimitgrpc for gRPC
+//     and ratelimit/redisrate for buckets shared in Redis.
 //   - retry: capped exponential backoff with jitter, retry budgets,
 //     Retry-After, hedging; retry/retrygrpc for gRPC.
 //   - cache: a generic coalescing cache with TTL jitter,
 //     stale-while-revalidate, early refresh and stale-if-error, and a
-//     shared RFC 9111 HTTP response cache. (A Redis second level: planned.)
+//     shared RFC 9111 HTTP response cache; cache/rediscache for a Redis
+//     second level with a fleet-wide lock on miss.
 //   - pavedgrpc: the same error vocabulary as gRPC statuses, for a
 //     service's own gRPC handlers.
-//   - authz: authenticators, principals and expr-lang policies. (planned)
-//   - audit: who/what/when/where/outcome events with an async emitter and
-//     durable sinks. (planned)
+//   - authz: API keys and JWT authentication, principals, and expr-lang
+//     allow/forbid rules over the principal, the request and looked-up
+//     resources; authz/authzgrpc for gRPC.
+//   - audit: CloudEvents audit events per API call with an asynchronous
+//     emitter and durable sinks (a hash-chained file, webhooks, slog,
+//     OpenTelemetry logs); audit/auditgrpc for gRPC.
+//   - overload: bulkheads, adaptive concurrency limits, priority shedding
+//     and client-side throttling; overload/overloadgrpc for gRPC.
+//   - idempotency: server-side Idempotency-Key: a request runs once, its
+//     response is replayed to retries; idempotency/idempotencygrpc for
+//     gRPC and idempotency/redisidempotency for a store shared in Redis.
+//   - faults: fault injection (latency, errors, resets, aborted
+//     responses) for drills, off unless the user mounts its control;
+//     faults/faultsgrpc for gRPC.
+//   - status: a live status page and status.json of every named breaker,
+//     limit, cache, queue, idempotency guard and fault injector.
 //   - platform: all of the above per API operation from an OpenAPI
-//     document. (planned)
+//     document's x-platform extension.
 //
 // # One convention
 //

@@ -25,7 +25,7 @@ type Operation struct {
 }
 
 // SectionCompiler compiles one section of x-platform, for sections beyond
-// the built-in ones (an overload, idempotency or quota package adds its
+// the built-in ones (an overload or quota package adds its
 // own). Compile gets an operation and the section's value for it, the
 // root's, path item's and operation's values merged (see the package
 // documentation), as encoding/json decodes JSON: map[string]any, []any,

@@ -2,9 +2,7 @@ package audit_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,31 +11,18 @@ import (
 
 	"github.com/paved-go/paved/audit"
 	"github.com/paved-go/paved/internal/registry"
+	"github.com/paved-go/paved/internal/registry/registrytest"
 )
 
-// statusRows returns the status page's rows of the emitter name.
-func statusRows(name string) []registry.Component {
-	var rows []registry.Component
-	for _, c := range registry.Snapshot() {
-		if c.Kind == registry.KindAudit && c.Name == name {
-			rows = append(rows, c)
-		}
-	}
-	return rows
-}
+// statusRows returns the status page's rows of the name.
+func statusRows(name string) []registry.Component { return registrytest.Rows(registry.KindAudit, name) }
 
 func statusRow(t *testing.T, name string) (registry.Component, audit.Report) {
 	t.Helper()
-	rows := statusRows(name)
-	if len(rows) != 1 {
-		t.Fatalf("%d status rows for emitter %q, want 1: %+v", len(rows), name, rows)
-	}
-	r, ok := rows[0].Stats.(audit.Report)
-	if !ok {
-		t.Fatalf("stats are %T, want audit.Report", rows[0].Stats)
-	}
-	return rows[0], r
+	return registrytest.Row[audit.Report](t, registry.KindAudit, name)
 }
+
+func wantSnakeJSON(t *testing.T, row registry.Component) { registrytest.WantSnakeJSON(t, row) }
 
 func sinkReport(t *testing.T, r audit.Report, name string) audit.SinkReport {
 	t.Helper()
@@ -171,36 +156,3 @@ func TestStatusEmitterUnderTraffic(t *testing.T) {
 	}
 	closeEmitter(t, em)
 }
-
-// wantSnakeJSON checks that row encodes to JSON whose keys, its Stats'
-// included, are all snake_case, as the status page serves it.
-func wantSnakeJSON(t *testing.T, row registry.Component) {
-	t.Helper()
-	b, err := json.Marshal(row)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if !snakeCase.MatchString(k) {
-					t.Errorf("JSON key %q is not snake_case in %s", k, b)
-				}
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(v)
-}
-
-var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)

@@ -2,11 +2,9 @@ package cache_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,31 +15,18 @@ import (
 
 	"github.com/paved-go/paved/cache"
 	"github.com/paved-go/paved/internal/registry"
+	"github.com/paved-go/paved/internal/registry/registrytest"
 )
 
-// statusRows returns the status page's rows of the cache name.
-func statusRows(name string) []registry.Component {
-	var rows []registry.Component
-	for _, c := range registry.Snapshot() {
-		if c.Kind == registry.KindCache && c.Name == name {
-			rows = append(rows, c)
-		}
-	}
-	return rows
-}
+// statusRows returns the status page's rows of the name.
+func statusRows(name string) []registry.Component { return registrytest.Rows(registry.KindCache, name) }
 
 func statusRow(t *testing.T, name string) (registry.Component, cache.Report) {
 	t.Helper()
-	rows := statusRows(name)
-	if len(rows) != 1 {
-		t.Fatalf("%d status rows for cache %q, want 1: %+v", len(rows), name, rows)
-	}
-	r, ok := rows[0].Stats.(cache.Report)
-	if !ok {
-		t.Fatalf("stats are %T, want cache.Report", rows[0].Stats)
-	}
-	return rows[0], r
+	return registrytest.Row[cache.Report](t, registry.KindCache, name)
 }
+
+func wantSnakeJSON(t *testing.T, row registry.Component) { registrytest.WantSnakeJSON(t, row) }
 
 func TestStatusCache(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -226,36 +211,3 @@ func TestStatusCacheUnderTraffic(t *testing.T) {
 		t.Errorf("stats = %+v, want 8000 gets and at most 64 entries", r)
 	}
 }
-
-// wantSnakeJSON checks that row encodes to JSON whose keys, its Stats'
-// included, are all snake_case, as the status page serves it.
-func wantSnakeJSON(t *testing.T, row registry.Component) {
-	t.Helper()
-	b, err := json.Marshal(row)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if !snakeCase.MatchString(k) {
-					t.Errorf("JSON key %q is not snake_case in %s", k, b)
-				}
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(v)
-}
-
-var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)

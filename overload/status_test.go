@@ -2,9 +2,7 @@ package overload_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"regexp"
 	"runtime"
 	"sync"
 	"testing"
@@ -12,33 +10,21 @@ import (
 	"time"
 
 	"github.com/paved-go/paved/internal/registry"
+	"github.com/paved-go/paved/internal/registry/registrytest"
 	"github.com/paved-go/paved/overload"
 )
 
-// statusRows returns the status page's overload rows named name.
+// statusRows returns the status page's rows of the name.
 func statusRows(name string) []registry.Component {
-	var rows []registry.Component
-	for _, c := range registry.Snapshot() {
-		if c.Kind == registry.KindOverload && c.Name == name {
-			rows = append(rows, c)
-		}
-	}
-	return rows
+	return registrytest.Rows(registry.KindOverload, name)
 }
 
 func statusRow[S any](t *testing.T, name string) (registry.Component, S) {
 	t.Helper()
-	rows := statusRows(name)
-	if len(rows) != 1 {
-		t.Fatalf("%d status rows named %q, want 1: %+v", len(rows), name, rows)
-	}
-	s, ok := rows[0].Stats.(S)
-	if !ok {
-		var want S
-		t.Fatalf("stats are %T, want %T", rows[0].Stats, want)
-	}
-	return rows[0], s
+	return registrytest.Row[S](t, registry.KindOverload, name)
 }
+
+func wantSnakeJSON(t *testing.T, row registry.Component) { registrytest.WantSnakeJSON(t, row) }
 
 func TestStatusBulkhead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -293,36 +279,3 @@ func TestStatusUnderTraffic(t *testing.T) {
 		t.Errorf("%d rows, want the limiter's, the bulkheads' and the throttle's", len(rows))
 	}
 }
-
-// wantSnakeJSON checks that row encodes to JSON whose keys, its Stats'
-// included, are all snake_case, as the status page serves it.
-func wantSnakeJSON(t *testing.T, row registry.Component) {
-	t.Helper()
-	b, err := json.Marshal(row)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if !snakeCase.MatchString(k) {
-					t.Errorf("JSON key %q is not snake_case in %s", k, b)
-				}
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(v)
-}
-
-var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)

@@ -12,31 +12,18 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/paved-go/paved/internal/registry"
+	"github.com/paved-go/paved/internal/registry/registrytest"
 	"github.com/paved-go/paved/ratelimit"
 )
 
-// statusRows returns the status page's rate-limit rows of the policy name.
+// statusRows returns the status page's rows of the name.
 func statusRows(name string) []registry.Component {
-	var rows []registry.Component
-	for _, c := range registry.Snapshot() {
-		if c.Kind == registry.KindRateLimit && c.Name == name {
-			rows = append(rows, c)
-		}
-	}
-	return rows
+	return registrytest.Rows(registry.KindRateLimit, name)
 }
 
 func statusRow(t *testing.T, name string) (registry.Component, ratelimit.PolicyReport) {
 	t.Helper()
-	rows := statusRows(name)
-	if len(rows) != 1 {
-		t.Fatalf("%d status rows for policy %q, want 1: %+v", len(rows), name, rows)
-	}
-	r, ok := rows[0].Stats.(ratelimit.PolicyReport)
-	if !ok {
-		t.Fatalf("stats are %T, want ratelimit.PolicyReport", rows[0].Stats)
-	}
-	return rows[0], r
+	return registrytest.Row[ratelimit.PolicyReport](t, registry.KindRateLimit, name)
 }
 
 // wantJSON checks the JSON the status page serves for row.

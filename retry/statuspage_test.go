@@ -2,9 +2,7 @@ package retry_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"regexp"
 	"runtime"
 	"sync"
 	"testing"
@@ -12,32 +10,19 @@ import (
 	"time"
 
 	"github.com/paved-go/paved/internal/registry"
+	"github.com/paved-go/paved/internal/registry/registrytest"
 	"github.com/paved-go/paved/retry"
 )
 
-// statusRows returns the status page's rows of the Retrier name.
-func statusRows(name string) []registry.Component {
-	var rows []registry.Component
-	for _, c := range registry.Snapshot() {
-		if c.Kind == registry.KindRetry && c.Name == name {
-			rows = append(rows, c)
-		}
-	}
-	return rows
-}
+// statusRows returns the status page's rows of the name.
+func statusRows(name string) []registry.Component { return registrytest.Rows(registry.KindRetry, name) }
 
 func statusRow(t *testing.T, name string) (registry.Component, retry.Report) {
 	t.Helper()
-	rows := statusRows(name)
-	if len(rows) != 1 {
-		t.Fatalf("%d status rows for retrier %q, want 1: %+v", len(rows), name, rows)
-	}
-	r, ok := rows[0].Stats.(retry.Report)
-	if !ok {
-		t.Fatalf("stats are %T, want retry.Report", rows[0].Stats)
-	}
-	return rows[0], r
+	return registrytest.Row[retry.Report](t, registry.KindRetry, name)
 }
+
+func wantSnakeJSON(t *testing.T, row registry.Component) { registrytest.WantSnakeJSON(t, row) }
 
 func newRetrier(t *testing.T, name string, opts ...retry.Option) *retry.Retrier {
 	t.Helper()
@@ -163,36 +148,3 @@ func TestStatusUnderTraffic(t *testing.T) {
 		t.Errorf("stats = %+v, want requests and retries counted", rep)
 	}
 }
-
-// wantSnakeJSON checks that row encodes to JSON whose keys, its Stats'
-// included, are all snake_case, as the status page serves it.
-func wantSnakeJSON(t *testing.T, row registry.Component) {
-	t.Helper()
-	b, err := json.Marshal(row)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if !snakeCase.MatchString(k) {
-					t.Errorf("JSON key %q is not snake_case in %s", k, b)
-				}
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(v)
-}
-
-var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)

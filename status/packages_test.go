@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,8 @@ type failingSink struct{}
 func (failingSink) Name() string                                { return "down" }
 func (failingSink) Write(context.Context, []*audit.Event) error { return errors.New("disk gone") }
 func (failingSink) Close(context.Context) error                 { return nil }
+
+var runs atomic.Int64
 
 // rowOf returns the first row of kind and name, or fails the test.
 func rowOf(t *testing.T, d doc, kind, name string) row {
@@ -57,10 +61,14 @@ func TestStatusJSONShowsEveryPackage(t *testing.T) {
 	ctx := context.Background()
 	discard := slog.New(slog.DiscardHandler)
 	h := newHandler(t)
+	// Names of this run only: with -count, earlier runs' components may
+	// not be collected yet.
+	run := strconv.FormatInt(runs.Add(1), 10)
+	name := func(s string) string { return "pkg-" + s + "-" + run }
 
 	// A rate-limit policy that has refused one call.
 	lim := must[*ratelimit.Keyed](t)(ratelimit.NewKeyed(rate.Every(time.Hour), 1))
-	enf := must[*ratelimit.Enforcer](t)(ratelimit.NewEnforcer("pkg-api", lim, ratelimit.WithLogger(discard)))
+	enf := must[*ratelimit.Enforcer](t)(ratelimit.NewEnforcer(name("api"), lim, ratelimit.WithLogger(discard)))
 	if err := enf.Allow(ctx, "op", "k"); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +77,7 @@ func TestStatusJSONShowsEveryPackage(t *testing.T) {
 	}
 
 	// A cache with one miss and one hit.
-	c := must[*cache.Cache[string, string]](t)(cache.New[string, string]("pkg-cache"))
+	c := must[*cache.Cache[string, string]](t)(cache.New[string, string](name("cache")))
 	t.Cleanup(func() { c.Close() })
 	load := func(context.Context, string) (string, error) { return "v", nil }
 	for range 2 {
@@ -79,10 +87,10 @@ func TestStatusJSONShowsEveryPackage(t *testing.T) {
 	}
 
 	// A retrier with its budget untouched.
-	must[*retry.Retrier](t)(retry.New("pkg-retry"))
+	must[*retry.Retrier](t)(retry.New(name("retry")))
 
 	// A full bulkhead that has shed one call.
-	bh := must[*overload.Bulkhead](t)(overload.NewBulkhead("pkg-pool", 1, overload.WithLogger(discard)))
+	bh := must[*overload.Bulkhead](t)(overload.NewBulkhead(name("pool"), 1, overload.WithLogger(discard)))
 	release, err := bh.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +101,7 @@ func TestStatusJSONShowsEveryPackage(t *testing.T) {
 	}
 
 	// An idempotency guard that refused a key reused for another body.
-	g := must[*idempotency.Guard](t)(idempotency.New("pkg-orders", idempotency.WithLogger(discard)))
+	g := must[*idempotency.Guard](t)(idempotency.New(name("orders"), idempotency.WithLogger(discard)))
 	orders := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
 	for i, body := range []string{`{"n":1}`, `{"n":2}`} {
 		r := httptest.NewRequest("POST", "/orders", strings.NewReader(body))
@@ -106,13 +114,13 @@ func TestStatusJSONShowsEveryPackage(t *testing.T) {
 	}
 
 	// A fault injector with a rule on.
-	inj := must[*faults.Injector](t)(faults.New("pkg-faults", faults.WithLogger(discard)))
+	inj := must[*faults.Injector](t)(faults.New(name("faults"), faults.WithLogger(discard)))
 	if err := inj.Set(faults.Rule{Name: "drill", Percent: 50, Status: 503}); err != nil {
 		t.Fatal(err)
 	}
 
 	// An audit emitter whose only sink fails.
-	em := must[*audit.Emitter](t)(audit.New("pkg-trail", audit.WithSink(failingSink{}), audit.WithLogger(discard)))
+	em := must[*audit.Emitter](t)(audit.New(name("trail"), audit.WithSink(failingSink{}), audit.WithLogger(discard)))
 	t.Cleanup(func() { em.Close(context.Background()) })
 	em.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).
 		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
@@ -122,13 +130,13 @@ func TestStatusJSONShowsEveryPackage(t *testing.T) {
 		kind, name, state, stat string
 		want                    float64
 	}{
-		{"ratelimit", "pkg-api", "limiting", "rejected", 1},
-		{"cache", "pkg-cache", "ok", "hits", 1},
-		{"cache", "pkg-cache", "ok", "misses", 1},
-		{"retry", "pkg-retry", "ok", "available", -1}, // some retries available
-		{"overload", "pkg-pool", "shedding", "in_flight", 1},
-		{"idempotency", "pkg-orders", "ok", "mismatches", 1},
-		{"faults", "pkg-faults", "active", "", 0},
+		{"ratelimit", name("api"), "limiting", "rejected", 1},
+		{"cache", name("cache"), "ok", "hits", 1},
+		{"cache", name("cache"), "ok", "misses", 1},
+		{"retry", name("retry"), "ok", "available", -1}, // some retries available
+		{"overload", name("pool"), "shedding", "in_flight", 1},
+		{"idempotency", name("orders"), "ok", "mismatches", 1},
+		{"faults", name("faults"), "active", "", 0},
 	}
 	for _, tc := range checks {
 		r := rowOf(t, d, tc.kind, tc.name)
@@ -151,7 +159,7 @@ func TestStatusJSONShowsEveryPackage(t *testing.T) {
 	// once the write failed.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		r := rowOf(t, getDoc(t, h, "/admin/status.json"), "audit", "pkg-trail")
+		r := rowOf(t, getDoc(t, h, "/admin/status.json"), "audit", name("trail"))
 		if r.State == "failing" && r.Health == "bad" {
 			break
 		}

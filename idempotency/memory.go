@@ -2,7 +2,6 @@ package idempotency
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"strconv"
 	"sync"
@@ -66,18 +65,47 @@ type MemoryStore struct {
 
 	mu        sync.Mutex
 	entries   map[string]*memEntry
-	done      list.List // *memEntry of completed records, oldest first
-	pending   list.List // *memEntry of in-progress records, oldest first
+	done      memList // completed records, oldest first
+	pending   memList // in-progress records, oldest first
 	bytes     int64
 	evictions uint64
 }
 
 type memEntry struct {
-	key     string
-	rec     *Record // never modified once stored
-	expires time.Time
-	size    int64
-	elem    *list.Element
+	key        string
+	rec        *Record // never modified once stored
+	expires    time.Time
+	size       int64
+	prev, next *memEntry // in done or pending, as rec.Done says
+	claim      Record    // the in-progress record rec points to until Complete
+}
+
+// memList is a doubly linked list of entries, linked through the entries
+// themselves so that adding one allocates nothing.
+type memList struct{ front, back *memEntry }
+
+func (l *memList) pushBack(e *memEntry) {
+	e.prev, e.next = l.back, nil
+	if l.back != nil {
+		l.back.next = e
+	} else {
+		l.front = e
+	}
+	l.back = e
+}
+
+func (l *memList) remove(e *memEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.front = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.back = e.prev
+	}
+	e.prev, e.next = nil, nil
 }
 
 // NewMemoryStore returns an empty MemoryStore. It accepts WithMaxBytes
@@ -126,14 +154,24 @@ func (s *MemoryStore) Begin(ctx context.Context, key string, rec *Record, lockTT
 		return cloneRecord(e.rec), nil
 	}
 	s.sweep(now)
-	r := cloneRecord(rec)
-	r.Done = false
-	e := &memEntry{key: key, rec: r, expires: now.Add(lockTTL), size: recordSize(key, r)}
-	e.elem = s.pending.PushBack(e)
-	s.entries[key] = e
+	e := &memEntry{key: key, expires: now.Add(lockTTL), claim: *rec}
+	e.claim.Done = false
+	e.claim.Response.Header = rec.Response.Header.Clone()
+	if rec.Response.Body != nil {
+		e.claim.Response.Body = bytes.Clone(rec.Response.Body)
+	}
+	s.add(e, now)
+	return nil, nil
+}
+
+// add stores the new entry e, in progress, and sweeps and evicts.
+func (s *MemoryStore) add(e *memEntry, now time.Time) {
+	e.rec = &e.claim
+	e.size = recordSize(e.key, e.rec)
+	s.pending.pushBack(e)
+	s.entries[e.key] = e
 	s.bytes += e.size
 	s.evict()
-	return nil, nil
 }
 
 // Complete implements Store.
@@ -148,16 +186,21 @@ func (s *MemoryStore) Complete(ctx context.Context, key string, rec *Record, ttl
 	if e == nil || e.rec.Done || e.rec.Token != rec.Token {
 		return ErrNotHeld
 	}
-	s.pending.Remove(e.elem)
-	s.bytes -= e.size
 	r := cloneRecord(rec)
 	r.Done = true
-	e.rec, e.expires, e.size = r, now.Add(ttl), recordSize(key, r)
-	e.elem = s.done.PushBack(e)
+	s.finish(e, r, now.Add(ttl), now)
+	return nil
+}
+
+// finish replaces e's in-progress record with the completed rec.
+func (s *MemoryStore) finish(e *memEntry, rec *Record, expires, now time.Time) {
+	s.pending.remove(e)
+	s.bytes -= e.size
+	e.rec, e.expires, e.size = rec, expires, recordSize(e.key, rec)
+	s.done.pushBack(e)
 	s.bytes += e.size
 	s.sweep(now)
 	s.evict()
-	return nil
 }
 
 // Release implements Store.
@@ -231,9 +274,9 @@ func (s *MemoryStore) live(key string, now time.Time) *memEntry {
 
 func (s *MemoryStore) remove(e *memEntry) {
 	if e.rec.Done {
-		s.done.Remove(e.elem)
+		s.done.remove(e)
 	} else {
-		s.pending.Remove(e.elem)
+		s.pending.remove(e)
 	}
 	delete(s.entries, e.key)
 	s.bytes -= e.size
@@ -243,12 +286,8 @@ func (s *MemoryStore) remove(e *memEntry) {
 // first; records of one guard share their TTLs, so the front expires
 // first).
 func (s *MemoryStore) sweep(now time.Time) {
-	for _, l := range [...]*list.List{&s.pending, &s.done} {
-		for f := l.Front(); f != nil; f = l.Front() {
-			e := f.Value.(*memEntry)
-			if now.Before(e.expires) {
-				break
-			}
+	for _, l := range [...]*memList{&s.pending, &s.done} {
+		for e := l.front; e != nil && !now.Before(e.expires); e = l.front {
 			s.remove(e)
 		}
 	}
@@ -256,12 +295,8 @@ func (s *MemoryStore) sweep(now time.Time) {
 
 // evict removes the oldest completed records until the store fits.
 func (s *MemoryStore) evict() {
-	for s.bytes > s.maxBytes {
-		f := s.done.Front()
-		if f == nil {
-			return
-		}
-		s.remove(f.Value.(*memEntry))
+	for s.bytes > s.maxBytes && s.done.front != nil {
+		s.remove(s.done.front)
 		s.evictions++
 	}
 }

@@ -233,6 +233,60 @@ func (s *MemoryStore) Get(ctx context.Context, key string) (*Record, error) {
 	return nil, nil
 }
 
+// claim is Begin for a Guard that uses the store directly, with the
+// stored key and the fingerprint as bytes. When the key is free it
+// stores an in-progress record with a new token and returns the key, the
+// token and the fingerprint as strings (one allocation for the three).
+// Otherwise it returns the stored record itself, not a copy: the caller
+// must not modify it.
+func (s *MemoryStore) claim(key, fp []byte, lockTTL time.Duration) (existing *Record, k, token, fingerprint string) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.lookup(key, now); e != nil {
+		return e.rec, "", "", ""
+	}
+	s.sweep(now)
+	k, token, fingerprint = claimStrings(key, fp)
+	s.add(&memEntry{key: k, expires: now.Add(lockTTL), claim: Record{Token: token, Fingerprint: fingerprint}}, now)
+	return nil, k, token, fingerprint
+}
+
+// peek is Get for a Guard that uses the store directly: it returns the
+// stored record itself, not a copy.
+func (s *MemoryStore) peek(key []byte) *Record {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.lookup(key, now); e != nil {
+		return e.rec
+	}
+	return nil
+}
+
+// complete is Complete for a Guard that uses the store directly: it
+// stores resp as the key's final response, with a copy of its body, and
+// of its header unless ownHeader (the header was made for the store and
+// nothing else holds it).
+func (s *MemoryStore) complete(key, token, fingerprint string, resp *Response, ttl time.Duration, ownHeader bool) error {
+	rec := &Record{Token: token, Fingerprint: fingerprint, Done: true, Response: *resp}
+	if !ownHeader {
+		rec.Response.Header = resp.Header.Clone()
+	}
+	if resp.Body != nil {
+		rec.Response.Body = bytes.Clone(resp.Body)
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(key, now)
+	if e == nil || e.rec.Done || e.rec.Token != token {
+		return ErrNotHeld
+	}
+	s.finish(e, rec, now.Add(ttl), now)
+	return nil
+}
+
 // Len reports the number of records held, expired ones not yet swept
 // included.
 func (s *MemoryStore) Len() int {
@@ -262,6 +316,19 @@ func (s *MemoryStore) Evictions() uint64 {
 // live returns key's entry unless it expired (then it is removed).
 func (s *MemoryStore) live(key string, now time.Time) *memEntry {
 	e := s.entries[key]
+	if e == nil {
+		return nil
+	}
+	if !now.Before(e.expires) {
+		s.remove(e)
+		return nil
+	}
+	return e
+}
+
+// lookup is live for a key given as bytes.
+func (s *MemoryStore) lookup(key []byte, now time.Time) *memEntry {
+	e := s.entries[string(key)]
 	if e == nil {
 		return nil
 	}

@@ -17,8 +17,6 @@ import (
 	"github.com/paved-go/paved/internal/httpx"
 )
 
-var replayTrue = []string{"true"}
-
 // Middleware returns next guarded: a request carrying a key runs next
 // once; its retries get the stored response, marked with the replay
 // header. A request without a key passes through (or, WithRequired, gets
@@ -300,14 +298,19 @@ func (e *fingerprintError) HTTPStatus() int { return http.StatusBadRequest }
 
 // replay writes a stored response. Headers the response already carries
 // (set by middleware outside, such as a correlation id) are kept. The
-// record of a MemoryStore is the stored one: its values are copied (in
-// one allocation when each header has one value), so that changing the
-// written header changes nothing stored.
+// record of a MemoryStore is the stored one: its values are copied, with
+// the replay header's (in one allocation when each header has one value),
+// so that changing the written header in place changes nothing stored and
+// no other replay.
 func (g *Guard) replay(w http.ResponseWriter, resp *Response) {
 	h := w.Header()
 	var vals []string
-	if g.fast != nil && len(resp.Header) > 0 {
-		vals = make([]string, 0, len(resp.Header))
+	if g.fast != nil || g.cfg.replayHeader != "" {
+		vals = make([]string, 0, len(resp.Header)+1)
+	}
+	if g.cfg.replayHeader != "" {
+		vals = append(vals, "true")
+		h[g.cfg.replayHeader] = vals[:1:1]
 	}
 	for k, vs := range resp.Header {
 		if _, ok := h[k]; !ok {
@@ -318,9 +321,6 @@ func (g *Guard) replay(w http.ResponseWriter, resp *Response) {
 			}
 			h[k] = vs
 		}
-	}
-	if g.cfg.replayHeader != "" {
-		h[g.cfg.replayHeader] = replayTrue
 	}
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)

@@ -78,6 +78,7 @@ type memEntry struct {
 	size       int64
 	prev, next *memEntry // in done or pending, as rec.Done says
 	claim      Record    // the in-progress record rec points to until Complete
+	final      Record    // the completed record rec points to after it
 }
 
 // memList is a doubly linked list of entries, linked through the entries
@@ -186,17 +187,23 @@ func (s *MemoryStore) Complete(ctx context.Context, key string, rec *Record, ttl
 	if e == nil || e.rec.Done || e.rec.Token != rec.Token {
 		return ErrNotHeld
 	}
-	r := cloneRecord(rec)
-	r.Done = true
-	s.finish(e, r, now.Add(ttl), now)
+	r := *rec
+	r.Response.Header = rec.Response.Header.Clone()
+	if rec.Response.Body != nil {
+		r.Response.Body = bytes.Clone(rec.Response.Body)
+	}
+	s.finish(e, &r, now.Add(ttl), now)
 	return nil
 }
 
-// finish replaces e's in-progress record with the completed rec.
+// finish replaces e's in-progress record with the completed rec. (The
+// in-progress record stays as it was, for whoever got it before.)
 func (s *MemoryStore) finish(e *memEntry, rec *Record, expires, now time.Time) {
 	s.pending.remove(e)
 	s.bytes -= e.size
-	e.rec, e.expires, e.size = rec, expires, recordSize(e.key, rec)
+	e.final = *rec
+	e.final.Done = true
+	e.rec, e.expires, e.size = &e.final, expires, recordSize(e.key, &e.final)
 	s.done.pushBack(e)
 	s.bytes += e.size
 	s.sweep(now)
@@ -269,7 +276,7 @@ func (s *MemoryStore) peek(key []byte) *Record {
 // of its header unless ownHeader (the header was made for the store and
 // nothing else holds it).
 func (s *MemoryStore) complete(key, token, fingerprint string, resp *Response, ttl time.Duration, ownHeader bool) error {
-	rec := &Record{Token: token, Fingerprint: fingerprint, Done: true, Response: *resp}
+	rec := Record{Token: token, Fingerprint: fingerprint, Done: true, Response: *resp}
 	if !ownHeader {
 		rec.Response.Header = resp.Header.Clone()
 	}
@@ -283,7 +290,7 @@ func (s *MemoryStore) complete(key, token, fingerprint string, resp *Response, t
 	if e == nil || e.rec.Done || e.rec.Token != token {
 		return ErrNotHeld
 	}
-	s.finish(e, rec, now.Add(ttl), now)
+	s.finish(e, &rec, now.Add(ttl), now)
 	return nil
 }
 

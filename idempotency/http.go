@@ -22,7 +22,10 @@ import (
 // header. A request without a key passes through (or, WithRequired, gets
 // 400). Mount it on the routes it protects, inside the ServeMux, so the
 // key is scoped by the route pattern (r.Pattern) rather than the path.
-// A nil *Guard uses the package defaults.
+// A nil *Guard uses the package defaults. The body next reads is a copy
+// the Middleware read for the fingerprint; its buffer is reused once the
+// Middleware returns, when the request's Body (if still that copy) is
+// http.NoBody.
 func (g *Guard) Middleware(next http.Handler) http.Handler {
 	if g == nil {
 		g = defaultGuard()

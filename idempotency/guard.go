@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,7 @@ type Guard struct {
 	cfg     config
 	store   Store
 	mem     *MemoryStore // the default store, for the status page
+	fast    *MemoryStore // the store when it is a MemoryStore, used directly
 	counter *otelx.IdempotencyCounter
 	onError func(http.ResponseWriter, *http.Request, error)
 
@@ -61,6 +63,7 @@ func New(name string, opts ...Option) (*Guard, error) {
 		g.mem, _ = NewMemoryStore()
 		g.store = g.mem
 	}
+	g.fast, _ = g.store.(*MemoryStore)
 	if g.onError == nil {
 		g.onError = g.writeError
 	}
@@ -107,14 +110,27 @@ func (g *Guard) StoreKey(c Call) string {
 	if g == nil {
 		g = defaultGuard()
 	}
+	var key [storeKeyLen]byte
+	g.storeKey(&key, c.Scope, "", c.Method, c.Route, c.Key)
+	return string(key[:])
+}
+
+const storeKeyLen = 2 * sha256.Size
+
+// storeKey writes StoreKey to dst, for the scope scope+scope2 (the
+// Middleware's scope is a prefix and a name, never joined in memory).
+func (g *Guard) storeKey(dst *[storeKeyLen]byte, scope, scope2, method, route, key string) {
 	var buf [512]byte
-	b := buf[:0]
-	for _, s := range [...]string{g.name, c.Scope, c.Method, c.Route, c.Key} {
+	b := binary.AppendUvarint(buf[:0], uint64(len(g.name)))
+	b = append(b, g.name...)
+	b = binary.AppendUvarint(b, uint64(len(scope)+len(scope2)))
+	b = append(append(b, scope...), scope2...)
+	for _, s := range [...]string{method, route, key} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	hex.Encode(dst[:], sum[:])
 }
 
 // Do runs fn for the first call with c's key and stores the response fn
@@ -135,25 +151,46 @@ func (g *Guard) Do(ctx context.Context, c Call, fn func(context.Context) *Respon
 	if g == nil {
 		g = defaultGuard()
 	}
-	key := g.StoreKey(c)
+	var key [storeKeyLen]byte
+	g.storeKey(&key, c.Scope, "", c.Method, c.Route, c.Key)
+	var fp [128]byte
+	return g.do(ctx, key[:], append(fp[:0], c.Fingerprint...), fn, false)
+}
+
+// do is Do with the stored key and the fingerprint as bytes. A guard
+// that uses its MemoryStore directly reads the stored record in place;
+// with guarded (the Middleware calling) the caller only reads the
+// response it gets back, and fn's response header is its own to store;
+// else the caller gets a copy, as from any store.
+func (g *Guard) do(ctx context.Context, key, fp []byte, fn func(context.Context) *Response, guarded bool) (resp *Response, replayed bool, err error) {
 	var deadline time.Time
 	var delay time.Duration
+	mem := g.fast
 	for {
-		token := newToken()
-		existing, err := g.store.Begin(ctx, key, &Record{Token: token, Fingerprint: c.Fingerprint}, g.cfg.lockTimeout)
-		if err != nil {
-			if ctx.Err() != nil { // the caller is gone: nothing ran, nothing failed
+		var existing *Record
+		var skey, token, fingerprint string
+		if mem != nil {
+			if ctx.Err() != nil { // as MemoryStore.Begin
 				return nil, false, context.Cause(ctx)
 			}
-			return g.storeFailed(ctx, err, fn)
+			existing, skey, token, fingerprint = mem.claim(key, fp, g.cfg.lockTimeout)
+		} else {
+			skey, token, fingerprint = claimStrings(key, fp)
+			existing, err = g.store.Begin(ctx, skey, &Record{Token: token, Fingerprint: fingerprint}, g.cfg.lockTimeout)
+			if err != nil {
+				if ctx.Err() != nil { // the caller is gone: nothing ran, nothing failed
+					return nil, false, context.Cause(ctx)
+				}
+				return g.storeFailed(ctx, err, fn)
+			}
 		}
 		if existing == nil {
-			return g.run(ctx, key, token, c.Fingerprint, fn), false, nil
+			return g.run(ctx, skey, token, fingerprint, fn, guarded), false, nil
 		}
 		for existing != nil {
 			// Payload validation comes first on every path: a record
 			// found by Begin, by Get after a wait, done or in progress.
-			if existing.Fingerprint != c.Fingerprint {
+			if existing.Fingerprint != string(fp) {
 				g.refuse(ctx, otelx.IdempotencyMismatch, otelx.EventIdempotencyMismatch, &g.mismatches)
 				return nil, false, ErrMismatch
 			}
@@ -163,6 +200,9 @@ func (g *Guard) Do(ctx context.Context, c Call, fn func(context.Context) *Respon
 				}
 				g.counter.Add(ctx, otelx.IdempotencyReplayed)
 				otelx.AddEvent(ctx, otelx.EventIdempotencyReplayed)
+				if mem != nil && !guarded {
+					existing = cloneRecord(existing)
+				}
 				return &existing.Response, true, nil
 			}
 			if g.cfg.wait <= 0 {
@@ -178,7 +218,12 @@ func (g *Guard) Do(ctx context.Context, c Call, fn func(context.Context) *Respon
 				return nil, false, ErrInProgress
 			}
 			delay = min(2*delay, 100*time.Millisecond)
-			if existing, err = g.store.Get(ctx, key); err != nil {
+			if mem != nil {
+				if ctx.Err() != nil { // as MemoryStore.Get
+					return nil, false, context.Cause(ctx)
+				}
+				existing = mem.peek(key)
+			} else if existing, err = g.store.Get(ctx, string(key)); err != nil {
 				if ctx.Err() != nil {
 					return nil, false, context.Cause(ctx)
 				}
@@ -201,7 +246,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // run runs fn holding key and stores or releases its outcome.
-func (g *Guard) run(ctx context.Context, key, token, fingerprint string, fn func(context.Context) *Response) *Response {
+func (g *Guard) run(ctx context.Context, key, token, fingerprint string, fn func(context.Context) *Response, guarded bool) *Response {
 	g.counter.Add(ctx, otelx.IdempotencyNew)
 	done := false
 	defer func() {
@@ -215,11 +260,17 @@ func (g *Guard) run(ctx context.Context, key, token, fingerprint string, fn func
 		g.release(ctx, key, token)
 		return nil
 	}
-	rec := &Record{Token: token, Fingerprint: fingerprint, Done: true, Response: *resp}
+	stored := resp
 	if len(resp.Body) > g.cfg.maxResponse {
-		rec.Response = Response{Status: StatusNotStored}
+		stored = &Response{Status: StatusNotStored}
 	}
-	if err := g.store.Complete(context.WithoutCancel(ctx), key, rec, g.cfg.ttl); err != nil {
+	var err error
+	if g.fast != nil {
+		err = g.fast.complete(key, token, fingerprint, stored, g.cfg.ttl, guarded)
+	} else {
+		err = g.store.Complete(context.WithoutCancel(ctx), key, &Record{Token: token, Fingerprint: fingerprint, Done: true, Response: *stored}, g.cfg.ttl)
+	}
+	if err != nil {
 		if errors.Is(err, ErrNotHeld) {
 			g.cfg.log().LogAttrs(ctx, slog.LevelWarn, "idempotency: response not stored: the key's lock timed out while the request ran",
 				slog.String("guard", g.name), slog.Duration("lock_timeout", g.cfg.lockTimeout))
@@ -274,21 +325,32 @@ func (e *storeError) HTTPStatus() int { return http.StatusServiceUnavailable }
 // sharing a store; a counter makes them unique within it, without asking
 // the system for randomness per request.
 var (
-	tokenPrefix = func() [8]byte {
+	tokenPrefix = func() (p [16]byte) {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
-		return b
+		hex.Encode(p[:], b[:])
+		return p
 	}()
 	tokenSeq atomic.Uint64
 )
 
-func newToken() string {
-	var b [32]byte
-	hex.Encode(b[:16], tokenPrefix[:])
+const tokenLen = 32
+
+// claimStrings returns the stored key, a new token and the fingerprint
+// as strings, in one allocation.
+func claimStrings(key, fp []byte) (k, token, fingerprint string) {
+	var b strings.Builder
+	b.Grow(len(key) + tokenLen + len(fp))
+	b.Write(key)
+	var t [tokenLen]byte
+	copy(t[:], tokenPrefix[:])
 	n := tokenSeq.Add(1)
-	for i := 31; i >= 16; i-- {
-		b[i] = "0123456789abcdef"[n&0xf]
+	for i := tokenLen - 1; i >= 16; i-- {
+		t[i] = "0123456789abcdef"[n&0xf]
 		n >>= 4
 	}
-	return string(b[:])
+	b.Write(t[:])
+	b.Write(fp)
+	s := b.String()
+	return s[:len(key)], s[len(key) : len(key)+tokenLen], s[len(key)+tokenLen:]
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 
@@ -18,14 +17,15 @@ import (
 	"github.com/paved-go/paved/internal/httpx"
 )
 
-var replayTrue = []string{"true"}
-
 // Middleware returns next guarded: a request carrying a key runs next
 // once; its retries get the stored response, marked with the replay
 // header. A request without a key passes through (or, WithRequired, gets
 // 400). Mount it on the routes it protects, inside the ServeMux, so the
 // key is scoped by the route pattern (r.Pattern) rather than the path.
-// A nil *Guard uses the package defaults.
+// A nil *Guard uses the package defaults. The body next reads is a copy
+// the Middleware read for the fingerprint; its buffer is reused once the
+// Middleware returns, when the request's Body (if still that copy) is
+// http.NoBody.
 func (g *Guard) Middleware(next http.Handler) http.Handler {
 	if g == nil {
 		g = defaultGuard()
@@ -48,32 +48,75 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := g.readBody(r)
+		st := statePool.Get().(*reqState)
+		body, err := g.readBody(r, st)
 		if err != nil {
+			st.put()
 			g.onError(w, r, err)
 			return
 		}
-		fp, err := g.fingerprint(r, body)
+		var fpBuf [2 * sha256.Size]byte
+		fp, err := g.fingerprint(r, body, &fpBuf)
+		if g.cfg.fingerprint != nil {
+			st.body = nil // f may keep the body it was given
+		}
 		if err != nil {
+			st.put()
 			g.onError(w, r, err)
 			return
 		}
-		call := Call{Scope: g.scope(r), Method: r.Method, Route: r.Pattern, Key: key, Fingerprint: fp}
-		if call.Route == "" {
-			call.Route = r.URL.Path
+		route := r.Pattern
+		if route == "" {
+			route = r.URL.Path
 		}
-		cw := capture{w: w, g: g}
-		resp, replayed, err := g.Do(r.Context(), call, func(ctx context.Context) *Response {
-			next.ServeHTTP(&cw, r)
-			return cw.response(r)
-		})
+		scope, scope2 := g.scope(r)
+		var skey [storeKeyLen]byte
+		g.storeKey(&skey, scope, scope2, r.Method, route, key)
+		st.cw = capture{w: w, g: g, body: st.cw.body[:0]}
+		resp, replayed, err := g.do(r.Context(), skey[:], fp, func(ctx context.Context) *Response {
+			next.ServeHTTP(&st.cw, r)
+			return st.cw.response(r)
+		}, true)
 		switch {
 		case err != nil:
 			g.onError(w, r, err)
 		case replayed:
 			g.replay(w, resp)
 		}
+		if r.Body == &st.rb {
+			r.Body = http.NoBody // the reader goes back to the pool
+		}
+		st.put()
 	})
+}
+
+// reqState is what the Middleware needs per request, reused: the body
+// read for the fingerprint and the response capture.
+type reqState struct {
+	rb   bodyReader
+	body []byte
+	cw   capture
+}
+
+var statePool = sync.Pool{New: func() any { return new(reqState) }}
+
+// maxPooled bounds the buffers a reqState keeps for the next request.
+const maxPooled = 64 << 10
+
+// put returns st to the pool once the request is done with it. The
+// handler may not use the request body or the writer after it returns
+// (net/http's rule); a body left unread reads as empty afterwards.
+func (st *reqState) put() {
+	st.rb.Reset(nil)
+	if cap(st.body) > maxPooled {
+		st.body = nil
+	}
+	body := st.cw.body
+	if cap(body) > maxPooled {
+		body = nil
+	}
+	st.cw = capture{body: body[:0]}
+	statePool.Put(st)
 }
 
 // Middleware guards next with a Guard of the package defaults, unnamed.
@@ -106,22 +149,25 @@ func (g *Guard) key(r *http.Request) (string, error) {
 }
 
 // scope is WithScope's function, or the authz principal's ID, else the
-// client's address, each marked so the two never meet.
-func (g *Guard) scope(r *http.Request) string {
+// client's address, each marked so the two never meet. It is returned in
+// two parts to be joined, so the mark costs no allocation.
+func (g *Guard) scope(r *http.Request) (string, string) {
 	if g.cfg.scope != nil {
-		return g.cfg.scope(r)
+		return g.cfg.scope(r), ""
 	}
 	if p, ok := authz.FromContext(r.Context()); ok && p.ID != "" {
-		return "principal:" + p.ID
+		return "principal:", p.ID
 	}
 	host := r.RemoteAddr
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
 		host = host[:i]
 	}
-	return "client:" + strings.Trim(host, "[]")
+	return "client:", strings.Trim(host, "[]")
 }
 
-func (g *Guard) readBody(r *http.Request) ([]byte, error) {
+// readBody reads the request body into st's buffer and gives the request
+// a reader of it for the handler.
+func (g *Guard) readBody(r *http.Request, st *reqState) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -131,21 +177,46 @@ func (g *Guard) readBody(r *http.Request) ([]byte, error) {
 	var body []byte
 	var err error
 	if r.ContentLength >= 0 {
-		body = make([]byte, r.ContentLength)
+		if int64(cap(st.body)) >= r.ContentLength {
+			body = st.body[:r.ContentLength]
+		} else {
+			body = make([]byte, r.ContentLength)
+		}
 		_, err = io.ReadFull(r.Body, body)
 	} else {
-		body, err = io.ReadAll(io.LimitReader(r.Body, g.cfg.maxBody+1))
+		body, err = readAll(st.body[:0], io.LimitReader(r.Body, g.cfg.maxBody+1))
 		if err == nil && int64(len(body)) > g.cfg.maxBody {
+			st.body = body[:0]
 			return nil, &http.MaxBytesError{Limit: g.cfg.maxBody}
 		}
 	}
+	st.body = body[:0]
 	if err != nil {
 		return nil, err
 	}
-	rb := &bodyReader{}
-	rb.Reset(body)
-	r.Body = rb
+	st.rb.Reset(body)
+	r.Body = &st.rb
 	return body, nil
+}
+
+// readAll is io.ReadAll appending to b.
+func readAll(b []byte, r io.Reader) ([]byte, error) {
+	if cap(b) < 512 {
+		b = make([]byte, 0, 512)
+	}
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // bodyReader is the request body read for the fingerprint, read again by
@@ -154,16 +225,18 @@ type bodyReader struct{ bytes.Reader }
 
 func (*bodyReader) Close() error { return nil }
 
-func (g *Guard) fingerprint(r *http.Request, body []byte) (string, error) {
+// fingerprint returns the request's fingerprint, in buf when it fits.
+func (g *Guard) fingerprint(r *http.Request, body []byte, buf *[2 * sha256.Size]byte) ([]byte, error) {
 	switch {
 	case g.cfg.fingerprint != nil:
 		fp, err := g.cfg.fingerprint(r, body)
 		if err != nil {
-			return "", errors.Join(ErrFingerprint, err)
+			return nil, errors.Join(ErrFingerprint, err)
 		}
-		return fp, nil
+		return append(buf[:0], fp...), nil
 	case g.cfg.fields != nil:
-		return fieldsFingerprint(g.cfg.fields, body)
+		fp, err := fieldsFingerprint(g.cfg.fields, body)
+		return append(buf[:0], fp...), err
 	}
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
@@ -173,7 +246,8 @@ func (g *Guard) fingerprint(r *http.Request, body []byte) (string, error) {
 	}
 	h.Write(body)
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])), nil
+	hex.Encode(buf[:], h.Sum(sum[:0]))
+	return buf[:], nil
 }
 
 // fieldsFingerprint hashes the JSON of the named fields of body.
@@ -226,16 +300,30 @@ func (e *fingerprintError) Unwrap() []error { return []error{ErrFingerprint, e.e
 func (e *fingerprintError) HTTPStatus() int { return http.StatusBadRequest }
 
 // replay writes a stored response. Headers the response already carries
-// (set by middleware outside, such as a correlation id) are kept.
+// (set by middleware outside, such as a correlation id) are kept. The
+// record of a MemoryStore is the stored one: its values are copied, with
+// the replay header's (in one allocation when each header has one value),
+// so that changing the written header in place changes nothing stored and
+// no other replay.
 func (g *Guard) replay(w http.ResponseWriter, resp *Response) {
 	h := w.Header()
-	for k, vs := range resp.Header {
-		if _, ok := h[k]; !ok {
-			h[k] = vs
-		}
+	var vals []string
+	if g.fast != nil || g.cfg.replayHeader != "" {
+		vals = make([]string, 0, len(resp.Header)+1)
 	}
 	if g.cfg.replayHeader != "" {
-		h[g.cfg.replayHeader] = replayTrue
+		vals = append(vals, "true")
+		h[g.cfg.replayHeader] = vals[:1:1]
+	}
+	for k, vs := range resp.Header {
+		if _, ok := h[k]; !ok {
+			if g.fast != nil {
+				i := len(vals)
+				vals = append(vals, vs...)
+				vs = vals[i:len(vals):len(vals)]
+			}
+			h[k] = vs
+		}
 	}
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)
@@ -266,6 +354,7 @@ type capture struct {
 	header   http.Header
 	body     []byte
 	overflow bool
+	resp     Response
 }
 
 func (c *capture) Header() http.Header { return c.w.Header() }
@@ -314,26 +403,46 @@ func (c *capture) response(r *http.Request) *Response {
 		return nil
 	}
 	if c.overflow {
-		return &Response{Status: StatusNotStored}
+		c.resp = Response{Status: StatusNotStored}
+		return &c.resp
 	}
-	return &Response{Status: c.status, Header: c.header, Body: c.body}
+	body := c.body
+	if c.g.fast == nil {
+		body = bytes.Clone(body) // another store may keep it; the buffer is reused
+	}
+	c.resp = Response{Status: c.status, Header: c.header, Body: body}
+	return &c.resp
 }
 
-// storedHeader returns the headers of h that are stored.
+// storedHeader returns a copy of the headers of h that are stored, their
+// values in one allocation when each has one value (appending to a full
+// vals leaves the slices already taken as they are).
 func (g *Guard) storedHeader(h http.Header) http.Header {
-	out := make(http.Header, len(h))
 	if g.cfg.storedHeaders != nil {
+		n := min(len(h), len(g.cfg.storedHeaders))
+		out, vals := make(http.Header, n), make([]string, 0, n)
 		for _, k := range g.cfg.storedHeaders {
 			if vs, ok := h[k]; ok {
-				out[k] = slices.Clip(slices.Clone(vs))
+				i := len(vals)
+				vals = append(vals, vs...)
+				out[k] = vals[i:len(vals):len(vals)]
 			}
 		}
 		return out
 	}
+	out, vals := make(http.Header, len(h)), make([]string, 0, len(h))
 	for k, vs := range h {
-		if !excludedHeader(k) && !strings.HasPrefix(k, "Proxy-") && k != g.cfg.replayHeader {
-			out[k] = slices.Clip(slices.Clone(vs))
+		if g.storesHeader(k) {
+			i := len(vals)
+			vals = append(vals, vs...)
+			out[k] = vals[i:len(vals):len(vals)]
 		}
 	}
 	return out
+}
+
+// storesHeader reports whether the header k is stored, without
+// WithStoredHeaders.
+func (g *Guard) storesHeader(k string) bool {
+	return !excludedHeader(k) && !strings.HasPrefix(k, "Proxy-") && k != g.cfg.replayHeader
 }

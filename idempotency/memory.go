@@ -2,7 +2,6 @@ package idempotency
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"strconv"
 	"sync"
@@ -66,18 +65,48 @@ type MemoryStore struct {
 
 	mu        sync.Mutex
 	entries   map[string]*memEntry
-	done      list.List // *memEntry of completed records, oldest first
-	pending   list.List // *memEntry of in-progress records, oldest first
+	done      memList // completed records, oldest first
+	pending   memList // in-progress records, oldest first
 	bytes     int64
 	evictions uint64
 }
 
 type memEntry struct {
-	key     string
-	rec     *Record // never modified once stored
-	expires time.Time
-	size    int64
-	elem    *list.Element
+	key        string
+	rec        *Record // never modified once stored
+	expires    time.Time
+	size       int64
+	prev, next *memEntry // in done or pending, as rec.Done says
+	claim      Record    // the in-progress record rec points to until Complete
+	final      Record    // the completed record rec points to after it
+}
+
+// memList is a doubly linked list of entries, linked through the entries
+// themselves so that adding one allocates nothing.
+type memList struct{ front, back *memEntry }
+
+func (l *memList) pushBack(e *memEntry) {
+	e.prev, e.next = l.back, nil
+	if l.back != nil {
+		l.back.next = e
+	} else {
+		l.front = e
+	}
+	l.back = e
+}
+
+func (l *memList) remove(e *memEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.front = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.back = e.prev
+	}
+	e.prev, e.next = nil, nil
 }
 
 // NewMemoryStore returns an empty MemoryStore. It accepts WithMaxBytes
@@ -126,14 +155,24 @@ func (s *MemoryStore) Begin(ctx context.Context, key string, rec *Record, lockTT
 		return cloneRecord(e.rec), nil
 	}
 	s.sweep(now)
-	r := cloneRecord(rec)
-	r.Done = false
-	e := &memEntry{key: key, rec: r, expires: now.Add(lockTTL), size: recordSize(key, r)}
-	e.elem = s.pending.PushBack(e)
-	s.entries[key] = e
+	e := &memEntry{key: key, expires: now.Add(lockTTL), claim: *rec}
+	e.claim.Done = false
+	e.claim.Response.Header = rec.Response.Header.Clone()
+	if rec.Response.Body != nil {
+		e.claim.Response.Body = bytes.Clone(rec.Response.Body)
+	}
+	s.add(e, now)
+	return nil, nil
+}
+
+// add stores the new entry e, in progress, and sweeps and evicts.
+func (s *MemoryStore) add(e *memEntry, now time.Time) {
+	e.rec = &e.claim
+	e.size = recordSize(e.key, e.rec)
+	s.pending.pushBack(e)
+	s.entries[e.key] = e
 	s.bytes += e.size
 	s.evict()
-	return nil, nil
 }
 
 // Complete implements Store.
@@ -148,16 +187,27 @@ func (s *MemoryStore) Complete(ctx context.Context, key string, rec *Record, ttl
 	if e == nil || e.rec.Done || e.rec.Token != rec.Token {
 		return ErrNotHeld
 	}
-	s.pending.Remove(e.elem)
+	r := *rec
+	r.Response.Header = rec.Response.Header.Clone()
+	if rec.Response.Body != nil {
+		r.Response.Body = bytes.Clone(rec.Response.Body)
+	}
+	s.finish(e, &r, now.Add(ttl), now)
+	return nil
+}
+
+// finish replaces e's in-progress record with the completed rec. (The
+// in-progress record stays as it was, for whoever got it before.)
+func (s *MemoryStore) finish(e *memEntry, rec *Record, expires, now time.Time) {
+	s.pending.remove(e)
 	s.bytes -= e.size
-	r := cloneRecord(rec)
-	r.Done = true
-	e.rec, e.expires, e.size = r, now.Add(ttl), recordSize(key, r)
-	e.elem = s.done.PushBack(e)
+	e.final = *rec
+	e.final.Done = true
+	e.rec, e.expires, e.size = &e.final, expires, recordSize(e.key, &e.final)
+	s.done.pushBack(e)
 	s.bytes += e.size
 	s.sweep(now)
 	s.evict()
-	return nil
 }
 
 // Release implements Store.
@@ -188,6 +238,60 @@ func (s *MemoryStore) Get(ctx context.Context, key string) (*Record, error) {
 		return cloneRecord(e.rec), nil
 	}
 	return nil, nil
+}
+
+// claim is Begin for a Guard that uses the store directly, with the
+// stored key and the fingerprint as bytes. When the key is free it
+// stores an in-progress record with a new token and returns the key, the
+// token and the fingerprint as strings (one allocation for the three).
+// Otherwise it returns the stored record itself, not a copy: the caller
+// must not modify it.
+func (s *MemoryStore) claim(key, fp []byte, lockTTL time.Duration) (existing *Record, k, token, fingerprint string) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.lookup(key, now); e != nil {
+		return e.rec, "", "", ""
+	}
+	s.sweep(now)
+	k, token, fingerprint = claimStrings(key, fp)
+	s.add(&memEntry{key: k, expires: now.Add(lockTTL), claim: Record{Token: token, Fingerprint: fingerprint}}, now)
+	return nil, k, token, fingerprint
+}
+
+// peek is Get for a Guard that uses the store directly: it returns the
+// stored record itself, not a copy.
+func (s *MemoryStore) peek(key []byte) *Record {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.lookup(key, now); e != nil {
+		return e.rec
+	}
+	return nil
+}
+
+// complete is Complete for a Guard that uses the store directly: it
+// stores resp as the key's final response, with a copy of its body, and
+// of its header unless ownHeader (the header was made for the store and
+// nothing else holds it).
+func (s *MemoryStore) complete(key, token, fingerprint string, resp *Response, ttl time.Duration, ownHeader bool) error {
+	rec := Record{Token: token, Fingerprint: fingerprint, Done: true, Response: *resp}
+	if !ownHeader {
+		rec.Response.Header = resp.Header.Clone()
+	}
+	if resp.Body != nil {
+		rec.Response.Body = bytes.Clone(resp.Body)
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(key, now)
+	if e == nil || e.rec.Done || e.rec.Token != token {
+		return ErrNotHeld
+	}
+	s.finish(e, &rec, now.Add(ttl), now)
+	return nil
 }
 
 // Len reports the number of records held, expired ones not yet swept
@@ -229,11 +333,24 @@ func (s *MemoryStore) live(key string, now time.Time) *memEntry {
 	return e
 }
 
+// lookup is live for a key given as bytes.
+func (s *MemoryStore) lookup(key []byte, now time.Time) *memEntry {
+	e := s.entries[string(key)]
+	if e == nil {
+		return nil
+	}
+	if !now.Before(e.expires) {
+		s.remove(e)
+		return nil
+	}
+	return e
+}
+
 func (s *MemoryStore) remove(e *memEntry) {
 	if e.rec.Done {
-		s.done.Remove(e.elem)
+		s.done.remove(e)
 	} else {
-		s.pending.Remove(e.elem)
+		s.pending.remove(e)
 	}
 	delete(s.entries, e.key)
 	s.bytes -= e.size
@@ -243,12 +360,8 @@ func (s *MemoryStore) remove(e *memEntry) {
 // first; records of one guard share their TTLs, so the front expires
 // first).
 func (s *MemoryStore) sweep(now time.Time) {
-	for _, l := range [...]*list.List{&s.pending, &s.done} {
-		for f := l.Front(); f != nil; f = l.Front() {
-			e := f.Value.(*memEntry)
-			if now.Before(e.expires) {
-				break
-			}
+	for _, l := range [...]*memList{&s.pending, &s.done} {
+		for e := l.front; e != nil && !now.Before(e.expires); e = l.front {
 			s.remove(e)
 		}
 	}
@@ -256,12 +369,8 @@ func (s *MemoryStore) sweep(now time.Time) {
 
 // evict removes the oldest completed records until the store fits.
 func (s *MemoryStore) evict() {
-	for s.bytes > s.maxBytes {
-		f := s.done.Front()
-		if f == nil {
-			return
-		}
-		s.remove(f.Value.(*memEntry))
+	for s.bytes > s.maxBytes && s.done.front != nil {
+		s.remove(s.done.front)
 		s.evictions++
 	}
 }

@@ -130,12 +130,13 @@
 //
 // # Performance
 //
-// Measured on this 2-core machine, shared with other work (load average
-// 3 to 5 during the run), medians of 5
-// (go test -run '^$' -bench . -benchmem -count 5 ./status/):
+// Measured on this 2-core machine, shared with other work; the breaker
+// and Enforcer lines are medians of 6 from a quieter run (load average
+// 2.3), the status.json lines medians of 5 (load average 3 to 5)
+// (go test -run '^$' -bench . -benchmem -count 6 ./status/):
 //
-//	breaker.Do, registration on / off                       288 / 331 ns/op, 0 allocs (fastest runs 217 / 193)
-//	ratelimit Enforcer.Allow (Keyed), registration on / off 242 / 302 ns/op, 0 allocs (fastest runs 167 / 199)
+//	breaker.Do, registration on / off                       182 / 186 ns/op, 0 allocs
+//	ratelimit Enforcer.Allow (Keyed), registration on / off 153 / 156 ns/op, 0 allocs
 //	status.json with 10 components                          17 µs/op, 43 allocs
 //	status.json with 100 components                         109 µs/op, 226 allocs
 //	status.json with 1000 components                        1.4 ms/op, 2934 allocs

@@ -325,7 +325,10 @@ func TestMiddlewareStreaming(t *testing.T) {
 		<-flushed // the client read the first part before the handler returned
 		io.WriteString(w, `}`)
 	})))
-	mux.Handle("GET /hijack", em.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The server does not wait for a hijacked connection's handler, so
+	// the test waits for the middleware (and its event) to finish.
+	hijackDone := make(chan struct{})
+	hijack := em.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, brw, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			t.Errorf("Hijack: %v", err)
@@ -334,7 +337,11 @@ func TestMiddlewareStreaming(t *testing.T) {
 		defer conn.Close()
 		brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
 		brw.Flush()
-	})))
+	}))
+	mux.HandleFunc("GET /hijack", func(w http.ResponseWriter, r *http.Request) {
+		defer close(hijackDone)
+		hijack.ServeHTTP(w, r)
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -368,6 +375,7 @@ func TestMiddlewareStreaming(t *testing.T) {
 	if string(hb) != "hi" {
 		t.Fatalf("hijacked body %q", hb)
 	}
+	<-hijackDone
 	srv.Close()
 	closeEmitter(t, em)
 	evs := sink.events(t)

@@ -9,7 +9,8 @@
 //
 // The key travels in the metadata key "idempotency-key", in the
 // Idempotency-Key header's form (an sf-string, "…"; a bare key is
-// accepted, see idempotency.ParseKey). Keys are scoped by the authz
+// accepted, see idempotency.ParseKey); WithKeyFunc reads it from
+// elsewhere. Keys are scoped by the authz
 // principal (else the peer's address) and the full method. The
 // fingerprint is a hash of the full method and the request message in
 // deterministic protobuf encoding, so the same key with another request

@@ -49,6 +49,7 @@ type config struct {
 	errs      []error
 	required  bool
 	scope     func(context.Context) string
+	key       func(context.Context) (string, error)
 	storeCode func(codes.Code) bool
 	filter    func(fullMethod string) bool
 }
@@ -69,6 +70,22 @@ func WithScope(f func(ctx context.Context) string) Option {
 			return errors.New("idempotencygrpc: WithScope: nil function")
 		}
 		c.scope = f
+		return nil
+	})
+}
+
+// WithKeyFunc sets where the server interceptor finds a call's key,
+// instead of the "idempotency-key" metadata (MetadataKey): f returns the
+// key, "" when the call has none, or an error for a malformed one
+// (answered INVALID_ARGUMENT; wrap idempotency.ErrKeyInvalid). For a key
+// in another metadata entry, read it with metadata.FromIncomingContext
+// and parse it with idempotency.ParseKey.
+func WithKeyFunc(f func(ctx context.Context) (string, error)) Option {
+	return optionFunc(func(c *config) error {
+		if f == nil {
+			return errors.New("idempotencygrpc: WithKeyFunc: nil function")
+		}
+		c.key = f
 		return nil
 	})
 }
@@ -168,8 +185,15 @@ func (i *Interceptors) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		if i.cfg.filter != nil && !i.cfg.filter(info.FullMethod) {
 			return handler(ctx, req)
 		}
-		key, err := incomingKey(ctx)
+		keyOf := incomingKey
+		if i.cfg.key != nil {
+			keyOf = i.cfg.key
+		}
+		key, err := keyOf(ctx)
 		if err != nil {
+			if !errors.Is(err, idempotency.ErrKeyInvalid) {
+				err = errors.Join(idempotency.ErrKeyInvalid, err)
+			}
 			return nil, toStatus(err)
 		}
 		msg, isProto := req.(proto.Message)

@@ -143,6 +143,15 @@ func TestUnaryServer(t *testing.T) {
 			{key: `"k"`, service: "notfound", code: codes.NotFound},
 			{key: `"k"`, service: "notfound", code: codes.NotFound, replayed: true},
 		}},
+		{name: "WithKeyFunc finds the key", wantRuns: 1,
+			opts: []idempotencygrpc.Option{idempotencygrpc.WithKeyFunc(func(context.Context) (string, error) { return "same", nil })},
+			calls: []call{
+				{key: `"a"`, serving: true},
+				{key: `"b"`, serving: true, replayed: true},
+			}},
+		{name: "WithKeyFunc error is INVALID_ARGUMENT", wantRuns: 0,
+			opts:  []idempotencygrpc.Option{idempotencygrpc.WithKeyFunc(func(context.Context) (string, error) { return "", errors.New("bad key") })},
+			calls: []call{{key: `"a"`, code: codes.InvalidArgument}}},
 		{name: "filter skips methods", wantRuns: 2,
 			opts: []idempotencygrpc.Option{idempotencygrpc.WithFilter(func(string) bool { return false })},
 			calls: []call{

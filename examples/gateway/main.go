@@ -360,7 +360,7 @@ bob-key (operator, dev), carol-key (viewer, dev), admin-key (admin).
 Try:
   curl -s %[1]s/instances?compartment=dev -H 'X-API-Key: bob-key'
   curl -s %[1]s/instances/inst-0003 -H 'X-API-Key: bob-key'
-  curl -s -X POST %[1]s/instances -H 'X-API-Key: bob-key' -H 'Content-Type: application/json' -H "Idempotency-Key: \"$(uuidgen)\"" -d '{"compartment":"dev","displayName":"web-3"}'
+  curl -s -X POST %[1]s/instances -H 'X-API-Key: bob-key' -H 'Content-Type: application/json' -H "Idempotency-Key: \"launch-$RANDOM$RANDOM\"" -d '{"compartment":"dev","displayName":"web-3"}'
   curl -s -X POST %[1]s/instances/inst-0003/terminate -H 'X-API-Key: bob-key'
   curl -s -i %[1]s/instances/inst-0001 -H 'X-API-Key: alice-key' -H 'X-Correlation-ID: abc'
   curl -s %[1]s/healthz

@@ -107,6 +107,9 @@ func TestInProgress(t *testing.T) {
 		if w.Code != http.StatusConflict || !contains(w.Body.String(), `"title":"A request is outstanding for this Idempotency-Key"`) {
 			t.Fatalf("in progress: %d %s", w.Code, w.Body)
 		}
+		if ra := w.Header().Get("Retry-After"); ra != "1" {
+			t.Fatalf("in progress: Retry-After %q, want 1", ra)
+		}
 		// Payload validation comes before the conflict: another payload
 		// is 422 even while the first runs.
 		if w := post(mw, `"k"`, "b"); w.Code != http.StatusUnprocessableEntity {

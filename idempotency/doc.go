@@ -40,7 +40,7 @@
 //     found after a wait;
 //   - when the first request is done: its response is replayed, with
 //     Idempotent-Replayed: true (WithReplayHeader);
-//   - when the first request is still running: 409 Conflict
+//   - when the first request is still running: 409 Conflict with Retry-After: 1
 //     (ErrInProgress), or with WithWait(d) the retry waits up to d for it
 //     and then replays (or runs, if the first released the key).
 //

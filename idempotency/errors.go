@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/paved-go/paved/internal/httpx"
 )
@@ -19,7 +20,7 @@ var (
 	ErrKeyInvalid = httpx.NewError(http.StatusBadRequest, "idempotency: malformed key")
 	// ErrInProgress: the first request with the key has not finished
 	// (and WithWait's wait, if any, ran out). 409 Conflict (draft section
-	// 2.7); the client may retry later.
+	// 2.7) with Retry-After: 1; the client may retry later.
 	ErrInProgress = httpx.NewError(http.StatusConflict, "idempotency: a request with this key is in progress")
 	// ErrMismatch: the key was first used with a request of another
 	// fingerprint. 422 Unprocessable Content (draft section 2.7).
@@ -36,6 +37,17 @@ var (
 	// WithFingerprint's function). 400 Bad Request.
 	ErrFingerprint = httpx.NewError(http.StatusBadRequest, "idempotency: cannot fingerprint the request")
 )
+
+// inProgress is ErrInProgress as a refusal carries it: with a hint to
+// retry in a second, when the first request may well have finished.
+type inProgress struct{}
+
+func (inProgress) Error() string             { return ErrInProgress.Error() }
+func (inProgress) Unwrap() error             { return ErrInProgress }
+func (inProgress) HTTPStatus() int           { return http.StatusConflict }
+func (inProgress) RetryDelay() time.Duration { return time.Second }
+
+var errInProgress error = inProgress{}
 
 // titles are the problem titles of the draft's examples (section 2.7),
 // used with WithDocsURL's type.

@@ -207,7 +207,7 @@ func (g *Guard) do(ctx context.Context, key, fp []byte, fn func(context.Context)
 			}
 			if g.cfg.wait <= 0 {
 				g.refuse(ctx, otelx.IdempotencyConflict, otelx.EventIdempotencyConflict, &g.conflicts)
-				return nil, false, ErrInProgress
+				return nil, false, errInProgress
 			}
 			now := time.Now()
 			if deadline.IsZero() {
@@ -215,7 +215,7 @@ func (g *Guard) do(ctx context.Context, key, fp []byte, fn func(context.Context)
 			}
 			if !now.Before(deadline) || !sleep(ctx, min(delay, deadline.Sub(now))) {
 				g.refuse(ctx, otelx.IdempotencyConflict, otelx.EventIdempotencyConflict, &g.conflicts)
-				return nil, false, ErrInProgress
+				return nil, false, errInProgress
 			}
 			delay = min(2*delay, 100*time.Millisecond)
 			if mem != nil {

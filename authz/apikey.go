@@ -146,9 +146,9 @@ func (a *APIKeys) Authenticate(ctx context.Context, h Headers) (*Principal, erro
 	if a == nil {
 		return nil, ErrNoCredentials
 	}
-	key := h.Get(a.header)
+	key, n := a.read(h)
 	if key == "" {
-		if v, ok := h.(valuer); ok && len(v.Values(a.header)) > 0 {
+		if n > 0 {
 			return nil, errKeyEmpty // present, empty
 		}
 		return nil, ErrNoCredentials
@@ -156,7 +156,7 @@ func (a *APIKeys) Authenticate(ctx context.Context, h Headers) (*Principal, erro
 	if len(key) > MaxAPIKeyLength {
 		return nil, errKeyTooLong
 	}
-	if v, ok := h.(valuer); ok && len(v.Values(a.header)) > 1 {
+	if n > 1 {
 		return nil, errKeyRepeated
 	}
 	d := digest(key)
@@ -184,6 +184,27 @@ func (a *APIKeys) Authenticate(ctx context.Context, h Headers) (*Principal, erro
 		p = &cp
 	}
 	return p, nil
+}
+
+// read returns the first value of the key header in h and how many values
+// it has (0 or 1, by Get, for headers that cannot list them). An
+// http.Header is read once, straight from the map: a.header is canonical.
+func (a *APIKeys) read(h Headers) (key string, n int) {
+	if hh, ok := h.(http.Header); ok {
+		vs := hh[a.header]
+		if len(vs) == 0 {
+			return "", 0
+		}
+		return vs[0], len(vs)
+	}
+	key = h.Get(a.header)
+	if v, ok := h.(valuer); ok {
+		return key, len(v.Values(a.header))
+	}
+	if key == "" {
+		return "", 0
+	}
+	return key, 1
 }
 
 // storedKey is a key of NewAPIKeys' map: its digest and its caller.

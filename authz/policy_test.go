@@ -116,6 +116,50 @@ func TestPolicyEval(t *testing.T) {
 	}
 }
 
+// TestPrincipalCalls: an expression that is one principal function of a
+// constant answers as the same call inside a larger expression, for
+// callers with and without the role, scope or tenant, and anonymous ones.
+func TestPrincipalCalls(t *testing.T) {
+	callers := map[string]*authz.Principal{
+		"alice": users["alice"], "bob": users["bob"], "anonymous": nil, "empty": {},
+	}
+	tests := []struct {
+		name, expr string
+		want       map[string]bool // callers for whom it holds
+	}{
+		{name: "hasRole", expr: `hasRole("admin")`, want: map[string]bool{"alice": true}},
+		{name: "hasRole other", expr: `hasRole("viewer")`, want: map[string]bool{"bob": true}},
+		{name: "hasRole empty", expr: `hasRole("")`},
+		{name: "hasScope", expr: `hasScope("instances:read")`, want: map[string]bool{"alice": true}},
+		{name: "hasPermission", expr: `hasPermission("instances:read")`, want: map[string]bool{"alice": true}},
+		{name: "inTenant", expr: `inTenant("green")`, want: map[string]bool{"bob": true}},
+		{name: "inTenant empty", expr: `inTenant("")`},
+		{name: "spaces and parentheses", expr: ` ( hasRole( "admin" ) ) `, want: map[string]bool{"alice": true}},
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			alone, err := authz.Compile(tc.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inside, err := authz.Compile(`(` + tc.expr + `) == true`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for who, p := range callers {
+				got, err := alone.Eval(r, p)
+				if err != nil || got != tc.want[who] {
+					t.Errorf("%s: %s = %v, %v; want %v", who, tc.expr, got, err, tc.want[who])
+				}
+				if vm, err := inside.Eval(r, p); err != nil || vm != got {
+					t.Errorf("%s: inside an expression %v, %v; alone %v", who, vm, err, got)
+				}
+			}
+		})
+	}
+}
+
 func FuzzCompile(f *testing.F) {
 	for _, s := range []string{
 		`hasRole("admin")`, `all(request.body.ids, {resource("instance", #).x == 1})`,

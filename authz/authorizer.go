@@ -69,7 +69,10 @@ type route struct {
 	public  bool
 	rules   []*rule // forbid rules first
 	usesNow bool
-	none    *otelx.Counter // decisions no rule decided
+	// native: every rule is a principal function of a constant
+	// (Policy.call), so deciding needs no evaluation from the pool.
+	native bool
+	none   *otelx.Counter // decisions no rule decided
 }
 
 // rule is a compiled Rule with its reasons and counter built once.
@@ -145,7 +148,7 @@ func (a *Authorizer) build(c *config) error {
 		return ctr
 	}
 	compile := func(pattern string, rules []Rule) *route {
-		rt := &route{pattern: pattern, none: counter(noneRule)}
+		rt := &route{pattern: pattern, none: counter(noneRule), native: true}
 		seen := map[string]bool{}
 		for _, r := range rules {
 			where := "rule " + strconv.Quote(r.Name)
@@ -181,6 +184,7 @@ func (a *Authorizer) build(c *config) error {
 				counter:   counter(r.Name),
 			})
 			rt.usesNow = rt.usesNow || p.usesNow
+			rt.native = rt.native && p.call != nil
 		}
 		// Forbid rules first: one that matches decides without the others.
 		slices.SortStableFunc(rt.rules, func(x, y *rule) int { return int(y.effect) - int(x.effect) })
@@ -291,8 +295,9 @@ func (a *Authorizer) challenges(i int, err error) []string {
 	return out
 }
 
-// decide evaluates rt's rules on ev.
-func (a *Authorizer) decide(ctx context.Context, rt *route, ev *evaluation) Decision {
+// decide evaluates rt's rules for the principal p (nil: anonymous) on ev,
+// which is nil when rt is native.
+func (a *Authorizer) decide(ctx context.Context, rt *route, p *Principal, ev *evaluation) Decision {
 	d := Decision{Operation: rt.pattern}
 	for _, ru := range rt.rules {
 		if ru.policy.usesBody {
@@ -300,7 +305,13 @@ func (a *Authorizer) decide(ctx context.Context, rt *route, ev *evaluation) Deci
 				return d // finish answers the body's error
 			}
 		}
-		ok, err := ru.policy.run(ev)
+		var ok bool
+		var err error
+		if ru.policy.call != nil {
+			ok = ru.policy.call(p, ru.policy.arg)
+		} else {
+			ok, err = ru.policy.run(ev)
+		}
 		if err != nil {
 			d.Errors = append(d.Errors, RuleError{Rule: ru.name, Err: err})
 			if ru.effect == EffectForbid {
@@ -336,7 +347,8 @@ func (a *Authorizer) decide(ctx context.Context, rt *route, ev *evaluation) Deci
 
 // explain adds to a denial which clause of each rule decided it. It runs
 // only for denials, evaluating clauses of the allow rules that were false
-// (resources come from the memo).
+// (resources come from the memo). ev is nil only when rt is native, whose
+// rules have no clauses.
 func (a *Authorizer) explain(d *Decision, rt *route, ev *evaluation) {
 	for _, ru := range rt.rules {
 		if ru.effect == EffectForbid {
@@ -424,12 +436,15 @@ func (a *Authorizer) Authorize(ctx context.Context, c *Call) (context.Context, D
 		}
 	}
 	fillPrincipal(info, p)
-	ev := a.evaluation()
-	ev.set(p, clock(rt.usesNow))
-	ev.ec.Context = ctx
-	ev.headers = c.Headers
-	ev.req.Method, ev.req.Path, ev.req.Pattern = c.Method, c.Path, c.Operation
-	ev.call = c
+	var ev *evaluation
+	if !rt.native {
+		ev = a.evaluation()
+		ev.set(p, clock(rt.usesNow))
+		ev.ec.Context = ctx
+		ev.headers = c.Headers
+		ev.req.Method, ev.req.Path, ev.req.Pattern = c.Method, c.Path, c.Operation
+		ev.call = c
+	}
 	return a.finish(ctx, rt, p, ev, info)
 }
 
@@ -444,12 +459,16 @@ func (a *Authorizer) evaluation() *evaluation {
 	return ev
 }
 
-// finish decides on ev, returns it to the pool, and reports. bodyErr is
-// the error of reading the body, which answers the request unless in dry
-// run.
+// finish decides on ev (nil when rt is native), returns it to the pool,
+// and reports. bodyErr is the error of reading the body, which answers the
+// request unless in dry run.
 func (a *Authorizer) finish(ctx context.Context, rt *route, p *Principal, ev *evaluation, info *callinfo.Info) (context.Context, Decision, error) {
+	if ev == nil {
+		d := a.decide(ctx, rt, p, nil)
+		return a.report(ctx, p, d, info, nil, nil)
+	}
 	ev.maxBody, ev.maxDepth = a.maxBody, a.maxDepth
-	d := a.decide(ctx, rt, ev)
+	d := a.decide(ctx, rt, p, ev)
 	if bodyErr := ev.bodyErr; bodyErr != nil && !a.dryRun {
 		ev.reset()
 		a.pool.Put(ev)
@@ -463,6 +482,12 @@ func (a *Authorizer) finish(ctx context.Context, rt *route, p *Principal, ev *ev
 	found := ev.found()
 	ev.reset()
 	a.pool.Put(ev)
+	return a.report(ctx, p, d, info, found, outage)
+}
+
+// report reports the decision d for p, with the resources found and the
+// first lookup outage, and returns what finish does.
+func (a *Authorizer) report(ctx context.Context, p *Principal, d Decision, info *callinfo.Info, found []memo, outage error) (context.Context, Decision, error) {
 	fillDecision(info, &d, found)
 	if !d.Allowed {
 		err := a.denied(ctx, &d, outage)

@@ -65,8 +65,11 @@ func (a *Authorizer) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 		}
 	}
 	fillPrincipal(info, p)
-	ev := a.evaluation()
-	ev.setHTTP(r, p, clock(rt.usesNow))
+	var ev *evaluation
+	if !rt.native {
+		ev = a.evaluation()
+		ev.setHTTP(r, p, clock(rt.usesNow))
+	}
 	nctx, _, err := a.finish(ctx, rt, p, ev, info)
 	if err != nil {
 		a.reject(w, r, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -73,6 +74,46 @@ func TestDenyError(t *testing.T) {
 	}
 	if strings.Contains(de.Error(), "principal.id") {
 		t.Fatalf("message %q leaks the rule", de.Error())
+	}
+}
+
+// TestPrincipalRules: a route whose rules are all principal functions of
+// constants (decided without an evaluation) decides, explains and answers
+// exactly as the same rules written so that they run as programs, for
+// every caller, anonymous ones included, and in dry run.
+func TestPrincipalRules(t *testing.T) {
+	const op = "/svc.Instances/Stop"
+	rules := func(wrap func(string) string) authz.Option {
+		return authz.WithRoute(op,
+			authz.Forbid("green", wrap(`inTenant("green")`)),
+			authz.Allow("admins", wrap(`hasRole("admin")`)),
+			authz.Allow("writers", wrap(`hasPermission("instances:write")`)))
+	}
+	direct := func(s string) string { return s }
+	program := func(s string) string { return "(" + s + ") == true" }
+	for _, dry := range []bool{false, true} {
+		for _, who := range []string{"alice", "bob", "carol", ""} {
+			t.Run(fmt.Sprintf("dry run %v, caller %q", dry, who), func(t *testing.T) {
+				h := http.Header{}
+				if who != "" {
+					h.Set("X-Test-User", who)
+				}
+				var got [2]string
+				for i, wrap := range []func(string) string{direct, program} {
+					az := newAuthorizer(t, rules(wrap), authz.WithAuthentication(authz.Optional, op), authz.WithDryRun(dry),
+						authz.WithLogger(slog.New(slog.DiscardHandler)))
+					ctx, d, err := az.Authorize(context.Background(), &authz.Call{Operation: op, Headers: h})
+					p, _ := authz.FromContext(ctx)
+					got[i] = fmt.Sprintf("%v|%q|%q|%v|%q|%v", d.Allowed, d.Rule, d.Reason, d.Errors, d.Explain(), err)
+					if err == nil && p != users[who] {
+						t.Errorf("principal in context %v, want %v", p, users[who])
+					}
+				}
+				if got[0] != got[1] {
+					t.Errorf("decided as\n%s\nwant, as programs,\n%s", got[0], got[1])
+				}
+			})
+		}
 	}
 }
 

@@ -123,9 +123,9 @@ type Policy struct {
 	clauses  []*clause // the operands of that chain, for Explain
 
 	// A policy that is one call of a principal function with a constant
-	// argument, such as hasRole("admin"), is answered by calling the
-	// function the expression would call, without the virtual machine.
-	call func(e *env, arg string) bool
+	// argument, such as hasRole("admin"), is answered by calling what the
+	// function does, without the virtual machine.
+	call func(p *Principal, arg string) bool
 	arg  string
 
 	// For Eval: the settings Compile was given.
@@ -242,7 +242,7 @@ func (p *Policy) Eval(r *http.Request, principal *Principal) (bool, error) {
 // run evaluates the policy on ev's environment.
 func (p *Policy) run(ev *evaluation) (bool, error) {
 	if p.call != nil {
-		return p.call(&ev.env, p.arg), nil
+		return p.call(ev.env.Principal, p.arg), nil
 	}
 	ev.vm.MemoryBudget = p.budget
 	out, err := ev.vm.Run(p.prog, &ev.env)
@@ -315,18 +315,19 @@ func compilePolicy(src string, c *policyConfig, res *resolvers, pattern string) 
 }
 
 // principalCalls are the functions of the environment that read only the
-// principal, as principalCall finds them.
-var principalCalls = map[string]func(e *env, arg string) bool{
-	"hasRole":       func(e *env, role string) bool { return e.HasRole(role) },
-	"hasScope":      func(e *env, scope string) bool { return e.HasScope(scope) },
-	"hasPermission": func(e *env, permission string) bool { return e.HasPermission(permission) },
-	"inTenant":      func(e *env, tenant string) bool { return e.InTenant(tenant) },
+// principal, as principalCall finds them: what the functions bound in
+// newEvaluation do, for a principal that is nil when anonymous.
+var principalCalls = map[string]func(p *Principal, arg string) bool{
+	"hasRole":       (*Principal).HasRole,
+	"hasScope":      (*Principal).HasScope,
+	"hasPermission": (*Principal).HasScope,
+	"inTenant":      func(p *Principal, tenant string) bool { return tenant != "" && p != nil && p.Tenant == tenant },
 }
 
 // principalCall returns the function and argument of an expression that
 // is nothing but a principal function called with a string constant, such
 // as hasRole("admin"); nil for any other expression.
-func principalCall(node ast.Node) (func(e *env, arg string) bool, string) {
+func principalCall(node ast.Node) (func(p *Principal, arg string) bool, string) {
 	c, ok := node.(*ast.CallNode)
 	if !ok || len(c.Arguments) != 1 {
 		return nil, ""

@@ -472,7 +472,9 @@ func (a *Authorizer) finish(ctx context.Context, rt *route, p *Principal, ev *ev
 	if bodyErr := ev.bodyErr; bodyErr != nil && !a.dryRun {
 		ev.reset()
 		a.pool.Put(ev)
-		a.log().LogAttrs(ctx, slog.LevelDebug, "authz: bad request body", slog.String("operation", rt.pattern), slog.String("error", bodyErr.Error()))
+		if l := a.log(); l.Enabled(ctx, slog.LevelDebug) {
+			l.LogAttrs(ctx, slog.LevelDebug, "authz: bad request body", slog.String("operation", rt.pattern), slog.String("error", bodyErr.Error()))
+		}
 		rt.none.Add(ctx, "error")
 		d = Decision{Operation: rt.pattern, Reason: "bad request body"}
 		fillDecision(info, &d, nil)
@@ -515,7 +517,9 @@ func (a *Authorizer) denied(ctx context.Context, d *Decision, outage error) erro
 		l.LogAttrs(ctx, slog.LevelDebug, "authz: denied", slog.String("operation", d.Operation), slog.String("rule", d.Rule), slog.String("decision", d.Explain()))
 	}
 	if outage != nil {
-		a.log().LogAttrs(ctx, slog.LevelDebug, "authz: resource lookup failed", slog.String("operation", d.Operation), slog.String("error", outage.Error()))
+		if l := a.log(); l.Enabled(ctx, slog.LevelDebug) {
+			l.LogAttrs(ctx, slog.LevelDebug, "authz: resource lookup failed", slog.String("operation", d.Operation), slog.String("error", outage.Error()))
+		}
 		if a.outage503 {
 			return ErrUnavailable
 		}
@@ -528,8 +532,9 @@ func (a *Authorizer) denied(ctx context.Context, d *Decision, outage error) erro
 func (a *Authorizer) unauthenticated(ctx context.Context, info *callinfo.Info, op string, ae *authError) error {
 	if a.dryRun {
 		a.logDryRun(ctx, "authz: would answer unauthenticated (dry run)", slog.String("operation", op), slog.String("reason", ae.err.Error()))
-	} else {
-		a.log().LogAttrs(ctx, slog.LevelDebug, "authz: unauthenticated", slog.String("operation", op), slog.String("reason", ae.err.Error()))
+	} else if l := a.log(); l.Enabled(ctx, slog.LevelDebug) {
+		// The reason's message is built only for a log that takes it.
+		l.LogAttrs(ctx, slog.LevelDebug, "authz: unauthenticated", slog.String("operation", op), slog.String("reason", ae.err.Error()))
 	}
 	if info != nil {
 		info.Decision, info.Reason = "deny", "unauthenticated"

@@ -18,11 +18,19 @@ func withTimeout(d time.Duration) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r) // an earlier deadline already holds
 				return
 			}
-			ctx := &deadlineContext{Context: parent, deadline: deadline}
-			defer ctx.end()
-			next.ServeHTTP(w, r.WithContext(ctx))
+			rd := &requestWithDeadline{ctx: deadlineContext{Context: parent, deadline: deadline}}
+			rd.req = *r.WithContext(&rd.ctx)
+			defer rd.ctx.end()
+			next.ServeHTTP(w, &rd.req)
 		})
 	}
+}
+
+// requestWithDeadline is one allocation holding both the request copy
+// and its context.
+type requestWithDeadline struct {
+	req http.Request
+	ctx deadlineContext
 }
 
 // deadlineContext is context.WithDeadline(parent, deadline), made only

@@ -18,8 +18,7 @@ func withTimeout(d time.Duration) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r) // an earlier deadline already holds
 				return
 			}
-			rd := &requestWithDeadline{ctx: deadlineContext{Context: parent, deadline: deadline}}
-			rd.req = *r.WithContext(&rd.ctx)
+			rd := newRequestWithDeadline(r, parent, deadline)
 			defer rd.ctx.end()
 			next.ServeHTTP(w, &rd.req)
 		})
@@ -31,6 +30,16 @@ func withTimeout(d time.Duration) func(http.Handler) http.Handler {
 type requestWithDeadline struct {
 	req http.Request
 	ctx deadlineContext
+}
+
+// newRequestWithDeadline returns a copy of r whose context is parent
+// with the deadline. It is a function of its own, not part of the
+// middleware's closure, for the compiler to see that WithContext's copy
+// does not escape.
+func newRequestWithDeadline(r *http.Request, parent context.Context, deadline time.Time) *requestWithDeadline {
+	rd := &requestWithDeadline{ctx: deadlineContext{Context: parent, deadline: deadline}}
+	rd.req = *r.WithContext(&rd.ctx)
+	return rd
 }
 
 // deadlineContext is context.WithDeadline(parent, deadline), made only

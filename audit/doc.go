@@ -294,17 +294,17 @@
 // sink goroutines build, redact and write the events. Measured on this
 // 2-core machine, shared with other work (load 3 to 5, so figures vary by
 // up to a factor of 2 between runs), with
-// go test -run XXX -bench . -benchmem -count 5 ./audit/ (medians):
+// go test -run XXX -bench 'Middleware|Emit$' -benchmem -count 6 ./audit/ (medians):
 //
-//	BenchmarkMiddleware/raw                    230 ns/op   2 allocs/op  the bare handler
-//	BenchmarkMiddleware/None                   270-340 ns/op   2 allocs/op  no extra allocation
-//	BenchmarkMiddleware/Metadata/sink-stalled  1.1 µs/op   4 allocs/op  the request path alone
-//	BenchmarkMiddleware/Metadata               2.6 µs/op   8 allocs/op  0-3% dropped
-//	BenchmarkMiddleware/Request                2.3 µs/op  12 allocs/op  75% dropped
-//	BenchmarkEmit/paved                        0.9-1.2 µs/op   2 allocs/op
+//	BenchmarkMiddleware/raw                    310 ns/op   2 allocs/op  the bare handler
+//	BenchmarkMiddleware/None                   340 ns/op   2 allocs/op  no extra allocation
+//	BenchmarkMiddleware/Metadata/sink-stalled  1.6 µs/op   3 allocs/op  the request path alone
+//	BenchmarkMiddleware/Metadata               2.8 µs/op   3 allocs/op  17% dropped
+//	BenchmarkMiddleware/Request                3.4 µs/op   9 allocs/op  75% dropped
+//	BenchmarkEmit/paved                        1.3 µs/op   2 allocs/op
 //
-// The request path allocates twice at the Metadata level (the request
-// copy carrying the call record, and its context node), whatever the
+// The request path allocates once at the Metadata level (the request
+// copy carrying the call record, with its context node), whatever the
 // sink; the other allocations are the sink goroutine's. In the
 // benchmarks both share the 2 cores, so their ns/op is the cost of the
 // whole pipeline under a closed loop at full speed; dropped is the share

@@ -153,7 +153,7 @@ func (e *Emitter) serve(p *routePolicy, next http.Handler, w http.ResponseWriter
 		return
 	}
 
-	req := r.WithContext(callinfo.With(ctx, &rec.info))
+	req := callinfo.WithRequest(r, &rec.info)
 	rw, owned := httpx.Acquire(w)
 	var out http.ResponseWriter = rw
 	if p.hdrReq {

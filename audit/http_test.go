@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paved-go/paved/audit"
@@ -498,3 +499,49 @@ func TestMiddlewareFilterAndNil(t *testing.T) {
 }
 
 var _ = context.Background
+
+// TestMiddlewareEnvelope checks the envelope of the middleware's events
+// over enough calls for sequences of several digits: each id is a
+// distinct UUIDv7 holding the event's time, the sequences count from 1,
+// and the one resource the call looked up is the subject and the data's
+// only resource.
+func TestMiddlewareEnvelope(t *testing.T) {
+	const calls = 120
+	sink := newMemSink("mem")
+	em, err := audit.New("compute", audit.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range calls {
+		if res := serveOne(t, em, `{"shape":"small"}`); res.StatusCode != http.StatusCreated {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	closeEmitter(t, em)
+	evs := sink.events(t)
+	if len(evs) != calls {
+		t.Fatalf("%d events, want %d", len(evs), calls)
+	}
+	seen := make(map[string]bool, calls)
+	for i, ev := range evs {
+		if want := strconv.Itoa(i + 1); ev.Sequence != want {
+			t.Errorf("event %d: sequence %q, want %q", i, ev.Sequence, want)
+		}
+		u, err := uuid.Parse(ev.ID)
+		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 || u.String() != ev.ID {
+			t.Fatalf("event %d: id %q: version %v variant %v %v", i, ev.ID, u.Version(), u.Variant(), err)
+		}
+		sec, nsec := u.Time().UnixTime()
+		if ms := sec*1000 + nsec/1e6; ms != ev.Time.UnixMilli() {
+			t.Errorf("event %d: id %s holds %d ms, event time %d", i, ev.ID, ms, ev.Time.UnixMilli())
+		}
+		if seen[ev.ID] {
+			t.Errorf("event %d: id %s repeated", i, ev.ID)
+		}
+		seen[ev.ID] = true
+		if ev.Subject != "instance/i-1" || len(ev.Data.Resources) != 1 ||
+			ev.Data.Resources[0] != (audit.Resource{Kind: "instance", ID: "i-1"}) {
+			t.Errorf("event %d: subject %q, resources %+v", i, ev.Subject, ev.Data.Resources)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -142,12 +143,18 @@ func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 		return ev
 	}
 	p := rec.route
-	// One allocation for the event and the parts it points to.
+	// One allocation for the event, the parts it points to and the bytes
+	// of its id and sequence, which are never written again once set.
 	ce := &callEvent{Event: Event{Type: p.typ, Time: rec.end}}
 	ev := &ce.Event
 	if rec.stage == StageRequestReceived {
 		ev.Time = rec.start
 	}
+	if formatID(&ce.id, ev.Time, rnd) {
+		ev.ID = unsafe.String(&ce.id[0], len(ce.id))
+	}
+	seq := strconv.AppendUint(ce.seq[:0], rec.seq, 10)
+	ev.Sequence = unsafe.String(&seq[0], len(seq))
 	e.fill(ev, rec, rnd)
 	d := &ev.Data
 	d.Stage = rec.stage
@@ -166,7 +173,11 @@ func (e *Emitter) build(rec *record, rnd io.Reader) *Event {
 	}
 	d.Action = Action{Protocol: "http", Operation: op, Method: rec.method, Path: rec.path}
 	if len(info.Resources) > 0 {
-		d.Resources = make([]Resource, len(info.Resources))
+		if len(info.Resources) == 1 {
+			d.Resources = ce.res[:1:1] // capped: an append by a sink copies
+		} else {
+			d.Resources = make([]Resource, len(info.Resources))
+		}
 		for i, r := range info.Resources {
 			d.Resources[i] = Resource{Kind: r.Kind, ID: r.ID}
 		}
@@ -225,7 +236,9 @@ func (e *Emitter) fill(ev *Event, rec *record, rnd io.Reader) {
 	if ev.DataContentType == "" {
 		ev.DataContentType = ContentType
 	}
-	ev.Sequence = strconv.FormatUint(rec.seq, 10)
+	if ev.Sequence == "" || rec.user != nil {
+		ev.Sequence = strconv.FormatUint(rec.seq, 10)
+	}
 }
 
 // payload returns the recorded part of a captured body, the redacted body
@@ -302,6 +315,9 @@ type callEvent struct {
 	authz     Authorization
 	outcome   Outcome
 	client    Client
+	res       [1]Resource // Data.Resources of a call that looked one up
+	id        [36]byte    // the bytes of Event.ID
+	seq       [20]byte    // the bytes of Event.Sequence
 }
 
 // httpOutcome is the outcome of an HTTP status.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -218,15 +219,37 @@ func (e *Emitter) eventFor(s *sinkState, rec *record) Event {
 // makes the id's timestamp the event's. If rnd fails it returns a random
 // UUID.
 func newID(t time.Time, rnd io.Reader) string {
-	var u uuid.UUID
-	if _, err := io.ReadFull(rnd, u[6:]); err != nil {
+	var b [36]byte
+	if !formatID(&b, t, rnd) {
 		return uuid.NewString()
 	}
+	return string(b[:])
+}
+
+// formatID writes newID's id into b, in the canonical text form, and
+// reports whether rnd gave the random bits. b's tail holds the random
+// bytes while they are read: b is where the caller keeps the id, so the
+// read needs no buffer of its own (a local one would escape through rnd).
+func formatID(b *[36]byte, t time.Time, rnd io.Reader) bool {
+	if _, err := io.ReadFull(rnd, b[26:36]); err != nil {
+		return false
+	}
+	var u uuid.UUID
+	copy(u[6:], b[26:36])
 	ms := uint64(t.UnixMilli())
 	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
 	u[6] = 0x70 | u[6]&0x0f // version 7
 	u[8] = 0x80 | u[8]&0x3f // variant 10
-	return u.String()
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return true
 }
 
 func newRandReader() *bufio.Reader { return bufio.NewReaderSize(rand.Reader, 1024) }

@@ -18,11 +18,28 @@ func withTimeout(d time.Duration) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r) // an earlier deadline already holds
 				return
 			}
-			ctx := &deadlineContext{Context: parent, deadline: deadline}
-			defer ctx.end()
-			next.ServeHTTP(w, r.WithContext(ctx))
+			rd := newRequestWithDeadline(r, parent, deadline)
+			defer rd.ctx.end()
+			next.ServeHTTP(w, &rd.req)
 		})
 	}
+}
+
+// requestWithDeadline is one allocation holding both the request copy
+// and its context.
+type requestWithDeadline struct {
+	req http.Request
+	ctx deadlineContext
+}
+
+// newRequestWithDeadline returns a copy of r whose context is parent
+// with the deadline. It is a function of its own, not part of the
+// middleware's closure, for the compiler to see that WithContext's copy
+// does not escape.
+func newRequestWithDeadline(r *http.Request, parent context.Context, deadline time.Time) *requestWithDeadline {
+	rd := &requestWithDeadline{ctx: deadlineContext{Context: parent, deadline: deadline}}
+	rd.req = *r.WithContext(&rd.ctx)
+	return rd
 }
 
 // deadlineContext is context.WithDeadline(parent, deadline), made only

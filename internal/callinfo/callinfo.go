@@ -5,7 +5,10 @@
 // *Info in the context; the inner one fills it in when it finds one.
 package callinfo
 
-import "context"
+import (
+	"context"
+	"net/http"
+)
 
 // Resource is a resource a call looked up, by kind and id.
 type Resource struct {
@@ -44,9 +47,41 @@ func (i *Info) Reset() {
 
 type key struct{}
 
+// infoCtx is a context carrying an *Info, as context.WithValue(ctx,
+// key{}, i) would.
+type infoCtx struct {
+	context.Context
+	info *Info
+}
+
+func (c *infoCtx) Value(k any) any {
+	if k == (key{}) {
+		return c.info
+	}
+	return c.Context.Value(k)
+}
+
+func (c *infoCtx) String() string { return "callinfo.infoCtx" }
+
 // With returns a copy of ctx that carries i.
 func With(ctx context.Context, i *Info) context.Context {
-	return context.WithValue(ctx, key{}, i)
+	return &infoCtx{Context: ctx, info: i}
+}
+
+// requestWithInfo is one allocation holding both a request copy and its
+// context node.
+type requestWithInfo struct {
+	req http.Request
+	ctx infoCtx
+}
+
+// WithRequest returns a shallow copy of r whose context carries i, like
+// r.WithContext(With(r.Context(), i)), in one allocation instead of two:
+// this runs on every audited request.
+func WithRequest(r *http.Request, i *Info) *http.Request {
+	ri := &requestWithInfo{ctx: infoCtx{Context: r.Context(), info: i}}
+	ri.req = *r.WithContext(&ri.ctx)
+	return &ri.req
 }
 
 // From returns the Info in ctx, nil when there is none.

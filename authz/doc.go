@@ -310,6 +310,10 @@
 //	BenchmarkResourceCheck/paved    two resource(), one resolver call   2.08 µs/op 6 allocs/op
 //	BenchmarkAPIKeys                a known key                          184 ns/op 0 allocs/op  (before: 300 ns, -39%)
 //
+// On a quieter run (load average 2; go test ./authz -run XXX -bench
+// 'BenchmarkMiddleware$' -benchmem -count 6, medians) the middleware cost
+// 917 ns/op, 3 allocs/op, against 240 ns/op, 1 alloc/op for the bare handler.
+//
 // Of the middleware's 1 µs over the bare handler, the API key's SHA-256
 // and lookup are about 180 ns, and the request copy that carries the
 // principal, with the garbage collection its 320 bytes cause, about 40%

@@ -15,3 +15,6 @@ import (
 func (l *Limiter) AllowNAt(ctx context.Context, key string, t time.Time, n int) ratelimit.Decision {
 	return l.decide(ctx, key, n, strconv.FormatInt(t.UnixMicro(), 10))
 }
+
+// Script is the decision script, for benchmarks that call it directly.
+var Script = gcra

@@ -33,6 +33,7 @@ type Limiter struct {
 	head    string // prefix + name + ":{", the start of every key
 	argT    any    // the emission interval, as gcra reads it (boxed once)
 	argB    any    // the burst (boxed once)
+	args1   []any  // gcra's arguments for one token, read only
 	timeout time.Duration
 
 	fallback Fallback
@@ -105,13 +106,15 @@ func New(name string, client redis.UniversalClient, limit rate.Limit, burst int,
 		return nil, errors.New("redisrate: " + err.Error())
 	}
 	b := newBucket(ratelimit.Quota{Limit: limit, Burst: burst})
+	argT, argB := any(strconv.FormatFloat(b.interval, 'g', -1, 64)), any(strconv.Itoa(burst))
 	return &Limiter{
 		name:      name,
 		client:    client,
 		bucket:    b,
 		head:      c.prefix + name + ":{",
-		argT:      any(strconv.FormatFloat(b.interval, 'g', -1, 64)),
-		argB:      any(strconv.Itoa(burst)),
+		argT:      argT,
+		argB:      argB,
+		args1:     []any{argT, argB, 1},
 		timeout:   c.timeout,
 		fallback:  c.fallback,
 		local:     local,
@@ -198,9 +201,14 @@ func (l *Limiter) shared(ctx context.Context, key string, n int, at string) (rat
 	defer cancel()
 	keys := []string{l.key(key)}
 	var cmd *redis.Cmd
-	if at == "" {
+	switch {
+	case at == "" && n == 1:
+		// Allow's arguments, built once: go-redis copies them into the
+		// command and keeps nothing.
+		cmd = gcra.Run(ctx, l.client, keys, l.args1...)
+	case at == "":
 		cmd = gcra.Run(ctx, l.client, keys, l.argT, l.argB, n)
-	} else {
+	default:
 		cmd = gcra.Run(ctx, l.client, keys, l.argT, l.argB, n, at, testTTL)
 	}
 	v, err := cmd.Result()

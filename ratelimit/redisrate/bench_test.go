@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,8 +36,37 @@ func BenchmarkRedisAllow(b *testing.B) {
 	for i := range keys {
 		keys[i] = "client-" + strconv.Itoa(i)
 	}
+	// redisCPU is the CPU time the redis-server has used, in seconds, by
+	// INFO cpu: with parallel callers the server's one thread is what
+	// bounds the calls per second, so each sub-benchmark reports the
+	// server's CPU time per call beside its own time.
+	redisCPU := func(b *testing.B) float64 {
+		info, err := c.Info(ctx, "cpu").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var t float64
+		for line := range strings.SplitSeq(info, "\r\n") {
+			k, v, _ := strings.Cut(line, ":")
+			if k == "used_cpu_sys" || k == "used_cpu_user" {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t += f
+			}
+		}
+		return t
+	}
+	var cpu0 float64
+	start := func(b *testing.B) {
+		b.ReportAllocs()
+		cpu0 = redisCPU(b)
+		b.ResetTimer()
+	}
 	perSecond := func(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		b.ReportMetric((redisCPU(b)-cpu0)*1e6/float64(b.N), "redis-µs/op")
 	}
 	// The script's arguments as Allow passes them for this quota: the
 	// emission interval in microseconds, the burst and n.
@@ -52,7 +82,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 		return redisrate.Script.EvalSha(ctx, c, rawKeys[i%len(keys)], argT, argB, 1).Err()
 	}
 	b.Run("serial/raw", func(b *testing.B) {
-		b.ReportAllocs()
+		start(b)
 		for b.Loop() {
 			if err := c.Ping(ctx).Err(); err != nil {
 				b.Fatal(err)
@@ -61,7 +91,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 		perSecond(b)
 	})
 	b.Run("serial/evalsha", func(b *testing.B) {
-		b.ReportAllocs()
+		start(b)
 		i := 0
 		for b.Loop() {
 			if err := evalsha(i); err != nil {
@@ -72,7 +102,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 		perSecond(b)
 	})
 	b.Run("serial/paved", func(b *testing.B) {
-		b.ReportAllocs()
+		start(b)
 		i := 0
 		for b.Loop() {
 			if !l.Allow(ctx, keys[i%len(keys)]).Allowed {
@@ -88,7 +118,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 		l := limiter(b, "down", down, 1e9, 1e9, redisrate.WithLogger(slog.New(slog.DiscardHandler)),
 			redisrate.WithBreaker(breaker.WithConsecutiveFailures(1), breaker.WithOpenDuration(time.Hour)))
 		l.Allow(ctx, "k") // fails and opens the breaker
-		b.ReportAllocs()
+		start(b)
 		i := 0
 		for b.Loop() {
 			if !l.Allow(ctx, keys[i%len(keys)]).Allowed {
@@ -99,7 +129,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 		perSecond(b)
 	})
 	b.Run("parallel/raw", func(b *testing.B) {
-		b.ReportAllocs()
+		start(b)
 		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -112,7 +142,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 		perSecond(b)
 	})
 	b.Run("parallel/evalsha", func(b *testing.B) {
-		b.ReportAllocs()
+		start(b)
 		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
@@ -127,7 +157,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 		perSecond(b)
 	})
 	b.Run("parallel/paved", func(b *testing.B) {
-		b.ReportAllocs()
+		start(b)
 		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0

@@ -131,26 +131,34 @@
 //
 // A decision is one round trip, like a PING, plus the script: TIME, GET
 // and SET with PX, and a little arithmetic in Lua. Measured on a 2-core
-// machine shared with other work (load average 6), against redis-server
-// 7.0 on loopback, the medians of five runs of
+// machine shared with other work (load average 2), against redis-server
+// 7.0 on loopback, the medians of six runs of
 //
-//	go test -c -o rr.test ./ratelimit/redisrate/ && ./rr.test -test.run XXX -test.bench RedisAllow -test.benchmem
+//	go test -c -o rr.test ./ratelimit/redisrate/ && ./rr.test -test.run XXX -test.bench RedisAllow -test.benchmem -test.count 6
 //
-//	BenchmarkRedisAllow/serial/raw       57 µs/op  17,600 calls/s      6 allocs  PING
-//	BenchmarkRedisAllow/serial/paved    140 µs/op   7,100 decisions/s 21 allocs  2.5x
-//	BenchmarkRedisAllow/parallel/raw     31 µs/op  32,800 calls/s      6 allocs  PING, 16 goroutines
-//	BenchmarkRedisAllow/parallel/paved   63 µs/op  15,800 decisions/s 21 allocs  2.1x
+//	                                      per call  Redis CPU  allocs
+//	BenchmarkRedisAllow/serial/raw          125 µs      41 µs       6  PING
+//	BenchmarkRedisAllow/serial/evalsha      203 µs      94 µs      14  the script by EVALSHA
+//	BenchmarkRedisAllow/serial/paved        211 µs      92 µs      20  1.7x PING, 1.04x EVALSHA
+//	BenchmarkRedisAllow/parallel/raw         22 µs      13 µs       6  PING, 16 goroutines
+//	BenchmarkRedisAllow/parallel/evalsha     42 µs      30 µs      14  the script by EVALSHA
+//	BenchmarkRedisAllow/parallel/paved       47 µs      31 µs      20  2.2x PING, 1.13x EVALSHA
 //
-// The ratio of a run varied from 1.0x to 3.0x with the machine's load;
-// the difference is Redis's time running the script, not the client's:
-// on that machine, Redis's INFO commandstats put EVALSHA of this script
-// at about 25 µs of server time per call (TIME, GET and SET inside it
-// about 3 µs; an empty script, "return 1", about 4 µs), against 0.3 µs
-// for PING. The script's cost grows with the contention for the server's
-// CPU, so the ratio should be lower on a Redis with a core of its own
-// (not measured here). With the breaker open a decision makes no round
-// trip: BenchmarkRedisAllow/breaker-open, a Local decision with Redis
-// down, measured 700 ns/op and 2 allocs (median of five; a
-// ratelimit.Keyed's decision behind the breaker's check, the fallback's
-// count and the breaker's rejection).
+// Redis CPU is the redis-server's CPU time per call (INFO cpu). With
+// parallel callers Redis's one thread is the bound: it spends 2.5x a
+// PING's time on this script, and the calls per second follow. Of the
+// script's time, Redis's INFO commandstats put about 13 µs inside
+// EVALSHA (about 3 µs for an empty script; in a loop in Lua, SET costs
+// 2.5 µs, TIME 1.0, GET 0.9, formatting the bucket's value 1.5, parsing
+// it 1.3 and reading the arguments 0.9) against 0.3 µs for PING; the
+// rest is reading and answering the call. The client's part is the
+// timeout, the breaker and 6 allocations more than the raw EVALSHA (the
+// key, the call the breaker runs, the deadline's context and timer). The
+// ratio varies with the machine's load (runs of the same binary differ
+// by 20% and more) and should be lower on a Redis with a core of its
+// own (not measured here). With the breaker open a decision makes no
+// round trip: BenchmarkRedisAllow/breaker-open, a Local decision with
+// Redis down, measured 590 ns/op and 2 allocs (a ratelimit.Keyed's
+// decision behind the breaker's check, the fallback's count and the
+// breaker's rejection).
 package redisrate

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -106,7 +107,7 @@ func TestPageInABrowser(t *testing.T) {
 			// Cleanups run last first: the browser exits, closing its
 			// event stream, before the server closes.
 			t.Cleanup(srv.Close)
-			ctx := browser(t, 60*time.Second)
+			ctx := browser(t, 2*time.Minute)
 			pageTurnsOpen(t, ctx, srv.URL+"/admin/", b, tc.live)
 		})
 	}
@@ -176,6 +177,18 @@ func pageTurnsOpen(t *testing.T, ctx context.Context, url string, b *breaker.Bre
 	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
 }
 
+// press clicks a button through the DOM. chromedp.Click dispatches a
+// mouse event at the button's coordinates, which a re-render between
+// locating and clicking (the page updates ten times a second here) can
+// move, so the click would land elsewhere.
+func press(sel string) chromedp.Action[chromedp.Void] {
+	click := chromedp.Evaluate[any](`document.querySelector(` + strconv.Quote(sel) + `).click()`)
+	return chromedp.Steps(chromedp.WaitVisible(sel), func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := click(ctx, t)
+		return chromedp.Void{}, err
+	})
+}
+
 // TestFaultDrillInABrowser rehearses an outage from the page: an operator
 // injects 503s into an upstream through the faults panel, the breaker in
 // front of it opens, and the page shows both without a reload.
@@ -200,7 +213,7 @@ func TestFaultDrillInABrowser(t *testing.T) {
 	h := newHandler(t, status.WithHistory(100*time.Millisecond, 600), status.WithFaults(inj))
 	srv := httptest.NewServer(http.StripPrefix("/admin", h))
 	t.Cleanup(srv.Close)
-	ctx := browser(t, 60*time.Second)
+	ctx := browser(t, 2*time.Minute)
 
 	drill := `tr[data-name="browser-drill"]`
 	row := `tr[data-name="browser-drilled"]`
@@ -218,7 +231,7 @@ func TestFaultDrillInABrowser(t *testing.T) {
 
 	if err := chromedp.Do(ctx,
 		chromedp.SetValue(`#faults-input`, `{"rules":[{"name":"upstream-down","percent":100,"status":503}]}`),
-		chromedp.Click(`#faults-apply`),
+		press(`#faults-apply`),
 		chromedp.WaitVisible(drill+`[data-state="active"][data-health="warn"]`),
 	); err != nil {
 		t.Fatalf("applying the drill from the page: %v", err)
@@ -247,7 +260,7 @@ func TestFaultDrillInABrowser(t *testing.T) {
 	}
 
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#faults-clear`),
+		press(`#faults-clear`),
 		chromedp.WaitVisible(drill+`[data-state="off"]`),
 	); err != nil {
 		t.Fatalf("clearing the drill from the page: %v", err)

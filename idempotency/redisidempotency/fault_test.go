@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -165,8 +164,8 @@ func TestRedisStops(t *testing.T) {
 // TestRedisHangs: a Redis that accepts connections and never answers
 // costs each call the timeout, then an error that says so.
 func TestRedisHangs(t *testing.T) {
-	h := newBlackhole(t)
-	c := redis.NewClient(&redis.Options{Addr: h.ln.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	h := redistest.StartHang(t)
+	c := redis.NewClient(&redis.Options{Addr: h.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
 	defer c.Close()
 	const timeout = 100 * time.Millisecond
 	s := store(t, c, redisidempotency.WithTimeout(timeout))
@@ -193,8 +192,8 @@ func TestRedisHangs(t *testing.T) {
 // (go-redis watches deadlines only), so the call ends at the store's
 // timeout.
 func TestCallerGivesUp(t *testing.T) {
-	h := newBlackhole(t)
-	c := redis.NewClient(&redis.Options{Addr: h.ln.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	h := redistest.StartHang(t)
+	c := redis.NewClient(&redis.Options{Addr: h.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
 	defer c.Close()
 	const timeout = 300 * time.Millisecond
 	s := store(t, c, redisidempotency.WithTimeout(timeout))
@@ -222,50 +221,4 @@ func TestCallerGivesUp(t *testing.T) {
 			}
 		})
 	}
-}
-
-// blackhole is a TCP server on loopback that reads everything and
-// answers nothing: a Redis that hangs.
-type blackhole struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	open []net.Conn
-}
-
-func newBlackhole(t *testing.T) *blackhole {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &blackhole{ln: ln}
-	h.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			h.mu.Lock()
-			h.open = append(h.open, c)
-			h.mu.Unlock()
-			h.wg.Go(func() {
-				buf := make([]byte, 4096)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		h.mu.Lock()
-		for _, c := range h.open {
-			c.Close()
-		}
-		h.mu.Unlock()
-		h.wg.Wait()
-	})
-	return h
 }

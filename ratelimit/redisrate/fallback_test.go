@@ -3,9 +3,6 @@ package redisrate_test
 import (
 	"context"
 	"log/slog"
-	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,63 +162,12 @@ func TestResumesAfterRestart(t *testing.T) {
 	}
 }
 
-// blackhole is a TCP server on loopback that reads everything and
-// answers nothing: a Redis that hangs.
-type blackhole struct {
-	ln    net.Listener
-	bytes atomic.Int64
-	conns atomic.Int64
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	open  []net.Conn
-}
-
-func newBlackhole(t *testing.T) *blackhole {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &blackhole{ln: ln}
-	h.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			h.conns.Add(1)
-			h.mu.Lock()
-			h.open = append(h.open, c)
-			h.mu.Unlock()
-			h.wg.Go(func() {
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					h.bytes.Add(int64(n))
-					if err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		h.mu.Lock()
-		for _, c := range h.open {
-			c.Close()
-		}
-		h.mu.Unlock()
-		h.wg.Wait()
-	})
-	return h
-}
-
 // TestTimeoutThenBreaker: a Redis that does not answer costs each
 // decision the timeout until the breaker opens; after that no call is
 // made, so decisions cost no wait at all.
 func TestTimeoutThenBreaker(t *testing.T) {
-	h := newBlackhole(t)
-	c := redis.NewClient(&redis.Options{Addr: h.ln.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	h := redistest.StartHang(t)
+	c := redis.NewClient(&redis.Options{Addr: h.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
 	defer c.Close()
 	reader := sdkmetric.NewManualReader()
 	const timeout = 100 * time.Millisecond
@@ -242,7 +188,7 @@ func TestTimeoutThenBreaker(t *testing.T) {
 			t.Fatalf("decision %d: %+v, want the local bucket's", i, d)
 		}
 	}
-	conns, bytes := h.conns.Load(), h.bytes.Load()
+	conns, bytes := h.Conns(), h.Bytes()
 	start := time.Now()
 	for range 20 {
 		l.Allow(ctx, "k")
@@ -253,7 +199,7 @@ func TestTimeoutThenBreaker(t *testing.T) {
 	if got := fallbackCounts(t, reader); got["hang/timeout"] != 2 || got["hang/breaker_open"] != 20 {
 		t.Fatalf("fallbacks = %v, want 2 timeouts and 20 with the breaker open", got)
 	}
-	if h.conns.Load() != conns || h.bytes.Load() != bytes {
-		t.Fatalf("%d connections and %d bytes after the breaker opened, want none", h.conns.Load()-conns, h.bytes.Load()-bytes)
+	if h.Conns() != conns || h.Bytes() != bytes {
+		t.Fatalf("%d connections and %d bytes after the breaker opened, want none", h.Conns()-conns, h.Bytes()-bytes)
 	}
 }

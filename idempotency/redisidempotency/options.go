@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/paved-go/paved/internal/redisx"
 )
 
 // Defaults, as in the package documentation.
@@ -57,11 +59,9 @@ func (f optionFunc) apply(c *config) { f(c) }
 // Redis Cluster hash tag and put every record in one slot.
 func WithPrefix(prefix string) Option {
 	return optionFunc(func(c *config) {
-		for i := 0; i < len(prefix); i++ {
-			if b := prefix[i]; b < 0x20 || b > 0x7e || b == '{' || b == '}' {
-				c.fail("WithPrefix: prefix must be printable ASCII without '{' or '}'")
-				return
-			}
+		if !redisx.ValidKeyPart(prefix) {
+			c.fail("WithPrefix: prefix must be printable ASCII without '{' or '}'")
+			return
 		}
 		c.prefix = prefix
 	})

@@ -43,3 +43,15 @@ func CheckClient(prefix string, client redis.UniversalClient) error {
 	}
 	return nil
 }
+
+// ValidKeyPart reports whether s may be part of a key outside its hash
+// tag (a prefix, a name): printable ASCII without '{' or '}', which would
+// make it, or move, the Redis Cluster hash tag.
+func ValidKeyPart(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e || s[i] == '{' || s[i] == '}' {
+			return false
+		}
+	}
+	return true
+}

@@ -42,3 +42,17 @@ func TestCheckClient(t *testing.T) {
 		}
 	}
 }
+
+func TestValidKeyPart(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"", true}, {"paved:rl:", true}, {"a b~", true},
+		{"a{b", false}, {"a}b", false}, {"tab\t", false}, {"del\x7f", false}, {"é", false},
+	} {
+		if got := redisx.ValidKeyPart(tc.s); got != tc.want {
+			t.Errorf("ValidKeyPart(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/paved-go/paved/breaker"
+	"github.com/paved-go/paved/internal/redisx"
 	"github.com/paved-go/paved/ratelimit"
 )
 
@@ -105,7 +106,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 // which would move the Redis Cluster hash tag.
 func WithPrefix(prefix string) Option {
 	return optionFunc(func(c *config) {
-		if !validPart(prefix) {
+		if !redisx.ValidKeyPart(prefix) {
 			c.fail("WithPrefix: prefix must be printable ASCII without '{' or '}'")
 			return
 		}
@@ -175,14 +176,4 @@ func WithLogger(l *slog.Logger) Option {
 // and for nil, the global one).
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.mp = mp })
-}
-
-// validPart reports whether s may be part of a key before its hash tag.
-func validPart(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e || s[i] == '{' || s[i] == '}' {
-			return false
-		}
-	}
-	return true
 }

@@ -76,7 +76,7 @@ func New(name string, client redis.UniversalClient, limit rate.Limit, burst int,
 	if err != nil {
 		return nil, err
 	}
-	if name == "" || !validPart(name) {
+	if name == "" || !redisx.ValidKeyPart(name) {
 		return nil, errors.New("redisrate: New: name must be printable ASCII, not empty, without '{' or '}'")
 	}
 	if err := redisx.CheckClient("redisrate: New", client); err != nil {

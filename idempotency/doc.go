@@ -106,7 +106,7 @@
 // on the status page (kind idempotency): state ok, or store_failing within
 // a minute of a store error; refusals per minute; and counts of
 // conflicts, mismatches, releases and store errors, with the records,
-// bytes and evictions of its memory store.
+// bytes and evictions of its MemoryStore (a shared one in each row).
 //
 // # Performance
 //

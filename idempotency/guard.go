@@ -25,8 +25,7 @@ type Guard struct {
 	name    string
 	cfg     config
 	store   Store
-	mem     *MemoryStore // the default store, for the status page
-	fast    *MemoryStore // the store when it is a MemoryStore, used directly
+	fast    *MemoryStore // the store when it is a MemoryStore: used directly, and reported
 	counter *otelx.IdempotencyCounter
 	onError func(http.ResponseWriter, *http.Request, error)
 
@@ -60,8 +59,7 @@ func New(name string, opts ...Option) (*Guard, error) {
 	g := &Guard{name: name, cfg: c, store: c.store, counter: counter, onError: c.errorHandler,
 		refusals: registry.NewPerMinute(time.Now())}
 	if g.store == nil {
-		g.mem, _ = NewMemoryStore()
-		g.store = g.mem
+		g.store, _ = NewMemoryStore()
 	}
 	g.fast, _ = g.store.(*MemoryStore)
 	if g.onError == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -118,4 +119,34 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// A MemoryStore given with WithStore, shared by two guards, shows in each
+// guard's row like a default one.
+func TestStatusSharedMemoryStore(t *testing.T) {
+	store, err := idempotency.NewMemoryStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := idempotency.New("shared-a", idempotency.WithStore(store))
+	b, _ := idempotency.New("shared-b", idempotency.WithStore(store))
+	req{key: []string{`"k"`}, body: "a"}.do(t, a.Middleware(&launch{}))
+	req{key: []string{`"k"`}, body: "a"}.do(t, b.Middleware(&launch{}))
+	for _, name := range []string{"shared-a", "shared-b"} {
+		var row *registry.Component
+		for _, c := range registry.Snapshot() {
+			if c.Kind == registry.KindIdempotency && c.Name == name {
+				row = &c
+			}
+		}
+		if row == nil {
+			t.Fatalf("no status row for %s", name)
+		}
+		j, _ := json.Marshal(row.Stats)
+		if !strings.Contains(string(j), `"records":2`) || !strings.Contains(string(j), `"max_bytes":67108864`) {
+			t.Fatalf("%s: stats %s, want the shared store's 2 records", name, j)
+		}
+	}
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
 }

@@ -31,8 +31,8 @@ func report(g *Guard, dst []registry.Component) []registry.Component {
 		StoreErrors: g.storeErrors.Load(),
 		FailOpen:    g.cfg.failOpen,
 	}
-	if g.mem != nil {
-		st.Records, st.Bytes, st.MaxBytes, st.Evictions = g.mem.Len(), g.mem.Bytes(), g.mem.MaxBytes(), g.mem.Evictions()
+	if m := g.fast; m != nil { // a shared store shows in each guard's row
+		st.Records, st.Bytes, st.MaxBytes, st.Evictions = m.Len(), m.Bytes(), m.MaxBytes(), m.Evictions()
 	}
 	state, health := "ok", registry.HealthOK
 	if last := g.lastStoreError.Load(); last != 0 && now.Sub(time.Unix(0, last)) < time.Minute {

@@ -3,6 +3,7 @@ package platform
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/paved-go/paved/idempotency"
 )
@@ -66,29 +67,20 @@ func (b *builder) idempotency(op *operation) func(http.Handler) http.Handler {
 	}
 	for _, d := range []struct {
 		field, value string
-		opt          func(v string, ptr string) (idempotency.Option, bool)
+		opt          func(time.Duration) idempotency.Option
 	}{
-		{"ttl", s.TTL, func(v, ptr string) (idempotency.Option, bool) {
-			d, ok := b.duration(ptr, v)
-			return idempotency.WithTTL(d), ok
-		}},
-		{"lockTimeout", s.LockTimeout, func(v, ptr string) (idempotency.Option, bool) {
-			d, ok := b.duration(ptr, v)
-			return idempotency.WithLockTimeout(d), ok
-		}},
-		{"wait", s.Wait, func(v, ptr string) (idempotency.Option, bool) {
-			d, ok := b.duration(ptr, v)
-			return idempotency.WithWait(d), ok
-		}},
+		{"ttl", s.TTL, idempotency.WithTTL},
+		{"lockTimeout", s.LockTimeout, idempotency.WithLockTimeout},
+		{"wait", s.Wait, idempotency.WithWait},
 	} {
 		if d.value == "" {
 			continue
 		}
-		o, ok := d.opt(d.value, op.at("/idempotency/"+d.field))
+		v, ok := b.duration(op.at("/idempotency/"+d.field), d.value)
 		if !ok {
 			return nil
 		}
-		opts = append(opts, o)
+		opts = append(opts, d.opt(v))
 	}
 	if len(s.Fingerprint) > 0 {
 		opts = append(opts, idempotency.WithFingerprintFields(s.Fingerprint...))
